@@ -1,0 +1,79 @@
+//! Gatekit's configuration file: reading, checking and normalising it.
+//!
+//! The file is YAML. A Python Gatekit 0.3 file (`proxy`, `plugins`, `logging`) loads unchanged;
+//! the `siem` section of the SIEM requirements is accepted alongside it. Loading happens in
+//! three steps, each with one job:
+//!
+//! 1. [`model`]: the serde shape of the file. Every struct denies unknown keys, so a typo is an
+//!    error that names its path (`proxy.upstreams[0].comand`) and its line.
+//! 2. [`validate`]: checks that need the whole file (duplicate upstream names, plugin scopes that
+//!    name no upstream, features this build does not have). It collects *every* problem instead
+//!    of stopping at the first, so `gatekit check` can print them all at once.
+//! 3. [`Config`]: the checked result, with paths resolved against the config file's directory.
+//!
+//! Invariants: nothing here touches the network or starts a process; a value written as
+//! `${VAR}` is expanded once, at load, and an unset variable is an error, never an empty string.
+
+pub mod error;
+pub mod expand;
+pub mod model;
+pub mod names;
+pub mod validate;
+
+use std::path::{Path, PathBuf};
+
+pub use error::{ConfigError, ConfigErrors};
+pub use model::ConfigFile;
+pub use validate::Warning;
+
+/// A configuration that parsed and passed validation.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file as written, after `${VAR}` expansion.
+    pub file: ConfigFile,
+    /// Directory that relative paths in the file are resolved against.
+    pub base_dir: PathBuf,
+    /// Where the configuration came from (a path, or a label for built-in configs).
+    pub source: String,
+    /// Things that load but deserve the operator's attention.
+    pub warnings: Vec<Warning>,
+}
+
+impl Config {
+    /// Reads and validates the configuration file at `path`.
+    pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+        let source = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigErrors::single(ConfigError::file(&source, format!("cannot read file: {e}")))
+        })?;
+        let base_dir = path
+            .canonicalize()
+            .ok()
+            .and_then(|p| p.parent().map(Path::to_path_buf))
+            .unwrap_or_else(|| PathBuf::from("."));
+        Self::from_yaml(&text, &source, base_dir)
+    }
+
+    /// Parses and validates configuration text; `source` labels errors, `base_dir` resolves
+    /// relative paths.
+    pub fn from_yaml(text: &str, source: &str, base_dir: PathBuf) -> Result<Config, ConfigErrors> {
+        let file = model::parse(text, source)?;
+        let warnings = validate::validate(&file, source)?;
+        Ok(Config {
+            file,
+            base_dir,
+            source: source.to_string(),
+            warnings,
+        })
+    }
+
+    /// Resolves a path from the file against the config file's directory.
+    pub fn resolve_path(&self, path: &str) -> PathBuf {
+        let p = Path::new(path);
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.base_dir.join(p)
+        }
+    }
+}
