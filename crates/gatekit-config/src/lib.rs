@@ -26,6 +26,9 @@ pub use error::{ConfigError, ConfigErrors};
 pub use model::ConfigFile;
 pub use validate::Warning;
 
+/// The YAML library, for callers that read plugin or SIEM sections kept as YAML values.
+pub use serde_norway as yaml;
+
 /// A configuration that parsed and passed validation.
 #[derive(Debug, Clone)]
 pub struct Config {

@@ -1,0 +1,646 @@
+//! The router between one MCP client and its upstream servers.
+//!
+//! Every client request runs in its own task, so a slow tool never blocks another call, a
+//! `ping`, or a list. Requests to an upstream carry ids the gateway assigns (see
+//! [`crate::upstream::Session`]); the client's id is restored on the response. The gateway
+//! keeps three routing tables:
+//!
+//! * `inflight`: client request id → the task handling it and, once forwarded, the upstream
+//!   request it became (for `notifications/cancelled`);
+//! * `server_requests`: id Gatekit gave a server-to-client request → the upstream and its own
+//!   id (so the client's answer goes back to the right server, and only to the process
+//!   generation that asked);
+//! * resource routes (see [`routing`]): URI → upstream.
+//!
+//! Invariants: each client request gets exactly one response unless the client cancelled it
+//! (MCP "Cancellation": the receiver should not answer a cancelled request); no upstream is
+//! sent a request before its `initialize` completed; nothing is written to stdout except
+//! protocol lines.
+
+mod lists;
+mod routing;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use serde_json::value::RawValue;
+use serde_json::{json, Map, Value};
+use tokio::io::AsyncBufRead;
+use tokio::sync::{mpsc, oneshot};
+use tracing::{debug, info, warn};
+
+use crate::client::ClientSender;
+use crate::framing::{top_level_id, Frame, FrameReader};
+use crate::handshake;
+use crate::jsonrpc::{self, codes, ErrorObject, Message, Outcome, RequestId};
+use crate::upstream::{Inbound, InboundKind, Session, Status, Upstream, UpstreamError, UpstreamSpec};
+
+pub use lists::ListKind;
+
+/// Gateway settings derived from the configuration.
+#[derive(Debug, Clone)]
+pub struct GatewaySettings {
+    /// Upstreams, in configuration order (enabled ones only).
+    pub upstreams: Vec<UpstreamSpec>,
+    /// Time allowed for one upstream request.
+    pub request_timeout: Duration,
+    /// Time allowed for upstream start-up and `initialize`.
+    pub connection_timeout: Duration,
+    /// Largest message accepted from the client.
+    pub max_frame: usize,
+    /// After the client closes stdin, how long requests still in flight may take to finish.
+    pub drain_timeout: Duration,
+}
+
+/// Why the gateway stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopReason {
+    /// The client closed stdin.
+    ClientClosed,
+    /// SIGTERM or SIGINT.
+    Signal,
+}
+
+/// What a handler produces for the client.
+enum Reply {
+    /// The upstream's outcome, passed through untouched.
+    Upstream(Outcome),
+    /// A result built by Gatekit.
+    Value(Value),
+}
+
+type Handled = Result<Reply, ErrorObject>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    AwaitingInitialize,
+    Initializing,
+    Ready,
+}
+
+struct Inflight {
+    cancel: Option<oneshot::Sender<()>>,
+    route: Option<(Arc<Session>, i64)>,
+}
+
+struct ServerRequest {
+    upstream: usize,
+    generation: u64,
+    id: RequestId,
+}
+
+/// One client's gateway.
+pub struct Gateway {
+    upstreams: Vec<Arc<Upstream>>,
+    by_name: HashMap<String, usize>,
+    settings: GatewaySettings,
+    client: RwLock<Option<ClientSender>>,
+    phase: Mutex<Phase>,
+    inflight: Mutex<HashMap<RequestId, Inflight>>,
+    server_requests: Mutex<HashMap<i64, ServerRequest>>,
+    next_server_request: AtomicI64,
+    resources: RwLock<routing::ResourceRoutes>,
+}
+
+impl std::fmt::Debug for Gateway {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gateway")
+            .field("upstreams", &self.by_name)
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // The tables stay consistent across a panic in another task (single inserts/removes).
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Runs the gateway until the client closes `input` or a termination signal arrives; every
+/// upstream process has been stopped when this returns.
+pub async fn run(
+    settings: GatewaySettings,
+    input: impl AsyncBufRead + Unpin,
+    client: ClientSender,
+) -> StopReason {
+    let (inbound_tx, mut inbound_rx) = mpsc::channel::<Inbound>(1024);
+    let upstreams: Vec<Arc<Upstream>> = settings
+        .upstreams
+        .iter()
+        .enumerate()
+        .map(|(i, spec)| Upstream::start(i, spec.clone(), inbound_tx.clone()))
+        .collect();
+    drop(inbound_tx);
+    let by_name = upstreams
+        .iter()
+        .map(|u| (u.name().to_string(), u.index))
+        .collect();
+    let gw = Arc::new(Gateway {
+        upstreams,
+        by_name,
+        settings,
+        client: RwLock::new(Some(client)),
+        phase: Mutex::new(Phase::AwaitingInitialize),
+        inflight: Mutex::new(HashMap::new()),
+        server_requests: Mutex::new(HashMap::new()),
+        next_server_request: AtomicI64::new(1),
+        resources: RwLock::new(routing::ResourceRoutes::default()),
+    });
+
+    let forwarder = tokio::spawn({
+        let gw = Arc::clone(&gw);
+        async move {
+            while let Some(msg) = inbound_rx.recv().await {
+                gw.on_upstream_message(msg).await;
+            }
+        }
+    });
+
+    let reason = gw.read_client(input).await;
+    info!(?reason, "Gateway stopping.");
+    if reason == StopReason::ClientClosed {
+        gw.drain().await;
+    }
+    let stops: Vec<_> = gw
+        .upstreams
+        .iter()
+        .map(|u| {
+            let u = Arc::clone(u);
+            tokio::spawn(async move { u.shutdown().await })
+        })
+        .collect();
+    for stop in stops {
+        let _ = stop.await;
+    }
+    forwarder.abort();
+    // Dropping the last sender lets the stdout writer flush and finish.
+    if let Ok(mut client) = gw.client.write() {
+        client.take();
+    }
+    reason
+}
+
+impl Gateway {
+    async fn read_client(self: &Arc<Self>, input: impl AsyncBufRead + Unpin) -> StopReason {
+        let mut frames = FrameReader::new(input, self.settings.max_frame);
+        let mut signals = Signals::new();
+        loop {
+            tokio::select! {
+                frame = frames.next_frame() => match frame {
+                    Ok(Some(frame)) => self.on_client_frame(frame).await,
+                    Ok(None) => return StopReason::ClientClosed,
+                    Err(e) => {
+                        warn!(error = %e, "Reading from the client failed.");
+                        return StopReason::ClientClosed;
+                    }
+                },
+                _ = signals.recv() => return StopReason::Signal,
+            }
+        }
+    }
+
+    /// Lets requests still in flight finish, up to the drain timeout.
+    async fn drain(&self) {
+        let deadline = Instant::now() + self.settings.drain_timeout;
+        while !lock(&self.inflight).is_empty() && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    async fn send_to_client(&self, line: Vec<u8>) {
+        let tx = self.client.read().ok().and_then(|c| c.clone());
+        if let Some(tx) = tx {
+            let _ = tx.send(line).await;
+        }
+    }
+
+    async fn on_client_frame(self: &Arc<Self>, frame: Frame) {
+        let line = match frame {
+            Frame::Line(line) => line,
+            Frame::Oversized { len, prefix } => {
+                let id = top_level_id(&prefix);
+                warn!(len, ?id, "Client sent an oversized message; rejected.");
+                let message = format!(
+                    "message of {len} bytes exceeds the {}-byte limit (proxy.max_message_size)",
+                    self.settings.max_frame
+                );
+                // An oversized answer to a server-initiated request must reach that server.
+                if let Some(RequestId::Number(n)) = &id {
+                    if let Some(sr) = lock(&self.server_requests).remove(n) {
+                        let err = ErrorObject::new(codes::INVALID_REQUEST, message);
+                        let outcome = Outcome::Error(jsonrpc::to_raw(&err));
+                        self.answer_upstream(sr, outcome).await;
+                        return;
+                    }
+                }
+                let err = ErrorObject::new(codes::INVALID_REQUEST, message);
+                self.send_to_client(jsonrpc::encode_error(id.as_ref(), &err)).await;
+                return;
+            }
+        };
+        match jsonrpc::parse(&line) {
+            Ok(Message::Request { id, method, params }) => self.on_client_request(id, method, params).await,
+            Ok(Message::Notification { method, params }) => self.on_client_notification(&method, params).await,
+            Ok(Message::Response { id, outcome }) => self.on_client_response(id, outcome).await,
+            Err(e) => {
+                warn!(error = %e, "Client sent an invalid message.");
+                let err = ErrorObject::new(e.code(), e.to_string());
+                self.send_to_client(jsonrpc::encode_error(e.id(), &err)).await;
+            }
+        }
+    }
+
+    async fn on_client_request(self: &Arc<Self>, id: RequestId, method: String, params: Option<Box<RawValue>>) {
+        let (cancel_tx, mut cancel_rx) = oneshot::channel();
+        {
+            let mut inflight = lock(&self.inflight);
+            if inflight.contains_key(&id) {
+                drop(inflight);
+                let err = ErrorObject::new(
+                    codes::INVALID_REQUEST,
+                    format!("request id {id} is already in use by a request in flight"),
+                );
+                self.send_to_client(jsonrpc::encode_error(Some(&id), &err)).await;
+                return;
+            }
+            inflight.insert(id.clone(), Inflight { cancel: Some(cancel_tx), route: None });
+        }
+        let gw = Arc::clone(self);
+        tokio::spawn(async move {
+            let reply = tokio::select! {
+                Ok(()) = &mut cancel_rx => None,
+                handled = gw.dispatch(&id, &method, params) => Some(handled),
+            };
+            lock(&gw.inflight).remove(&id);
+            let line = match reply {
+                None => {
+                    debug!(%id, %method, "Request cancelled by the client; no response sent.");
+                    return;
+                }
+                Some(Ok(Reply::Upstream(outcome))) => jsonrpc::encode_response(&id, &outcome),
+                Some(Ok(Reply::Value(value))) => jsonrpc::encode_result(&id, &value),
+                Some(Err(err)) => jsonrpc::encode_error(Some(&id), &err),
+            };
+            gw.send_to_client(line).await;
+        });
+    }
+
+    async fn dispatch(self: &Arc<Self>, id: &RequestId, method: &str, params: Option<Box<RawValue>>) -> Handled {
+        match method {
+            "initialize" => return self.initialize(params).await,
+            "ping" => return Ok(Reply::Value(json!({}))),
+            _ => {}
+        }
+        if *lock(&self.phase) != Phase::Ready {
+            return Err(ErrorObject::new(
+                codes::INVALID_REQUEST,
+                "the session is not initialized; send `initialize` first",
+            ));
+        }
+        match method {
+            "tools/list" => self.list(ListKind::Tools, params).await,
+            "prompts/list" => self.list(ListKind::Prompts, params).await,
+            "resources/list" => self.list(ListKind::Resources, params).await,
+            "resources/templates/list" => self.list(ListKind::ResourceTemplates, params).await,
+            "tools/call" | "prompts/get" => self.call_by_name(id, method, params).await,
+            "resources/read" | "resources/subscribe" | "resources/unsubscribe" => {
+                self.call_by_uri(id, method, params).await
+            }
+            "completion/complete" => self.complete(id, params).await,
+            "logging/setLevel" => self.set_level(params).await,
+            _ => Err(ErrorObject::new(
+                codes::METHOD_NOT_FOUND,
+                format!("method `{method}` is not supported by Gatekit"),
+            )),
+        }
+    }
+
+    async fn initialize(self: &Arc<Self>, params: Option<Box<RawValue>>) -> Handled {
+        {
+            let mut phase = lock(&self.phase);
+            if *phase != Phase::AwaitingInitialize {
+                return Err(ErrorObject::new(codes::INVALID_REQUEST, "the session is already initialized"));
+            }
+            *phase = Phase::Initializing;
+        }
+        let result = self.initialize_upstreams(params).await;
+        *lock(&self.phase) = if result.is_ok() { Phase::Ready } else { Phase::AwaitingInitialize };
+        result
+    }
+
+    async fn initialize_upstreams(self: &Arc<Self>, params: Option<Box<RawValue>>) -> Handled {
+        let mut params = params_object(params.as_deref())?;
+        let requested = params.get("protocolVersion").and_then(Value::as_str);
+        let version = handshake::negotiate(requested);
+        if requested != Some(version) {
+            info!(?requested, version, "Client asked for a protocol version Gatekit does not speak; offering its latest.");
+        }
+        params.insert("protocolVersion".into(), Value::from(version));
+        let raw: Arc<RawValue> = Arc::from(jsonrpc::to_raw(&params));
+        for up in &self.upstreams {
+            up.initialize_with(Arc::clone(&raw));
+        }
+        let timeout = self.settings.connection_timeout;
+        let waits: Vec<_> = self
+            .upstreams
+            .iter()
+            .map(|up| {
+                let up = Arc::clone(up);
+                tokio::spawn(async move { up.ready_session(timeout).await })
+            })
+            .collect();
+        let mut ready = Vec::new();
+        let mut failed = Vec::new();
+        for (up, wait) in self.upstreams.iter().zip(waits) {
+            match wait.await {
+                Ok(Ok(session)) => ready.push((up.name().to_string(), session)),
+                Ok(Err(e)) => failed.push(e.to_string()),
+                Err(e) => failed.push(format!("upstream `{}`: {e}", up.name())),
+            }
+        }
+        for reason in &failed {
+            warn!(%reason, "Upstream not available at initialization.");
+        }
+        if ready.is_empty() {
+            return Err(ErrorObject::new(
+                codes::UPSTREAM_UNAVAILABLE,
+                format!("no upstream server could be initialized: {}", failed.join("; ")),
+            )
+            .with_data(json!({ "error_type": "upstream_unavailable", "details": failed })));
+        }
+        let caps = handshake::merge_capabilities(
+            ready
+                .iter()
+                .filter_map(|(_, s)| s.init_result().and_then(|i| i.get("capabilities"))),
+        );
+        let instructions = handshake::merge_instructions(ready.iter().filter_map(|(name, s)| {
+            let text = s.init_result()?.get("instructions")?.as_str()?;
+            Some((name.as_str(), text))
+        }));
+        let mut result = json!({
+            "protocolVersion": version,
+            "capabilities": caps,
+            "serverInfo": handshake::server_info(),
+        });
+        if let Some(text) = instructions {
+            result["instructions"] = Value::from(text);
+        }
+        info!(version, ready = ready.len(), failed = failed.len(), "Client session initialized.");
+        Ok(Reply::Value(result))
+    }
+
+    /// Sends one request to an upstream, waits for the answer within the request timeout,
+    /// and records the route so the client can cancel it.
+    async fn forward(
+        &self,
+        client_id: Option<&RequestId>,
+        upstream: usize,
+        method: &str,
+        params: Option<&RawValue>,
+    ) -> Result<Outcome, UpstreamError> {
+        let timeout = self.settings.request_timeout;
+        let session = self.upstreams[upstream].ready_session(timeout).await?;
+        let mut pending = session.request(method, params).await?;
+        if let Some(client_id) = client_id {
+            if let Some(entry) = lock(&self.inflight).get_mut(client_id) {
+                entry.route = Some((Arc::clone(&session), pending.upstream_id()));
+            }
+        }
+        match tokio::time::timeout(timeout, pending.response()).await {
+            Ok(result) => result,
+            Err(_) => {
+                // MCP "Cancellation": tell the server to stop; its late answer is dropped.
+                let cancel = json!({"requestId": pending.upstream_id(), "reason": "request timed out in Gatekit"});
+                let _ = session
+                    .notify("notifications/cancelled", Some(&jsonrpc::to_raw(&cancel)))
+                    .await;
+                Err(UpstreamError::Timeout {
+                    name: session.name.to_string(),
+                    secs: timeout.as_secs_f64(),
+                })
+            }
+        }
+    }
+
+    async fn call_by_name(&self, id: &RequestId, method: &str, params: Option<Box<RawValue>>) -> Handled {
+        let what = if method == "tools/call" { "tool" } else { "prompt" };
+        let mut params = params_object(params.as_deref())?;
+        let name = params
+            .get("name")
+            .and_then(Value::as_str)
+            .ok_or_else(|| invalid_params(format!("`{method}` needs a string `name`")))?;
+        let (upstream, local) = self
+            .resolve_name(name)
+            .ok_or_else(|| invalid_params(format!("Unknown {what}: {name}")))?;
+        params.insert("name".into(), Value::from(local));
+        let raw = jsonrpc::to_raw(&params);
+        self.forward(Some(id), upstream, method, Some(&raw))
+            .await
+            .map(Reply::Upstream)
+            .map_err(|e| e.to_error_object())
+    }
+
+    async fn call_by_uri(&self, id: &RequestId, method: &str, params: Option<Box<RawValue>>) -> Handled {
+        let mut params = params_object(params.as_deref())?;
+        let uri = params
+            .get("uri")
+            .and_then(Value::as_str)
+            .ok_or_else(|| invalid_params(format!("`{method}` needs a string `uri`")))?;
+        let (upstream, uri) = self.route_uri(uri)?;
+        params.insert("uri".into(), Value::from(uri));
+        let raw = jsonrpc::to_raw(&params);
+        self.forward(Some(id), upstream, method, Some(&raw))
+            .await
+            .map(Reply::Upstream)
+            .map_err(|e| e.to_error_object())
+    }
+
+    async fn complete(&self, id: &RequestId, params: Option<Box<RawValue>>) -> Handled {
+        let mut params = params_object(params.as_deref())?;
+        let reference = params
+            .get_mut("ref")
+            .and_then(Value::as_object_mut)
+            .ok_or_else(|| invalid_params("`completion/complete` needs a `ref` object".into()))?;
+        let upstream = match reference.get("type").and_then(Value::as_str) {
+            Some("ref/prompt") => {
+                let name = reference.get("name").and_then(Value::as_str).unwrap_or_default();
+                let (upstream, local) = self
+                    .resolve_name(name)
+                    .ok_or_else(|| invalid_params(format!("Unknown prompt: {name}")))?;
+                reference.insert("name".into(), Value::from(local));
+                upstream
+            }
+            Some("ref/resource") => {
+                let uri = reference.get("uri").and_then(Value::as_str).unwrap_or_default();
+                let (upstream, uri) = self.route_uri(uri)?;
+                reference.insert("uri".into(), Value::from(uri));
+                upstream
+            }
+            other => return Err(invalid_params(format!("unsupported completion reference type {other:?}"))),
+        };
+        let raw = jsonrpc::to_raw(&params);
+        self.forward(Some(id), upstream, "completion/complete", Some(&raw))
+            .await
+            .map(Reply::Upstream)
+            .map_err(|e| e.to_error_object())
+    }
+
+    async fn set_level(&self, params: Option<Box<RawValue>>) -> Handled {
+        for up in &self.upstreams {
+            let Status::Ready(session) = up.status() else { continue };
+            if !session.has_capability("logging") {
+                continue;
+            }
+            if let Err(e) = self.forward(None, up.index, "logging/setLevel", params.as_deref()).await {
+                warn!(upstream = up.name(), error = %e, "logging/setLevel failed upstream.");
+            }
+        }
+        Ok(Reply::Value(json!({})))
+    }
+
+    async fn on_client_notification(&self, method: &str, params: Option<Box<RawValue>>) {
+        match method {
+            // Gatekit completed each upstream's handshake itself.
+            "notifications/initialized" => {}
+            "notifications/cancelled" => self.cancel(params.as_deref()).await,
+            _ => {
+                for up in &self.upstreams {
+                    if let Status::Ready(session) = up.status() {
+                        let _ = session.notify(method, params.as_deref()).await;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn cancel(&self, params: Option<&RawValue>) {
+        let Ok(params) = params_object(params) else { return };
+        let Some(id) = params
+            .get("requestId")
+            .and_then(|v| serde_json::from_value::<RequestId>(v.clone()).ok())
+        else {
+            return;
+        };
+        let (cancel, route) = match lock(&self.inflight).get_mut(&id) {
+            Some(entry) => (entry.cancel.take(), entry.route.clone()),
+            None => return,
+        };
+        if let Some((session, upstream_id)) = route {
+            let mut forwarded = params.clone();
+            forwarded.insert("requestId".into(), Value::from(upstream_id));
+            let _ = session
+                .notify("notifications/cancelled", Some(&jsonrpc::to_raw(&forwarded)))
+                .await;
+        }
+        if let Some(cancel) = cancel {
+            let _ = cancel.send(());
+        }
+    }
+
+    async fn on_client_response(&self, id: Option<RequestId>, outcome: Outcome) {
+        let Some(RequestId::Number(n)) = id else {
+            warn!(?id, "Client sent a response Gatekit cannot match; ignored.");
+            return;
+        };
+        let Some(sr) = lock(&self.server_requests).remove(&n) else {
+            debug!(id = n, "Client answered an unknown server request; ignored.");
+            return;
+        };
+        self.answer_upstream(sr, outcome).await;
+    }
+
+    async fn answer_upstream(&self, sr: ServerRequest, outcome: Outcome) {
+        match self.upstreams[sr.upstream].status() {
+            Status::Ready(session) if session.generation == sr.generation => {
+                let _ = session.send_line(jsonrpc::encode_response(&sr.id, &outcome)).await;
+            }
+            _ => debug!("The upstream restarted; the client's answer is dropped."),
+        }
+    }
+
+    async fn on_upstream_message(&self, msg: Inbound) {
+        match msg.kind {
+            InboundKind::Request { id, method, params } => {
+                let client_id = self.next_server_request.fetch_add(1, Ordering::Relaxed);
+                lock(&self.server_requests).insert(
+                    client_id,
+                    ServerRequest { upstream: msg.upstream, generation: msg.generation, id },
+                );
+                let line = jsonrpc::encode_request(&RequestId::Number(client_id), &method, params.as_deref());
+                self.send_to_client(line).await;
+            }
+            InboundKind::Notification { method, params } => {
+                let params = if method == "notifications/cancelled" {
+                    match self.remap_server_cancel(msg.upstream, msg.generation, params.as_deref()) {
+                        Some(p) => Some(p),
+                        None => return,
+                    }
+                } else {
+                    params
+                };
+                self.send_to_client(jsonrpc::encode_notification(&method, params.as_deref()))
+                    .await;
+            }
+        }
+    }
+
+    /// A server cancelling its own request to the client names its id; the client knows the
+    /// request under the id Gatekit gave it.
+    fn remap_server_cancel(&self, upstream: usize, generation: u64, params: Option<&RawValue>) -> Option<Box<RawValue>> {
+        let mut params = params_object(params).ok()?;
+        let server_id: RequestId = serde_json::from_value(params.get("requestId")?.clone()).ok()?;
+        let mut table = lock(&self.server_requests);
+        let client_id = table
+            .iter()
+            .find(|(_, sr)| sr.upstream == upstream && sr.generation == generation && sr.id == server_id)
+            .map(|(k, _)| *k)?;
+        table.remove(&client_id);
+        params.insert("requestId".into(), Value::from(client_id));
+        Some(jsonrpc::to_raw(&params))
+    }
+}
+
+fn invalid_params(message: String) -> ErrorObject {
+    ErrorObject::new(codes::INVALID_PARAMS, message)
+}
+
+/// Params as a JSON object; absent params are an empty object.
+fn params_object(params: Option<&RawValue>) -> Result<Map<String, Value>, ErrorObject> {
+    match params {
+        None => Ok(Map::new()),
+        Some(raw) => serde_json::from_str(raw.get())
+            .map_err(|_| invalid_params("params must be a JSON object".into())),
+    }
+}
+
+/// SIGTERM and SIGINT, as one future.
+struct Signals {
+    term: Option<tokio::signal::unix::Signal>,
+    int: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    fn new() -> Self {
+        use tokio::signal::unix::{signal, SignalKind};
+        Signals {
+            term: signal(SignalKind::terminate()).ok(),
+            int: signal(SignalKind::interrupt()).ok(),
+        }
+    }
+
+    async fn recv(&mut self) {
+        async fn one(s: &mut Option<tokio::signal::unix::Signal>) {
+            match s {
+                Some(s) => {
+                    s.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        }
+        tokio::select! {
+            _ = one(&mut self.term) => {}
+            _ = one(&mut self.int) => {}
+        }
+    }
+}

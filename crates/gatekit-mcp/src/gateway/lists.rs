@@ -1,0 +1,143 @@
+//! `tools/list`, `prompts/list`, `resources/list` and `resources/templates/list` across all
+//! upstreams.
+//!
+//! Gatekit asks every ready upstream that advertises the capability, follows each upstream's
+//! `nextCursor` to the end, namespaces names (`upstream__name`, tools and prompts only; URIs
+//! stay valid URIs, see [`super::routing`]), and returns one complete list without a cursor.
+//! Upstreams are asked concurrently; one that fails is left out of the list and logged, so a
+//! broken server never hides the others' tools.
+
+use std::sync::Arc;
+
+use serde_json::value::RawValue;
+use serde_json::{json, Value};
+use tracing::warn;
+
+use super::{invalid_params, params_object, Gateway, Handled, Reply};
+use crate::jsonrpc::{self, Outcome};
+use crate::namespace;
+use crate::upstream::UpstreamError;
+
+/// Upper bound on pages fetched from one upstream for one list, against servers whose
+/// cursors never end.
+const MAX_PAGES: usize = 1000;
+
+/// The four list methods.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListKind {
+    /// `tools/list`.
+    Tools,
+    /// `prompts/list`.
+    Prompts,
+    /// `resources/list`.
+    Resources,
+    /// `resources/templates/list`.
+    ResourceTemplates,
+}
+
+impl ListKind {
+    fn method(self) -> &'static str {
+        match self {
+            ListKind::Tools => "tools/list",
+            ListKind::Prompts => "prompts/list",
+            ListKind::Resources => "resources/list",
+            ListKind::ResourceTemplates => "resources/templates/list",
+        }
+    }
+
+    /// Key of the array in the result.
+    fn field(self) -> &'static str {
+        match self {
+            ListKind::Tools => "tools",
+            ListKind::Prompts => "prompts",
+            ListKind::Resources => "resources",
+            ListKind::ResourceTemplates => "resourceTemplates",
+        }
+    }
+
+    fn capability(self) -> &'static str {
+        match self {
+            ListKind::Tools => "tools",
+            ListKind::Prompts => "prompts",
+            ListKind::Resources | ListKind::ResourceTemplates => "resources",
+        }
+    }
+
+    fn namespaces_names(self) -> bool {
+        matches!(self, ListKind::Tools | ListKind::Prompts)
+    }
+}
+
+impl Gateway {
+    pub(super) async fn list(self: &Arc<Self>, kind: ListKind, params: Option<Box<RawValue>>) -> Handled {
+        if params_object(params.as_deref())?.get("cursor").is_some_and(|c| !c.is_null()) {
+            return Err(invalid_params(
+                "invalid cursor: Gatekit returns complete lists and never issues cursors".into(),
+            ));
+        }
+        let fetches: Vec<_> = self
+            .upstreams
+            .iter()
+            .map(|up| {
+                let gw = Arc::clone(self);
+                let index = up.index;
+                tokio::spawn(async move { gw.fetch_all(index, kind).await })
+            })
+            .collect();
+        let mut items = Vec::new();
+        let mut per_upstream = Vec::new();
+        for (up, fetch) in self.upstreams.iter().zip(fetches) {
+            match fetch.await {
+                Ok(Ok(found)) => {
+                    per_upstream.push((up.index, found.len()));
+                    items.extend(found);
+                }
+                Ok(Err(e)) => warn!(upstream = up.name(), error = %e, method = kind.method(), "Upstream left out of the list."),
+                Err(e) => warn!(upstream = up.name(), error = %e, "List task failed."),
+            }
+        }
+        self.learn_routes(kind, &items, &per_upstream);
+        Ok(Reply::Value(json!({ kind.field(): items })))
+    }
+
+    async fn fetch_all(&self, upstream: usize, kind: ListKind) -> Result<Vec<Value>, UpstreamError> {
+        let up = &self.upstreams[upstream];
+        let session = up.ready_session(self.settings.request_timeout).await?;
+        if !session.has_capability(kind.capability()) {
+            return Ok(Vec::new());
+        }
+        let invalid = |reason: String| UpstreamError::InvalidResponse {
+            name: up.name().to_string(),
+            reason,
+        };
+        let mut items = Vec::new();
+        let mut cursor: Option<String> = None;
+        for _ in 0..MAX_PAGES {
+            let params = cursor.as_ref().map(|c| jsonrpc::to_raw(&json!({ "cursor": c })));
+            let raw = match self.forward(None, upstream, kind.method(), params.as_deref()).await? {
+                Outcome::Result(raw) => raw,
+                Outcome::Error(err) => return Err(invalid(format!("{} failed: {}", kind.method(), err.get()))),
+            };
+            let mut page: Value = serde_json::from_str(raw.get()).map_err(|e| invalid(e.to_string()))?;
+            let Some(Value::Array(found)) = page.get_mut(kind.field()).map(Value::take) else {
+                return Err(invalid(format!("no `{}` array in the result", kind.field())));
+            };
+            for mut item in found {
+                if kind.namespaces_names() {
+                    let Some(name) = item.get("name").and_then(Value::as_str) else {
+                        warn!(upstream = up.name(), "List item without a name; skipped.");
+                        continue;
+                    };
+                    item["name"] = Value::from(namespace::join(up.name(), name));
+                }
+                items.push(item);
+            }
+            cursor = page.get("nextCursor").and_then(Value::as_str).map(str::to_string);
+            if cursor.is_none() {
+                return Ok(items);
+            }
+        }
+        warn!(upstream = up.name(), "Upstream kept returning cursors; list truncated.");
+        Ok(items)
+    }
+}

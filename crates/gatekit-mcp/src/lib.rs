@@ -1,0 +1,16 @@
+//! Gatekit's MCP gateway core.
+//!
+//! * [`framing`]: bounded newline-delimited frames (MCP stdio transport).
+//! * [`jsonrpc`]: the JSON-RPC 2.0 envelope, parsed just enough to route.
+//! * [`upstream`]: one supervised child process per upstream server.
+//! * [`gateway`]: the router between one client and many upstreams: handshake, namespacing,
+//!   aggregation, id remapping, cancellation, server-to-client requests.
+//! * [`client`]: the client side over stdin/stdout.
+
+pub mod client;
+pub mod framing;
+pub mod gateway;
+pub mod handshake;
+pub mod jsonrpc;
+pub mod namespace;
+pub mod upstream;

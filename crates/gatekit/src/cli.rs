@@ -1,0 +1,86 @@
+//! Command-line interface.
+//!
+//! `gatekit run --config FILE` is what an MCP client launches. `gatekit-gateway --config FILE`
+//! is the same thing under Python Gatekit's name and flags (`-v`, `--validate-only`,
+//! `--version`), so existing client configurations keep working.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::start;
+
+/// Gatekit: an MCP security gateway with an audit trail for your SIEM.
+#[derive(Debug, Parser)]
+#[command(name = "gatekit", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the gateway on stdin/stdout (what an MCP client launches).
+    Run {
+        /// Configuration file (YAML).
+        #[arg(short, long)]
+        config: PathBuf,
+        /// Debug logging on stderr.
+        #[arg(short, long)]
+        verbose: bool,
+    },
+    /// Check a configuration file; print every problem found.
+    Check {
+        /// Configuration file (YAML).
+        #[arg(short, long)]
+        config: PathBuf,
+    },
+    /// Run a scripted MCP session through the gateway against the bundled example server.
+    Demo {
+        /// Debug logging from the gateway on stderr.
+        #[arg(short, long)]
+        verbose: bool,
+    },
+    /// Run the bundled example MCP server on stdin/stdout.
+    ExampleServer,
+}
+
+/// Entry point of `gatekit`.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Run { config, verbose } => start::run_gateway(&config, verbose),
+        Command::Check { config } => start::check(&config),
+        Command::Demo { verbose } => crate::demo::run(verbose),
+        Command::ExampleServer => {
+            crate::example_server::serve_stdio();
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+/// Python Gatekit's gateway flags.
+#[derive(Debug, Parser)]
+#[command(name = "gatekit-gateway", version, about = "Gatekit MCP gateway (Python Gatekit compatible command line)")]
+struct PythonCompat {
+    /// Configuration file (YAML).
+    #[arg(long)]
+    config: PathBuf,
+    /// Debug logging.
+    #[arg(short, long)]
+    verbose: bool,
+    /// Check the configuration and exit.
+    #[arg(long)]
+    validate_only: bool,
+}
+
+/// Entry point of `gatekit-gateway`.
+pub fn main_python_compat() -> ExitCode {
+    let args = PythonCompat::parse();
+    if args.validate_only {
+        start::check(&args.config)
+    } else {
+        start::run_gateway(&args.config, args.verbose)
+    }
+}

@@ -1,0 +1,14 @@
+//! The `gatekit` binary's library: command line, start-up, and the bundled example server.
+//!
+//! * [`cli`]: argument parsing for `gatekit` and the Python-compatible `gatekit-gateway`.
+//! * [`start`]: configuration → gateway settings → running gateway, and start-up failures
+//!   reported to the MCP client.
+//! * [`logs`]: Gatekit's own diagnostics (stderr or a file; never stdout).
+//! * [`example_server`]: a small MCP server used by the demo, the tests and the benchmarks.
+//! * [`demo`]: the README's first command: a scripted MCP session through the gateway.
+
+pub mod cli;
+pub mod demo;
+pub mod example_server;
+pub mod logs;
+pub mod start;

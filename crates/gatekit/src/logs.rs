@@ -1,0 +1,52 @@
+//! Gatekit's own diagnostic log.
+//!
+//! Stdout belongs to the MCP protocol, so logs go to stderr or to `logging.file_path`. The
+//! `GATEKIT_LOG` environment variable (tracing filter syntax, e.g. `gatekit_mcp=debug`)
+//! overrides the configured level.
+
+use std::fs::OpenOptions;
+use std::path::Path;
+use std::sync::Mutex;
+
+use gatekit_config::model::{LogHandler, LogLevel, LoggingConfig};
+use tracing_subscriber::EnvFilter;
+
+/// Installs the global subscriber. `verbose` forces debug level.
+pub fn init(config: Option<(&LoggingConfig, &dyn Fn(&str) -> std::path::PathBuf)>, verbose: bool) {
+    let level = match config.map(|(c, _)| c.level) {
+        _ if verbose => "debug",
+        Some(LogLevel::Debug) => "debug",
+        Some(LogLevel::Info) | None => "info",
+        Some(LogLevel::Warning) => "warn",
+        Some(LogLevel::Error) | Some(LogLevel::Critical) => "error",
+    };
+    let filter = EnvFilter::try_from_env("GATEKIT_LOG").unwrap_or_else(|_| EnvFilter::new(level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .with_ansi(false);
+    let file = config.and_then(|(c, resolve)| {
+        if !c.handlers.contains(&LogHandler::File) {
+            return None;
+        }
+        let path = resolve(c.file_path.as_deref()?);
+        open_log_file(&path)
+    });
+    let _ = match file {
+        Some(file) => builder.with_writer(Mutex::new(file)).try_init(),
+        None => builder.with_writer(std::io::stderr).try_init(),
+    };
+}
+
+fn open_log_file(path: &Path) -> Option<std::fs::File> {
+    if let Some(dir) = path.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    match OpenOptions::new().create(true).append(true).open(path) {
+        Ok(f) => Some(f),
+        Err(e) => {
+            eprintln!("gatekit: cannot open log file {}: {e}; logging to stderr", path.display());
+            None
+        }
+    }
+}

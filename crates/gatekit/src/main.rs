@@ -1,0 +1,5 @@
+//! The `gatekit` command.
+
+fn main() -> std::process::ExitCode {
+    gatekit::cli::main()
+}

@@ -1,0 +1,222 @@
+//! From a configuration file to a running gateway.
+//!
+//! Start-up failures are reported twice: on stderr for the operator, and, when an MCP client
+//! is attached (stdin is not a terminal), as a JSON-RPC error answering the client's first
+//! request, the way Python Gatekit does, so the client shows the reason instead of a bare
+//! "server disconnected".
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use gatekit_config::model::PluginEntry;
+use gatekit_config::{Config, ConfigErrors};
+use gatekit_mcp::gateway::{self, GatewaySettings};
+use gatekit_mcp::jsonrpc::{self, codes, ErrorObject, RequestId};
+use gatekit_mcp::upstream::{ProcessSpec, UpstreamSpec};
+use gatekit_mcp::client;
+use serde_json::json;
+use tracing::{info, warn};
+
+/// `gatekit check`: prints every problem, exit status 0 when there is none.
+pub fn check(path: &Path) -> ExitCode {
+    match Config::load(path) {
+        Ok(cfg) => {
+            for w in &cfg.warnings {
+                eprintln!("warning: {w}");
+            }
+            let plugins = plugin_availability(&cfg);
+            for line in plugins.missing_critical.iter().chain(&plugins.missing_optional) {
+                eprintln!("warning: {line}");
+            }
+            if !plugins.missing_critical.is_empty() {
+                eprintln!(
+                    "warning: `gatekit run` refuses to start while critical plugins are unavailable"
+                );
+            }
+            println!("Configuration valid: {}", path.display());
+            ExitCode::SUCCESS
+        }
+        Err(errors) => {
+            print_errors(&errors);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn print_errors(errors: &ConfigErrors) {
+    for e in errors.errors() {
+        eprintln!("error: {e}");
+    }
+    let n = errors.errors().len();
+    eprintln!("{n} problem{} found", if n == 1 { "" } else { "s" });
+}
+
+/// `gatekit run`: serves one MCP client on stdin/stdout until it disconnects.
+pub fn run_gateway(path: &Path, verbose: bool) -> ExitCode {
+    let cfg = match Config::load(path) {
+        Ok(cfg) => cfg,
+        Err(errors) => {
+            print_errors(&errors);
+            answer_first_request(
+                codes::CONFIG_ERROR,
+                "configuration_error",
+                &errors.to_string(),
+                &format!("run `gatekit check --config {}` and fix the problems it lists", path.display()),
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    let resolve = |p: &str| cfg.resolve_path(p);
+    crate::logs::init(Some((&cfg.file.logging, &resolve)), verbose);
+    for w in &cfg.warnings {
+        warn!(warning = %w, "Configuration warning.");
+    }
+    let plugins = plugin_availability(&cfg);
+    for line in &plugins.missing_optional {
+        warn!(plugin = %line, "Non-critical plugin skipped.");
+    }
+    if !plugins.missing_critical.is_empty() {
+        let details = plugins.missing_critical.join("; ");
+        eprintln!("error: {details}");
+        answer_first_request(
+            codes::PLUGIN_LOADING_ERROR,
+            "plugin_loading_error",
+            &details,
+            "remove these plugins, or set `critical: false` in their config to run without them",
+        );
+        return ExitCode::FAILURE;
+    }
+    if cfg.file.siem.is_some() {
+        warn!("The `siem` section is accepted, but SIEM delivery is not part of this build yet; no SIEM events are sent.");
+    }
+    let settings = gateway_settings(&cfg);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("gatekit-worker")
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    info!(config = %cfg.source, upstreams = settings.upstreams.len(), "Gatekit starting.");
+    let (client_tx, writer) = client::spawn_stdout_writer();
+    let input = client::spawn_stdin_reader();
+    let reason = runtime.block_on(gateway::run(settings, input, client_tx));
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    let _ = writer.join();
+    info!(?reason, "Gatekit stopped.");
+    ExitCode::SUCCESS
+}
+
+/// Gateway settings from a validated configuration (enabled upstreams only).
+pub fn gateway_settings(cfg: &Config) -> GatewaySettings {
+    let proxy = &cfg.file.proxy;
+    let request_timeout = proxy.timeouts.request_timeout.0;
+    let connection_timeout = proxy.timeouts.connection_timeout.0;
+    let upstreams = proxy
+        .upstreams
+        .iter()
+        .filter(|u| u.enabled)
+        .filter_map(|u| {
+            // Validation guarantees a non-empty command for every stdio upstream.
+            let (program, args) = u.command.as_ref()?.split_first()?;
+            Some(UpstreamSpec {
+                name: Arc::from(u.name.as_str()),
+                process: ProcessSpec {
+                    program: program.to_string(),
+                    args: args.iter().map(ToString::to_string).collect(),
+                    env: u.env.iter().map(|(k, v)| (k.clone(), v.to_string())).collect(),
+                    cwd: u.cwd.as_ref().map(|c| cfg.resolve_path(c)),
+                },
+                restart_on_failure: u.restart_on_failure,
+                max_restart_attempts: u.max_restart_attempts,
+                connection_timeout,
+                max_frame: proxy.max_message_size,
+            })
+        })
+        .collect();
+    GatewaySettings {
+        upstreams,
+        request_timeout,
+        connection_timeout,
+        max_frame: proxy.max_message_size,
+        drain_timeout: request_timeout.min(Duration::from_secs(10)),
+    }
+}
+
+/// Plugins configured but not available in this build.
+#[derive(Debug, Default)]
+pub struct PluginAvailability {
+    /// Enabled critical plugins: start-up must fail (a security control the operator asked
+    /// for must not be silently absent).
+    pub missing_critical: Vec<String>,
+    /// Enabled non-critical plugins: skipped with a warning.
+    pub missing_optional: Vec<String>,
+}
+
+/// Which configured plugins this build cannot run. The plugin pipeline is a separate
+/// component; until it is present every enabled plugin is reported here.
+pub fn plugin_availability(cfg: &Config) -> PluginAvailability {
+    let mut out = PluginAvailability::default();
+    let plugins = &cfg.file.plugins;
+    for (category, scopes) in [
+        ("middleware", &plugins.middleware),
+        ("security", &plugins.security),
+        ("auditing", &plugins.auditing),
+    ] {
+        for (scope, entries) in scopes {
+            for entry in entries.iter().filter(|e| flag(e, "enabled", true)) {
+                let default_critical = entry.handler != "token_usage";
+                let line = format!(
+                    "plugin `{}` ({category}, scope `{scope}`) is not available in this build of Gatekit",
+                    entry.handler
+                );
+                if flag(entry, "critical", default_critical) {
+                    out.missing_critical.push(line);
+                } else {
+                    out.missing_optional.push(line);
+                }
+            }
+        }
+    }
+    out
+}
+
+fn flag(entry: &PluginEntry, key: &str, default: bool) -> bool {
+    entry
+        .config
+        .get(key)
+        .and_then(|v| v.as_bool())
+        .unwrap_or(default)
+}
+
+/// Answers the client's first request with a start-up error, when a client is attached.
+fn answer_first_request(code: i64, error_type: &str, details: &str, fix: &str) {
+    if std::io::stdin().is_terminal() {
+        return;
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    // A client normally sends `initialize` at once; do not wait forever for one that doesn't.
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = std::io::stdin().lock().read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let Ok(line) = rx.recv_timeout(Duration::from_secs(10)) else { return };
+    let id = match jsonrpc::parse(line.trim_end().as_bytes()) {
+        Ok(jsonrpc::Message::Request { id, .. }) => id,
+        _ => RequestId::Number(0),
+    };
+    let error = ErrorObject::new(code, format!("Gatekit could not start: {details}"))
+        .with_data(json!({ "error_type": error_type, "details": details, "fix_instructions": fix }));
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(&jsonrpc::encode_error(Some(&id), &error));
+    let _ = out.flush();
+}
