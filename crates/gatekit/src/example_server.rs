@@ -6,7 +6,8 @@
 //! completion, or send progress. It is deliberately simple: blocking I/O, one thread per tool
 //! call (so slow calls do not block others), and no dependency beyond serde_json.
 //!
-//! Tools: `echo`, `add`, `slow`, `large`, `crash`, `sample`, `progress`, `env`, `fail`.
+//! Tools: `echo`, `add`, `slow`, `large`, `crash`, `sample`, `progress`, `env`, `fail`, `pid`,
+//! `stats`.
 //! Prompts: `greet`. Resources: `example://readme`.
 
 use std::collections::{HashMap, HashSet};
@@ -193,6 +194,8 @@ fn tool_list() -> Value {
         tool("progress", "Sends `steps` progress notifications", json!({"steps": {"type": "integer"}})),
         tool("env", "Returns an environment variable", json!({"name": {"type": "string"}})),
         tool("fail", "Returns a tool error", json!({})),
+        tool("pid", "Returns this server's process id", json!({})),
+        tool("stats", "Returns how many cancellations this server received", json!({})),
     ])
 }
 
@@ -251,6 +254,11 @@ fn call_tool(server: &Server, id: &Value, params: &Value) {
             text(std::env::var(key).unwrap_or_default())
         }
         "fail" => json!({"content": [{"type": "text", "text": "this tool always fails"}], "isError": true}),
+        "pid" => text(std::process::id().to_string()),
+        "stats" => {
+            let cancelled = server.cancelled.lock().unwrap_or_else(|e| e.into_inner()).len();
+            text(json!({"cancelled": cancelled}).to_string())
+        }
         _ => return server.error(id, -32602, &format!("Unknown tool: {name}")),
     };
     server.reply(id, result);

@@ -1,0 +1,76 @@
+//! The command line: `check`, Python Gatekit's `gatekit-gateway` flags, `--version`, `demo`.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::process::Command;
+
+use support::*;
+
+fn gatekit_gateway() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_BIN_EXE_gatekit-gateway"))
+}
+
+#[test]
+fn version_is_printed() {
+    let out = Command::new(gatekit()).arg("--version").output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), format!("gatekit {}", env!("CARGO_PKG_VERSION")));
+    let out = Command::new(gatekit_gateway()).arg("--version").output().unwrap();
+    assert!(out.status.success());
+}
+
+#[test]
+fn check_prints_every_problem_with_paths() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        "proxy:\n  transport: stdio\n  upstreams:\n    - {name: a, command: [x]}\n    - {name: a, command: [y]}\nplugins:\n  security:\n    ghost:\n      - handler: basic_pi_filter\n",
+    );
+    let out = Command::new(gatekit()).args(["check", "--config"]).arg(&config).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("duplicate upstream name `a`"), "{err}");
+    assert!(err.contains("plugins.security.ghost"), "{err}");
+    assert!(err.contains("did you mean `basic_pii_filter`"), "{err}");
+    assert!(err.contains("3 problems found"), "{err}");
+}
+
+#[test]
+fn python_validate_only_accepts_a_python_gatekit_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        r#"
+proxy:
+  transport: stdio
+  upstreams:
+    - name: filesystem
+      command: ["npx", "-y", "@modelcontextprotocol/server-filesystem", "/srv/data"]
+  timeouts: {connection_timeout: 30, request_timeout: 60}
+plugins:
+  auditing:
+    _global:
+      - handler: audit_jsonl
+        config: {enabled: true, output_file: logs/audit.jsonl}
+logging:
+  level: INFO
+  handlers: [stderr]
+"#,
+    );
+    let out = Command::new(gatekit_gateway()).args(["--validate-only", "--config"]).arg(&config).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.starts_with("Configuration valid:"), "{stdout}");
+}
+
+#[test]
+fn demo_runs_a_full_session() {
+    let out = Command::new(gatekit()).arg("demo").output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("example__echo"), "{stdout}");
+    assert!(stdout.contains("\"text\":\"42\""), "{stdout}");
+    assert!(stdout.contains("Unknown tool: nosuch__tool"), "{stdout}");
+    assert!(stdout.contains("shut down cleanly"), "{stdout}");
+}
