@@ -85,7 +85,9 @@ pub fn expand(input: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<St
                 None => (body, None),
             };
             if !is_var_name(name) {
-                return Err(format!("invalid environment variable name {name:?} in {input:?}"));
+                return Err(format!(
+                    "invalid environment variable name {name:?} in {input:?}"
+                ));
             }
             match (lookup(name), fallback) {
                 (Some(v), Some(f)) if v.is_empty() => out.push_str(f),
@@ -131,12 +133,18 @@ mod tests {
         assert_eq!(expand("${HOME}/data", env).unwrap(), "/home/ada/data");
         assert_eq!(expand("${NOPE:-/tmp}", env).unwrap(), "/tmp");
         assert_eq!(expand("${EMPTY:-dflt}", env).unwrap(), "dflt");
-        assert_eq!(expand("a${HOME}b${HOME}c", env).unwrap(), "a/home/adab/home/adac");
+        assert_eq!(
+            expand("a${HOME}b${HOME}c", env).unwrap(),
+            "a/home/adab/home/adac"
+        );
     }
 
     #[test]
     fn leaves_plain_dollars_and_escapes_alone() {
-        assert_eq!(expand("cost $5 and $HOME", env).unwrap(), "cost $5 and $HOME");
+        assert_eq!(
+            expand("cost $5 and $HOME", env).unwrap(),
+            "cost $5 and $HOME"
+        );
         assert_eq!(expand("$${HOME}", env).unwrap(), "${HOME}");
         assert_eq!(expand("trailing $", env).unwrap(), "trailing $");
     }

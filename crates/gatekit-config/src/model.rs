@@ -379,7 +379,9 @@ fn strip_location_suffix(message: &str) -> String {
 /// the full path is reported separately.
 fn strip_path_prefix(message: &str, path: &str) -> String {
     match message.split_once(": ") {
-        Some((prefix, rest)) if !prefix.contains(' ') && path.starts_with(prefix) => rest.to_string(),
+        Some((prefix, rest)) if !prefix.contains(' ') && path.starts_with(prefix) => {
+            rest.to_string()
+        }
         _ => message.to_string(),
     }
 }
@@ -394,7 +396,9 @@ fn hint_for(path: &str, message: &str) -> Option<&'static str> {
     None
 }
 
-fn one_or_many<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<UpstreamConfig>, D::Error> {
+fn one_or_many<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<UpstreamConfig>, D::Error> {
     struct OneOrMany;
     impl<'de> Visitor<'de> for OneOrMany {
         type Value = Vec<UpstreamConfig>;
@@ -416,7 +420,9 @@ fn one_or_many<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Upstrea
     deserializer.deserialize_any(OneOrMany)
 }
 
-fn command<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Vec<ConfigString>>, D::Error> {
+fn command<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Vec<ConfigString>>, D::Error> {
     struct Command;
     impl<'de> Visitor<'de> for Command {
         type Value = Option<Vec<ConfigString>>;

@@ -126,15 +126,30 @@ mod tests {
 
     #[test]
     fn rejects_names_that_break_namespacing() {
-        for bad in ["My Server.v2", "Upper", "1abc", "a__b", "", "-x", "a.b", &"a".repeat(33)] {
+        for bad in [
+            "My Server.v2",
+            "Upper",
+            "1abc",
+            "a__b",
+            "",
+            "-x",
+            "a.b",
+            &"a".repeat(33),
+        ] {
             assert!(check_upstream_name(bad).is_err(), "{bad:?}");
         }
     }
 
     #[test]
     fn suggests_near_handler_names() {
-        assert_eq!(closest("basic_pi_filter", SECURITY_HANDLERS), Some("basic_pii_filter"));
-        assert_eq!(closest("audit_json", AUDITING_HANDLERS), Some("audit_jsonl"));
+        assert_eq!(
+            closest("basic_pi_filter", SECURITY_HANDLERS),
+            Some("basic_pii_filter")
+        );
+        assert_eq!(
+            closest("audit_json", AUDITING_HANDLERS),
+            Some("audit_jsonl")
+        );
         assert_eq!(closest("zzzzzz", AUDITING_HANDLERS), None);
     }
 }

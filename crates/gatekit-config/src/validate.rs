@@ -31,7 +31,8 @@ impl fmt::Display for Warning {
 pub fn validate(file: &ConfigFile, source: &str) -> Result<Vec<Warning>, ConfigErrors> {
     let mut errors = Vec::new();
     let mut warnings = Vec::new();
-    let mut err = |path: String, message: String| errors.push(ConfigError::at(source, path, message));
+    let mut err =
+        |path: String, message: String| errors.push(ConfigError::at(source, path, message));
     let mut warn = |path: &str, message: String| {
         warnings.push(Warning {
             path: path.to_string(),
@@ -55,7 +56,10 @@ pub fn validate(file: &ConfigFile, source: &str) -> Result<Vec<Warning>, ConfigE
     if proxy.max_message_size < 64 * 1024 {
         err(
             "proxy.max_message_size".into(),
-            format!("{} bytes is too small; use at least 65536", proxy.max_message_size),
+            format!(
+                "{} bytes is too small; use at least 65536",
+                proxy.max_message_size
+            ),
         );
     }
 
@@ -89,12 +93,18 @@ pub fn validate(file: &ConfigFile, source: &str) -> Result<Vec<Warning>, ConfigE
         }
         for key in up.env.keys() {
             if key.is_empty() || key.contains('=') || key.contains('\0') {
-                err(at("env"), format!("invalid environment variable name {key:?}"));
+                err(
+                    at("env"),
+                    format!("invalid environment variable name {key:?}"),
+                );
             }
         }
     }
     if !proxy.upstreams.iter().any(|u| u.enabled) {
-        err("proxy.upstreams".into(), "at least one enabled upstream is required".into());
+        err(
+            "proxy.upstreams".into(),
+            "at least one enabled upstream is required".into(),
+        );
     }
 
     let categories = [
@@ -108,7 +118,9 @@ pub fn validate(file: &ConfigFile, source: &str) -> Result<Vec<Warning>, ConfigE
             if scope != "_global" && !names.contains(scope) {
                 err(
                     scope_path.clone(),
-                    format!("no upstream named `{scope}` (scopes are `_global` or an upstream name)"),
+                    format!(
+                        "no upstream named `{scope}` (scopes are `_global` or an upstream name)"
+                    ),
                 );
             }
             for (j, entry) in entries.iter().enumerate() {
@@ -125,10 +137,16 @@ pub fn validate(file: &ConfigFile, source: &str) -> Result<Vec<Warning>, ConfigE
                 .find(|(_, list)| list.contains(&entry.handler.as_str()));
                 let message = match (other, closest(&entry.handler, known)) {
                     (Some((cat, _)), _) => {
-                        format!("`{}` is a {cat} plugin, not a {category} plugin", entry.handler)
+                        format!(
+                            "`{}` is a {cat} plugin, not a {category} plugin",
+                            entry.handler
+                        )
                     }
                     (None, Some(near)) => {
-                        format!("unknown {category} handler `{}`; did you mean `{near}`?", entry.handler)
+                        format!(
+                            "unknown {category} handler `{}`; did you mean `{near}`?",
+                            entry.handler
+                        )
                     }
                     (None, None) => format!(
                         "unknown {category} handler `{}`; known: {}",

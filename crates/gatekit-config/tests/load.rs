@@ -59,17 +59,27 @@ fn python_gatekit_example_loads_unchanged() {
     let ups = &cfg.file.proxy.upstreams;
     assert_eq!(ups.len(), 2);
     assert_eq!(ups[0].name.as_str(), "filesystem");
-    assert_eq!(ups[1].command.as_ref().unwrap()[2].as_str(), "@modelcontextprotocol/server-github");
+    assert_eq!(
+        ups[1].command.as_ref().unwrap()[2].as_str(),
+        "@modelcontextprotocol/server-github"
+    );
     assert_eq!(cfg.file.plugins.security["_global"].len(), 3);
-    assert_eq!(cfg.file.plugins.middleware["filesystem"][0].handler, "tool_manager");
+    assert_eq!(
+        cfg.file.plugins.middleware["filesystem"][0].handler,
+        "tool_manager"
+    );
     assert!(!cfg.file.plugins.auditing.contains_key("_anchors"));
     assert_eq!(cfg.file.proxy.timeouts.request_timeout.0.as_secs(), 60);
-    assert_eq!(cfg.resolve_path("logs/x"), PathBuf::from("/etc/gatekit/logs/x"));
+    assert_eq!(
+        cfg.resolve_path("logs/x"),
+        PathBuf::from("/etc/gatekit/logs/x")
+    );
 }
 
 #[test]
 fn a_single_upstream_mapping_is_accepted() {
-    let cfg = load("proxy:\n  transport: stdio\n  upstreams:\n    name: one\n    command: [srv]\n").unwrap();
+    let cfg = load("proxy:\n  transport: stdio\n  upstreams:\n    name: one\n    command: [srv]\n")
+        .unwrap();
     assert_eq!(cfg.file.proxy.upstreams.len(), 1);
 }
 
@@ -94,7 +104,8 @@ fn bad_type_names_path_and_line() {
 
 #[test]
 fn bad_upstream_name_is_reported_where_it_is_written() {
-    let text = "proxy:\n  transport: stdio\n  upstreams:\n    - name: My Server.v2\n      command: [x]\n";
+    let text =
+        "proxy:\n  transport: stdio\n  upstreams:\n    - name: My Server.v2\n      command: [x]\n";
     let e = &load(text).unwrap_err().0[0];
     assert_eq!(e.path, "proxy.upstreams[0].name", "{e}");
     assert_eq!(e.line, Some(4), "{e}");
@@ -103,14 +114,16 @@ fn bad_upstream_name_is_reported_where_it_is_written() {
 
 #[test]
 fn command_as_a_string_gets_a_clear_fix() {
-    let text = "proxy:\n  transport: stdio\n  upstreams:\n    - name: a\n      command: npx -y server\n";
+    let text =
+        "proxy:\n  transport: stdio\n  upstreams:\n    - name: a\n      command: npx -y server\n";
     let e = &load(text).unwrap_err().0[0];
     assert!(e.message.contains(r#"["npx", "-y", "server"]"#), "{e}");
 }
 
 #[test]
 fn plugins_under_proxy_get_a_hint() {
-    let text = "proxy:\n  transport: stdio\n  upstreams: [{name: a, command: [x]}]\n  plugins: {}\n";
+    let text =
+        "proxy:\n  transport: stdio\n  upstreams: [{name: a, command: [x]}]\n  plugins: {}\n";
     let e = &load(text).unwrap_err().0[0];
     assert!(e.message.contains("top-level"), "{e}");
 }

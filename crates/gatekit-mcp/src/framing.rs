@@ -66,7 +66,9 @@ impl<R: AsyncBufRead + Unpin> FrameReader<R> {
                 if !oversized && total > self.max_frame {
                     oversized = true;
                     // Keep only the prefix; the rest of the line is skipped as it streams by.
-                    let keep = OVERSIZED_PREFIX.saturating_sub(self.line.len()).min(chunk.len());
+                    let keep = OVERSIZED_PREFIX
+                        .saturating_sub(self.line.len())
+                        .min(chunk.len());
                     self.line.extend_from_slice(&chunk[..keep]);
                     self.line.truncate(OVERSIZED_PREFIX);
                 } else if !oversized {
@@ -144,7 +146,10 @@ fn string_end(bytes: &[u8], mut i: usize) -> Option<usize> {
 }
 
 fn read_id_value(rest: &[u8]) -> Option<crate::jsonrpc::RequestId> {
-    let rest = rest.trim_ascii_start().strip_prefix(b":")?.trim_ascii_start();
+    let rest = rest
+        .trim_ascii_start()
+        .strip_prefix(b":")?
+        .trim_ascii_start();
     let end = if rest.first() == Some(&b'"') {
         string_end(rest, 1)? + 1
     } else {
@@ -203,20 +208,37 @@ mod tests {
     async fn a_line_exactly_at_the_limit_is_kept() {
         let mut input = vec![b'y'; 100];
         input.push(b'\n');
-        assert_eq!(frames(&input, 100, 7).await, vec![Frame::Line(vec![b'y'; 100])]);
+        assert_eq!(
+            frames(&input, 100, 7).await,
+            vec![Frame::Line(vec![b'y'; 100])]
+        );
     }
 
     #[test]
     fn finds_the_top_level_id_only() {
         let cases: [(&[u8], Option<RequestId>); 5] = [
-            (br#"{"jsonrpc":"2.0","id":42,"result":{"x":"#, Some(RequestId::Number(42))),
-            (br#"{"result":{"id":7,"text":"}{"},"id":"abc","#, Some(RequestId::String("abc".into()))),
+            (
+                br#"{"jsonrpc":"2.0","id":42,"result":{"x":"#,
+                Some(RequestId::Number(42)),
+            ),
+            (
+                br#"{"result":{"id":7,"text":"}{"},"id":"abc","#,
+                Some(RequestId::String("abc".into())),
+            ),
             (br#"{"result":{"id":7,"#, None),
-            (br#"{"jsonrpc":"2.0","method":"x","params":{"a":"\"id\":3"}"#, None),
+            (
+                br#"{"jsonrpc":"2.0","method":"x","params":{"a":"\"id\":3"}"#,
+                None,
+            ),
             (br#"{"a":["id",1],"id":-5}"#, Some(RequestId::Number(-5))),
         ];
         for (input, want) in cases {
-            assert_eq!(top_level_id(input), want, "{}", String::from_utf8_lossy(input));
+            assert_eq!(
+                top_level_id(input),
+                want,
+                "{}",
+                String::from_utf8_lossy(input)
+            );
         }
     }
 

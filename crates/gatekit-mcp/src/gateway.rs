@@ -35,7 +35,9 @@ use crate::client::ClientSender;
 use crate::framing::{top_level_id, Frame, FrameReader};
 use crate::handshake;
 use crate::jsonrpc::{self, codes, ErrorObject, Message, Outcome, RequestId};
-use crate::upstream::{Inbound, InboundKind, Session, Status, Upstream, UpstreamError, UpstreamSpec};
+use crate::upstream::{
+    Inbound, InboundKind, Session, Status, Upstream, UpstreamError, UpstreamSpec,
+};
 
 pub use lists::ListKind;
 
@@ -226,45 +228,66 @@ impl Gateway {
                     self.settings.max_frame
                 );
                 // An oversized answer to a server-initiated request must reach that server.
-                if let Some(RequestId::Number(n)) = &id {
-                    if let Some(sr) = lock(&self.server_requests).remove(n) {
-                        let err = ErrorObject::new(codes::INVALID_REQUEST, message);
-                        let outcome = Outcome::Error(jsonrpc::to_raw(&err));
-                        self.answer_upstream(sr, outcome).await;
-                        return;
-                    }
+                let server_request = match &id {
+                    Some(RequestId::Number(n)) => lock(&self.server_requests).remove(n),
+                    _ => None,
+                };
+                if let Some(sr) = server_request {
+                    let err = ErrorObject::new(codes::INVALID_REQUEST, message);
+                    self.answer_upstream(sr, Outcome::Error(jsonrpc::to_raw(&err)))
+                        .await;
+                    return;
                 }
                 let err = ErrorObject::new(codes::INVALID_REQUEST, message);
-                self.send_to_client(jsonrpc::encode_error(id.as_ref(), &err)).await;
+                self.send_to_client(jsonrpc::encode_error(id.as_ref(), &err))
+                    .await;
                 return;
             }
         };
         match jsonrpc::parse(&line) {
-            Ok(Message::Request { id, method, params }) => self.on_client_request(id, method, params).await,
-            Ok(Message::Notification { method, params }) => self.on_client_notification(&method, params).await,
+            Ok(Message::Request { id, method, params }) => {
+                self.on_client_request(id, method, params).await
+            }
+            Ok(Message::Notification { method, params }) => {
+                self.on_client_notification(&method, params).await
+            }
             Ok(Message::Response { id, outcome }) => self.on_client_response(id, outcome).await,
             Err(e) => {
                 warn!(error = %e, "Client sent an invalid message.");
                 let err = ErrorObject::new(e.code(), e.to_string());
-                self.send_to_client(jsonrpc::encode_error(e.id(), &err)).await;
+                self.send_to_client(jsonrpc::encode_error(e.id(), &err))
+                    .await;
             }
         }
     }
 
-    async fn on_client_request(self: &Arc<Self>, id: RequestId, method: String, params: Option<Box<RawValue>>) {
+    async fn on_client_request(
+        self: &Arc<Self>,
+        id: RequestId,
+        method: String,
+        params: Option<Box<RawValue>>,
+    ) {
         let (cancel_tx, mut cancel_rx) = oneshot::channel();
-        {
+        let duplicate = {
             let mut inflight = lock(&self.inflight);
-            if inflight.contains_key(&id) {
-                drop(inflight);
-                let err = ErrorObject::new(
-                    codes::INVALID_REQUEST,
-                    format!("request id {id} is already in use by a request in flight"),
-                );
-                self.send_to_client(jsonrpc::encode_error(Some(&id), &err)).await;
-                return;
+            let duplicate = inflight.contains_key(&id);
+            if !duplicate {
+                let entry = Inflight {
+                    cancel: Some(cancel_tx),
+                    route: None,
+                };
+                inflight.insert(id.clone(), entry);
             }
-            inflight.insert(id.clone(), Inflight { cancel: Some(cancel_tx), route: None });
+            duplicate
+        };
+        if duplicate {
+            let err = ErrorObject::new(
+                codes::INVALID_REQUEST,
+                format!("request id {id} is already in use by a request in flight"),
+            );
+            self.send_to_client(jsonrpc::encode_error(Some(&id), &err))
+                .await;
+            return;
         }
         let gw = Arc::clone(self);
         tokio::spawn(async move {
@@ -286,7 +309,12 @@ impl Gateway {
         });
     }
 
-    async fn dispatch(self: &Arc<Self>, id: &RequestId, method: &str, params: Option<Box<RawValue>>) -> Handled {
+    async fn dispatch(
+        self: &Arc<Self>,
+        id: &RequestId,
+        method: &str,
+        params: Option<Box<RawValue>>,
+    ) -> Handled {
         match method {
             "initialize" => return self.initialize(params).await,
             "ping" => return Ok(Reply::Value(json!({}))),
@@ -320,12 +348,19 @@ impl Gateway {
         {
             let mut phase = lock(&self.phase);
             if *phase != Phase::AwaitingInitialize {
-                return Err(ErrorObject::new(codes::INVALID_REQUEST, "the session is already initialized"));
+                return Err(ErrorObject::new(
+                    codes::INVALID_REQUEST,
+                    "the session is already initialized",
+                ));
             }
             *phase = Phase::Initializing;
         }
         let result = self.initialize_upstreams(params).await;
-        *lock(&self.phase) = if result.is_ok() { Phase::Ready } else { Phase::AwaitingInitialize };
+        *lock(&self.phase) = if result.is_ok() {
+            Phase::Ready
+        } else {
+            Phase::AwaitingInitialize
+        };
         result
     }
 
@@ -334,7 +369,11 @@ impl Gateway {
         let requested = params.get("protocolVersion").and_then(Value::as_str);
         let version = handshake::negotiate(requested);
         if requested != Some(version) {
-            info!(?requested, version, "Client asked for a protocol version Gatekit does not speak; offering its latest.");
+            info!(
+                ?requested,
+                version,
+                "Client asked for a protocol version Gatekit does not speak; offering its latest."
+            );
         }
         params.insert("protocolVersion".into(), Value::from(version));
         let raw: Arc<RawValue> = Arc::from(jsonrpc::to_raw(&params));
@@ -365,7 +404,10 @@ impl Gateway {
         if ready.is_empty() {
             return Err(ErrorObject::new(
                 codes::UPSTREAM_UNAVAILABLE,
-                format!("no upstream server could be initialized: {}", failed.join("; ")),
+                format!(
+                    "no upstream server could be initialized: {}",
+                    failed.join("; ")
+                ),
             )
             .with_data(json!({ "error_type": "upstream_unavailable", "details": failed })));
         }
@@ -386,7 +428,12 @@ impl Gateway {
         if let Some(text) = instructions {
             result["instructions"] = Value::from(text);
         }
-        info!(version, ready = ready.len(), failed = failed.len(), "Client session initialized.");
+        info!(
+            version,
+            ready = ready.len(),
+            failed = failed.len(),
+            "Client session initialized."
+        );
         Ok(Reply::Value(result))
     }
 
@@ -423,8 +470,17 @@ impl Gateway {
         }
     }
 
-    async fn call_by_name(&self, id: &RequestId, method: &str, params: Option<Box<RawValue>>) -> Handled {
-        let what = if method == "tools/call" { "tool" } else { "prompt" };
+    async fn call_by_name(
+        &self,
+        id: &RequestId,
+        method: &str,
+        params: Option<Box<RawValue>>,
+    ) -> Handled {
+        let what = if method == "tools/call" {
+            "tool"
+        } else {
+            "prompt"
+        };
         let mut params = params_object(params.as_deref())?;
         let name = params
             .get("name")
@@ -441,7 +497,12 @@ impl Gateway {
             .map_err(|e| e.to_error_object())
     }
 
-    async fn call_by_uri(&self, id: &RequestId, method: &str, params: Option<Box<RawValue>>) -> Handled {
+    async fn call_by_uri(
+        &self,
+        id: &RequestId,
+        method: &str,
+        params: Option<Box<RawValue>>,
+    ) -> Handled {
         let mut params = params_object(params.as_deref())?;
         let uri = params
             .get("uri")
@@ -464,7 +525,10 @@ impl Gateway {
             .ok_or_else(|| invalid_params("`completion/complete` needs a `ref` object".into()))?;
         let upstream = match reference.get("type").and_then(Value::as_str) {
             Some("ref/prompt") => {
-                let name = reference.get("name").and_then(Value::as_str).unwrap_or_default();
+                let name = reference
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
                 let (upstream, local) = self
                     .resolve_name(name)
                     .ok_or_else(|| invalid_params(format!("Unknown prompt: {name}")))?;
@@ -472,12 +536,19 @@ impl Gateway {
                 upstream
             }
             Some("ref/resource") => {
-                let uri = reference.get("uri").and_then(Value::as_str).unwrap_or_default();
+                let uri = reference
+                    .get("uri")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
                 let (upstream, uri) = self.route_uri(uri)?;
                 reference.insert("uri".into(), Value::from(uri));
                 upstream
             }
-            other => return Err(invalid_params(format!("unsupported completion reference type {other:?}"))),
+            other => {
+                return Err(invalid_params(format!(
+                    "unsupported completion reference type {other:?}"
+                )))
+            }
         };
         let raw = jsonrpc::to_raw(&params);
         self.forward(Some(id), upstream, "completion/complete", Some(&raw))
@@ -488,11 +559,16 @@ impl Gateway {
 
     async fn set_level(&self, params: Option<Box<RawValue>>) -> Handled {
         for up in &self.upstreams {
-            let Status::Ready(session) = up.status() else { continue };
+            let Status::Ready(session) = up.status() else {
+                continue;
+            };
             if !session.has_capability("logging") {
                 continue;
             }
-            if let Err(e) = self.forward(None, up.index, "logging/setLevel", params.as_deref()).await {
+            if let Err(e) = self
+                .forward(None, up.index, "logging/setLevel", params.as_deref())
+                .await
+            {
                 warn!(upstream = up.name(), error = %e, "logging/setLevel failed upstream.");
             }
         }
@@ -515,7 +591,9 @@ impl Gateway {
     }
 
     async fn cancel(&self, params: Option<&RawValue>) {
-        let Ok(params) = params_object(params) else { return };
+        let Ok(params) = params_object(params) else {
+            return;
+        };
         let Some(id) = params
             .get("requestId")
             .and_then(|v| serde_json::from_value::<RequestId>(v.clone()).ok())
@@ -530,7 +608,10 @@ impl Gateway {
             let mut forwarded = params.clone();
             forwarded.insert("requestId".into(), Value::from(upstream_id));
             let _ = session
-                .notify("notifications/cancelled", Some(&jsonrpc::to_raw(&forwarded)))
+                .notify(
+                    "notifications/cancelled",
+                    Some(&jsonrpc::to_raw(&forwarded)),
+                )
                 .await;
         }
         if let Some(cancel) = cancel {
@@ -544,7 +625,10 @@ impl Gateway {
             return;
         };
         let Some(sr) = lock(&self.server_requests).remove(&n) else {
-            debug!(id = n, "Client answered an unknown server request; ignored.");
+            debug!(
+                id = n,
+                "Client answered an unknown server request; ignored."
+            );
             return;
         };
         self.answer_upstream(sr, outcome).await;
@@ -553,7 +637,9 @@ impl Gateway {
     async fn answer_upstream(&self, sr: ServerRequest, outcome: Outcome) {
         match self.upstreams[sr.upstream].status() {
             Status::Ready(session) if session.generation == sr.generation => {
-                let _ = session.send_line(jsonrpc::encode_response(&sr.id, &outcome)).await;
+                let _ = session
+                    .send_line(jsonrpc::encode_response(&sr.id, &outcome))
+                    .await;
             }
             _ => debug!("The upstream restarted; the client's answer is dropped."),
         }
@@ -565,14 +651,23 @@ impl Gateway {
                 let client_id = self.next_server_request.fetch_add(1, Ordering::Relaxed);
                 lock(&self.server_requests).insert(
                     client_id,
-                    ServerRequest { upstream: msg.upstream, generation: msg.generation, id },
+                    ServerRequest {
+                        upstream: msg.upstream,
+                        generation: msg.generation,
+                        id,
+                    },
                 );
-                let line = jsonrpc::encode_request(&RequestId::Number(client_id), &method, params.as_deref());
+                let line = jsonrpc::encode_request(
+                    &RequestId::Number(client_id),
+                    &method,
+                    params.as_deref(),
+                );
                 self.send_to_client(line).await;
             }
             InboundKind::Notification { method, params } => {
                 let params = if method == "notifications/cancelled" {
-                    match self.remap_server_cancel(msg.upstream, msg.generation, params.as_deref()) {
+                    match self.remap_server_cancel(msg.upstream, msg.generation, params.as_deref())
+                    {
                         Some(p) => Some(p),
                         None => return,
                     }
@@ -587,13 +682,20 @@ impl Gateway {
 
     /// A server cancelling its own request to the client names its id; the client knows the
     /// request under the id Gatekit gave it.
-    fn remap_server_cancel(&self, upstream: usize, generation: u64, params: Option<&RawValue>) -> Option<Box<RawValue>> {
+    fn remap_server_cancel(
+        &self,
+        upstream: usize,
+        generation: u64,
+        params: Option<&RawValue>,
+    ) -> Option<Box<RawValue>> {
         let mut params = params_object(params).ok()?;
         let server_id: RequestId = serde_json::from_value(params.get("requestId")?.clone()).ok()?;
         let mut table = lock(&self.server_requests);
         let client_id = table
             .iter()
-            .find(|(_, sr)| sr.upstream == upstream && sr.generation == generation && sr.id == server_id)
+            .find(|(_, sr)| {
+                sr.upstream == upstream && sr.generation == generation && sr.id == server_id
+            })
             .map(|(k, _)| *k)?;
         table.remove(&client_id);
         params.insert("requestId".into(), Value::from(client_id));

@@ -29,9 +29,13 @@ pub fn negotiate(requested: Option<&str>) -> &'static str {
 pub fn merge_capabilities<'a>(upstream_caps: impl IntoIterator<Item = &'a Value>) -> Value {
     let mut merged = Map::new();
     for caps in upstream_caps {
-        let Some(caps) = caps.as_object() else { continue };
+        let Some(caps) = caps.as_object() else {
+            continue;
+        };
         for key in ROUTED_CAPABILITIES {
-            let Some(Value::Object(offer)) = caps.get(*key) else { continue };
+            let Some(Value::Object(offer)) = caps.get(*key) else {
+                continue;
+            };
             let entry = merged
                 .entry((*key).to_string())
                 .or_insert_with(|| Value::Object(Map::new()));
@@ -55,7 +59,9 @@ pub fn merge_capabilities<'a>(upstream_caps: impl IntoIterator<Item = &'a Value>
 }
 
 /// Joins the upstreams' `instructions`, each under its upstream's name.
-pub fn merge_instructions<'a>(parts: impl IntoIterator<Item = (&'a str, &'a str)>) -> Option<String> {
+pub fn merge_instructions<'a>(
+    parts: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Option<String> {
     let sections: Vec<String> = parts
         .into_iter()
         .filter(|(_, text)| !text.trim().is_empty())

@@ -379,7 +379,10 @@ mod tests {
     fn classifies_the_four_shapes() {
         assert!(matches!(
             parse_str(r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#),
-            Ok(Message::Request { id: RequestId::Number(1), .. })
+            Ok(Message::Request {
+                id: RequestId::Number(1),
+                ..
+            })
         ));
         assert!(matches!(
             parse_str(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#),
@@ -387,11 +390,17 @@ mod tests {
         ));
         assert!(matches!(
             parse_str(r#"{"jsonrpc":"2.0","id":"a","result":{}}"#),
-            Ok(Message::Response { id: Some(RequestId::String(_)), outcome: Outcome::Result(_) })
+            Ok(Message::Response {
+                id: Some(RequestId::String(_)),
+                outcome: Outcome::Result(_)
+            })
         ));
         assert!(matches!(
             parse_str(r#"{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"x"}}"#),
-            Ok(Message::Response { id: None, outcome: Outcome::Error(_) })
+            Ok(Message::Response {
+                id: None,
+                outcome: Outcome::Error(_)
+            })
         ));
     }
 
@@ -399,13 +408,31 @@ mod tests {
     fn rejects_what_is_not_json_rpc() {
         let cases = [
             (r#"{"id":1,"method":"ping"}"#, codes::INVALID_REQUEST),
-            (r#"{"jsonrpc":"1.0","id":1,"method":"ping"}"#, codes::INVALID_REQUEST),
-            (r#"{"jsonrpc":"2.0","id":1.5,"method":"ping"}"#, codes::INVALID_REQUEST),
-            (r#"{"jsonrpc":"2.0","id":null,"method":"ping"}"#, codes::INVALID_REQUEST),
-            (r#"{"jsonrpc":"2.0","id":1,"method":"a","result":{}}"#, codes::INVALID_REQUEST),
-            (r#"[{"jsonrpc":"2.0","id":1,"method":"ping"}]"#, codes::INVALID_REQUEST),
+            (
+                r#"{"jsonrpc":"1.0","id":1,"method":"ping"}"#,
+                codes::INVALID_REQUEST,
+            ),
+            (
+                r#"{"jsonrpc":"2.0","id":1.5,"method":"ping"}"#,
+                codes::INVALID_REQUEST,
+            ),
+            (
+                r#"{"jsonrpc":"2.0","id":null,"method":"ping"}"#,
+                codes::INVALID_REQUEST,
+            ),
+            (
+                r#"{"jsonrpc":"2.0","id":1,"method":"a","result":{}}"#,
+                codes::INVALID_REQUEST,
+            ),
+            (
+                r#"[{"jsonrpc":"2.0","id":1,"method":"ping"}]"#,
+                codes::INVALID_REQUEST,
+            ),
             (r#"42"#, codes::INVALID_REQUEST),
-            (r#"{"jsonrpc":"2.0","id":1,"id":2,"method":"ping"}"#, codes::INVALID_REQUEST),
+            (
+                r#"{"jsonrpc":"2.0","id":1,"id":2,"method":"ping"}"#,
+                codes::INVALID_REQUEST,
+            ),
             (r#"{"jsonrpc":"2.0", "id":"#, codes::PARSE_ERROR),
             ("not json", codes::PARSE_ERROR),
         ];
@@ -429,7 +456,10 @@ mod tests {
         let (msg, replaced) = parse_lossy(&frame);
         assert!(replaced);
         match msg.unwrap() {
-            Message::Response { outcome: Outcome::Result(r), .. } => {
+            Message::Response {
+                outcome: Outcome::Result(r),
+                ..
+            } => {
                 assert!(r.get().contains('\u{fffd}'))
             }
             other => panic!("{other:?}"),

@@ -108,7 +108,9 @@ pub enum UpstreamError {
         reason: String,
     },
     /// The process exited while the request was in flight.
-    #[error("upstream `{name}` exited while handling the request ({detail}); it is being restarted")]
+    #[error(
+        "upstream `{name}` exited while handling the request ({detail}); it is being restarted"
+    )]
     Exited {
         /// Upstream name.
         name: String,

@@ -62,7 +62,11 @@ pub fn main() -> ExitCode {
 
 /// Python Gatekit's gateway flags.
 #[derive(Debug, Parser)]
-#[command(name = "gatekit-gateway", version, about = "Gatekit MCP gateway (Python Gatekit compatible command line)")]
+#[command(
+    name = "gatekit-gateway",
+    version,
+    about = "Gatekit MCP gateway (Python Gatekit compatible command line)"
+)]
 struct PythonCompat {
     /// Configuration file (YAML).
     #[arg(long)]

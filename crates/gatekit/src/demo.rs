@@ -49,7 +49,11 @@ impl Client {
         let mut child = cmd
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(if verbose { Stdio::inherit() } else { Stdio::null() })
+            .stderr(if verbose {
+                Stdio::inherit()
+            } else {
+                Stdio::null()
+            })
             .spawn()
             .map_err(|e| format!("cannot start the gateway: {e}"))?;
         let stdout = child.stdout.take().ok_or("no stdout")?;
@@ -63,7 +67,12 @@ impl Client {
                 }
             }
         });
-        Ok(Client { child, stdin, lines: rx, next_id: 1 })
+        Ok(Client {
+            child,
+            stdin,
+            lines: rx,
+            next_id: 1,
+        })
     }
 
     fn send(&mut self, msg: &Value) -> Result<(), String> {
@@ -81,7 +90,8 @@ impl Client {
                 .lines
                 .recv_timeout(Duration::from_secs(20))
                 .map_err(|_| format!("no answer to {method}"))?;
-            let msg: Value = serde_json::from_str(&line).map_err(|e| format!("bad JSON from gateway: {e}"))?;
+            let msg: Value =
+                serde_json::from_str(&line).map_err(|e| format!("bad JSON from gateway: {e}"))?;
             if msg.get("id") == Some(&json!(id)) {
                 return Ok(msg);
             }
@@ -100,8 +110,15 @@ impl Client {
 }
 
 fn show(label: &str, msg: &Value) {
-    let body = msg.get("result").or_else(|| msg.get("error")).unwrap_or(msg);
-    let kind = if msg.get("error").is_some() { "error" } else { "result" };
+    let body = msg
+        .get("result")
+        .or_else(|| msg.get("error"))
+        .unwrap_or(msg);
+    let kind = if msg.get("error").is_some() {
+        "error"
+    } else {
+        "result"
+    };
     println!("\n> {label}\n< {kind}: {body}");
 }
 
@@ -127,17 +144,44 @@ fn play(verbose: bool) -> Result<(), String> {
     let names: Vec<&str> = tools
         .pointer("/result/tools")
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|t| t.get("name").and_then(Value::as_str)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|t| t.get("name").and_then(Value::as_str))
+                .collect()
+        })
         .unwrap_or_default();
-    println!("\n> tools/list\n< {} tools, namespaced: {}", names.len(), names.join(", "));
+    println!(
+        "\n> tools/list\n< {} tools, namespaced: {}",
+        names.len(),
+        names.join(", ")
+    );
 
     let steps = [
-        ("tools/call example__echo (hostile argument)", "tools/call",
-         json!({"name": "example__echo", "arguments": {"text": "hi|there=1\\ \nCEF:0|forged|event"}})),
-        ("tools/call example__add", "tools/call", json!({"name": "example__add", "arguments": {"a": 2, "b": 40}})),
-        ("prompts/get example__greet", "prompts/get", json!({"name": "example__greet", "arguments": {"name": "Ada"}})),
-        ("resources/read example://readme", "resources/read", json!({"uri": "example://readme"})),
-        ("tools/call nosuch__tool (unknown upstream)", "tools/call", json!({"name": "nosuch__tool", "arguments": {}})),
+        (
+            "tools/call example__echo (hostile argument)",
+            "tools/call",
+            json!({"name": "example__echo", "arguments": {"text": "hi|there=1\\ \nCEF:0|forged|event"}}),
+        ),
+        (
+            "tools/call example__add",
+            "tools/call",
+            json!({"name": "example__add", "arguments": {"a": 2, "b": 40}}),
+        ),
+        (
+            "prompts/get example__greet",
+            "prompts/get",
+            json!({"name": "example__greet", "arguments": {"name": "Ada"}}),
+        ),
+        (
+            "resources/read example://readme",
+            "resources/read",
+            json!({"uri": "example://readme"}),
+        ),
+        (
+            "tools/call nosuch__tool (unknown upstream)",
+            "tools/call",
+            json!({"name": "nosuch__tool", "arguments": {}}),
+        ),
         ("ping", "ping", json!({})),
     ];
     for (label, method, params) in steps {

@@ -46,7 +46,9 @@ impl Server {
     }
 
     fn error(&self, id: &Value, code: i64, message: &str) {
-        self.send(&json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}}));
+        self.send(
+            &json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}}),
+        );
     }
 
     /// Sends a request to the client and waits for its answer.
@@ -86,7 +88,10 @@ pub fn serve_stdio() {
             server.error(&Value::Null, -32700, "Parse error");
             continue;
         };
-        let method = msg.get("method").and_then(Value::as_str).map(str::to_string);
+        let method = msg
+            .get("method")
+            .and_then(Value::as_str)
+            .map(str::to_string);
         let id = msg.get("id").cloned();
         match (method, id) {
             (Some(method), Some(id)) => {
@@ -185,17 +190,49 @@ fn tool_list() -> Value {
                "inputSchema": {"type": "object", "properties": props}})
     };
     json!([
-        tool("echo", "Returns its text argument", json!({"text": {"type": "string"}})),
-        tool("add", "Adds two numbers", json!({"a": {"type": "number"}, "b": {"type": "number"}})),
-        tool("slow", "Waits `ms` milliseconds, then answers", json!({"ms": {"type": "integer"}})),
-        tool("large", "Returns `bytes` bytes of text", json!({"bytes": {"type": "integer"}})),
+        tool(
+            "echo",
+            "Returns its text argument",
+            json!({"text": {"type": "string"}})
+        ),
+        tool(
+            "add",
+            "Adds two numbers",
+            json!({"a": {"type": "number"}, "b": {"type": "number"}})
+        ),
+        tool(
+            "slow",
+            "Waits `ms` milliseconds, then answers",
+            json!({"ms": {"type": "integer"}})
+        ),
+        tool(
+            "large",
+            "Returns `bytes` bytes of text",
+            json!({"bytes": {"type": "integer"}})
+        ),
         tool("crash", "Exits the server process", json!({})),
-        tool("sample", "Asks the client's model for a completion", json!({"prompt": {"type": "string"}})),
-        tool("progress", "Sends `steps` progress notifications", json!({"steps": {"type": "integer"}})),
-        tool("env", "Returns an environment variable", json!({"name": {"type": "string"}})),
+        tool(
+            "sample",
+            "Asks the client's model for a completion",
+            json!({"prompt": {"type": "string"}})
+        ),
+        tool(
+            "progress",
+            "Sends `steps` progress notifications",
+            json!({"steps": {"type": "integer"}})
+        ),
+        tool(
+            "env",
+            "Returns an environment variable",
+            json!({"name": {"type": "string"}})
+        ),
         tool("fail", "Returns a tool error", json!({})),
         tool("pid", "Returns this server's process id", json!({})),
-        tool("stats", "Returns how many cancellations this server received", json!({})),
+        tool(
+            "stats",
+            "Returns how many cancellations this server received",
+            json!({})
+        ),
     ])
 }
 
@@ -204,7 +241,10 @@ fn text(result: impl Into<String>) -> Value {
 }
 
 fn call_tool(server: &Server, id: &Value, params: &Value) {
-    let name = params.get("name").and_then(Value::as_str).unwrap_or_default();
+    let name = params
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     let args = params.get("arguments").cloned().unwrap_or(json!({}));
     let num = |key: &str| args.get(key).and_then(Value::as_f64).unwrap_or(0.0);
     let result = match name {
@@ -229,22 +269,33 @@ fn call_tool(server: &Server, id: &Value, params: &Value) {
         }
         "crash" => std::process::exit(3),
         "sample" => {
-            let prompt = args.get("prompt").and_then(Value::as_str).unwrap_or("hello");
+            let prompt = args
+                .get("prompt")
+                .and_then(Value::as_str)
+                .unwrap_or("hello");
             let answer = server.ask_client(
                 "sampling/createMessage",
                 json!({"messages": [{"role": "user", "content": {"type": "text", "text": prompt}}], "maxTokens": 50}),
             );
-            match answer.as_ref().and_then(|a| a.pointer("/result/content/text")).and_then(Value::as_str) {
+            match answer
+                .as_ref()
+                .and_then(|a| a.pointer("/result/content/text"))
+                .and_then(Value::as_str)
+            {
                 Some(t) => text(format!("model said: {t}")),
-                None => json!({"content": [{"type": "text", "text": format!("sampling failed: {answer:?}")}], "isError": true}),
+                None => {
+                    json!({"content": [{"type": "text", "text": format!("sampling failed: {answer:?}")}], "isError": true})
+                }
             }
         }
         "progress" => {
             let steps = args.get("steps").and_then(Value::as_u64).unwrap_or(3);
             if let Some(token) = params.pointer("/_meta/progressToken") {
                 for i in 1..=steps {
-                    server.send(&json!({"jsonrpc": "2.0", "method": "notifications/progress",
-                        "params": {"progressToken": token, "progress": i, "total": steps}}));
+                    server.send(
+                        &json!({"jsonrpc": "2.0", "method": "notifications/progress",
+                        "params": {"progressToken": token, "progress": i, "total": steps}}),
+                    );
                 }
             }
             text(format!("{steps} steps done"))
@@ -253,10 +304,16 @@ fn call_tool(server: &Server, id: &Value, params: &Value) {
             let key = args.get("name").and_then(Value::as_str).unwrap_or_default();
             text(std::env::var(key).unwrap_or_default())
         }
-        "fail" => json!({"content": [{"type": "text", "text": "this tool always fails"}], "isError": true}),
+        "fail" => {
+            json!({"content": [{"type": "text", "text": "this tool always fails"}], "isError": true})
+        }
         "pid" => text(std::process::id().to_string()),
         "stats" => {
-            let cancelled = server.cancelled.lock().unwrap_or_else(|e| e.into_inner()).len();
+            let cancelled = server
+                .cancelled
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .len();
             text(json!({"cancelled": cancelled}).to_string())
         }
         _ => return server.error(id, -32602, &format!("Unknown tool: {name}")),

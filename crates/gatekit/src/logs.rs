@@ -5,15 +5,16 @@
 //! overrides the configured level.
 
 use std::fs::OpenOptions;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use gatekit_config::model::{LogHandler, LogLevel, LoggingConfig};
 use tracing_subscriber::EnvFilter;
 
-/// Installs the global subscriber. `verbose` forces debug level.
-pub fn init(config: Option<(&LoggingConfig, &dyn Fn(&str) -> std::path::PathBuf)>, verbose: bool) {
-    let level = match config.map(|(c, _)| c.level) {
+/// Installs the global subscriber. `file` is `logging.file_path` resolved against the config
+/// directory; `verbose` forces debug level.
+pub fn init(config: Option<&LoggingConfig>, file: Option<PathBuf>, verbose: bool) {
+    let level = match config.map(|c| c.level) {
         _ if verbose => "debug",
         Some(LogLevel::Debug) => "debug",
         Some(LogLevel::Info) | None => "info",
@@ -25,13 +26,10 @@ pub fn init(config: Option<(&LoggingConfig, &dyn Fn(&str) -> std::path::PathBuf)
         .with_env_filter(filter)
         .with_target(false)
         .with_ansi(false);
-    let file = config.and_then(|(c, resolve)| {
-        if !c.handlers.contains(&LogHandler::File) {
-            return None;
-        }
-        let path = resolve(c.file_path.as_deref()?);
-        open_log_file(&path)
-    });
+    let wants_file = config.is_some_and(|c| c.handlers.contains(&LogHandler::File));
+    let file = file
+        .filter(|_| wants_file)
+        .and_then(|path| open_log_file(&path));
     let _ = match file {
         Some(file) => builder.with_writer(Mutex::new(file)).try_init(),
         None => builder.with_writer(std::io::stderr).try_init(),
@@ -45,7 +43,10 @@ fn open_log_file(path: &Path) -> Option<std::fs::File> {
     match OpenOptions::new().create(true).append(true).open(path) {
         Ok(f) => Some(f),
         Err(e) => {
-            eprintln!("gatekit: cannot open log file {}: {e}; logging to stderr", path.display());
+            eprintln!(
+                "gatekit: cannot open log file {}: {e}; logging to stderr",
+                path.display()
+            );
             None
         }
     }

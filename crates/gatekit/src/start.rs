@@ -13,10 +13,10 @@ use std::time::Duration;
 
 use gatekit_config::model::PluginEntry;
 use gatekit_config::{Config, ConfigErrors};
+use gatekit_mcp::client;
 use gatekit_mcp::gateway::{self, GatewaySettings};
 use gatekit_mcp::jsonrpc::{self, codes, ErrorObject, RequestId};
 use gatekit_mcp::upstream::{ProcessSpec, UpstreamSpec};
-use gatekit_mcp::client;
 use serde_json::json;
 use tracing::{info, warn};
 
@@ -28,7 +28,11 @@ pub fn check(path: &Path) -> ExitCode {
                 eprintln!("warning: {w}");
             }
             let plugins = plugin_availability(&cfg);
-            for line in plugins.missing_critical.iter().chain(&plugins.missing_optional) {
+            for line in plugins
+                .missing_critical
+                .iter()
+                .chain(&plugins.missing_optional)
+            {
                 eprintln!("warning: {line}");
             }
             if !plugins.missing_critical.is_empty() {
@@ -64,13 +68,21 @@ pub fn run_gateway(path: &Path, verbose: bool) -> ExitCode {
                 codes::CONFIG_ERROR,
                 "configuration_error",
                 &errors.to_string(),
-                &format!("run `gatekit check --config {}` and fix the problems it lists", path.display()),
+                &format!(
+                    "run `gatekit check --config {}` and fix the problems it lists",
+                    path.display()
+                ),
             );
             return ExitCode::FAILURE;
         }
     };
-    let resolve = |p: &str| cfg.resolve_path(p);
-    crate::logs::init(Some((&cfg.file.logging, &resolve)), verbose);
+    let log_file = cfg
+        .file
+        .logging
+        .file_path
+        .as_deref()
+        .map(|p| cfg.resolve_path(p));
+    crate::logs::init(Some(&cfg.file.logging), log_file, verbose);
     for w in &cfg.warnings {
         warn!(warning = %w, "Configuration warning.");
     }
@@ -93,12 +105,7 @@ pub fn run_gateway(path: &Path, verbose: bool) -> ExitCode {
         warn!("The `siem` section is accepted, but SIEM delivery is not part of this build yet; no SIEM events are sent.");
     }
     let settings = gateway_settings(&cfg);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name("gatekit-worker")
-        .enable_all()
-        .build()
-    {
+    let runtime = match build_runtime() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -113,6 +120,28 @@ pub fn run_gateway(path: &Path, verbose: bool) -> ExitCode {
     let _ = writer.join();
     info!(?reason, "Gatekit stopped.");
     ExitCode::SUCCESS
+}
+
+/// The async runtime. One thread by default: a gateway request is a few microseconds of
+/// work between two pipe writes, and a single-threaded runtime avoids waking a second worker
+/// for every spawned request task (see docs/decisions/0005-single-threaded-runtime.md).
+/// `GATEKIT_RUNTIME_THREADS=N` selects a multi-threaded runtime with N workers.
+fn build_runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    let threads = std::env::var("GATEKIT_RUNTIME_THREADS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(0);
+    if threads == 0 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .thread_name("gatekit-worker")
+            .enable_all()
+            .build()
+    }
 }
 
 /// Gateway settings from a validated configuration (enabled upstreams only).
@@ -132,7 +161,11 @@ pub fn gateway_settings(cfg: &Config) -> GatewaySettings {
                 process: ProcessSpec {
                     program: program.to_string(),
                     args: args.iter().map(ToString::to_string).collect(),
-                    env: u.env.iter().map(|(k, v)| (k.clone(), v.to_string())).collect(),
+                    env: u
+                        .env
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.to_string()))
+                        .collect(),
                     cwd: u.cwd.as_ref().map(|c| cfg.resolve_path(c)),
                 },
                 restart_on_failure: u.restart_on_failure,
@@ -209,13 +242,16 @@ fn answer_first_request(code: i64, error_type: &str, details: &str, fix: &str) {
         let _ = std::io::stdin().lock().read_line(&mut line);
         let _ = tx.send(line);
     });
-    let Ok(line) = rx.recv_timeout(Duration::from_secs(10)) else { return };
+    let Ok(line) = rx.recv_timeout(Duration::from_secs(10)) else {
+        return;
+    };
     let id = match jsonrpc::parse(line.trim_end().as_bytes()) {
         Ok(jsonrpc::Message::Request { id, .. }) => id,
         _ => RequestId::Number(0),
     };
-    let error = ErrorObject::new(code, format!("Gatekit could not start: {details}"))
-        .with_data(json!({ "error_type": error_type, "details": details, "fix_instructions": fix }));
+    let error = ErrorObject::new(code, format!("Gatekit could not start: {details}")).with_data(
+        json!({ "error_type": error_type, "details": details, "fix_instructions": fix }),
+    );
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(&jsonrpc::encode_error(Some(&id), &error));
     let _ = out.flush();

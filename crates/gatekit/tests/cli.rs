@@ -15,8 +15,14 @@ fn gatekit_gateway() -> std::path::PathBuf {
 fn version_is_printed() {
     let out = Command::new(gatekit()).arg("--version").output().unwrap();
     assert!(out.status.success());
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), format!("gatekit {}", env!("CARGO_PKG_VERSION")));
-    let out = Command::new(gatekit_gateway()).arg("--version").output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        format!("gatekit {}", env!("CARGO_PKG_VERSION"))
+    );
+    let out = Command::new(gatekit_gateway())
+        .arg("--version")
+        .output()
+        .unwrap();
     assert!(out.status.success());
 }
 
@@ -27,7 +33,11 @@ fn check_prints_every_problem_with_paths() {
         dir.path(),
         "proxy:\n  transport: stdio\n  upstreams:\n    - {name: a, command: [x]}\n    - {name: a, command: [y]}\nplugins:\n  security:\n    ghost:\n      - handler: basic_pi_filter\n",
     );
-    let out = Command::new(gatekit()).args(["check", "--config"]).arg(&config).output().unwrap();
+    let out = Command::new(gatekit())
+        .args(["check", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("duplicate upstream name `a`"), "{err}");
@@ -58,9 +68,17 @@ logging:
   handlers: [stderr]
 "#,
     );
-    let out = Command::new(gatekit_gateway()).args(["--validate-only", "--config"]).arg(&config).output().unwrap();
+    let out = Command::new(gatekit_gateway())
+        .args(["--validate-only", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.starts_with("Configuration valid:"), "{stdout}");
 }
 
@@ -68,7 +86,11 @@ logging:
 fn demo_runs_a_full_session() {
     let out = Command::new(gatekit()).arg("demo").output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.contains("example__echo"), "{stdout}");
     assert!(stdout.contains("\"text\":\"42\""), "{stdout}");
     assert!(stdout.contains("Unknown tool: nosuch__tool"), "{stdout}");

@@ -35,7 +35,10 @@ logging:
   handlers: [stderr]
 "#,
             py = python.display().to_string(),
-            server = python_dir().join("mcp_test_server.py").display().to_string(),
+            server = python_dir()
+                .join("mcp_test_server.py")
+                .display()
+                .to_string(),
             gk = gatekit().display().to_string(),
         ),
     );
@@ -47,48 +50,111 @@ logging:
         .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "client failed: {}\n--- stderr ---\n{stderr}", output.status);
+    assert!(
+        output.status.success(),
+        "client failed: {}\n--- stderr ---\n{stderr}",
+        output.status
+    );
     let out: Value = serde_json::from_str(stdout.lines().last().unwrap_or_default())
         .unwrap_or_else(|e| panic!("client printed no JSON ({e}): {stdout}\n{stderr}"));
 
     assert_eq!(out["server_name"], "gatekit");
     assert_eq!(out["has_tools_capability"], true);
-    let tools: Vec<&str> = out["tools"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
-    for want in ["py__echo", "py__slow", "py__big", "py__ask_model", "ex__echo", "ex__sample"] {
+    let tools: Vec<&str> = out["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    for want in [
+        "py__echo",
+        "py__slow",
+        "py__big",
+        "py__ask_model",
+        "ex__echo",
+        "ex__sample",
+    ] {
         assert!(tools.contains(&want), "{want} missing from {tools:?}");
     }
-    assert!(tools.iter().all(|t| t.starts_with("py__") || t.starts_with("ex__")), "{tools:?}");
+    assert!(
+        tools
+            .iter()
+            .all(|t| t.starts_with("py__") || t.starts_with("ex__")),
+        "{tools:?}"
+    );
 
-    assert_eq!(out["py_echo"], out["hostile"], "hostile argument must round-trip exactly");
+    assert_eq!(
+        out["py_echo"], out["hostile"],
+        "hostile argument must round-trip exactly"
+    );
     assert_eq!(out["ex_echo"], out["hostile"]);
 
-    assert_eq!(out["fast_before_slow"], true, "a slow tool must not block other calls: {out}");
-    let texts: Vec<&str> = out["concurrent_texts"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
+    assert_eq!(
+        out["fast_before_slow"], true,
+        "a slow tool must not block other calls: {out}"
+    );
+    let texts: Vec<&str> = out["concurrent_texts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
     assert_eq!(texts[0], "slept 1.5");
     assert_eq!(texts[1], "waited 1500 ms");
     assert_eq!(&texts[2..], ["fast0", "fast1", "fast2", "fast3", "fast4"]);
 
-    assert_eq!(out["py_sampling"], "model said: forty-two", "sampling round trip via Python server");
-    assert_eq!(out["ex_sampling"], "model said: forty-two", "sampling round trip via example server");
+    assert_eq!(
+        out["py_sampling"], "model said: forty-two",
+        "sampling round trip via Python server"
+    );
+    assert_eq!(
+        out["ex_sampling"], "model said: forty-two",
+        "sampling round trip via example server"
+    );
 
-    assert_eq!(out["big_len"], 20 * 1024 * 1024, "a 20 MiB result passes intact");
+    assert_eq!(
+        out["big_len"],
+        20 * 1024 * 1024,
+        "a 20 MiB result passes intact"
+    );
 
     let prompts = out["prompts"].to_string();
-    assert!(prompts.contains("py__review") && prompts.contains("ex__greet"), "{prompts}");
+    assert!(
+        prompts.contains("py__review") && prompts.contains("ex__greet"),
+        "{prompts}"
+    );
     assert_eq!(out["prompt_text"], "Please review: x = 1");
     let resources = out["resources"].to_string();
-    assert!(resources.contains("pytest://info") && resources.contains("example://readme"), "{resources}");
+    assert!(
+        resources.contains("pytest://info") && resources.contains("example://readme"),
+        "{resources}"
+    );
     assert_eq!(out["resource_text"], "python server resource");
     assert_eq!(out["unknown_tool_error"], -32602);
 
     let crash = &out["crash_error"];
-    assert_eq!(crash["code"], -32004, "in-flight call on a crashed upstream gets -32004: {crash}");
-    assert!(crash["message"].as_str().unwrap().contains("exited"), "{crash}");
+    assert_eq!(
+        crash["code"], -32004,
+        "in-flight call on a crashed upstream gets -32004: {crash}"
+    );
+    assert!(
+        crash["message"].as_str().unwrap().contains("exited"),
+        "{crash}"
+    );
     assert_eq!(out["other_upstream_during_restart"], "still here");
-    assert!(out["pid_after"].is_u64(), "the crashed upstream came back: {out}");
-    assert_ne!(out["pid_before"], out["pid_after"], "a new process serves after the restart");
+    assert!(
+        out["pid_after"].is_u64(),
+        "the crashed upstream came back: {out}"
+    );
+    assert_ne!(
+        out["pid_before"], out["pid_after"],
+        "a new process serves after the restart"
+    );
     // The process we killed must be gone, not left as an orphan or zombie.
     let old_pid = u32::try_from(out["pid_before"].as_u64().unwrap()).unwrap();
     std::thread::sleep(Duration::from_millis(100));
-    assert!(!process_alive(old_pid), "crashed upstream {old_pid} was not reaped");
+    assert!(
+        !process_alive(old_pid),
+        "crashed upstream {old_pid} was not reaped"
+    );
 }

@@ -69,8 +69,15 @@ impl ListKind {
 }
 
 impl Gateway {
-    pub(super) async fn list(self: &Arc<Self>, kind: ListKind, params: Option<Box<RawValue>>) -> Handled {
-        if params_object(params.as_deref())?.get("cursor").is_some_and(|c| !c.is_null()) {
+    pub(super) async fn list(
+        self: &Arc<Self>,
+        kind: ListKind,
+        params: Option<Box<RawValue>>,
+    ) -> Handled {
+        if params_object(params.as_deref())?
+            .get("cursor")
+            .is_some_and(|c| !c.is_null())
+        {
             return Err(invalid_params(
                 "invalid cursor: Gatekit returns complete lists and never issues cursors".into(),
             ));
@@ -92,7 +99,9 @@ impl Gateway {
                     per_upstream.push((up.index, found.len()));
                     items.extend(found);
                 }
-                Ok(Err(e)) => warn!(upstream = up.name(), error = %e, method = kind.method(), "Upstream left out of the list."),
+                Ok(Err(e)) => {
+                    warn!(upstream = up.name(), error = %e, method = kind.method(), "Upstream left out of the list.")
+                }
                 Err(e) => warn!(upstream = up.name(), error = %e, "List task failed."),
             }
         }
@@ -100,7 +109,11 @@ impl Gateway {
         Ok(Reply::Value(json!({ kind.field(): items })))
     }
 
-    async fn fetch_all(&self, upstream: usize, kind: ListKind) -> Result<Vec<Value>, UpstreamError> {
+    async fn fetch_all(
+        &self,
+        upstream: usize,
+        kind: ListKind,
+    ) -> Result<Vec<Value>, UpstreamError> {
         let up = &self.upstreams[upstream];
         let session = up.ready_session(self.settings.request_timeout).await?;
         if !session.has_capability(kind.capability()) {
@@ -113,14 +126,25 @@ impl Gateway {
         let mut items = Vec::new();
         let mut cursor: Option<String> = None;
         for _ in 0..MAX_PAGES {
-            let params = cursor.as_ref().map(|c| jsonrpc::to_raw(&json!({ "cursor": c })));
-            let raw = match self.forward(None, upstream, kind.method(), params.as_deref()).await? {
+            let params = cursor
+                .as_ref()
+                .map(|c| jsonrpc::to_raw(&json!({ "cursor": c })));
+            let raw = match self
+                .forward(None, upstream, kind.method(), params.as_deref())
+                .await?
+            {
                 Outcome::Result(raw) => raw,
-                Outcome::Error(err) => return Err(invalid(format!("{} failed: {}", kind.method(), err.get()))),
+                Outcome::Error(err) => {
+                    return Err(invalid(format!("{} failed: {}", kind.method(), err.get())))
+                }
             };
-            let mut page: Value = serde_json::from_str(raw.get()).map_err(|e| invalid(e.to_string()))?;
+            let mut page: Value =
+                serde_json::from_str(raw.get()).map_err(|e| invalid(e.to_string()))?;
             let Some(Value::Array(found)) = page.get_mut(kind.field()).map(Value::take) else {
-                return Err(invalid(format!("no `{}` array in the result", kind.field())));
+                return Err(invalid(format!(
+                    "no `{}` array in the result",
+                    kind.field()
+                )));
             };
             for mut item in found {
                 if kind.namespaces_names() {
@@ -132,12 +156,18 @@ impl Gateway {
                 }
                 items.push(item);
             }
-            cursor = page.get("nextCursor").and_then(Value::as_str).map(str::to_string);
+            cursor = page
+                .get("nextCursor")
+                .and_then(Value::as_str)
+                .map(str::to_string);
             if cursor.is_none() {
                 return Ok(items);
             }
         }
-        warn!(upstream = up.name(), "Upstream kept returning cursors; list truncated.");
+        warn!(
+            upstream = up.name(),
+            "Upstream kept returning cursors; list truncated."
+        );
         Ok(items)
     }
 }

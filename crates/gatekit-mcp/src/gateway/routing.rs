@@ -42,7 +42,11 @@ impl Gateway {
                 return Ok((*i, rest.to_string()));
             }
         }
-        if let Some((_, i)) = routes.templates.iter().find(|(prefix, _)| uri.starts_with(prefix.as_str())) {
+        if let Some((_, i)) = routes
+            .templates
+            .iter()
+            .find(|(prefix, _)| uri.starts_with(prefix.as_str()))
+        {
             return Ok((*i, uri.to_string()));
         }
         if self.upstreams.len() == 1 {
@@ -80,6 +84,8 @@ impl Gateway {
             }
             offset += count;
         }
-        routes.templates.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+        routes
+            .templates
+            .sort_by_key(|(prefix, _)| std::cmp::Reverse(prefix.len()));
     }
 }

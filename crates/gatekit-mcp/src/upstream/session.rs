@@ -13,7 +13,9 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use serde_json::value::RawValue;
-use tokio::sync::{mpsc, oneshot};
+use tokio::io::{AsyncWriteExt, BufWriter};
+use tokio::process::ChildStdin;
+use tokio::sync::oneshot;
 
 use super::UpstreamError;
 use crate::jsonrpc::{self, Outcome, RequestId};
@@ -27,7 +29,10 @@ pub struct Session {
     pub name: Arc<str>,
     /// Increments on every restart, so stale routes can be detected.
     pub generation: u64,
-    outbound: mpsc::Sender<Vec<u8>>,
+    /// The server's stdin. Writers take the lock, write one whole line and flush, so lines
+    /// never interleave; writing inline (rather than through a writer task) saves a task
+    /// wake-up per message. `None` once closed.
+    stdin: tokio::sync::Mutex<Option<BufWriter<ChildStdin>>>,
     pending: Mutex<HashMap<i64, Waiter>>,
     next_id: AtomicI64,
     /// The upstream's `initialize` result, once the handshake completed.
@@ -35,11 +40,11 @@ pub struct Session {
 }
 
 impl Session {
-    pub(crate) fn new(name: Arc<str>, generation: u64, outbound: mpsc::Sender<Vec<u8>>) -> Self {
+    pub(crate) fn new(name: Arc<str>, generation: u64, stdin: ChildStdin) -> Self {
         Session {
             name,
             generation,
-            outbound,
+            stdin: tokio::sync::Mutex::new(Some(BufWriter::with_capacity(64 * 1024, stdin))),
             pending: Mutex::new(HashMap::new()),
             next_id: AtomicI64::new(1),
             init: std::sync::OnceLock::new(),
@@ -84,16 +89,37 @@ impl Session {
     }
 
     /// Sends a notification.
-    pub async fn notify(&self, method: &str, params: Option<&RawValue>) -> Result<(), UpstreamError> {
-        self.send_line(jsonrpc::encode_notification(method, params)).await
+    pub async fn notify(
+        &self,
+        method: &str,
+        params: Option<&RawValue>,
+    ) -> Result<(), UpstreamError> {
+        self.send_line(jsonrpc::encode_notification(method, params))
+            .await
     }
 
     /// Sends a prepared line (a response to a server-initiated request, for instance).
     pub async fn send_line(&self, line: Vec<u8>) -> Result<(), UpstreamError> {
-        self.outbound.send(line).await.map_err(|_| UpstreamError::Unavailable {
-            name: self.name.to_string(),
-            reason: "its process is not running".into(),
-        })
+        let mut stdin = self.stdin.lock().await;
+        let written = match stdin.as_mut() {
+            Some(w) => w.write_all(&line).await.and(w.flush().await).is_ok(),
+            None => false,
+        };
+        if written {
+            Ok(())
+        } else {
+            // A failed write means the process is gone or going; stop writing to it.
+            stdin.take();
+            Err(UpstreamError::Unavailable {
+                name: self.name.to_string(),
+                reason: "its process is not running".into(),
+            })
+        }
+    }
+
+    /// Closes the server's stdin: the MCP stdio signal to shut down.
+    pub(crate) async fn close_stdin(&self) {
+        self.stdin.lock().await.take();
     }
 
     /// Completes the waiter for `id` with `result`; false when nobody waits for it any more.

@@ -14,8 +14,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::value::RawValue;
-use tokio::io::{AsyncWriteExt, BufReader, BufWriter};
-use tokio::process::{Child, ChildStderr, ChildStdin, ChildStdout};
+use tokio::io::BufReader;
+use tokio::process::{Child, ChildStderr, ChildStdout};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tracing::{debug, info, warn};
@@ -32,8 +32,6 @@ const BACKOFF_BASE: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
 /// Lines of stderr kept to explain a failed start.
 const STDERR_TAIL: usize = 8;
-/// Outbound lines queued per upstream before senders wait.
-const OUTBOUND_QUEUE: usize = 256;
 
 pub(super) struct Supervisor {
     pub(super) index: usize,
@@ -82,7 +80,11 @@ impl Supervisor {
                 }
                 RunEnd::Exited { reason, ran_for } => {
                     failed_starts = 0;
-                    quick_crashes = if ran_for >= HEALTHY_AFTER { 1 } else { quick_crashes + 1 };
+                    quick_crashes = if ran_for >= HEALTHY_AFTER {
+                        1
+                    } else {
+                        quick_crashes + 1
+                    };
                     if !self.spec.restart_on_failure {
                         warn!(upstream = %self.spec.name, %reason, "Upstream exited; restart_on_failure is off.");
                         self.status.send_replace(Status::Failed { reason });
@@ -128,9 +130,7 @@ impl Supervisor {
             return RunEnd::StartFailed("child process has no stdio pipes".into());
         };
         debug!(upstream = %name, pid = ?child.id(), generation, "Upstream process started.");
-        let (out_tx, out_rx) = mpsc::channel(OUTBOUND_QUEUE);
-        let session = Arc::new(Session::new(Arc::clone(&name), generation, out_tx));
-        let writer = tokio::spawn(write_lines(stdin, out_rx));
+        let session = Arc::new(Session::new(Arc::clone(&name), generation, stdin));
         let tail: StderrTail = Arc::default();
         tokio::spawn(drain_stderr(stderr, Arc::clone(&name), Arc::clone(&tail)));
         let mut reader = tokio::spawn(read_messages(
@@ -144,17 +144,18 @@ impl Supervisor {
         match self.handshake(&session, &mut reader).await {
             Ok(()) => {}
             Err(HandshakeEnd::Shutdown) => {
-                self.stop(&mut child, writer, &session).await;
+                self.stop(&mut child, &session).await;
                 return RunEnd::Shutdown;
             }
             Err(HandshakeEnd::Failed(reason)) => {
-                self.stop(&mut child, writer, &session).await;
+                self.stop(&mut child, &session).await;
                 return RunEnd::StartFailed(with_tail(reason, &tail));
             }
         }
         let started = Instant::now();
         info!(upstream = %name, generation, "Upstream ready.");
-        self.status.send_replace(Status::Ready(Arc::clone(&session)));
+        self.status
+            .send_replace(Status::Ready(Arc::clone(&session)));
 
         tokio::select! {
             _ = &mut reader => {
@@ -166,12 +167,12 @@ impl Supervisor {
                     name: name.to_string(),
                     detail: detail.clone(),
                 });
-                writer.abort();
+                session.close_stdin().await;
                 process::stop(&mut child, Duration::ZERO).await;
                 RunEnd::Exited { reason: with_tail(detail, &tail), ran_for: started.elapsed() }
             }
             _ = self.shutdown.changed() => {
-                self.stop(&mut child, writer, &session).await;
+                self.stop(&mut child, &session).await;
                 reader.abort();
                 RunEnd::Shutdown
             }
@@ -233,9 +234,9 @@ impl Supervisor {
             .map_err(|e| HandshakeEnd::Failed(e.to_string()))
     }
 
-    async fn stop(&self, child: &mut Child, writer: JoinHandle<()>, session: &Session) {
-        // Closing stdin is the MCP stdio shutdown signal; the writer owns the pipe.
-        writer.abort();
+    async fn stop(&self, child: &mut Child, session: &Session) {
+        // Closing stdin is the MCP stdio shutdown signal.
+        session.close_stdin().await;
         session.fail_all(|| UpstreamError::Unavailable {
             name: self.spec.name.to_string(),
             reason: "Gatekit is shutting down".into(),
@@ -264,24 +265,6 @@ async fn exit_detail(child: &mut Child) -> String {
         Ok(Ok(status)) => status.to_string(),
         Ok(Err(e)) => format!("wait failed: {e}"),
         Err(_) => "closed its stdout".into(),
-    }
-}
-
-async fn write_lines(stdin: ChildStdin, mut rx: mpsc::Receiver<Vec<u8>>) {
-    let mut out = BufWriter::with_capacity(64 * 1024, stdin);
-    while let Some(line) = rx.recv().await {
-        if out.write_all(&line).await.is_err() {
-            return;
-        }
-        // Coalesce whatever else is queued into one flush.
-        while let Ok(more) = rx.try_recv() {
-            if out.write_all(&more).await.is_err() {
-                return;
-            }
-        }
-        if out.flush().await.is_err() {
-            return;
-        }
     }
 }
 
@@ -322,7 +305,9 @@ async fn read_messages(
                     Some(RequestId::Number(id)) if session.is_pending(id) => {
                         session.complete(id, Err(err));
                     }
-                    _ => warn!(upstream = %session.name, len, "Upstream sent an oversized message; dropped."),
+                    _ => {
+                        warn!(upstream = %session.name, len, "Upstream sent an oversized message; dropped.")
+                    }
                 }
             }
             Ok(None) => return,
@@ -334,13 +319,21 @@ async fn read_messages(
     }
 }
 
-async fn handle_line(line: &[u8], session: &Arc<Session>, index: usize, inbound: &mpsc::Sender<Inbound>) {
+async fn handle_line(
+    line: &[u8],
+    session: &Arc<Session>,
+    index: usize,
+    inbound: &mpsc::Sender<Inbound>,
+) {
     let (parsed, replaced) = jsonrpc::parse_lossy(line);
     if replaced {
         warn!(upstream = %session.name, "Upstream sent invalid UTF-8; replaced with U+FFFD.");
     }
     let kind = match parsed {
-        Ok(Message::Response { id: Some(RequestId::Number(id)), outcome }) => {
+        Ok(Message::Response {
+            id: Some(RequestId::Number(id)),
+            outcome,
+        }) => {
             if !session.complete(id, Ok(outcome)) {
                 debug!(upstream = %session.name, id, "Response to a request nobody waits for (cancelled or timed out).");
             }
@@ -358,13 +351,22 @@ async fn handle_line(line: &[u8], session: &Arc<Session>, index: usize, inbound:
             return;
         }
         Ok(Message::Request { id, method, params }) => InboundKind::Request { id, method, params },
-        Ok(Message::Notification { method, params }) => InboundKind::Notification { method, params },
+        Ok(Message::Notification { method, params }) => {
+            InboundKind::Notification { method, params }
+        }
         Err(e) => {
             warn!(upstream = %session.name, error = %e, "Upstream sent an invalid message; ignored.");
-            if let ParseError::Invalid { id: Some(RequestId::Number(id)), reason } = e {
+            if let ParseError::Invalid {
+                id: Some(RequestId::Number(id)),
+                reason,
+            } = e
+            {
                 session.complete(
                     id,
-                    Err(UpstreamError::InvalidResponse { name: session.name.to_string(), reason }),
+                    Err(UpstreamError::InvalidResponse {
+                        name: session.name.to_string(),
+                        reason,
+                    }),
                 );
             }
             return;

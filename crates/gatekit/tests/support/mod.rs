@@ -17,7 +17,10 @@ pub fn gatekit() -> PathBuf {
 
 /// The workspace root.
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
 }
 
 /// The Python interpreter with the test peers installed; fails the test with instructions
@@ -91,7 +94,12 @@ impl Gateway {
                 }
             }
         });
-        Gateway { child, stdin, lines: rx, stash: Vec::new() }
+        Gateway {
+            child,
+            stdin,
+            lines: rx,
+            stash: Vec::new(),
+        }
     }
 
     pub fn send_raw(&mut self, bytes: &[u8]) {
@@ -128,7 +136,8 @@ impl Gateway {
             .recv_timeout(timeout)
             .unwrap_or_else(|_| panic!("no message from gatekit within {timeout:?}"));
         assert!(line.ends_with('\n'), "every message is one complete line");
-        serde_json::from_str(&line).unwrap_or_else(|e| panic!("gatekit wrote invalid JSON ({e}): {line}"))
+        serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("gatekit wrote invalid JSON ({e}): {line}"))
     }
 
     /// Waits for the message matching `pred`, keeping others for later.
@@ -149,7 +158,9 @@ impl Gateway {
 
     /// Waits for the response to request `id`.
     pub fn response(&mut self, id: i64) -> Value {
-        self.wait_for(Duration::from_secs(30), |m| m.get("id") == Some(&json!(id)) && m.get("method").is_none())
+        self.wait_for(Duration::from_secs(30), |m| {
+            m.get("id") == Some(&json!(id)) && m.get("method").is_none()
+        })
     }
 
     /// Sends a request and waits for its response.
@@ -175,7 +186,10 @@ impl Gateway {
         if !self.stash.is_empty() {
             return Some(self.stash.remove(0));
         }
-        self.lines.recv_timeout(wait).ok().map(|l| serde_json::from_str(&l).unwrap())
+        self.lines
+            .recv_timeout(wait)
+            .ok()
+            .map(|l| serde_json::from_str(&l).unwrap())
     }
 
     pub fn close_stdin(&mut self) {
@@ -215,7 +229,11 @@ pub fn result_text(msg: &Value) -> String {
 /// Whether a process with this pid exists (and is not a zombie).
 pub fn process_alive(pid: u32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => !stat.split_whitespace().nth(2).is_some_and(|s| s == "Z"),
+        // The state follows the command name, which may itself contain spaces.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_none_or(|state| state != "Z"),
         Err(_) => false,
     }
 }

@@ -1,0 +1,268 @@
+//! Latency harness: the same MCP server reached directly and through `gatekit`.
+//!
+//! Measures, for `tools/call` of the bundled example server's `echo` tool:
+//! * sequential round trips (one call at a time): p50, p99 and p99.9 for both paths, and the
+//!   latency Gatekit adds;
+//! * pipelined throughput with `--concurrency` calls in flight, and its ratio to the direct
+//!   server's;
+//! * Gatekit's CPU time per call (from /proc, during the sequential phase) and resident memory.
+//!
+//! Both paths run in the same process, back to back, so their ratio is meaningful even on a
+//! noisy machine. Run: `cargo bench -p gatekit --bench latency -- --calls 20000`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Args {
+    calls: usize,
+    concurrency: usize,
+    warmup: usize,
+}
+
+fn parse_args() -> Args {
+    let mut args = Args {
+        calls: 10_000,
+        concurrency: 16,
+        warmup: 500,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(a) = it.next() {
+        let mut num = || it.next().and_then(|v| v.parse().ok()).expect("a number");
+        match a.as_str() {
+            "--calls" => args.calls = num(),
+            "--concurrency" => args.concurrency = num(),
+            "--warmup" => args.warmup = num(),
+            "--bench" => {}
+            "--help" => {
+                println!("latency [--calls N] [--concurrency C] [--warmup W]");
+                std::process::exit(0);
+            }
+            other => panic!("unknown argument {other}"),
+        }
+    }
+    args
+}
+
+struct Peer {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+    line: String,
+    next_id: u64,
+}
+
+impl Peer {
+    fn spawn(cmd: &mut Command) -> Peer {
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take().unwrap();
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut peer = Peer {
+            child,
+            stdin,
+            stdout,
+            line: String::new(),
+            next_id: 1,
+        };
+        peer.send_raw(r#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"latency","version":"1"}}}"#);
+        peer.read_line();
+        assert!(
+            peer.line.contains("\"result\""),
+            "initialize failed: {}",
+            peer.line
+        );
+        peer.send_raw(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#);
+        peer
+    }
+
+    fn send_raw(&mut self, s: &str) {
+        self.stdin.write_all(s.as_bytes()).unwrap();
+        self.stdin.write_all(b"\n").unwrap();
+        self.stdin.flush().unwrap();
+    }
+
+    fn send_call(&mut self, tool: &str) {
+        let id = self.next_id;
+        self.next_id += 1;
+        let msg = format!(
+            r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{{"name":"{tool}","arguments":{{"text":"hello from the latency harness"}}}}}}"#
+        );
+        self.send_raw(&msg);
+    }
+
+    fn read_line(&mut self) {
+        self.line.clear();
+        self.stdout.read_line(&mut self.line).unwrap();
+        assert!(!self.line.is_empty(), "peer closed its stdout");
+    }
+
+    fn read_result(&mut self) {
+        self.read_line();
+        assert!(
+            self.line.contains("hello from the latency harness"),
+            "unexpected reply: {}",
+            self.line
+        );
+    }
+
+    fn sequential(&mut self, tool: &str, n: usize) -> Vec<Duration> {
+        let mut out = Vec::with_capacity(n);
+        for _ in 0..n {
+            let t = Instant::now();
+            self.send_call(tool);
+            self.read_result();
+            out.push(t.elapsed());
+        }
+        out
+    }
+
+    fn pipelined(&mut self, tool: &str, n: usize, window: usize) -> Duration {
+        let t = Instant::now();
+        let mut sent = 0;
+        let mut received = 0;
+        while sent < window.min(n) {
+            self.send_call(tool);
+            sent += 1;
+        }
+        while received < n {
+            self.read_result();
+            received += 1;
+            if sent < n {
+                self.send_call(tool);
+                sent += 1;
+            }
+        }
+        t.elapsed()
+    }
+
+    fn finish(mut self) {
+        drop(self.stdin);
+        let _ = self.child.wait();
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx].as_secs_f64() * 1e6
+}
+
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may contain spaces) start after the last ')'.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0.0)
+        + fields.get(12).and_then(|v| v.parse().ok()).unwrap_or(0.0);
+    ticks / clock_ticks()
+}
+
+fn clock_ticks() -> f64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
+fn rss_mib(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(0.0)
+}
+
+struct Measured {
+    p50: f64,
+    p99: f64,
+    p999: f64,
+    throughput: f64,
+}
+
+fn measure(peer: &mut Peer, tool: &str, args: &Args) -> (Measured, Vec<Duration>) {
+    peer.sequential(tool, args.warmup);
+    let mut lat = peer.sequential(tool, args.calls);
+    lat.sort();
+    let wall = peer.pipelined(tool, args.calls, args.concurrency);
+    let m = Measured {
+        p50: percentile(&lat, 0.50),
+        p99: percentile(&lat, 0.99),
+        p999: percentile(&lat, 0.999),
+        throughput: args.calls as f64 / wall.as_secs_f64(),
+    };
+    (m, lat)
+}
+
+fn main() {
+    let args = parse_args();
+    let gatekit = env!("CARGO_BIN_EXE_gatekit");
+    let dir = std::env::temp_dir().join(format!("gatekit-latency-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("gatekit.yaml");
+    std::fs::write(
+        &config,
+        format!("proxy:\n  transport: stdio\n  upstreams:\n    - name: ex\n      command: [{gatekit:?}, example-server]\nlogging:\n  level: WARNING\n"),
+    )
+    .unwrap();
+
+    let mut direct = Peer::spawn(Command::new(gatekit).arg("example-server"));
+    let (d, _) = measure(&mut direct, "echo", &args);
+    direct.finish();
+
+    let mut via = Peer::spawn(
+        Command::new(gatekit)
+            .arg("run")
+            .arg("--config")
+            .arg(&config),
+    );
+    let pid = via.child.id();
+    via.sequential("ex__echo", args.warmup);
+    let cpu_before = cpu_seconds(pid);
+    let mut lat = via.sequential("ex__echo", args.calls);
+    let cpu_per_call_us = (cpu_seconds(pid) - cpu_before) / args.calls as f64 * 1e6;
+    lat.sort();
+    let wall = via.pipelined("ex__echo", args.calls, args.concurrency);
+    let g = Measured {
+        p50: percentile(&lat, 0.50),
+        p99: percentile(&lat, 0.99),
+        p999: percentile(&lat, 0.999),
+        throughput: args.calls as f64 / wall.as_secs_f64(),
+    };
+    let rss = rss_mib(pid);
+    via.finish();
+    let _ = std::fs::remove_dir_all(&dir);
+
+    println!(
+        "calls={} concurrency={} warmup={}",
+        args.calls, args.concurrency, args.warmup
+    );
+    println!("| path | p50 us | p99 us | p99.9 us | pipelined calls/s |");
+    println!("|---|---|---|---|---|");
+    println!(
+        "| direct | {:.1} | {:.1} | {:.1} | {:.0} |",
+        d.p50, d.p99, d.p999, d.throughput
+    );
+    println!(
+        "| via gatekit | {:.1} | {:.1} | {:.1} | {:.0} |",
+        g.p50, g.p99, g.p999, g.throughput
+    );
+    println!(
+        "| added | {:.1} | {:.1} | {:.1} | {:.1} % of direct |",
+        g.p50 - d.p50,
+        g.p99 - d.p99,
+        g.p999 - d.p999,
+        g.throughput / d.throughput * 100.0
+    );
+    println!("gatekit CPU per call: {cpu_per_call_us:.1} us; gatekit RSS after run: {rss:.1} MiB");
+}
