@@ -63,15 +63,16 @@ impl<R: AsyncBufRead + Unpin> FrameReader<R> {
                     None => (available, available.len(), false),
                 };
                 total += chunk.len();
-                if !oversized && total > self.max_frame {
+                if total > self.max_frame {
+                    // Keep only a prefix (to find the id); the rest of the line is skipped as
+                    // it streams by, so memory stays bounded.
                     oversized = true;
-                    // Keep only the prefix; the rest of the line is skipped as it streams by.
+                    self.line.truncate(OVERSIZED_PREFIX);
                     let keep = OVERSIZED_PREFIX
                         .saturating_sub(self.line.len())
                         .min(chunk.len());
                     self.line.extend_from_slice(&chunk[..keep]);
-                    self.line.truncate(OVERSIZED_PREFIX);
-                } else if !oversized {
+                } else {
                     self.line.extend_from_slice(chunk);
                 }
                 self.inner.consume(consumed);

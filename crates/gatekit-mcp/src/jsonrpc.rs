@@ -146,12 +146,17 @@ impl ParseError {
 #[derive(Deserialize)]
 struct Envelope {
     jsonrpc: Option<String>,
-    #[serde(default)]
+    /// Raw, so that `"id": null` (present, null) stays distinguishable from no id at all.
+    #[serde(default, deserialize_with = "present")]
     id: Option<Box<RawValue>>,
     method: Option<String>,
     params: Option<Box<RawValue>>,
     result: Option<Box<RawValue>>,
     error: Option<Box<RawValue>>,
+}
+
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Box<RawValue>>, D::Error> {
+    Box::<RawValue>::deserialize(d).map(Some)
 }
 
 /// Parses one frame. Invalid UTF-8 is an error here; callers that want to be lenient with a
