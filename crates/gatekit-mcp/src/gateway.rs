@@ -34,6 +34,7 @@ use tracing::{debug, info, warn};
 use crate::client::ClientSender;
 use crate::framing::{top_level_id, Frame, FrameReader};
 use crate::handshake;
+use crate::hooks::{CallInfo, Hooks, Verdict};
 use crate::jsonrpc::{self, codes, ErrorObject, Message, Outcome, RequestId};
 use crate::upstream::{
     Inbound, InboundKind, Session, Status, Upstream, UpstreamError, UpstreamSpec,
@@ -54,6 +55,8 @@ pub struct GatewaySettings {
     pub max_frame: usize,
     /// After the client closes stdin, how long requests still in flight may take to finish.
     pub drain_timeout: Duration,
+    /// Plugin hooks; `None` runs a plain proxy.
+    pub hooks: Option<Arc<dyn Hooks>>,
 }
 
 /// Why the gateway stopped.
@@ -490,11 +493,7 @@ impl Gateway {
             .resolve_name(name)
             .ok_or_else(|| invalid_params(format!("Unknown {what}: {name}")))?;
         params.insert("name".into(), Value::from(local));
-        let raw = jsonrpc::to_raw(&params);
-        self.forward(Some(id), upstream, method, Some(&raw))
-            .await
-            .map(Reply::Upstream)
-            .map_err(|e| e.to_error_object())
+        self.forward_hooked(id, upstream, method, params).await
     }
 
     async fn call_by_uri(
@@ -510,11 +509,7 @@ impl Gateway {
             .ok_or_else(|| invalid_params(format!("`{method}` needs a string `uri`")))?;
         let (upstream, uri) = self.route_uri(uri)?;
         params.insert("uri".into(), Value::from(uri));
-        let raw = jsonrpc::to_raw(&params);
-        self.forward(Some(id), upstream, method, Some(&raw))
-            .await
-            .map(Reply::Upstream)
-            .map_err(|e| e.to_error_object())
+        self.forward_hooked(id, upstream, method, params).await
     }
 
     async fn complete(&self, id: &RequestId, params: Option<Box<RawValue>>) -> Handled {
@@ -550,11 +545,63 @@ impl Gateway {
                 )))
             }
         };
-        let raw = jsonrpc::to_raw(&params);
-        self.forward(Some(id), upstream, "completion/complete", Some(&raw))
+        self.forward_hooked(id, upstream, "completion/complete", params)
             .await
-            .map(Reply::Upstream)
-            .map_err(|e| e.to_error_object())
+    }
+
+    /// The upstream's hooks, when any apply to it.
+    fn hooks_for(&self, upstream: usize) -> Option<&Arc<dyn Hooks>> {
+        let name = self.upstreams[upstream].name();
+        self.settings.hooks.as_ref().filter(|h| h.active(name))
+    }
+
+    /// Forwards a request through the plugin hooks: they may change or refuse the request
+    /// before it leaves, and change or refuse the answer before the client sees it.
+    async fn forward_hooked(
+        &self,
+        id: &RequestId,
+        upstream: usize,
+        method: &str,
+        params: Map<String, Value>,
+    ) -> Handled {
+        let Some(hooks) = self.hooks_for(upstream) else {
+            let raw = jsonrpc::to_raw(&params);
+            return self
+                .forward(Some(id), upstream, method, Some(&raw))
+                .await
+                .map(Reply::Upstream)
+                .map_err(|e| e.to_error_object());
+        };
+        let name = self.upstreams[upstream].name();
+        let call = CallInfo {
+            upstream: name,
+            method,
+            request_id: id,
+        };
+        let mut params = Value::Object(params);
+        if let Verdict::Reject(err) = hooks.on_request(&call, &mut params) {
+            return Err(err);
+        }
+        let raw = jsonrpc::to_raw(&params);
+        let started = Instant::now();
+        let outcome = self
+            .forward(Some(id), upstream, method, Some(&raw))
+            .await
+            .map_err(|e| e.to_error_object())?;
+        let Outcome::Result(raw_result) = outcome else {
+            return Ok(Reply::Upstream(outcome));
+        };
+        let mut result: Value = serde_json::from_str(raw_result.get()).map_err(|e| {
+            UpstreamError::InvalidResponse {
+                name: name.to_string(),
+                reason: e.to_string(),
+            }
+            .to_error_object()
+        })?;
+        match hooks.on_response(&call, &params, &mut result, started.elapsed()) {
+            Verdict::Continue => Ok(Reply::Value(result)),
+            Verdict::Reject(err) => Err(err),
+        }
     }
 
     async fn set_level(&self, params: Option<Box<RawValue>>) -> Handled {
@@ -664,7 +711,21 @@ impl Gateway {
                 );
                 self.send_to_client(line).await;
             }
-            InboundKind::Notification { method, params } => {
+            InboundKind::Notification { method, mut params } => {
+                if let Some(hooks) = self.hooks_for(msg.upstream) {
+                    let name = self.upstreams[msg.upstream].name();
+                    let mut value: Value = params
+                        .as_deref()
+                        .and_then(|p| serde_json::from_str(p.get()).ok())
+                        .unwrap_or(Value::Null);
+                    if !hooks.on_notification(name, &method, &mut value) {
+                        debug!(upstream = name, %method, "Notification dropped by a plugin.");
+                        return;
+                    }
+                    if !value.is_null() {
+                        params = Some(jsonrpc::to_raw(&value));
+                    }
+                }
                 let params = if method == "notifications/cancelled" {
                     match self.remap_server_cancel(msg.upstream, msg.generation, params.as_deref())
                     {

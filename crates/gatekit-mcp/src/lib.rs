@@ -5,12 +5,14 @@
 //! * [`upstream`]: one supervised child process per upstream server.
 //! * [`gateway`]: the router between one client and many upstreams: handshake, namespacing,
 //!   aggregation, id remapping, cancellation, server-to-client requests.
+//! * [`hooks`]: where plugins inspect, modify or refuse traffic.
 //! * [`client`]: the client side over stdin/stdout.
 
 pub mod client;
 pub mod framing;
 pub mod gateway;
 pub mod handshake;
+pub mod hooks;
 pub mod jsonrpc;
 pub mod namespace;
 pub mod upstream;

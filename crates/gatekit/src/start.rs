@@ -27,6 +27,10 @@ pub fn check(path: &Path) -> ExitCode {
             for w in &cfg.warnings {
                 eprintln!("warning: {w}");
             }
+            if let Err(errors) = gatekit_plugins::build_hooks(&cfg) {
+                print_errors(&errors);
+                return ExitCode::FAILURE;
+            }
             let plugins = plugin_availability(&cfg);
             for line in plugins
                 .missing_critical
@@ -101,10 +105,24 @@ pub fn run_gateway(path: &Path, verbose: bool) -> ExitCode {
         );
         return ExitCode::FAILURE;
     }
+    let hooks = match gatekit_plugins::build_hooks(&cfg) {
+        Ok(hooks) => hooks,
+        Err(errors) => {
+            print_errors(&errors);
+            answer_first_request(
+                codes::PLUGIN_LOADING_ERROR,
+                "plugin_loading_error",
+                &errors.to_string(),
+                "fix the plugin options listed above",
+            );
+            return ExitCode::FAILURE;
+        }
+    };
     if cfg.file.siem.is_some() {
         warn!("The `siem` section is accepted, but SIEM delivery is not part of this build yet; no SIEM events are sent.");
     }
-    let settings = gateway_settings(&cfg);
+    let mut settings = gateway_settings(&cfg);
+    settings.hooks = hooks.map(|h| h as Arc<dyn gatekit_mcp::hooks::Hooks>);
     let runtime = match build_runtime() {
         Ok(rt) => rt,
         Err(e) => {
@@ -181,6 +199,7 @@ pub fn gateway_settings(cfg: &Config) -> GatewaySettings {
         connection_timeout,
         max_frame: proxy.max_message_size,
         drain_timeout: request_timeout.min(Duration::from_secs(10)),
+        hooks: None,
     }
 }
 
@@ -194,16 +213,12 @@ pub struct PluginAvailability {
     pub missing_optional: Vec<String>,
 }
 
-/// Which configured plugins this build cannot run. The plugin pipeline is a separate
-/// component; until it is present every enabled plugin is reported here.
+/// Which configured plugins this build cannot run: the auditing handlers (middleware and
+/// security plugins are built by `gatekit_plugins`).
 pub fn plugin_availability(cfg: &Config) -> PluginAvailability {
     let mut out = PluginAvailability::default();
     let plugins = &cfg.file.plugins;
-    for (category, scopes) in [
-        ("middleware", &plugins.middleware),
-        ("security", &plugins.security),
-        ("auditing", &plugins.auditing),
-    ] {
+    for (category, scopes) in [("auditing", &plugins.auditing)] {
         for (scope, entries) in scopes {
             for entry in entries.iter().filter(|e| flag(e, "enabled", true)) {
                 let default_critical = entry.handler != "token_usage";

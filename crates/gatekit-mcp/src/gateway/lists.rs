@@ -140,12 +140,15 @@ impl Gateway {
             };
             let mut page: Value =
                 serde_json::from_str(raw.get()).map_err(|e| invalid(e.to_string()))?;
-            let Some(Value::Array(found)) = page.get_mut(kind.field()).map(Value::take) else {
+            let Some(Value::Array(mut found)) = page.get_mut(kind.field()).map(Value::take) else {
                 return Err(invalid(format!(
                     "no `{}` array in the result",
                     kind.field()
                 )));
             };
+            if let Some(hooks) = self.hooks_for(upstream) {
+                hooks.on_list(up.name(), kind, &mut found);
+            }
             for mut item in found {
                 if kind.namespaces_names() {
                     let Some(name) = item.get("name").and_then(Value::as_str) else {
