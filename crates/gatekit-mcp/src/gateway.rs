@@ -31,6 +31,7 @@ use tokio::io::AsyncBufRead;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info, warn};
 
+use crate::audit::{AuditRecord, AuditSink, ErrorInfo, Phase, SessionInfo};
 use crate::client::ClientSender;
 use crate::framing::{top_level_id, Frame, FrameReader};
 use crate::handshake;
@@ -57,6 +58,8 @@ pub struct GatewaySettings {
     pub drain_timeout: Duration,
     /// Plugin hooks; `None` runs a plain proxy.
     pub hooks: Option<Arc<dyn Hooks>>,
+    /// The audit trail; `None` records nothing.
+    pub audit: Option<Arc<dyn AuditSink>>,
 }
 
 /// Why the gateway stopped.
@@ -79,7 +82,7 @@ enum Reply {
 type Handled = Result<Reply, ErrorObject>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Phase {
+enum Lifecycle {
     AwaitingInitialize,
     Initializing,
     Ready,
@@ -102,11 +105,12 @@ pub struct Gateway {
     by_name: HashMap<String, usize>,
     settings: GatewaySettings,
     client: RwLock<Option<ClientSender>>,
-    phase: Mutex<Phase>,
+    phase: Mutex<Lifecycle>,
     inflight: Mutex<HashMap<RequestId, Inflight>>,
     server_requests: Mutex<HashMap<i64, ServerRequest>>,
     next_server_request: AtomicI64,
     resources: RwLock<routing::ResourceRoutes>,
+    session: RwLock<Arc<SessionInfo>>,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -146,11 +150,15 @@ pub async fn run(
         by_name,
         settings,
         client: RwLock::new(Some(client)),
-        phase: Mutex::new(Phase::AwaitingInitialize),
+        phase: Mutex::new(Lifecycle::AwaitingInitialize),
         inflight: Mutex::new(HashMap::new()),
         server_requests: Mutex::new(HashMap::new()),
         next_server_request: AtomicI64::new(1),
         resources: RwLock::new(routing::ResourceRoutes::default()),
+        session: RwLock::new(Arc::new(SessionInfo {
+            session_id: new_session_id(),
+            ..SessionInfo::default()
+        })),
     });
 
     let forwarder = tokio::spawn({
@@ -323,7 +331,7 @@ impl Gateway {
             "ping" => return Ok(Reply::Value(json!({}))),
             _ => {}
         }
-        if *lock(&self.phase) != Phase::Ready {
+        if *lock(&self.phase) != Lifecycle::Ready {
             return Err(ErrorObject::new(
                 codes::INVALID_REQUEST,
                 "the session is not initialized; send `initialize` first",
@@ -350,19 +358,19 @@ impl Gateway {
     async fn initialize(self: &Arc<Self>, params: Option<Box<RawValue>>) -> Handled {
         {
             let mut phase = lock(&self.phase);
-            if *phase != Phase::AwaitingInitialize {
+            if *phase != Lifecycle::AwaitingInitialize {
                 return Err(ErrorObject::new(
                     codes::INVALID_REQUEST,
                     "the session is already initialized",
                 ));
             }
-            *phase = Phase::Initializing;
+            *phase = Lifecycle::Initializing;
         }
         let result = self.initialize_upstreams(params).await;
         *lock(&self.phase) = if result.is_ok() {
-            Phase::Ready
+            Lifecycle::Ready
         } else {
-            Phase::AwaitingInitialize
+            Lifecycle::AwaitingInitialize
         };
         result
     }
@@ -379,6 +387,21 @@ impl Gateway {
             );
         }
         params.insert("protocolVersion".into(), Value::from(version));
+        if let Ok(mut session) = self.session.write() {
+            let client = params.get("clientInfo");
+            let text = |key: &str| {
+                client
+                    .and_then(|c| c.get(key))
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            };
+            *session = Arc::new(SessionInfo {
+                session_id: session.session_id.clone(),
+                client_name: text("name"),
+                client_version: text("version"),
+                protocol_version: Some(version.to_string()),
+            });
+        }
         let raw: Arc<RawValue> = Arc::from(jsonrpc::to_raw(&params));
         for up in &self.upstreams {
             up.initialize_with(Arc::clone(&raw));
@@ -555,8 +578,9 @@ impl Gateway {
         self.settings.hooks.as_ref().filter(|h| h.active(name))
     }
 
-    /// Forwards a request through the plugin hooks: they may change or refuse the request
-    /// before it leaves, and change or refuse the answer before the client sees it.
+    /// Forwards a request through the plugin hooks and the audit trail: hooks may change or
+    /// refuse the request before it leaves and the answer before the client sees it; the audit
+    /// sink records both, and a critical audit failure refuses the call (-32005).
     async fn forward_hooked(
         &self,
         id: &RequestId,
@@ -564,44 +588,117 @@ impl Gateway {
         method: &str,
         params: Map<String, Value>,
     ) -> Handled {
-        let Some(hooks) = self.hooks_for(upstream) else {
+        let hooks = self.hooks_for(upstream);
+        let audit = self.settings.audit.as_ref();
+        if hooks.is_none() && audit.is_none() {
             let raw = jsonrpc::to_raw(&params);
             return self
                 .forward(Some(id), upstream, method, Some(&raw))
                 .await
                 .map(Reply::Upstream)
                 .map_err(|e| e.to_error_object());
-        };
+        }
+        let received = Instant::now();
         let name = self.upstreams[upstream].name();
         let call = CallInfo {
             upstream: name,
             method,
             request_id: id,
         };
+        let tool = params
+            .get("name")
+            .and_then(Value::as_str)
+            .map(str::to_string);
         let mut params = Value::Object(params);
-        if let Verdict::Reject(err) = hooks.on_request(&call, &mut params) {
+        let mut stages = Vec::new();
+        let rejected = match hooks.map(|h| h.on_request(&call, &mut params, &mut stages)) {
+            Some(Verdict::Reject(err)) => Some(err),
+            _ => None,
+        };
+        let session = self.session_info();
+        if let Some(audit) = audit {
+            audit.check().map_err(audit_failure)?;
+            let record = AuditRecord {
+                phase: Phase::Request,
+                request_id: Some(id),
+                upstream: Some(name),
+                method,
+                tool: tool.as_deref(),
+                stages: &stages,
+                blocked: rejected.is_some(),
+                body: (rejected.is_none() && audit.wants_bodies()).then_some(&params),
+                error: rejected.as_ref().map(error_info),
+                duration: None,
+                session: &session,
+            };
+            audit.record(&record).map_err(audit_failure)?;
+        }
+        if let Some(err) = rejected {
             return Err(err);
         }
         let raw = jsonrpc::to_raw(&params);
         let started = Instant::now();
-        let outcome = self
-            .forward(Some(id), upstream, method, Some(&raw))
-            .await
-            .map_err(|e| e.to_error_object())?;
-        let Outcome::Result(raw_result) = outcome else {
-            return Ok(Reply::Upstream(outcome));
-        };
-        let mut result: Value = serde_json::from_str(raw_result.get()).map_err(|e| {
-            UpstreamError::InvalidResponse {
-                name: name.to_string(),
-                reason: e.to_string(),
+        let forwarded = self.forward(Some(id), upstream, method, Some(&raw)).await;
+        let mut stages = Vec::new();
+        let mut blocked = false;
+        let reply: Handled = match forwarded {
+            Err(e) => Err(e.to_error_object()),
+            Ok(Outcome::Error(err)) => Ok(Reply::Upstream(Outcome::Error(err))),
+            Ok(Outcome::Result(raw_result))
+                if hooks.is_none() && !audit.is_some_and(|a| a.wants_bodies()) =>
+            {
+                Ok(Reply::Upstream(Outcome::Result(raw_result)))
             }
-            .to_error_object()
-        })?;
-        match hooks.on_response(&call, &params, &mut result, started.elapsed()) {
-            Verdict::Continue => Ok(Reply::Value(result)),
-            Verdict::Reject(err) => Err(err),
+            Ok(Outcome::Result(raw_result)) => {
+                match serde_json::from_str::<Value>(raw_result.get()) {
+                    Err(e) => Err(UpstreamError::InvalidResponse {
+                        name: name.to_string(),
+                        reason: e.to_string(),
+                    }
+                    .to_error_object()),
+                    Ok(mut result) => match hooks.map(|h| {
+                        h.on_response(&call, &params, &mut result, started.elapsed(), &mut stages)
+                    }) {
+                        Some(Verdict::Reject(err)) => {
+                            blocked = true;
+                            Err(err)
+                        }
+                        _ => Ok(Reply::Value(result)),
+                    },
+                }
+            }
+        };
+        if let Some(audit) = audit {
+            let body = match &reply {
+                Ok(Reply::Value(v)) if audit.wants_bodies() => Some(v),
+                _ => None,
+            };
+            let error = match &reply {
+                Err(e) => Some(error_info(e)),
+                Ok(Reply::Upstream(Outcome::Error(raw))) => Some(upstream_error_info(raw)),
+                _ => None,
+            };
+            let record = AuditRecord {
+                phase: Phase::Response,
+                request_id: Some(id),
+                upstream: Some(name),
+                method,
+                tool: tool.as_deref(),
+                stages: &stages,
+                blocked,
+                body,
+                error,
+                duration: Some(received.elapsed()),
+                session: &session,
+            };
+            audit.record(&record).map_err(audit_failure)?;
         }
+        reply
+    }
+
+    /// The session as the audit trail describes it.
+    fn session_info(&self) -> Arc<SessionInfo> {
+        Arc::clone(&self.session.read().unwrap_or_else(|e| e.into_inner()))
     }
 
     async fn set_level(&self, params: Option<Box<RawValue>>) -> Handled {
@@ -718,7 +815,8 @@ impl Gateway {
                         .as_deref()
                         .and_then(|p| serde_json::from_str(p.get()).ok())
                         .unwrap_or(Value::Null);
-                    if !hooks.on_notification(name, &method, &mut value) {
+                    let mut stages = Vec::new();
+                    if !hooks.on_notification(name, &method, &mut value, &mut stages) {
                         debug!(upstream = name, %method, "Notification dropped by a plugin.");
                         return;
                     }
@@ -762,6 +860,41 @@ impl Gateway {
         params.insert("requestId".into(), Value::from(client_id));
         Some(jsonrpc::to_raw(&params))
     }
+}
+
+fn audit_failure(reason: String) -> ErrorObject {
+    ErrorObject::new(
+        codes::AUDIT_FAILURE,
+        format!("the audit trail cannot be recorded, so the call is refused: {reason}"),
+    )
+    .with_data(serde_json::json!({ "error_type": "audit_failure" }))
+}
+
+fn error_info(err: &ErrorObject) -> ErrorInfo {
+    ErrorInfo {
+        code: err.code,
+        message: err.message.clone(),
+    }
+}
+
+fn upstream_error_info(raw: &RawValue) -> ErrorInfo {
+    let value: Value = serde_json::from_str(raw.get()).unwrap_or(Value::Null);
+    ErrorInfo {
+        code: value
+            .get("code")
+            .and_then(Value::as_i64)
+            .unwrap_or(codes::INTERNAL_ERROR),
+        message: value
+            .get("message")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string(),
+    }
+}
+
+/// A random, time-ordered session id (UUIDv7).
+fn new_session_id() -> String {
+    uuid::Uuid::now_v7().to_string()
 }
 
 fn invalid_params(message: String) -> ErrorObject {

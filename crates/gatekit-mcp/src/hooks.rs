@@ -29,6 +29,23 @@ pub struct CallInfo<'a> {
     pub request_id: &'a RequestId,
 }
 
+/// One plugin's decision on one message, for the audit trail. Never holds the sensitive
+/// content that triggered it (kinds and counts only).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct StageRecord {
+    /// Handler name.
+    pub plugin: &'static str,
+    /// `middleware` or `security`.
+    #[serde(rename = "type")]
+    pub category: &'static str,
+    /// `allowed`, `modified`, `observed`, `blocked` or `error`.
+    pub outcome: &'static str,
+    /// Why.
+    pub reason: String,
+    /// Time spent in the plugin.
+    pub processing_ms: f64,
+}
+
 /// What a hook decided.
 #[derive(Debug)]
 pub enum Verdict {
@@ -43,8 +60,14 @@ pub trait Hooks: Send + Sync + std::fmt::Debug {
     /// Whether any hook applies to traffic of `upstream`.
     fn active(&self, upstream: &str) -> bool;
 
-    /// Before forwarding; `params` may be modified in place.
-    fn on_request(&self, call: &CallInfo<'_>, params: &mut Value) -> Verdict;
+    /// Before forwarding; `params` may be modified in place. Each plugin that ran appends its
+    /// decision to `stages`.
+    fn on_request(
+        &self,
+        call: &CallInfo<'_>,
+        params: &mut Value,
+        stages: &mut Vec<StageRecord>,
+    ) -> Verdict;
 
     /// After a successful answer; `result` may be modified in place.
     fn on_response(
@@ -53,6 +76,7 @@ pub trait Hooks: Send + Sync + std::fmt::Debug {
         params: &Value,
         result: &mut Value,
         elapsed: Duration,
+        stages: &mut Vec<StageRecord>,
     ) -> Verdict;
 
     /// The items one upstream listed (`tools`, `prompts`, ...), before namespacing; items may be
@@ -60,5 +84,11 @@ pub trait Hooks: Send + Sync + std::fmt::Debug {
     fn on_list(&self, upstream: &str, kind: ListKind, items: &mut Vec<Value>);
 
     /// A notification from an upstream; return false to drop it.
-    fn on_notification(&self, upstream: &str, method: &str, params: &mut Value) -> bool;
+    fn on_notification(
+        &self,
+        upstream: &str,
+        method: &str,
+        params: &mut Value,
+        stages: &mut Vec<StageRecord>,
+    ) -> bool;
 }

@@ -5,9 +5,11 @@
 //! * [`upstream`]: one supervised child process per upstream server.
 //! * [`gateway`]: the router between one client and many upstreams: handshake, namespacing,
 //!   aggregation, id remapping, cancellation, server-to-client requests.
+//! * [`audit`]: what the gateway tells the audit trail.
 //! * [`hooks`]: where plugins inspect, modify or refuse traffic.
 //! * [`client`]: the client side over stdin/stdout.
 
+pub mod audit;
 pub mod client;
 pub mod framing;
 pub mod gateway;

@@ -11,11 +11,11 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use gatekit_config::{Config, ConfigError, ConfigErrors};
 use gatekit_mcp::gateway::ListKind;
-use gatekit_mcp::hooks::{CallInfo, Hooks, Verdict};
+use gatekit_mcp::hooks::{CallInfo, Hooks, StageRecord, Verdict};
 use gatekit_mcp::jsonrpc::{codes, ErrorObject};
 use serde_json::Value;
 use tracing::{info, warn};
@@ -153,23 +153,62 @@ fn log_action(stage: &Stage, upstream: &str, what: &str, action: &Action) {
     }
 }
 
-/// Runs `step` over the pipeline; returns the first denial, or the failure of a critical plugin.
+fn stage_record(
+    stage: &Stage,
+    outcome: &'static str,
+    reason: String,
+    started: Instant,
+) -> StageRecord {
+    StageRecord {
+        plugin: stage.plugin.handler(),
+        category: match stage.category {
+            Category::Middleware => "middleware",
+            Category::Security => "security",
+        },
+        outcome,
+        reason,
+        processing_ms: started.elapsed().as_secs_f64() * 1000.0,
+    }
+}
+
+/// Runs `step` over the pipeline, recording each plugin's decision in `records`; returns the
+/// first denial, or the failure of a critical plugin.
 fn run(
     stages: &[Stage],
     upstream: &str,
     what: &str,
     failure_message: &str,
+    records: &mut Vec<StageRecord>,
     mut step: impl FnMut(&dyn Plugin) -> Result<Action, PluginError>,
 ) -> Result<(), ErrorObject> {
     for stage in stages {
-        match step(stage.plugin.as_ref()) {
+        let started = Instant::now();
+        let result = step(stage.plugin.as_ref());
+        if let Ok(action) = &result {
+            log_action(stage, upstream, what, action);
+        }
+        match result {
+            Ok(Action::Allow) => {
+                records.push(stage_record(stage, "allowed", String::new(), started))
+            }
+            Ok(Action::Modified { reason }) => {
+                records.push(stage_record(stage, "modified", reason, started))
+            }
+            Ok(Action::Observed { reason }) => {
+                records.push(stage_record(stage, "observed", reason, started))
+            }
             Ok(Action::Deny(denial)) => {
-                log_action(stage, upstream, what, &Action::Deny(denial.clone()));
+                records.push(stage_record(
+                    stage,
+                    "blocked",
+                    denial.reason.clone(),
+                    started,
+                ));
                 return Err(denial.into_error());
             }
-            Ok(action) => log_action(stage, upstream, what, &action),
             Err(e) if stage.framework.critical => {
                 warn!(plugin = stage.plugin.handler(), upstream, what, error = %e, "Critical plugin failed; message refused.");
+                records.push(stage_record(stage, "error", e.to_string(), started));
                 return Err(ErrorObject::new(
                     codes::INTERNAL_ERROR,
                     format!(
@@ -179,7 +218,8 @@ fn run(
                 ));
             }
             Err(e) => {
-                warn!(plugin = stage.plugin.handler(), upstream, what, error = %e, "Non-critical plugin failed; skipped.")
+                warn!(plugin = stage.plugin.handler(), upstream, what, error = %e, "Non-critical plugin failed; skipped.");
+                records.push(stage_record(stage, "error", e.to_string(), started));
             }
         }
     }
@@ -191,14 +231,17 @@ impl Hooks for PluginHooks {
         !self.stages(upstream).is_empty()
     }
 
-    fn on_request(&self, call: &CallInfo<'_>, params: &mut Value) -> Verdict {
-        match run(
-            self.stages(call.upstream),
-            call.upstream,
-            call.method,
-            "Request processing error",
-            |p| p.on_request(call, params),
-        ) {
+    fn on_request(
+        &self,
+        call: &CallInfo<'_>,
+        params: &mut Value,
+        records: &mut Vec<StageRecord>,
+    ) -> Verdict {
+        let stages = self.stages(call.upstream);
+        let failure = "Request processing error";
+        match run(stages, call.upstream, call.method, failure, records, |p| {
+            p.on_request(call, params)
+        }) {
             Ok(()) => Verdict::Continue,
             Err(e) => Verdict::Reject(e),
         }
@@ -210,14 +253,13 @@ impl Hooks for PluginHooks {
         params: &Value,
         result: &mut Value,
         elapsed: Duration,
+        records: &mut Vec<StageRecord>,
     ) -> Verdict {
-        match run(
-            self.stages(call.upstream),
-            call.upstream,
-            call.method,
-            "Response filtering failed",
-            |p| p.on_response(call, params, result, elapsed),
-        ) {
+        let stages = self.stages(call.upstream);
+        let failure = "Response filtering failed";
+        match run(stages, call.upstream, call.method, failure, records, |p| {
+            p.on_response(call, params, result, elapsed)
+        }) {
             Ok(()) => Verdict::Continue,
             Err(e) => Verdict::Reject(e),
         }
@@ -229,14 +271,18 @@ impl Hooks for PluginHooks {
         }
     }
 
-    fn on_notification(&self, upstream: &str, method: &str, params: &mut Value) -> bool {
-        run(
-            self.stages(upstream),
-            upstream,
-            method,
-            "Notification filtering failed",
-            |p| p.on_notification(method, params),
-        )
+    fn on_notification(
+        &self,
+        upstream: &str,
+        method: &str,
+        params: &mut Value,
+        records: &mut Vec<StageRecord>,
+    ) -> bool {
+        let stages = self.stages(upstream);
+        let failure = "Notification filtering failed";
+        run(stages, upstream, method, failure, records, |p| {
+            p.on_notification(method, params)
+        })
         .is_ok()
     }
 }

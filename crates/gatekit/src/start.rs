@@ -200,6 +200,7 @@ pub fn gateway_settings(cfg: &Config) -> GatewaySettings {
         max_frame: proxy.max_message_size,
         drain_timeout: request_timeout.min(Duration::from_secs(10)),
         hooks: None,
+        audit: None,
     }
 }
 
