@@ -338,10 +338,10 @@ impl Gateway {
             ));
         }
         match method {
-            "tools/list" => self.list(ListKind::Tools, params).await,
-            "prompts/list" => self.list(ListKind::Prompts, params).await,
-            "resources/list" => self.list(ListKind::Resources, params).await,
-            "resources/templates/list" => self.list(ListKind::ResourceTemplates, params).await,
+            "tools/list" => self.list(id, ListKind::Tools, params).await,
+            "prompts/list" => self.list(id, ListKind::Prompts, params).await,
+            "resources/list" => self.list(id, ListKind::Resources, params).await,
+            "resources/templates/list" => self.list(id, ListKind::ResourceTemplates, params).await,
             "tools/call" | "prompts/get" => self.call_by_name(id, method, params).await,
             "resources/read" | "resources/subscribe" | "resources/unsubscribe" => {
                 self.call_by_uri(id, method, params).await

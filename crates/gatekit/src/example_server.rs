@@ -308,6 +308,22 @@ fn call_tool(server: &Server, id: &Value, params: &Value) {
             json!({"content": [{"type": "text", "text": "this tool always fails"}], "isError": true})
         }
         "pid" => text(std::process::id().to_string()),
+        "invalid_utf8" => {
+            // Deliberately broken output, to test how peers cope with it.
+            let mut line = format!(
+                r#"{{"jsonrpc":"2.0","id":{id},"result":{{"content":[{{"type":"text","text":"bad "#
+            )
+            .into_bytes();
+            line.extend_from_slice(&[0xff, 0xfe]);
+            line.extend_from_slice(b" bytes\"}]}}\n");
+            let out = server.out.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(out) = out.as_ref() {
+                let mut lock = out.lock();
+                let _ = lock.write_all(&line);
+                let _ = lock.flush();
+            }
+            return;
+        }
         "stats" => {
             let cancelled = server
                 .cancelled

@@ -118,11 +118,25 @@ pub fn run_gateway(path: &Path, verbose: bool) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let audit = match gatekit_audit::build(&cfg) {
+        Ok(audit) => audit,
+        Err(errors) => {
+            print_errors(&errors);
+            answer_first_request(
+                codes::PLUGIN_LOADING_ERROR,
+                "plugin_loading_error",
+                &errors.to_string(),
+                "fix the audit plugin options listed above",
+            );
+            return ExitCode::FAILURE;
+        }
+    };
     if cfg.file.siem.is_some() {
         warn!("The `siem` section is accepted, but SIEM delivery is not part of this build yet; no SIEM events are sent.");
     }
     let mut settings = gateway_settings(&cfg);
     settings.hooks = hooks.map(|h| h as Arc<dyn gatekit_mcp::hooks::Hooks>);
+    settings.audit = audit.map(|a| a as Arc<dyn gatekit_mcp::audit::AuditSink>);
     let runtime = match build_runtime() {
         Ok(rt) => rt,
         Err(e) => {
@@ -214,14 +228,18 @@ pub struct PluginAvailability {
     pub missing_optional: Vec<String>,
 }
 
-/// Which configured plugins this build cannot run: the auditing handlers (middleware and
-/// security plugins are built by `gatekit_plugins`).
+/// Which configured plugins this build cannot run (middleware and security plugins are built
+/// by `gatekit_plugins`, the audit files by `gatekit_audit`).
 pub fn plugin_availability(cfg: &Config) -> PluginAvailability {
     let mut out = PluginAvailability::default();
     let plugins = &cfg.file.plugins;
     for (category, scopes) in [("auditing", &plugins.auditing)] {
         for (scope, entries) in scopes {
-            for entry in entries.iter().filter(|e| flag(e, "enabled", true)) {
+            for entry in entries
+                .iter()
+                .filter(|e| flag(e, "enabled", true))
+                .filter(|e| !gatekit_audit::HANDLERS.contains(&e.handler.as_str()))
+            {
                 let default_critical = entry.handler != "token_usage";
                 let line = format!(
                     "plugin `{}` ({category}, scope `{scope}`) is not available in this build of Gatekit",

@@ -14,7 +14,8 @@ use serde_json::{json, Value};
 use tracing::warn;
 
 use super::{invalid_params, params_object, Gateway, Handled, Reply};
-use crate::jsonrpc::{self, Outcome};
+use crate::audit::{AuditRecord, Phase};
+use crate::jsonrpc::{self, Outcome, RequestId};
 use crate::namespace;
 use crate::upstream::UpstreamError;
 
@@ -71,6 +72,7 @@ impl ListKind {
 impl Gateway {
     pub(super) async fn list(
         self: &Arc<Self>,
+        id: &RequestId,
         kind: ListKind,
         params: Option<Box<RawValue>>,
     ) -> Handled {
@@ -106,7 +108,29 @@ impl Gateway {
             }
         }
         self.learn_routes(kind, &items, &per_upstream);
-        Ok(Reply::Value(json!({ kind.field(): items })))
+        let result = json!({ kind.field(): items });
+        if let Some(audit) = self.settings.audit.as_ref() {
+            // What the client actually received, after every plugin (Python Gatekit audited
+            // the raw upstream lists instead).
+            let session = self.session_info();
+            let record = AuditRecord {
+                phase: Phase::Response,
+                request_id: Some(id),
+                upstream: None,
+                method: kind.method(),
+                tool: None,
+                stages: &[],
+                blocked: false,
+                body: audit.wants_bodies().then_some(&result),
+                error: None,
+                duration: None,
+                session: &session,
+            };
+            if let Err(e) = audit.record(&record) {
+                warn!(error = %e, "A list could not be audited.");
+            }
+        }
+        Ok(Reply::Value(result))
     }
 
     async fn fetch_all(
