@@ -393,7 +393,7 @@ fn startup_errors_answer_the_first_request() {
 fn unavailable_critical_plugins_refuse_to_start() {
     let dir = tempfile::tempdir().unwrap();
     let yaml = format!(
-        "proxy:\n  transport: stdio\n  upstreams: [{{name: ex, command: [{:?}, example-server]}}]\nplugins:\n  auditing:\n    _global:\n      - handler: audit_jsonl\n        config: {{enabled: true, output_file: audit.jsonl}}\n",
+        "proxy:\n  transport: stdio\n  upstreams: [{{name: ex, command: [{:?}, example-server]}}]\nplugins:\n  auditing:\n    _global:\n      - handler: token_usage\n        config: {{enabled: true, critical: true}}\n",
         gatekit().display().to_string()
     );
     let mut gw = Gateway::start(&write_config(dir.path(), &yaml));
@@ -403,6 +403,6 @@ fn unavailable_critical_plugins_refuse_to_start() {
     assert!(reply["error"]["message"]
         .as_str()
         .unwrap()
-        .contains("audit_jsonl"));
+        .contains("token_usage"));
     assert_eq!(gw.wait_exit(WAIT), Some(1));
 }
