@@ -37,6 +37,15 @@ pub const HANDLERS: &[&str] = &["audit_jsonl", "audit_csv", "audit_human_readabl
 /// Builds the audit trail from the `plugins.auditing` section; `None` when nothing audits.
 /// Files are opened here, so a path that cannot be written is a start-up error.
 pub fn build(cfg: &Config) -> Result<Option<Arc<AuditTrail>>, ConfigErrors> {
+    build_with(cfg, true)
+}
+
+/// Checks the audit options without creating any file (for `gatekit check`).
+pub fn validate(cfg: &Config) -> Result<(), ConfigErrors> {
+    build_with(cfg, false).map(|_| ())
+}
+
+fn build_with(cfg: &Config, open: bool) -> Result<Option<Arc<AuditTrail>>, ConfigErrors> {
     let mut errors = Vec::new();
     let mut destinations = Vec::new();
     for (scope, entries) in &cfg.file.plugins.auditing {
@@ -53,7 +62,7 @@ pub fn build(cfg: &Config) -> Result<Option<Arc<AuditTrail>>, ConfigErrors> {
                 ));
                 continue;
             }
-            match destination(cfg, &entry.handler, &entry.config, &path) {
+            match destination(cfg, &entry.handler, &entry.config, &path, open) {
                 Ok(Some(d)) => destinations.push(d),
                 Ok(None) => {}
                 Err(e) => errors.push(e),
@@ -74,6 +83,7 @@ fn destination(
     handler: &str,
     config: &gatekit_config::yaml::Mapping,
     path: &str,
+    open: bool,
 ) -> Result<Option<Destination>, ConfigError> {
     let (framework, rest) = split_framework(config, true, &cfg.source, path)?;
     if !framework.enabled {
@@ -134,6 +144,9 @@ fn destination(
         Render::Csv(dialect) => Some(dialect.row(&CSV_COLUMNS.map(Some)).into_bytes()),
         _ => None,
     };
+    if !open {
+        return Ok(None);
+    }
     let settings = LineFileSettings {
         path: file_path.clone(),
         max_bytes: file.max_file_size_mb * 1024 * 1024,

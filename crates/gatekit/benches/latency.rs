@@ -12,6 +12,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -204,28 +205,15 @@ fn measure(peer: &mut Peer, tool: &str, args: &Args) -> (Measured, Vec<Duration>
     (m, lat)
 }
 
-fn main() {
-    let args = parse_args();
-    let gatekit = env!("CARGO_BIN_EXE_gatekit");
-    let dir = std::env::temp_dir().join(format!("gatekit-latency-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let config = dir.join("gatekit.yaml");
-    std::fs::write(
-        &config,
-        format!("proxy:\n  transport: stdio\n  upstreams:\n    - name: ex\n      command: [{gatekit:?}, example-server]\nlogging:\n  level: WARNING\n"),
-    )
-    .unwrap();
+struct Variant {
+    label: &'static str,
+    m: Measured,
+    cpu_per_call_us: f64,
+    rss: f64,
+}
 
-    let mut direct = Peer::spawn(Command::new(gatekit).arg("example-server"));
-    let (d, _) = measure(&mut direct, "echo", &args);
-    direct.finish();
-
-    let mut via = Peer::spawn(
-        Command::new(gatekit)
-            .arg("run")
-            .arg("--config")
-            .arg(&config),
-    );
+fn via_gatekit(gatekit: &str, config: &Path, label: &'static str, args: &Args) -> Variant {
+    let mut via = Peer::spawn(Command::new(gatekit).arg("run").arg("--config").arg(config));
     let pid = via.child.id();
     via.sequential("ex__echo", args.warmup);
     let cpu_before = cpu_seconds(pid);
@@ -233,7 +221,7 @@ fn main() {
     let cpu_per_call_us = (cpu_seconds(pid) - cpu_before) / args.calls as f64 * 1e6;
     lat.sort();
     let wall = via.pipelined("ex__echo", args.calls, args.concurrency);
-    let g = Measured {
+    let m = Measured {
         p50: percentile(&lat, 0.50),
         p99: percentile(&lat, 0.99),
         p999: percentile(&lat, 0.999),
@@ -241,28 +229,71 @@ fn main() {
     };
     let rss = rss_mib(pid);
     via.finish();
+    Variant {
+        label,
+        m,
+        cpu_per_call_us,
+        rss,
+    }
+}
+
+fn main() {
+    let args = parse_args();
+    let gatekit = env!("CARGO_BIN_EXE_gatekit");
+    let dir = std::env::temp_dir().join(format!("gatekit-latency-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let base = format!(
+        "proxy:\n  transport: stdio\n  upstreams:\n    - name: ex\n      command: [{gatekit:?}, example-server]\nlogging:\n  level: WARNING\n"
+    );
+    let plain = dir.join("plain.yaml");
+    std::fs::write(&plain, &base).unwrap();
+    let audited = dir.join("plugins.yaml");
+    std::fs::write(
+        &audited,
+        format!(
+            "{base}plugins:\n  security:\n    _global:\n      - {{handler: basic_pii_filter, config: {{action: redact}}}}\n      - {{handler: basic_secrets_filter, config: {{action: redact}}}}\n  auditing:\n    _global:\n      - {{handler: audit_jsonl, config: {{output_file: {:?}}}}}\n",
+            dir.join("audit.jsonl").display().to_string()
+        ),
+    )
+    .unwrap();
+
+    let mut direct = Peer::spawn(Command::new(gatekit).arg("example-server"));
+    let (d, _) = measure(&mut direct, "echo", &args);
+    direct.finish();
+    let variants = [
+        via_gatekit(gatekit, &plain, "via gatekit", &args),
+        via_gatekit(
+            gatekit,
+            &audited,
+            "via gatekit, PII+secrets filters, JSONL audit",
+            &args,
+        ),
+    ];
     let _ = std::fs::remove_dir_all(&dir);
 
     println!(
         "calls={} concurrency={} warmup={}",
         args.calls, args.concurrency, args.warmup
     );
-    println!("| path | p50 us | p99 us | p99.9 us | pipelined calls/s |");
-    println!("|---|---|---|---|---|");
+    println!("| path | p50 us | p99 us | p99.9 us | pipelined calls/s | added p50 us | added p99 us | throughput vs direct | gatekit CPU us/call | gatekit RSS MiB |");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
     println!(
-        "| direct | {:.1} | {:.1} | {:.1} | {:.0} |",
+        "| direct | {:.1} | {:.1} | {:.1} | {:.0} | | | | | |",
         d.p50, d.p99, d.p999, d.throughput
     );
-    println!(
-        "| via gatekit | {:.1} | {:.1} | {:.1} | {:.0} |",
-        g.p50, g.p99, g.p999, g.throughput
-    );
-    println!(
-        "| added | {:.1} | {:.1} | {:.1} | {:.1} % of direct |",
-        g.p50 - d.p50,
-        g.p99 - d.p99,
-        g.p999 - d.p999,
-        g.throughput / d.throughput * 100.0
-    );
-    println!("gatekit CPU per call: {cpu_per_call_us:.1} us; gatekit RSS after run: {rss:.1} MiB");
+    for v in &variants {
+        println!(
+            "| {} | {:.1} | {:.1} | {:.1} | {:.0} | {:.1} | {:.1} | {:.1} % | {:.1} | {:.1} |",
+            v.label,
+            v.m.p50,
+            v.m.p99,
+            v.m.p999,
+            v.m.throughput,
+            v.m.p50 - d.p50,
+            v.m.p99 - d.p99,
+            v.m.throughput / d.throughput * 100.0,
+            v.cpu_per_call_us,
+            v.rss
+        );
+    }
 }

@@ -27,7 +27,10 @@ pub fn check(path: &Path) -> ExitCode {
             for w in &cfg.warnings {
                 eprintln!("warning: {w}");
             }
-            if let Err(errors) = gatekit_plugins::build_hooks(&cfg) {
+            let checked = gatekit_plugins::build_hooks(&cfg)
+                .map(|_| ())
+                .and(gatekit_audit::validate(&cfg));
+            if let Err(errors) = checked {
                 print_errors(&errors);
                 return ExitCode::FAILURE;
             }
