@@ -30,34 +30,52 @@ pub struct BodyPolicy {
     pub max_size: usize,
 }
 
-/// Python Gatekit's event type name for a record.
+/// Whether a security plugin (rather than middleware such as `tool_manager`) refused it.
+fn security_blocked(r: &AuditRecord<'_>) -> bool {
+    r.blocked
+        && r.stages
+            .iter()
+            .any(|s| s.outcome == "blocked" && s.category == "security")
+}
+
+fn error_event_type(code: Option<i64>) -> &'static str {
+    match code {
+        Some(-32700) => "PARSE_ERROR",
+        Some(-32600) => "INVALID_REQUEST_ERROR",
+        Some(-32601) => "METHOD_NOT_FOUND_ERROR",
+        Some(-32602) => "INVALID_PARAMS_ERROR",
+        Some(-32603) => "INTERNAL_ERROR",
+        Some(code) if (-32099..=-32000).contains(&code) => "UPSTREAM_ERROR",
+        _ => "APPLICATION_ERROR",
+    }
+}
+
+/// Python Gatekit's event type name for a record. A request that middleware answered itself
+/// (a tool hidden by `tool_manager`) is named after the error the client got, as Python
+/// Gatekit named its synthetic response.
 pub fn python_event_type(r: &AuditRecord<'_>) -> &'static str {
     let modified = r.stages.iter().any(|s| s.outcome == "modified");
     match r.phase {
-        Phase::Request if r.blocked => "SECURITY_BLOCK",
+        _ if security_blocked(r) => "SECURITY_BLOCK",
+        Phase::Request if r.blocked => error_event_type(r.error.as_ref().map(|e| e.code)),
         Phase::Request if modified => "REQUEST_MODIFIED",
         Phase::Request => "REQUEST",
         Phase::Notification if modified => "NOTIFICATION_MODIFIED",
         Phase::Notification => "NOTIFICATION",
-        Phase::Response if r.blocked => "SECURITY_BLOCK",
         Phase::Response => match r.error.as_ref().map(|e| e.code) {
             None if modified => "RESPONSE_MODIFIED",
             None => "RESPONSE",
-            Some(-32700) => "PARSE_ERROR",
-            Some(-32600) => "INVALID_REQUEST_ERROR",
-            Some(-32601) => "METHOD_NOT_FOUND_ERROR",
-            Some(-32602) => "INVALID_PARAMS_ERROR",
-            Some(-32603) => "INTERNAL_ERROR",
-            Some(code) if (-32099..=-32000).contains(&code) => "UPSTREAM_ERROR",
-            Some(_) => "APPLICATION_ERROR",
+            code => error_event_type(code),
         },
     }
 }
 
 /// The pipeline outcome Python Gatekit reported.
 pub fn pipeline_outcome(r: &AuditRecord<'_>) -> &'static str {
-    if r.blocked {
+    if security_blocked(r) {
         "blocked"
+    } else if r.blocked {
+        "completed_by_middleware"
     } else if r.stages.iter().any(|s| s.outcome == "error") {
         "error"
     } else if r.stages.iter().any(|s| s.outcome == "modified") {
@@ -71,8 +89,9 @@ pub fn pipeline_outcome(r: &AuditRecord<'_>) -> &'static str {
 
 /// The canonical event type and severity of a record.
 pub fn classify(r: &AuditRecord<'_>) -> (EventType, Severity) {
-    match (r.phase, r.blocked, r.error.is_some()) {
+    match (r.phase, security_blocked(r), r.error.is_some()) {
         (_, true, _) => (EventType::SecurityDecision, Severity::Warning),
+        (Phase::Request, false, true) => (EventType::SecurityDecision, Severity::Notice),
         (Phase::Response, false, true) => (EventType::ErrorEvent, Severity::Error),
         (Phase::Response, false, false) => (EventType::McpResponse, Severity::Info),
         (Phase::Request, false, _) => (EventType::McpRequest, Severity::Info),
@@ -134,7 +153,9 @@ pub fn jsonl_object(
         json!({
             "pipeline_outcome": outcome,
             "blocked_at_stage": r.stages.iter().find(|s| s.outcome == "blocked").map(|s| s.plugin),
-            "completed_by": null,
+            "completed_by": (r.blocked && !security_blocked(r))
+                .then(|| r.stages.iter().find(|s| s.outcome == "blocked").map(|s| s.plugin))
+                .flatten(),
             "total_time_ms": total_ms,
             "had_security_plugin": security,
             "stages": r.stages,

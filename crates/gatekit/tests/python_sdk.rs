@@ -158,3 +158,66 @@ logging:
         "crashed upstream {old_pid} was not reaped"
     );
 }
+
+#[test]
+fn python_sdk_client_sees_plugins_and_the_audit_trail() {
+    let python = python();
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        &format!(
+            r#"
+proxy:
+  transport: stdio
+  upstreams:
+    - name: py
+      command: [{py:?}, {server:?}]
+plugins:
+  middleware:
+    py:
+      - handler: tool_manager
+        config:
+          tools:
+            - {{tool: echo, display_name: say}}
+            - {{tool: pid}}
+  security:
+    _global:
+      - handler: basic_secrets_filter
+        config: {{action: redact}}
+      - handler: basic_pii_filter
+        config: {{action: block}}
+  auditing:
+    _global:
+      - handler: audit_jsonl
+        config: {{output_file: audit.jsonl, include_request_body: true, include_response_body: true}}
+"#,
+            py = python.display().to_string(),
+            server = python_dir().join("mcp_test_server.py").display().to_string(),
+        ),
+    );
+    let output = Command::new(&python)
+        .arg(python_dir().join("mcp_plugins_client.py"))
+        .arg(gatekit())
+        .arg(&config)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "client failed: {}\n--- stderr ---\n{stderr}", output.status);
+    let out: Value = serde_json::from_str(stdout.lines().last().unwrap_or_default())
+        .unwrap_or_else(|e| panic!("client printed no JSON ({e}): {stdout}\n{stderr}"));
+    assert_eq!(out["tools"], serde_json::json!(["py__pid", "py__say"]));
+    assert_eq!(out["redacted"][0], "token [SECRET REDACTED by Gatekit]");
+    assert_eq!(out["blocked"]["code"], -32000, "{out}");
+    assert_eq!(out["hidden"], -32601);
+
+    let audit = std::fs::read_to_string(dir.path().join("audit.jsonl")).unwrap();
+    assert!(!audit.contains("AKIAIOSFODNN7EXAMPLE") && !audit.contains("123-45-6789"), "{audit}");
+    let types: Vec<String> = audit
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap()["event_type"].as_str().unwrap().to_string())
+        .collect();
+    for want in ["REQUEST_MODIFIED", "SECURITY_BLOCK", "METHOD_NOT_FOUND_ERROR"] {
+        assert!(types.iter().any(|t| t == want), "{want} missing from {types:?}");
+    }
+}
