@@ -17,11 +17,13 @@
 //! sent a request before its `initialize` completed; nothing is written to stdout except
 //! protocol lines.
 
+mod intercept;
 mod lists;
 mod routing;
+mod server_requests;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::AtomicI64;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -31,15 +33,13 @@ use tokio::io::AsyncBufRead;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info, warn};
 
-use crate::audit::{AuditRecord, AuditSink, ErrorInfo, Phase, SessionInfo};
+use crate::audit::{AuditSink, SessionInfo};
 use crate::client::ClientSender;
 use crate::framing::{top_level_id, Frame, FrameReader};
 use crate::handshake;
-use crate::hooks::{CallInfo, Hooks, Verdict};
+use crate::hooks::Hooks;
 use crate::jsonrpc::{self, codes, ErrorObject, Message, Outcome, RequestId};
-use crate::upstream::{
-    Inbound, InboundKind, Session, Status, Upstream, UpstreamError, UpstreamSpec,
-};
+use crate::upstream::{Inbound, Session, Status, Upstream, UpstreamError, UpstreamSpec};
 
 pub use lists::ListKind;
 
@@ -572,135 +572,6 @@ impl Gateway {
             .await
     }
 
-    /// The upstream's hooks, when any apply to it.
-    fn hooks_for(&self, upstream: usize) -> Option<&Arc<dyn Hooks>> {
-        let name = self.upstreams[upstream].name();
-        self.settings.hooks.as_ref().filter(|h| h.active(name))
-    }
-
-    /// Forwards a request through the plugin hooks and the audit trail: hooks may change or
-    /// refuse the request before it leaves and the answer before the client sees it; the audit
-    /// sink records both, and a critical audit failure refuses the call (-32005).
-    async fn forward_hooked(
-        &self,
-        id: &RequestId,
-        upstream: usize,
-        method: &str,
-        params: Map<String, Value>,
-    ) -> Handled {
-        let hooks = self.hooks_for(upstream);
-        let audit = self.settings.audit.as_ref();
-        if hooks.is_none() && audit.is_none() {
-            let raw = jsonrpc::to_raw(&params);
-            return self
-                .forward(Some(id), upstream, method, Some(&raw))
-                .await
-                .map(Reply::Upstream)
-                .map_err(|e| e.to_error_object());
-        }
-        let received = Instant::now();
-        let name = self.upstreams[upstream].name();
-        let call = CallInfo {
-            upstream: name,
-            method,
-            request_id: id,
-        };
-        let tool = params
-            .get("name")
-            .and_then(Value::as_str)
-            .map(str::to_string);
-        let mut params = Value::Object(params);
-        let mut stages = Vec::new();
-        let rejected = match hooks.map(|h| h.on_request(&call, &mut params, &mut stages)) {
-            Some(Verdict::Reject(err)) => Some(err),
-            _ => None,
-        };
-        let session = self.session_info();
-        if let Some(audit) = audit {
-            audit.check().map_err(audit_failure)?;
-            let record = AuditRecord {
-                phase: Phase::Request,
-                request_id: Some(id),
-                upstream: Some(name),
-                method,
-                tool: tool.as_deref(),
-                stages: &stages,
-                blocked: rejected.is_some(),
-                body: (rejected.is_none() && audit.wants_bodies()).then_some(&params),
-                error: rejected.as_ref().map(error_info),
-                duration: None,
-                session: &session,
-            };
-            audit.record(&record).map_err(audit_failure)?;
-        }
-        if let Some(err) = rejected {
-            return Err(err);
-        }
-        let raw = jsonrpc::to_raw(&params);
-        let started = Instant::now();
-        let forwarded = self.forward(Some(id), upstream, method, Some(&raw)).await;
-        let mut stages = Vec::new();
-        let mut blocked = false;
-        let reply: Handled = match forwarded {
-            Err(e) => Err(e.to_error_object()),
-            Ok(Outcome::Error(err)) => Ok(Reply::Upstream(Outcome::Error(err))),
-            Ok(Outcome::Result(raw_result))
-                if hooks.is_none() && !audit.is_some_and(|a| a.wants_bodies()) =>
-            {
-                Ok(Reply::Upstream(Outcome::Result(raw_result)))
-            }
-            Ok(Outcome::Result(raw_result)) => {
-                match serde_json::from_str::<Value>(raw_result.get()) {
-                    Err(e) => Err(UpstreamError::InvalidResponse {
-                        name: name.to_string(),
-                        reason: e.to_string(),
-                    }
-                    .to_error_object()),
-                    Ok(mut result) => match hooks.map(|h| {
-                        h.on_response(&call, &params, &mut result, started.elapsed(), &mut stages)
-                    }) {
-                        Some(Verdict::Reject(err)) => {
-                            blocked = true;
-                            Err(err)
-                        }
-                        _ => Ok(Reply::Value(result)),
-                    },
-                }
-            }
-        };
-        if let Some(audit) = audit {
-            let body = match &reply {
-                Ok(Reply::Value(v)) if audit.wants_bodies() => Some(v),
-                _ => None,
-            };
-            let error = match &reply {
-                Err(e) => Some(error_info(e)),
-                Ok(Reply::Upstream(Outcome::Error(raw))) => Some(upstream_error_info(raw)),
-                _ => None,
-            };
-            let record = AuditRecord {
-                phase: Phase::Response,
-                request_id: Some(id),
-                upstream: Some(name),
-                method,
-                tool: tool.as_deref(),
-                stages: &stages,
-                blocked,
-                body,
-                error,
-                duration: Some(received.elapsed()),
-                session: &session,
-            };
-            audit.record(&record).map_err(audit_failure)?;
-        }
-        reply
-    }
-
-    /// The session as the audit trail describes it.
-    fn session_info(&self) -> Arc<SessionInfo> {
-        Arc::clone(&self.session.read().unwrap_or_else(|e| e.into_inner()))
-    }
-
     async fn set_level(&self, params: Option<Box<RawValue>>) -> Handled {
         for up in &self.upstreams {
             let Status::Ready(session) = up.status() else {
@@ -761,134 +632,6 @@ impl Gateway {
         if let Some(cancel) = cancel {
             let _ = cancel.send(());
         }
-    }
-
-    async fn on_client_response(&self, id: Option<RequestId>, outcome: Outcome) {
-        let Some(RequestId::Number(n)) = id else {
-            warn!(?id, "Client sent a response Gatekit cannot match; ignored.");
-            return;
-        };
-        let Some(sr) = lock(&self.server_requests).remove(&n) else {
-            debug!(
-                id = n,
-                "Client answered an unknown server request; ignored."
-            );
-            return;
-        };
-        self.answer_upstream(sr, outcome).await;
-    }
-
-    async fn answer_upstream(&self, sr: ServerRequest, outcome: Outcome) {
-        match self.upstreams[sr.upstream].status() {
-            Status::Ready(session) if session.generation == sr.generation => {
-                let _ = session
-                    .send_line(jsonrpc::encode_response(&sr.id, &outcome))
-                    .await;
-            }
-            _ => debug!("The upstream restarted; the client's answer is dropped."),
-        }
-    }
-
-    async fn on_upstream_message(&self, msg: Inbound) {
-        match msg.kind {
-            InboundKind::Request { id, method, params } => {
-                let client_id = self.next_server_request.fetch_add(1, Ordering::Relaxed);
-                lock(&self.server_requests).insert(
-                    client_id,
-                    ServerRequest {
-                        upstream: msg.upstream,
-                        generation: msg.generation,
-                        id,
-                    },
-                );
-                let line = jsonrpc::encode_request(
-                    &RequestId::Number(client_id),
-                    &method,
-                    params.as_deref(),
-                );
-                self.send_to_client(line).await;
-            }
-            InboundKind::Notification { method, mut params } => {
-                if let Some(hooks) = self.hooks_for(msg.upstream) {
-                    let name = self.upstreams[msg.upstream].name();
-                    let mut value: Value = params
-                        .as_deref()
-                        .and_then(|p| serde_json::from_str(p.get()).ok())
-                        .unwrap_or(Value::Null);
-                    let mut stages = Vec::new();
-                    if !hooks.on_notification(name, &method, &mut value, &mut stages) {
-                        debug!(upstream = name, %method, "Notification dropped by a plugin.");
-                        return;
-                    }
-                    if !value.is_null() {
-                        params = Some(jsonrpc::to_raw(&value));
-                    }
-                }
-                let params = if method == "notifications/cancelled" {
-                    match self.remap_server_cancel(msg.upstream, msg.generation, params.as_deref())
-                    {
-                        Some(p) => Some(p),
-                        None => return,
-                    }
-                } else {
-                    params
-                };
-                self.send_to_client(jsonrpc::encode_notification(&method, params.as_deref()))
-                    .await;
-            }
-        }
-    }
-
-    /// A server cancelling its own request to the client names its id; the client knows the
-    /// request under the id Gatekit gave it.
-    fn remap_server_cancel(
-        &self,
-        upstream: usize,
-        generation: u64,
-        params: Option<&RawValue>,
-    ) -> Option<Box<RawValue>> {
-        let mut params = params_object(params).ok()?;
-        let server_id: RequestId = serde_json::from_value(params.get("requestId")?.clone()).ok()?;
-        let mut table = lock(&self.server_requests);
-        let client_id = table
-            .iter()
-            .find(|(_, sr)| {
-                sr.upstream == upstream && sr.generation == generation && sr.id == server_id
-            })
-            .map(|(k, _)| *k)?;
-        table.remove(&client_id);
-        params.insert("requestId".into(), Value::from(client_id));
-        Some(jsonrpc::to_raw(&params))
-    }
-}
-
-fn audit_failure(reason: String) -> ErrorObject {
-    ErrorObject::new(
-        codes::AUDIT_FAILURE,
-        format!("the audit trail cannot be recorded, so the call is refused: {reason}"),
-    )
-    .with_data(serde_json::json!({ "error_type": "audit_failure" }))
-}
-
-fn error_info(err: &ErrorObject) -> ErrorInfo {
-    ErrorInfo {
-        code: err.code,
-        message: err.message.clone(),
-    }
-}
-
-fn upstream_error_info(raw: &RawValue) -> ErrorInfo {
-    let value: Value = serde_json::from_str(raw.get()).unwrap_or(Value::Null);
-    ErrorInfo {
-        code: value
-            .get("code")
-            .and_then(Value::as_i64)
-            .unwrap_or(codes::INTERNAL_ERROR),
-        message: value
-            .get("message")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string(),
     }
 }
 

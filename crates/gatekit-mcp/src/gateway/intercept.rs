@@ -1,0 +1,179 @@
+//! Plugin hooks and the audit trail around one forwarded request.
+//!
+//! `forward_hooked` is the only path by which a routed request reaches an upstream when plugins
+//! or auditing apply: request hooks, request record, forward, response hooks, response record.
+//! Invariant: when neither applies to the upstream, params and results pass as raw bytes and
+//! nothing is parsed.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
+
+use super::{Gateway, Handled, Reply};
+use crate::audit::{AuditRecord, ErrorInfo, Phase, SessionInfo};
+use crate::hooks::{CallInfo, Hooks, Verdict};
+use crate::jsonrpc::{self, codes, ErrorObject, Outcome, RequestId};
+use crate::upstream::UpstreamError;
+
+impl Gateway {
+    /// The upstream's hooks, when any apply to it.
+    pub(super) fn hooks_for(&self, upstream: usize) -> Option<&Arc<dyn Hooks>> {
+        let name = self.upstreams[upstream].name();
+        self.settings.hooks.as_ref().filter(|h| h.active(name))
+    }
+
+    /// Forwards a request through the plugin hooks and the audit trail: hooks may change or
+    /// refuse the request before it leaves and the answer before the client sees it; the audit
+    /// sink records both, and a critical audit failure refuses the call (-32005).
+    pub(super) async fn forward_hooked(
+        &self,
+        id: &RequestId,
+        upstream: usize,
+        method: &str,
+        params: Map<String, Value>,
+    ) -> Handled {
+        let hooks = self.hooks_for(upstream);
+        let audit = self.settings.audit.as_ref();
+        if hooks.is_none() && audit.is_none() {
+            let raw = jsonrpc::to_raw(&params);
+            return self
+                .forward(Some(id), upstream, method, Some(&raw))
+                .await
+                .map(Reply::Upstream)
+                .map_err(|e| e.to_error_object());
+        }
+        let received = Instant::now();
+        let name = self.upstreams[upstream].name();
+        let call = CallInfo {
+            upstream: name,
+            method,
+            request_id: id,
+        };
+        let tool = params
+            .get("name")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let mut params = Value::Object(params);
+        let mut stages = Vec::new();
+        let rejected = match hooks.map(|h| h.on_request(&call, &mut params, &mut stages)) {
+            Some(Verdict::Reject(err)) => Some(err),
+            _ => None,
+        };
+        let session = self.session_info();
+        if let Some(audit) = audit {
+            audit.check().map_err(audit_failure)?;
+            let record = AuditRecord {
+                phase: Phase::Request,
+                request_id: Some(id),
+                upstream: Some(name),
+                method,
+                tool: tool.as_deref(),
+                stages: &stages,
+                blocked: rejected.is_some(),
+                body: (rejected.is_none() && audit.wants_bodies()).then_some(&params),
+                error: rejected.as_ref().map(error_info),
+                duration: None,
+                session: &session,
+            };
+            audit.record(&record).map_err(audit_failure)?;
+        }
+        if let Some(err) = rejected {
+            return Err(err);
+        }
+        let raw = jsonrpc::to_raw(&params);
+        let started = Instant::now();
+        let forwarded = self.forward(Some(id), upstream, method, Some(&raw)).await;
+        let mut stages = Vec::new();
+        let mut blocked = false;
+        let reply: Handled = match forwarded {
+            Err(e) => Err(e.to_error_object()),
+            Ok(Outcome::Error(err)) => Ok(Reply::Upstream(Outcome::Error(err))),
+            Ok(Outcome::Result(raw_result))
+                if hooks.is_none() && !audit.is_some_and(|a| a.wants_bodies()) =>
+            {
+                Ok(Reply::Upstream(Outcome::Result(raw_result)))
+            }
+            Ok(Outcome::Result(raw_result)) => {
+                match serde_json::from_str::<Value>(raw_result.get()) {
+                    Err(e) => Err(UpstreamError::InvalidResponse {
+                        name: name.to_string(),
+                        reason: e.to_string(),
+                    }
+                    .to_error_object()),
+                    Ok(mut result) => match hooks.map(|h| {
+                        h.on_response(&call, &params, &mut result, started.elapsed(), &mut stages)
+                    }) {
+                        Some(Verdict::Reject(err)) => {
+                            blocked = true;
+                            Err(err)
+                        }
+                        _ => Ok(Reply::Value(result)),
+                    },
+                }
+            }
+        };
+        if let Some(audit) = audit {
+            let body = match &reply {
+                Ok(Reply::Value(v)) if audit.wants_bodies() => Some(v),
+                _ => None,
+            };
+            let error = match &reply {
+                Err(e) => Some(error_info(e)),
+                Ok(Reply::Upstream(Outcome::Error(raw))) => Some(upstream_error_info(raw)),
+                _ => None,
+            };
+            let record = AuditRecord {
+                phase: Phase::Response,
+                request_id: Some(id),
+                upstream: Some(name),
+                method,
+                tool: tool.as_deref(),
+                stages: &stages,
+                blocked,
+                body,
+                error,
+                duration: Some(received.elapsed()),
+                session: &session,
+            };
+            audit.record(&record).map_err(audit_failure)?;
+        }
+        reply
+    }
+
+    /// The session as the audit trail describes it.
+    pub(super) fn session_info(&self) -> Arc<SessionInfo> {
+        Arc::clone(&self.session.read().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+fn audit_failure(reason: String) -> ErrorObject {
+    ErrorObject::new(
+        codes::AUDIT_FAILURE,
+        format!("the audit trail cannot be recorded, so the call is refused: {reason}"),
+    )
+    .with_data(serde_json::json!({ "error_type": "audit_failure" }))
+}
+
+fn error_info(err: &ErrorObject) -> ErrorInfo {
+    ErrorInfo {
+        code: err.code,
+        message: err.message.clone(),
+    }
+}
+
+fn upstream_error_info(raw: &RawValue) -> ErrorInfo {
+    let value: Value = serde_json::from_str(raw.get()).unwrap_or(Value::Null);
+    ErrorInfo {
+        code: value
+            .get("code")
+            .and_then(Value::as_i64)
+            .unwrap_or(codes::INTERNAL_ERROR),
+        message: value
+            .get("message")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string(),
+    }
+}

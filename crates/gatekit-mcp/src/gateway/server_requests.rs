@@ -1,0 +1,115 @@
+//! Traffic that servers start: requests to the client (`sampling/createMessage`,
+//! `elicitation/create`, `roots/list`) and notifications, and the client's answers.
+//!
+//! Invariant: the client sees ids that Gatekit assigned, so requests from different upstreams
+//! never collide; an answer goes back only to the upstream process generation that asked.
+
+use std::sync::atomic::Ordering;
+
+use serde_json::value::RawValue;
+use serde_json::Value;
+use tracing::{debug, warn};
+
+use super::{lock, params_object, Gateway, ServerRequest};
+use crate::jsonrpc::{self, Outcome, RequestId};
+use crate::upstream::{Inbound, InboundKind, Status};
+
+impl Gateway {
+    pub(super) async fn on_client_response(&self, id: Option<RequestId>, outcome: Outcome) {
+        let Some(RequestId::Number(n)) = id else {
+            warn!(?id, "Client sent a response Gatekit cannot match; ignored.");
+            return;
+        };
+        let Some(sr) = lock(&self.server_requests).remove(&n) else {
+            debug!(
+                id = n,
+                "Client answered an unknown server request; ignored."
+            );
+            return;
+        };
+        self.answer_upstream(sr, outcome).await;
+    }
+
+    pub(super) async fn answer_upstream(&self, sr: ServerRequest, outcome: Outcome) {
+        match self.upstreams[sr.upstream].status() {
+            Status::Ready(session) if session.generation == sr.generation => {
+                let _ = session
+                    .send_line(jsonrpc::encode_response(&sr.id, &outcome))
+                    .await;
+            }
+            _ => debug!("The upstream restarted; the client's answer is dropped."),
+        }
+    }
+
+    pub(super) async fn on_upstream_message(&self, msg: Inbound) {
+        match msg.kind {
+            InboundKind::Request { id, method, params } => {
+                let client_id = self.next_server_request.fetch_add(1, Ordering::Relaxed);
+                lock(&self.server_requests).insert(
+                    client_id,
+                    ServerRequest {
+                        upstream: msg.upstream,
+                        generation: msg.generation,
+                        id,
+                    },
+                );
+                let line = jsonrpc::encode_request(
+                    &RequestId::Number(client_id),
+                    &method,
+                    params.as_deref(),
+                );
+                self.send_to_client(line).await;
+            }
+            InboundKind::Notification { method, mut params } => {
+                if let Some(hooks) = self.hooks_for(msg.upstream) {
+                    let name = self.upstreams[msg.upstream].name();
+                    let mut value: Value = params
+                        .as_deref()
+                        .and_then(|p| serde_json::from_str(p.get()).ok())
+                        .unwrap_or(Value::Null);
+                    let mut stages = Vec::new();
+                    if !hooks.on_notification(name, &method, &mut value, &mut stages) {
+                        debug!(upstream = name, %method, "Notification dropped by a plugin.");
+                        return;
+                    }
+                    if !value.is_null() {
+                        params = Some(jsonrpc::to_raw(&value));
+                    }
+                }
+                let params = if method == "notifications/cancelled" {
+                    match self.remap_server_cancel(msg.upstream, msg.generation, params.as_deref())
+                    {
+                        Some(p) => Some(p),
+                        None => return,
+                    }
+                } else {
+                    params
+                };
+                self.send_to_client(jsonrpc::encode_notification(&method, params.as_deref()))
+                    .await;
+            }
+        }
+    }
+
+    /// A server cancelling its own request to the client names its id; the client knows the
+    /// request under the id Gatekit gave it.
+    pub(super) fn remap_server_cancel(
+        &self,
+        upstream: usize,
+        generation: u64,
+        params: Option<&RawValue>,
+    ) -> Option<Box<RawValue>> {
+        let mut params = params_object(params).ok()?;
+        let server_id: RequestId = serde_json::from_value(params.get("requestId")?.clone()).ok()?;
+        let mut table = lock(&self.server_requests);
+        let client_id = table
+            .iter()
+            .find(|(_, sr)| {
+                sr.upstream == upstream && sr.generation == generation && sr.id == server_id
+            })
+            .map(|(k, _)| *k)?;
+        table.remove(&client_id);
+        params.insert("requestId".into(), Value::from(client_id));
+        Some(jsonrpc::to_raw(&params))
+    }
+}
