@@ -20,6 +20,8 @@ struct Args {
     calls: usize,
     concurrency: usize,
     warmup: usize,
+    slow_ms: u64,
+    slow_calls: usize,
 }
 
 fn parse_args() -> Args {
@@ -27,6 +29,8 @@ fn parse_args() -> Args {
         calls: 10_000,
         concurrency: 16,
         warmup: 500,
+        slow_ms: 20,
+        slow_calls: 800,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -35,9 +39,11 @@ fn parse_args() -> Args {
             "--calls" => args.calls = num(),
             "--concurrency" => args.concurrency = num(),
             "--warmup" => args.warmup = num(),
+            "--slow-ms" => args.slow_ms = num() as u64,
+            "--slow-calls" => args.slow_calls = num(),
             "--bench" => {}
             "--help" => {
-                println!("latency [--calls N] [--concurrency C] [--warmup W]");
+                println!("latency [--calls N] [--concurrency C] [--warmup W] [--slow-ms MS] [--slow-calls N]");
                 std::process::exit(0);
             }
             other => panic!("unknown argument {other}"),
@@ -89,12 +95,41 @@ impl Peer {
     }
 
     fn send_call(&mut self, tool: &str) {
+        self.send_call_with(tool, r#"{"text":"hello from the latency harness"}"#);
+    }
+
+    fn send_call_with(&mut self, tool: &str, arguments: &str) {
         let id = self.next_id;
         self.next_id += 1;
         let msg = format!(
-            r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{{"name":"{tool}","arguments":{{"text":"hello from the latency harness"}}}}}}"#
+            r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{{"name":"{tool}","arguments":{arguments}}}}}"#
         );
         self.send_raw(&msg);
+    }
+
+    /// Throughput of `n` calls to a tool that takes `ms` milliseconds, `window` in flight.
+    fn concurrent_slow(&mut self, tool: &str, ms: u64, n: usize, window: usize) -> f64 {
+        let args = format!(r#"{{"ms":{ms}}}"#);
+        let t = Instant::now();
+        let (mut sent, mut received) = (0, 0);
+        while sent < window.min(n) {
+            self.send_call_with(tool, &args);
+            sent += 1;
+        }
+        while received < n {
+            self.read_line();
+            assert!(
+                self.line.contains("waited"),
+                "unexpected reply: {}",
+                self.line
+            );
+            received += 1;
+            if sent < n {
+                self.send_call_with(tool, &args);
+                sent += 1;
+            }
+        }
+        n as f64 / t.elapsed().as_secs_f64()
     }
 
     fn read_line(&mut self) {
@@ -189,6 +224,7 @@ struct Measured {
     p99: f64,
     p999: f64,
     throughput: f64,
+    slow_throughput: f64,
 }
 
 fn measure(peer: &mut Peer, tool: &str, args: &Args) -> (Measured, Vec<Duration>) {
@@ -196,11 +232,18 @@ fn measure(peer: &mut Peer, tool: &str, args: &Args) -> (Measured, Vec<Duration>
     let mut lat = peer.sequential(tool, args.calls);
     lat.sort();
     let wall = peer.pipelined(tool, args.calls, args.concurrency);
+    let slow_tool = if tool == "echo" { "slow" } else { "ex__slow" };
     let m = Measured {
         p50: percentile(&lat, 0.50),
         p99: percentile(&lat, 0.99),
         p999: percentile(&lat, 0.999),
         throughput: args.calls as f64 / wall.as_secs_f64(),
+        slow_throughput: peer.concurrent_slow(
+            slow_tool,
+            args.slow_ms,
+            args.slow_calls,
+            args.concurrency,
+        ),
     };
     (m, lat)
 }
@@ -226,6 +269,12 @@ fn via_gatekit(gatekit: &str, config: &Path, label: &'static str, args: &Args) -
         p99: percentile(&lat, 0.99),
         p999: percentile(&lat, 0.999),
         throughput: args.calls as f64 / wall.as_secs_f64(),
+        slow_throughput: via.concurrent_slow(
+            "ex__slow",
+            args.slow_ms,
+            args.slow_calls,
+            args.concurrency,
+        ),
     };
     let rss = rss_mib(pid);
     via.finish();
@@ -272,25 +321,31 @@ fn main() {
     let _ = std::fs::remove_dir_all(&dir);
 
     println!(
-        "calls={} concurrency={} warmup={}",
-        args.calls, args.concurrency, args.warmup
+        "calls={} concurrency={} warmup={}; concurrent slow calls: {} x {} ms",
+        args.calls, args.concurrency, args.warmup, args.slow_calls, args.slow_ms
     );
-    println!("| path | p50 us | p99 us | p99.9 us | pipelined calls/s | added p50 us | added p99 us | throughput vs direct | gatekit CPU us/call | gatekit RSS MiB |");
+    println!(
+        "| path | p50 us | p99 us | p99.9 us | added p50 us | added p99 us | {c} in flight x {ms} ms: calls/s | pipelined echo: calls/s | gatekit CPU us/call | gatekit RSS MiB |",
+        c = args.concurrency,
+        ms = args.slow_ms
+    );
     println!("|---|---|---|---|---|---|---|---|---|---|");
     println!(
-        "| direct | {:.1} | {:.1} | {:.1} | {:.0} | | | | | |",
-        d.p50, d.p99, d.p999, d.throughput
+        "| direct | {:.1} | {:.1} | {:.1} | | | {:.0} | {:.0} | | |",
+        d.p50, d.p99, d.p999, d.slow_throughput, d.throughput
     );
     for v in &variants {
         println!(
-            "| {} | {:.1} | {:.1} | {:.1} | {:.0} | {:.1} | {:.1} | {:.1} % | {:.1} | {:.1} |",
+            "| {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.0} ({:.1} % of direct) | {:.0} ({:.1} % of direct) | {:.1} | {:.1} |",
             v.label,
             v.m.p50,
             v.m.p99,
             v.m.p999,
-            v.m.throughput,
             v.m.p50 - d.p50,
             v.m.p99 - d.p99,
+            v.m.slow_throughput,
+            v.m.slow_throughput / d.slow_throughput * 100.0,
+            v.m.throughput,
             v.m.throughput / d.throughput * 100.0,
             v.cpu_per_call_us,
             v.rss
