@@ -192,7 +192,10 @@ plugins:
         config: {{output_file: audit.jsonl, include_request_body: true, include_response_body: true}}
 "#,
             py = python.display().to_string(),
-            server = python_dir().join("mcp_test_server.py").display().to_string(),
+            server = python_dir()
+                .join("mcp_test_server.py")
+                .display()
+                .to_string(),
         ),
     );
     let output = Command::new(&python)
@@ -203,7 +206,11 @@ plugins:
         .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "client failed: {}\n--- stderr ---\n{stderr}", output.status);
+    assert!(
+        output.status.success(),
+        "client failed: {}\n--- stderr ---\n{stderr}",
+        output.status
+    );
     let out: Value = serde_json::from_str(stdout.lines().last().unwrap_or_default())
         .unwrap_or_else(|e| panic!("client printed no JSON ({e}): {stdout}\n{stderr}"));
     assert_eq!(out["tools"], serde_json::json!(["py__pid", "py__say"]));
@@ -212,12 +219,27 @@ plugins:
     assert_eq!(out["hidden"], -32601);
 
     let audit = std::fs::read_to_string(dir.path().join("audit.jsonl")).unwrap();
-    assert!(!audit.contains("AKIAIOSFODNN7EXAMPLE") && !audit.contains("123-45-6789"), "{audit}");
+    assert!(
+        !audit.contains("AKIAIOSFODNN7EXAMPLE") && !audit.contains("123-45-6789"),
+        "{audit}"
+    );
     let types: Vec<String> = audit
         .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap()["event_type"].as_str().unwrap().to_string())
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["event_type"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
         .collect();
-    for want in ["REQUEST_MODIFIED", "SECURITY_BLOCK", "METHOD_NOT_FOUND_ERROR"] {
-        assert!(types.iter().any(|t| t == want), "{want} missing from {types:?}");
+    for want in [
+        "REQUEST_MODIFIED",
+        "SECURITY_BLOCK",
+        "METHOD_NOT_FOUND_ERROR",
+    ] {
+        assert!(
+            types.iter().any(|t| t == want),
+            "{want} missing from {types:?}"
+        );
     }
 }

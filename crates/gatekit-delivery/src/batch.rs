@@ -1,0 +1,78 @@
+//! When a batch is ready to send.
+//!
+//! Job: one pure decision shared by the memory and disk paths, so "batch by count, bytes and
+//! time" means the same everywhere.
+//!
+//! A batch is sent as soon as any of these holds:
+//! - `batch_size` events are available, or `batch_max_bytes` bytes;
+//! - the oldest available event has waited `batch_timeout` (or `flush_interval`, if shorter)
+//!   since data became available;
+//! - the pipeline is shutting down (flush everything).
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::config::BatchSettings;
+
+/// What the worker should do with the data it has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Readiness {
+    /// Send a batch now.
+    Send,
+    /// Wait for more data, at most until this instant.
+    WaitUntil(Instant),
+}
+
+/// Decides whether to send. `since` is when data first became available for the next batch.
+pub(crate) fn readiness(
+    settings: &BatchSettings,
+    flush_interval: Duration,
+    events: u64,
+    bytes: u64,
+    since: Instant,
+    now: Instant,
+    closing: bool,
+) -> Readiness {
+    let full =
+        events >= settings.max_events.get() as u64 || bytes >= settings.max_bytes.get() as u64;
+    let due = since + settings.timeout.min(flush_interval);
+    if full || closing || now >= due {
+        Readiness::Send
+    } else {
+        Readiness::WaitUntil(due)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::num::NonZeroUsize;
+
+    #[tokio::test(start_paused = true)]
+    async fn count_bytes_time_and_closing_each_trigger() {
+        let s = BatchSettings {
+            max_events: NonZeroUsize::new(10).unwrap(),
+            max_bytes: NonZeroUsize::new(1000).unwrap(),
+            timeout: Duration::from_secs(2),
+        };
+        let fi = Duration::from_secs(30);
+        let t0 = Instant::now();
+        assert_eq!(
+            readiness(&s, fi, 3, 10, t0, t0, false),
+            Readiness::WaitUntil(t0 + Duration::from_secs(2))
+        );
+        assert_eq!(readiness(&s, fi, 10, 10, t0, t0, false), Readiness::Send);
+        assert_eq!(readiness(&s, fi, 1, 1000, t0, t0, false), Readiness::Send);
+        assert_eq!(
+            readiness(&s, fi, 1, 1, t0, t0 + Duration::from_secs(2), false),
+            Readiness::Send
+        );
+        assert_eq!(readiness(&s, fi, 1, 1, t0, t0, true), Readiness::Send);
+        let short = Duration::from_secs(1);
+        assert_eq!(
+            readiness(&s, short, 1, 1, t0, t0, false),
+            Readiness::WaitUntil(t0 + short)
+        );
+    }
+}

@@ -1,0 +1,138 @@
+//! Circuit breaker for one endpoint: closed, open, half-open with a single probe.
+//!
+//! Job: stop sending to an endpoint that keeps failing, and let exactly one probe through
+//! after `open_for` to find out whether it recovered (which is also how failover fails back).
+//!
+//! Invariants:
+//! - Only retryable failures (the endpoint did not take the batch) count as failures; a
+//!   rejection, a split or a partial answer proves the endpoint is up.
+//! - In half-open at most one probe is outstanding; its result closes or re-opens the breaker.
+//! - Time comes from `tokio::time::Instant`, so tests drive it with paused time.
+
+use tokio::time::Instant;
+
+use crate::config::BreakerSettings;
+use crate::metrics::BreakerState;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Closed { failures: u32 },
+    Open { until: Instant },
+    HalfOpen { probing: bool },
+}
+
+/// A breaker for one endpoint.
+#[derive(Debug)]
+pub struct Breaker {
+    settings: BreakerSettings,
+    state: State,
+}
+
+impl Breaker {
+    /// A closed breaker.
+    pub fn new(settings: BreakerSettings) -> Self {
+        Self {
+            settings,
+            state: State::Closed { failures: 0 },
+        }
+    }
+
+    /// Whether a send may start now. In half-open this takes the single probe permit.
+    pub fn try_acquire(&mut self, now: Instant) -> bool {
+        match self.state {
+            State::Closed { .. } => true,
+            State::Open { until } if now >= until => {
+                self.state = State::HalfOpen { probing: true };
+                true
+            }
+            State::Open { .. } => false,
+            State::HalfOpen { probing } => {
+                if probing {
+                    false
+                } else {
+                    self.state = State::HalfOpen { probing: true };
+                    true
+                }
+            }
+        }
+    }
+
+    /// When an open breaker will allow a probe; `None` if it allows sends now.
+    pub fn reopens_at(&self) -> Option<Instant> {
+        match self.state {
+            State::Open { until } => Some(until),
+            _ => None,
+        }
+    }
+
+    /// Records an answer that proves the endpoint is up.
+    pub fn on_success(&mut self) {
+        self.state = State::Closed { failures: 0 };
+    }
+
+    /// Records a retryable failure at `now`.
+    pub fn on_failure(&mut self, now: Instant) {
+        self.state = match self.state {
+            State::Closed { failures } => {
+                let failures = failures + 1;
+                if failures >= self.settings.failure_threshold.get() {
+                    State::Open {
+                        until: now + self.settings.open_for,
+                    }
+                } else {
+                    State::Closed { failures }
+                }
+            }
+            // A failed probe (or a failure while open) re-opens for a full period.
+            State::HalfOpen { .. } | State::Open { .. } => State::Open {
+                until: now + self.settings.open_for,
+            },
+        };
+    }
+
+    /// The state as a metrics gauge.
+    pub fn state(&self) -> BreakerState {
+        match self.state {
+            State::Closed { .. } => BreakerState::Closed,
+            State::Open { .. } => BreakerState::Open,
+            State::HalfOpen { .. } => BreakerState::HalfOpen,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::num::NonZeroU32;
+    use std::time::Duration;
+
+    fn breaker() -> Breaker {
+        Breaker::new(BreakerSettings {
+            failure_threshold: NonZeroU32::new(2).unwrap(),
+            open_for: Duration::from_secs(10),
+        })
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn opens_after_threshold_and_probes_once() {
+        let mut b = breaker();
+        let t0 = Instant::now();
+        assert!(b.try_acquire(t0));
+        b.on_failure(t0);
+        assert_eq!(b.state(), BreakerState::Closed);
+        b.on_failure(t0);
+        assert_eq!(b.state(), BreakerState::Open);
+        assert!(!b.try_acquire(t0 + Duration::from_secs(9)));
+        assert_eq!(b.reopens_at(), Some(t0 + Duration::from_secs(10)));
+        let t1 = t0 + Duration::from_secs(10);
+        assert!(b.try_acquire(t1), "first probe allowed");
+        assert!(!b.try_acquire(t1), "second probe refused");
+        b.on_failure(t1);
+        assert_eq!(b.state(), BreakerState::Open);
+        let t2 = t1 + Duration::from_secs(10);
+        assert!(b.try_acquire(t2));
+        b.on_success();
+        assert_eq!(b.state(), BreakerState::Closed);
+        assert!(b.try_acquire(t2));
+    }
+}

@@ -1,0 +1,239 @@
+//! Resolving one batch: ordered failover across endpoints, breakers, retry, split, partial
+//! acceptance and dead-lettering.
+//!
+//! Job: take a batch and not return until every record in it is either acknowledged by an
+//! endpoint or written to the dead-letter file. The caller (the pipeline worker) then
+//! acknowledges the batch to the disk buffer.
+//!
+//! Policy, in order:
+//! 1. A *round* tries the endpoints in configured order, skipping those whose breaker is open.
+//!    The first endpoint that answers definitively ends the round. A retryable failure moves on
+//!    to the next endpoint at once (failover); the next batch starts again from the first
+//!    endpoint, so the primary takes traffic back as soon as its breaker lets a probe through
+//!    (failback).
+//! 2. If every endpoint failed in a round, the batch waits (backoff with full jitter, or the
+//!    largest `Retry-After` seen) and starts a new round; after `retry_attempts` retries the
+//!    records are dead-lettered with the last reason.
+//! 3. If every breaker is open, the batch waits for the earliest probe time; this does not
+//!    use up attempts (the records stay buffered, which is the at-least-once promise).
+//! 4. `TooLarge` halves the batch (order kept); a single record that is still too large is
+//!    dead-lettered. `Reject` dead-letters the batch. `Partial` counts the accepted prefix,
+//!    dead-letters the rejected record and resends the rest.
+//!
+//! Invariants: no record leaves `deliver` unaccounted; one send at a time (so the half-open
+//! probe is naturally single); a failed dead-letter write is retried, never skipped.
+
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::breaker::Breaker;
+use crate::config::{BreakerSettings, RetrySettings};
+use crate::dead_letter::DeadLetter;
+use crate::metrics::Metrics;
+use crate::rate::RateLimiter;
+use crate::record::Record;
+use crate::retry::retry_delay;
+use crate::transport::{BatchOutcome, Transport};
+
+struct Endpoint {
+    transport: Arc<dyn Transport>,
+    breaker: Breaker,
+}
+
+/// Owns the endpoints and policies of one destination and resolves batches.
+pub(crate) struct Deliverer {
+    endpoints: Vec<Endpoint>,
+    retry: RetrySettings,
+    rate: Option<RateLimiter>,
+    dead_letter: DeadLetter,
+    metrics: Arc<Metrics>,
+    rng: fastrand::Rng,
+}
+
+impl std::fmt::Debug for Deliverer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Deliverer")
+            .field("endpoints", &self.endpoints.len())
+            .field("dead_letter", &self.dead_letter)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Deliverer {
+    pub(crate) fn new(
+        transports: Vec<Arc<dyn Transport>>,
+        breaker: BreakerSettings,
+        retry: RetrySettings,
+        rate: Option<RateLimiter>,
+        dead_letter: DeadLetter,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        Self {
+            endpoints: transports
+                .into_iter()
+                .map(|transport| Endpoint {
+                    transport,
+                    breaker: Breaker::new(breaker),
+                })
+                .collect(),
+            retry,
+            rate,
+            dead_letter,
+            metrics,
+            rng: fastrand::Rng::new(),
+        }
+    }
+
+    /// Resolves every record of `batch` (see the module doc).
+    pub(crate) async fn deliver(&mut self, batch: Vec<Record>) {
+        // A stack of pieces still to resolve; the next piece in order is on top.
+        let mut work = vec![batch];
+        while let Some(piece) = work.pop() {
+            if !piece.is_empty() {
+                self.deliver_piece(piece, &mut work).await;
+            }
+        }
+    }
+
+    async fn deliver_piece(&mut self, records: Vec<Record>, work: &mut Vec<Vec<Record>>) {
+        let bytes: usize = records.iter().map(|r| r.payload.len()).sum();
+        let mut failed_rounds: u32 = 0;
+        loop {
+            let mut tried = false;
+            let mut retry_after: Option<Duration> = None;
+            let mut last_reason = String::new();
+            for i in 0..self.endpoints.len() {
+                if !self.endpoints[i].breaker.try_acquire(Instant::now()) {
+                    continue;
+                }
+                self.publish_breaker(i);
+                tried = true;
+                if let Some(rate) = &mut self.rate {
+                    if rate.acquire(records.len(), bytes).await {
+                        self.metrics.rate_limited_waits.fetch_add(1, Relaxed);
+                    }
+                }
+                let transport = Arc::clone(&self.endpoints[i].transport);
+                let outcome = transport.send(&records).await;
+                let name = transport.name();
+                if matches!(outcome, BatchOutcome::Retry { .. }) {
+                    self.endpoints[i].breaker.on_failure(Instant::now());
+                } else {
+                    self.endpoints[i].breaker.on_success();
+                    self.metrics.active_endpoint.store(i as u64, Relaxed);
+                    if i > 0 {
+                        self.metrics.failovers.fetch_add(1, Relaxed);
+                    }
+                }
+                self.publish_breaker(i);
+                match outcome {
+                    BatchOutcome::Delivered => {
+                        self.metrics
+                            .record_delivered(records.iter().map(|r| r.enqueued_us));
+                        return;
+                    }
+                    BatchOutcome::Retry {
+                        reason,
+                        retry_after: after,
+                    } => {
+                        self.metrics.failed_attempts.fetch_add(1, Relaxed);
+                        tracing::warn!(endpoint = %name, %reason, events = records.len(), "Delivery attempt failed.");
+                        retry_after = retry_after.max(after);
+                        last_reason = format!("{name}: {reason}");
+                    }
+                    BatchOutcome::TooLarge => {
+                        if records.len() == 1 {
+                            self.reject(&records, name, "record too large for destination")
+                                .await;
+                        } else {
+                            self.metrics.split_batches.fetch_add(1, Relaxed);
+                            let mut left = records;
+                            let right = left.split_off(left.len() / 2);
+                            work.push(right);
+                            work.push(left);
+                        }
+                        return;
+                    }
+                    BatchOutcome::Reject { reason } => {
+                        self.reject(&records, name, &reason).await;
+                        return;
+                    }
+                    BatchOutcome::Partial { delivered, reason } => {
+                        let n = delivered.min(records.len());
+                        self.metrics
+                            .record_delivered(records[..n].iter().map(|r| r.enqueued_us));
+                        if n < records.len() {
+                            self.reject(&records[n..=n], name, &reason).await;
+                            if n + 1 < records.len() {
+                                work.push(records[n + 1..].to_vec());
+                            }
+                        }
+                        return;
+                    }
+                }
+            }
+            if !tried {
+                // Every breaker is open: wait for the first probe slot without using an attempt.
+                let at = self
+                    .endpoints
+                    .iter()
+                    .filter_map(|e| e.breaker.reopens_at())
+                    .min()
+                    .unwrap_or_else(|| Instant::now() + Duration::from_millis(100));
+                tokio::time::sleep_until(at).await;
+                continue;
+            }
+            failed_rounds += 1;
+            if failed_rounds > self.retry.attempts {
+                let reason = format!(
+                    "retries exhausted after {failed_rounds} rounds; last error: {last_reason}"
+                );
+                self.dead_letter(&records, "all", &reason).await;
+                return;
+            }
+            self.metrics
+                .retried
+                .fetch_add(records.len() as u64, Relaxed);
+            let delay = retry_delay(&self.retry, failed_rounds, retry_after, &mut self.rng);
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    fn publish_breaker(&self, i: usize) {
+        self.metrics
+            .set_breaker(i, self.endpoints[i].breaker.state());
+    }
+
+    async fn reject(&mut self, records: &[Record], endpoint: &str, reason: &str) {
+        self.metrics
+            .rejected
+            .fetch_add(records.len() as u64, Relaxed);
+        self.dead_letter(records, endpoint, reason).await;
+    }
+
+    /// Writes to the dead-letter file, retrying until it succeeds: dropping here would be the
+    /// silent loss the design forbids. The records stay unacknowledged meanwhile.
+    async fn dead_letter(&mut self, records: &[Record], endpoint: &str, reason: &str) {
+        let mut delay = Duration::from_millis(100);
+        loop {
+            match self.dead_letter.write(records, endpoint, reason) {
+                Ok(()) => {
+                    self.metrics
+                        .dead_lettered
+                        .fetch_add(records.len() as u64, Relaxed);
+                    tracing::warn!(endpoint = %endpoint, %reason, events = records.len(), "Records written to the dead-letter file.");
+                    return;
+                }
+                Err(e) => {
+                    self.metrics.dead_letter_errors.fetch_add(1, Relaxed);
+                    tracing::error!(path = %self.dead_letter.path().display(), error = %e, "Dead-letter write failed; will retry.");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(30));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,192 @@
+//! The producer handle: how the request path hands records to a destination.
+//!
+//! Job: put a record into the destination's memory queue and wake its worker, applying the
+//! overflow policy, without ever waiting on the SIEM.
+//!
+//! Invariants:
+//! - [`Producer::try_submit`] never waits (one short mutex section, no I/O).
+//! - [`Producer::submit`] awaits only under `block`, and only while the queue is full.
+//! - Under `fail_closed` a full queue returns [`SubmitError::Full`] with the record, so the
+//!   gateway can refuse the tool call; the record is not counted as submitted.
+//! - Every drop is counted through `Metrics::record_dropped` before the call returns.
+
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use tokio::sync::Notify;
+
+use crate::config::OverflowPolicy;
+use crate::metrics::{DropReason, Metrics};
+use crate::queue::{MemQueue, PushResult};
+use crate::record::Record;
+
+/// State shared by producers and the worker of one destination.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) queue: Mutex<MemQueue>,
+    pub(crate) policy: OverflowPolicy,
+    /// Wakes the worker: new data arrived.
+    pub(crate) work: Notify,
+    /// Wakes `block` producers: room was made (or the pipeline closed).
+    pub(crate) space: Notify,
+    pub(crate) closed: AtomicBool,
+    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) batch_events: usize,
+}
+
+impl Shared {
+    /// Locks the queue. A poisoned lock only means another thread panicked mid-push; the
+    /// queue's own invariants hold between calls, so keep going rather than lose the data.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, MemQueue> {
+        self.queue.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn publish_queue(&self, q: &MemQueue) {
+        self.metrics.memory_events.store(q.len() as u64, Relaxed);
+        self.metrics.memory_bytes.store(q.bytes() as u64, Relaxed);
+    }
+}
+
+/// What happened to a submitted record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Submitted {
+    /// Queued for delivery.
+    Queued,
+    /// Queued; this many older records were dropped (`drop_oldest`) and counted.
+    QueuedDroppedOldest(u64),
+    /// The queue was full and the record was dropped (`drop_newest`) and counted.
+    DroppedNewest,
+}
+
+/// Why a record was not accepted. The record is handed back.
+#[derive(Debug, thiserror::Error)]
+pub enum SubmitError {
+    /// The queue is full under `fail_closed` (or `block` through `try_submit`): the audit
+    /// trail cannot be kept right now.
+    #[error("delivery queue for {destination} is full")]
+    Full {
+        /// Destination name.
+        destination: String,
+        /// The record, returned to the caller.
+        record: Record,
+    },
+    /// The pipeline is shutting down.
+    #[error("delivery pipeline for {destination} is closed")]
+    Closed {
+        /// Destination name.
+        destination: String,
+        /// The record, returned to the caller.
+        record: Record,
+    },
+}
+
+/// A cheap, cloneable handle for submitting records to one destination.
+#[derive(Clone, Debug)]
+pub struct Producer {
+    shared: Arc<Shared>,
+    destination: Arc<str>,
+}
+
+impl Producer {
+    pub(crate) fn new(shared: Arc<Shared>, destination: &str) -> Self {
+        Self {
+            shared,
+            destination: destination.into(),
+        }
+    }
+
+    /// Submits without ever waiting. Under `block` a full queue returns
+    /// [`SubmitError::Full`] (use [`Producer::submit`] to wait instead).
+    pub fn try_submit(&self, record: Record) -> Result<Submitted, SubmitError> {
+        let r = self.push(record);
+        if let Err(SubmitError::Full { .. }) = &r {
+            self.shared.metrics.refused.fetch_add(1, Relaxed);
+        }
+        r
+    }
+
+    /// Submits; awaits only under `block` while the queue is full.
+    pub async fn submit(&self, record: Record) -> Result<Submitted, SubmitError> {
+        if self.shared.policy != OverflowPolicy::Block {
+            return self.try_submit(record);
+        }
+        let mut record = record;
+        let mut counted = false;
+        loop {
+            let notified = self.shared.space.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            match self.push(record) {
+                Err(SubmitError::Full { record: r, .. }) => {
+                    if !counted {
+                        counted = true;
+                        self.shared.metrics.blocked_submits.fetch_add(1, Relaxed);
+                    }
+                    record = r;
+                    notified.await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn push(&self, record: Record) -> Result<Submitted, SubmitError> {
+        let shared = &*self.shared;
+        if shared.closed.load(Relaxed) {
+            return Err(SubmitError::Closed {
+                destination: self.destination.to_string(),
+                record,
+            });
+        }
+        let mut q = shared.lock();
+        let was_empty = q.is_empty();
+        let result = q.push(record, shared.policy);
+        let len = q.len();
+        shared.publish_queue(&q);
+        drop(q);
+        match result {
+            PushResult::Queued { dropped_oldest } => {
+                shared.metrics.submitted.fetch_add(1, Relaxed);
+                // Wake the worker when data appears or a full batch is ready; in between
+                // it is either busy or waiting for its batch timer anyway.
+                if was_empty || len % shared.batch_events == 0 {
+                    shared.work.notify_one();
+                }
+                if dropped_oldest > 0 {
+                    shared
+                        .metrics
+                        .record_dropped(DropReason::QueueFullOldest, dropped_oldest);
+                    Ok(Submitted::QueuedDroppedOldest(dropped_oldest))
+                } else {
+                    Ok(Submitted::Queued)
+                }
+            }
+            PushResult::DroppedNewest => {
+                shared.metrics.submitted.fetch_add(1, Relaxed);
+                shared
+                    .metrics
+                    .record_dropped(DropReason::QueueFullNewest, 1);
+                Ok(Submitted::DroppedNewest)
+            }
+            PushResult::Full(record) => {
+                // Make sure the worker is draining (it may be waiting on a batch timer).
+                shared.work.notify_one();
+                Err(SubmitError::Full {
+                    destination: self.destination.to_string(),
+                    record,
+                })
+            }
+        }
+    }
+
+    /// Whether a record of `size` bytes would currently be queued without dropping or
+    /// waiting (a hint for callers under `fail_closed`; it can change at once).
+    pub fn has_room(&self, size: usize) -> bool {
+        self.shared.lock().has_room(size)
+    }
+
+    /// This destination's metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.shared.metrics
+    }
+}
