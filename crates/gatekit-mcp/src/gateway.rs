@@ -648,8 +648,13 @@ fn invalid_params(message: String) -> ErrorObject {
 fn params_object(params: Option<&RawValue>) -> Result<Map<String, Value>, ErrorObject> {
     match params {
         None => Ok(Map::new()),
-        Some(raw) => serde_json::from_str(raw.get())
-            .map_err(|_| invalid_params("params must be a JSON object".into())),
+        Some(raw) => serde_json::from_str(raw.get()).map_err(|e| {
+            // Not an object, or an object serde_json refuses (a lone UTF-16 surrogate
+            // escape such as "\ud800" is valid JSON syntax but not a Unicode string).
+            invalid_params(format!(
+                "params must be a JSON object of valid strings: {e}"
+            ))
+        }),
     }
 }
 

@@ -308,6 +308,19 @@ fn call_tool(server: &Server, id: &Value, params: &Value) {
             json!({"content": [{"type": "text", "text": "this tool always fails"}], "isError": true})
         }
         "pid" => text(std::process::id().to_string()),
+        "lone_surrogate" => {
+            // Valid JSON syntax, but not a Unicode string.
+            let line = format!(
+                "{{\"jsonrpc\":\"2.0\",\"id\":{id},\"result\":{{\"content\":[{{\"type\":\"text\",\"text\":\"a\\ud800b\"}}]}}}}\n"
+            );
+            let out = server.out.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(out) = out.as_ref() {
+                let mut lock = out.lock();
+                let _ = lock.write_all(line.as_bytes());
+                let _ = lock.flush();
+            }
+            return;
+        }
         "invalid_utf8" => {
             // Deliberately broken output, to test how peers cope with it.
             let mut line = format!(

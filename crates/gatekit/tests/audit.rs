@@ -81,10 +81,27 @@ fn hostile_content_always_yields_valid_jsonl_with_identity_fields() {
         "bad \u{fffd}\u{fffd} bytes",
         "invalid UTF-8 from an upstream is replaced"
     );
+    // A lone surrogate escape cannot be inspected or recorded as a string: the call fails
+    // clearly (without an audit sink or plugins it would pass through byte for byte).
+    let lone = gw.call(
+        12,
+        "tools/call",
+        json!({"name": "ex__lone_surrogate", "arguments": {}}),
+    );
+    assert_eq!(lone["error"]["code"], -32004, "{lone}");
+    assert_eq!(lone["error"]["data"]["error_type"], "invalid_response");
     finish(gw);
 
     let recs = records(&dir.path().join("audit.jsonl"));
-    assert_eq!(recs.len(), 12, "a request and a response record per call");
+    let kinds: Vec<String> = recs
+        .iter()
+        .map(|r| format!("{}:{}", r["request_id"], r["event_type"]))
+        .collect();
+    assert_eq!(
+        recs.len(),
+        14,
+        "a request and a response record per call: {kinds:?}"
+    );
     let mut seq = 0;
     for r in &recs {
         for key in [

@@ -134,6 +134,17 @@ fn malformed_input_gets_errors_and_the_gateway_keeps_serving() {
         );
         assert_eq!(reply["id"], id, "{reply}");
     }
+    // A lone surrogate escape is JSON syntax but not a string: a clear error, not a hang.
+    gw.send_raw(b"{\"jsonrpc\":\"2.0\",\"id\":44,\"method\":\"tools/call\",\"params\":{\"name\":\"ex__echo\",\"arguments\":{\"text\":\"a\\ud800b\"}}}\n");
+    let reply = gw.response(44);
+    assert_eq!(reply["error"]["code"], -32602, "{reply}");
+    assert!(
+        reply["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("valid strings"),
+        "{reply}"
+    );
     let echo = call_tool(&mut gw, 50, "ex__echo", json!({"text": "still serving"}));
     assert_eq!(result_text(&echo), "still serving");
 }

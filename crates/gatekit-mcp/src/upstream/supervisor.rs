@@ -356,18 +356,16 @@ async fn handle_line(
         }
         Err(e) => {
             warn!(upstream = %session.name, error = %e, "Upstream sent an invalid message; ignored.");
-            if let ParseError::Invalid {
-                id: Some(RequestId::Number(id)),
-                reason,
-            } = e
-            {
-                session.complete(
-                    id,
-                    Err(UpstreamError::InvalidResponse {
-                        name: session.name.to_string(),
-                        reason,
-                    }),
-                );
+            // Fail the request it answers, if its id can be read, rather than let it wait
+            // for the timeout.
+            let id = match &e {
+                ParseError::Invalid { id, .. } => id.clone(),
+                ParseError::Json(_) => top_level_id(line),
+            };
+            if let Some(RequestId::Number(id)) = id {
+                let reason = e.to_string();
+                let name = session.name.to_string();
+                session.complete(id, Err(UpstreamError::InvalidResponse { name, reason }));
             }
             return;
         }
