@@ -500,5 +500,11 @@ mod tests {
             proptest::prop_assert_eq!(Timestamp::from_civil(t.civil()), Some(t));
             proptest::prop_assert_eq!(Timestamp::parse_rfc3339(&t.to_rfc3339_millis()).unwrap(), t);
         }
+
+        #[test]
+        fn parse_never_panics(s in "\\PC{0,40}", digits in "[0-9T:.Z+-]{18,34}") {
+            let _ = Timestamp::parse_rfc3339(&s);
+            let _ = Timestamp::parse_rfc3339(&digits);
+        }
     }
 }

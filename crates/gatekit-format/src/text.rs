@@ -1,0 +1,159 @@
+//! Byte-level helpers shared by the encoders: integer rendering, truncation on UTF-8
+//! character boundaries, and the control-character test.
+//!
+//! Invariants: truncation never splits a UTF-8 sequence and always ends a shortened
+//! value with [`TRUNCATION_MARKER`], so a reader can tell a value was cut; the result
+//! is never longer than the requested byte limit.
+
+use std::borrow::Cow;
+
+/// Appended to every value shortened by a size cap.
+pub const TRUNCATION_MARKER: &str = "...[truncated]";
+
+/// Smallest size cap accepted by settings: room for the marker and some content.
+pub const MIN_CAP: usize = 32;
+
+/// Shortens `s` to at most `max` bytes, cutting on a character boundary and ending with
+/// [`TRUNCATION_MARKER`]. Returns `s` unchanged when it fits.
+pub fn truncate(s: &str, max: usize) -> Cow<'_, str> {
+    if s.len() <= max {
+        return Cow::Borrowed(s);
+    }
+    if max < TRUNCATION_MARKER.len() {
+        return Cow::Borrowed(&s[..floor_char_boundary(s, max)]);
+    }
+    let keep = floor_char_boundary(s, max - TRUNCATION_MARKER.len());
+    let mut out = String::with_capacity(keep + TRUNCATION_MARKER.len());
+    out.push_str(&s[..keep]);
+    out.push_str(TRUNCATION_MARKER);
+    Cow::Owned(out)
+}
+
+/// The largest index `<= i` that is a character boundary of `s`.
+pub fn floor_char_boundary(s: &str, i: usize) -> usize {
+    if i >= s.len() {
+        return s.len();
+    }
+    let mut i = i;
+    while !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+/// Appends `v` in decimal.
+pub fn push_u64(out: &mut Vec<u8>, mut v: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&buf[i..]);
+}
+
+/// Appends `v` in decimal with a leading `-` when negative.
+pub fn push_i64(out: &mut Vec<u8>, v: i64) {
+    if v < 0 {
+        out.push(b'-');
+    }
+    push_u64(out, v.unsigned_abs());
+}
+
+/// `true` if any byte satisfies `pred`. Written as a branch-free OR over 16-byte chunks so
+/// the compiler vectorises it: the common case (a clean value, copied in one go) is then
+/// far cheaper than a byte-by-byte escape loop.
+#[inline]
+pub fn any_byte(b: &[u8], pred: impl Fn(u8) -> bool) -> bool {
+    let mut chunks = b.chunks_exact(32);
+    for ch in &mut chunks {
+        let mut hit = 0u8;
+        for &c in ch {
+            hit |= u8::from(pred(c));
+        }
+        if hit != 0 {
+            return true;
+        }
+    }
+    let mut hit = 0u8;
+    for &c in chunks.remainder() {
+        hit |= u8::from(pred(c));
+    }
+    hit != 0
+}
+
+/// Reusable per-thread scratch buffer (for rendering tool parameters to JSON before they
+/// are capped and escaped) so formatting allocates nothing per event.
+pub fn with_scratch<R>(f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
+    thread_local! {
+        static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buf) => {
+            buf.clear();
+            f(&mut buf)
+        }
+        // Re-entered (a formatter inside a formatter): fall back to a fresh buffer.
+        Err(_) => f(&mut Vec::new()),
+    })
+}
+
+/// C0 controls, DEL, and (as the second byte after 0xC2) the C1 controls U+0080..U+009F.
+/// These never reach a text format raw: CR/LF are escaped or removed, the rest replaced.
+#[inline]
+pub fn is_c0_or_del(b: u8) -> bool {
+    b < 0x20 || b == 0x7f
+}
+
+/// `true` if `bytes[i]` starts a C1 control character (U+0080..=U+009F, encoded C2 80..9F).
+#[inline]
+pub fn is_c1_at(bytes: &[u8], i: usize) -> bool {
+    bytes[i] == 0xC2 && matches!(bytes.get(i + 1), Some(0x80..=0x9F))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn truncate_table() {
+        let cases: &[(&str, usize, &str)] = &[
+            ("short", 32, "short"),
+            (
+                "0123456789012345678901234567890123456789",
+                32,
+                "012345678901234567...[truncated]",
+            ),
+            // 'é' is 2 bytes: a cut inside it moves back to the boundary.
+            (
+                "ééééééééééééééééééééééééééééé",
+                32,
+                "ééééééééé...[truncated]",
+            ),
+            ("abc", 2, "ab"),
+        ];
+        for (input, max, want) in cases {
+            let got = truncate(input, *max);
+            assert_eq!(got, *want, "{input:?} @ {max}");
+            assert!(got.len() <= *max);
+        }
+    }
+
+    #[test]
+    fn integers() {
+        let mut v = Vec::new();
+        push_i64(&mut v, -42);
+        v.push(b' ');
+        push_u64(&mut v, u64::MAX);
+        v.push(b' ');
+        push_i64(&mut v, i64::MIN);
+        assert_eq!(
+            String::from_utf8(v).unwrap(),
+            "-42 18446744073709551615 -9223372036854775808"
+        );
+    }
+}
