@@ -44,6 +44,22 @@ enum Command {
     },
     /// Run the bundled example MCP server on stdin/stdout.
     ExampleServer,
+    /// SIEM tools.
+    Siem {
+        #[command(subcommand)]
+        command: SiemCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum SiemCommand {
+    /// Print sample events (one of each event type, plus a hostile one) in a SIEM format, so
+    /// parsers can be built and tested before any traffic flows.
+    Sample {
+        /// cef, leef, leef2, json, hec, sentinel, syslog5424 or syslog3164.
+        #[arg(short, long)]
+        format: String,
+    },
 }
 
 /// Entry point of `gatekit`.
@@ -57,6 +73,9 @@ pub fn main() -> ExitCode {
             crate::example_server::serve_stdio();
             ExitCode::SUCCESS
         }
+        Command::Siem {
+            command: SiemCommand::Sample { format },
+        } => siem_sample(&format),
     }
 }
 
@@ -86,5 +105,25 @@ pub fn main_python_compat() -> ExitCode {
         start::check(&args.config)
     } else {
         start::run_gateway(&args.config, args.verbose)
+    }
+}
+
+fn siem_sample(format: &str) -> ExitCode {
+    use std::io::Write;
+    let rendered = format
+        .parse::<gatekit_format::FormatKind>()
+        .and_then(gatekit_format::render_samples);
+    match rendered {
+        Ok(bytes) => {
+            let mut out = std::io::stdout().lock();
+            if out.write_all(&bytes).and_then(|()| out.flush()).is_err() {
+                return ExitCode::FAILURE;
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
     }
 }

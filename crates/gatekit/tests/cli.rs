@@ -96,3 +96,65 @@ fn demo_runs_a_full_session() {
     assert!(stdout.contains("Unknown tool: nosuch__tool"), "{stdout}");
     assert!(stdout.contains("shut down cleanly"), "{stdout}");
 }
+
+#[test]
+fn siem_sample_prints_every_event_type_in_each_format() {
+    for format in [
+        "cef",
+        "leef",
+        "leef2",
+        "json",
+        "hec",
+        "sentinel",
+        "syslog5424",
+        "syslog3164",
+    ] {
+        let out = Command::new(gatekit())
+            .args(["siem", "sample", "--format", format])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{format}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(
+            text.lines().count() >= 6,
+            "{format}: at least one event per type:\n{text}"
+        );
+    }
+    let json = Command::new(gatekit())
+        .args(["siem", "sample", "--format", "json"])
+        .output()
+        .unwrap();
+    let types: std::collections::HashSet<String> = String::from_utf8(json.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["event_type"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    for t in [
+        "mcp_request",
+        "mcp_response",
+        "security_decision",
+        "audit_event",
+        "error_event",
+        "system_event",
+    ] {
+        assert!(types.contains(t), "{t} missing from {types:?}");
+    }
+    let bad = Command::new(gatekit())
+        .args(["siem", "sample", "--format", "xml"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("cef"),
+        "lists the valid names"
+    );
+}
