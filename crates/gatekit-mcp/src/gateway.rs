@@ -512,9 +512,10 @@ impl Gateway {
             .get("name")
             .and_then(Value::as_str)
             .ok_or_else(|| invalid_params(format!("`{method}` needs a string `name`")))?;
-        let (upstream, local) = self
-            .resolve_name(name)
-            .ok_or_else(|| invalid_params(format!("Unknown {what}: {name}")))?;
+        let Some((upstream, local)) = self.resolve_name(name) else {
+            let err = invalid_params(format!("Unknown {what}: {name}"));
+            return Err(self.audit_unrouted(id, method, Some(name), err));
+        };
         params.insert("name".into(), Value::from(local));
         self.forward_hooked(id, upstream, method, params).await
     }
@@ -530,7 +531,9 @@ impl Gateway {
             .get("uri")
             .and_then(Value::as_str)
             .ok_or_else(|| invalid_params(format!("`{method}` needs a string `uri`")))?;
-        let (upstream, uri) = self.route_uri(uri)?;
+        let (upstream, uri) = self
+            .route_uri(uri)
+            .map_err(|err| self.audit_unrouted(id, method, None, err))?;
         params.insert("uri".into(), Value::from(uri));
         self.forward_hooked(id, upstream, method, params).await
     }

@@ -41,6 +41,10 @@ enum Command {
         /// Debug logging from the gateway on stderr.
         #[arg(short, long)]
         verbose: bool,
+        /// Directory for the demo's configuration and audit trail (default: a new directory
+        /// under the system's temporary directory, kept for inspection).
+        #[arg(long)]
+        dir: Option<PathBuf>,
     },
     /// Run the bundled example MCP server on stdin/stdout.
     ExampleServer,
@@ -68,7 +72,7 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Run { config, verbose } => start::run_gateway(&config, verbose),
         Command::Check { config } => start::check(&config),
-        Command::Demo { verbose } => crate::demo::run(verbose),
+        Command::Demo { verbose, dir } => crate::demo::run(verbose, dir),
         Command::ExampleServer => {
             crate::example_server::serve_stdio();
             ExitCode::SUCCESS

@@ -13,9 +13,10 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-/// Runs the demo; `verbose` passes the gateway's debug log through to stderr.
-pub fn run(verbose: bool) -> ExitCode {
-    match play(verbose) {
+/// Runs the demo in `dir` (or a new temporary directory); `verbose` passes the gateway's
+/// debug log through to stderr.
+pub fn run(verbose: bool, dir: Option<PathBuf>) -> ExitCode {
+    match play(verbose, dir) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("demo failed: {e}");
@@ -27,8 +28,10 @@ pub fn run(verbose: bool) -> ExitCode {
 fn demo_config(exe: &Path) -> String {
     let exe = exe.display().to_string();
     format!(
-        "# Built-in demo configuration: one upstream, the bundled example server.\n\
-         proxy:\n  transport: stdio\n  timeouts: {{connection_timeout: 10, request_timeout: 10}}\n  upstreams:\n    - name: example\n      command: [{exe:?}, \"example-server\"]\n"
+        "# Built-in demo configuration: one upstream (the bundled example server), a secrets\n\
+         # filter that redacts, and a JSONL audit trail next to this file.\n\
+         proxy:\n  transport: stdio\n  timeouts: {{connection_timeout: 10, request_timeout: 10}}\n  upstreams:\n    - name: example\n      command: [{exe:?}, \"example-server\"]\n\
+         plugins:\n  security:\n    _global:\n      - handler: basic_secrets_filter\n        config: {{action: redact}}\n  auditing:\n    _global:\n      - handler: audit_jsonl\n        config: {{output_file: audit.jsonl, include_request_body: true}}\n"
     )
 }
 
@@ -122,9 +125,11 @@ fn show(label: &str, msg: &Value) {
     println!("\n> {label}\n< {kind}: {body}");
 }
 
-fn play(verbose: bool) -> Result<(), String> {
+fn play(verbose: bool, dir: Option<PathBuf>) -> Result<(), String> {
     let exe = std::env::current_exe().map_err(|e| format!("cannot locate gatekit: {e}"))?;
-    let dir = std::env::temp_dir().join(format!("gatekit-demo-{}", std::process::id()));
+    let dir = dir.unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("gatekit-demo-{}", std::process::id()))
+    });
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let config: PathBuf = dir.join("gatekit.yaml");
     std::fs::write(&config, demo_config(&exe)).map_err(|e| e.to_string())?;
@@ -168,6 +173,11 @@ fn play(verbose: bool) -> Result<(), String> {
             json!({"name": "example__add", "arguments": {"a": 2, "b": 40}}),
         ),
         (
+            "tools/call example__echo (an AWS key in the argument)",
+            "tools/call",
+            json!({"name": "example__echo", "arguments": {"text": "deploy with AKIAIOSFODNN7EXAMPLE"}}),
+        ),
+        (
             "prompts/get example__greet",
             "prompts/get",
             json!({"name": "example__greet", "arguments": {"name": "Ada"}}),
@@ -189,7 +199,25 @@ fn play(verbose: bool) -> Result<(), String> {
         show(label, &reply);
     }
     client.finish()?;
-    let _ = std::fs::remove_dir_all(&dir);
-    println!("\nDone: the gateway answered every request and shut down cleanly.");
+    let audit = dir.join("audit.jsonl");
+    let records = std::fs::read_to_string(&audit).map_err(|e| format!("no audit trail: {e}"))?;
+    println!(
+        "\nAudit trail: {} records in {}",
+        records.lines().count(),
+        audit.display()
+    );
+    for line in records.lines() {
+        let r: Value = serde_json::from_str(line).map_err(|e| format!("bad audit line: {e}"))?;
+        println!(
+            "  #{:<3} {:<22} {:<12} {:<16} {}",
+            r["sequence"],
+            r["event_type"].as_str().unwrap_or("-"),
+            r["method"].as_str().unwrap_or("-"),
+            r["tool"].as_str().unwrap_or("-"),
+            r["reason"].as_str().unwrap_or("")
+        );
+    }
+    println!("\nDone: the gateway answered every request, redacted the secret, audited every call and shut down cleanly.");
+    println!("Try `gatekit siem sample --format cef` to see the SIEM formats.");
     Ok(())
 }

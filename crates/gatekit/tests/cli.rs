@@ -84,7 +84,13 @@ logging:
 
 #[test]
 fn demo_runs_a_full_session() {
-    let out = Command::new(gatekit()).arg("demo").output().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(gatekit())
+        .arg("demo")
+        .arg("--dir")
+        .arg(dir.path())
+        .output()
+        .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -95,6 +101,16 @@ fn demo_runs_a_full_session() {
     assert!(stdout.contains("\"text\":\"42\""), "{stdout}");
     assert!(stdout.contains("Unknown tool: nosuch__tool"), "{stdout}");
     assert!(stdout.contains("shut down cleanly"), "{stdout}");
+    assert!(stdout.contains("[SECRET REDACTED by Gatekit]"), "{stdout}");
+    let audit = std::fs::read_to_string(dir.path().join("audit.jsonl")).unwrap();
+    assert!(
+        audit.contains("REQUEST_MODIFIED") && audit.contains("INVALID_PARAMS_ERROR"),
+        "{audit}"
+    );
+    assert!(
+        !audit.contains("AKIAIOSFODNN7EXAMPLE"),
+        "the secret must not reach the audit file"
+    );
 }
 
 #[test]

@@ -142,6 +142,39 @@ impl Gateway {
         reply
     }
 
+    /// Records a call that could not be routed (an unknown tool, prompt or resource): attempts
+    /// to reach something that does not exist are worth auditing too. Returns `err`, or the
+    /// audit failure when a critical destination cannot record.
+    pub(super) fn audit_unrouted(
+        &self,
+        id: &RequestId,
+        method: &str,
+        name: Option<&str>,
+        err: ErrorObject,
+    ) -> ErrorObject {
+        let Some(audit) = self.settings.audit.as_ref() else {
+            return err;
+        };
+        let session = self.session_info();
+        let record = AuditRecord {
+            phase: Phase::Response,
+            request_id: Some(id),
+            upstream: None,
+            method,
+            tool: name,
+            stages: &[],
+            blocked: false,
+            body: None,
+            error: Some(error_info(&err)),
+            duration: None,
+            session: &session,
+        };
+        match audit.record(&record) {
+            Ok(()) => err,
+            Err(reason) => audit_failure(reason),
+        }
+    }
+
     /// The session as the audit trail describes it.
     pub(super) fn session_info(&self) -> Arc<SessionInfo> {
         Arc::clone(&self.session.read().unwrap_or_else(|e| e.into_inner()))
