@@ -1,19 +1,25 @@
 //! The client side of the gateway: stdin and stdout.
 //!
-//! Stdin and stdout are read and written by two dedicated threads rather than through tokio's
-//! blocking pool: each blocking pool call is a thread hand-off per read or write, which adds
-//! latency to every message, and putting the descriptors in non-blocking mode would also
-//! change them for the parent process that shares them.
+//! When stdin and stdout are pipes or sockets (how MCP clients launch servers), the runtime
+//! reads and writes them directly in non-blocking mode: no thread hand-off per message, which
+//! on a virtual machine costs tens of microseconds of wake-up latency each way. Anything else
+//! (a terminal, a file) is served by two dedicated threads instead, because switching a
+//! terminal shared with a shell to non-blocking mode would break the shell
+//! (docs/decisions/0002-client-stdio.md).
 //!
 //! Invariants: nothing but complete protocol lines is ever written to stdout (logs go to
-//! stderr); lines are written in the order they were queued; a write error ends the writer and
-//! is reported once.
+//! stderr); each line is written whole, in the order senders got the writer; a write error is
+//! reported once.
 
+use std::fs::File;
 use std::io::{Read, Write};
+use std::os::fd::AsFd;
+use std::os::unix::fs::FileTypeExt;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use tokio::io::{AsyncBufRead, AsyncRead, ReadBuf};
+use tokio::io::{AsyncBufRead, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader, ReadBuf};
 use tokio::sync::mpsc;
 
 /// Lines queued for the client before senders wait (back-pressure from a slow client).
@@ -21,8 +27,109 @@ const OUTBOUND_QUEUE: usize = 1024;
 /// Size of one read from stdin.
 const READ_CHUNK: usize = 64 * 1024;
 
+type DirectWriter = Arc<tokio::sync::Mutex<Box<dyn AsyncWrite + Unpin + Send>>>;
+
 /// Sends complete lines to the client.
-pub type ClientSender = mpsc::Sender<Vec<u8>>;
+#[derive(Clone)]
+pub enum ClientSender {
+    /// Queued for the stdout thread.
+    Thread(mpsc::Sender<Vec<u8>>),
+    /// Written by the sending task itself, one whole line under the lock.
+    Direct(DirectWriter),
+}
+
+impl std::fmt::Debug for ClientSender {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ClientSender::Thread(_) => "ClientSender::Thread",
+            ClientSender::Direct(_) => "ClientSender::Direct",
+        })
+    }
+}
+
+impl ClientSender {
+    /// Sends one line (ending in `\n`); false when the client is gone.
+    pub async fn send(&self, line: Vec<u8>) -> bool {
+        match self {
+            ClientSender::Thread(tx) => tx.send(line).await.is_ok(),
+            ClientSender::Direct(writer) => {
+                let mut w = writer.lock().await;
+                w.write_all(&line).await.is_ok() && w.flush().await.is_ok()
+            }
+        }
+    }
+}
+
+/// The client's stdin and stdout, attached to the current runtime.
+pub struct ClientIo {
+    /// Stdin.
+    pub input: Box<dyn AsyncBufRead + Unpin + Send>,
+    /// Stdout.
+    pub output: ClientSender,
+    /// The stdout thread, when one is used: join it after the gateway stopped, so everything
+    /// queued is written.
+    pub writer_thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for ClientIo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientIo").field("output", &self.output).finish_non_exhaustive()
+    }
+}
+
+/// Attaches stdin and stdout; must be called inside the tokio runtime.
+pub fn attach() -> ClientIo {
+    let input: Box<dyn AsyncBufRead + Unpin + Send> = match nonblocking_stdin() {
+        Some(reader) => Box::new(BufReader::with_capacity(READ_CHUNK, reader)),
+        None => Box::new(spawn_stdin_reader()),
+    };
+    let (output, writer_thread) = match nonblocking_stdout() {
+        Some(writer) => (ClientSender::Direct(Arc::new(tokio::sync::Mutex::new(writer))), None),
+        None => {
+            let (tx, handle) = spawn_stdout_writer();
+            (tx, Some(handle))
+        }
+    };
+    ClientIo { input, output, writer_thread }
+}
+
+/// A duplicate of `fd` as a `File`, if it is a pipe or a socket.
+fn pipe_or_socket(fd: std::os::fd::BorrowedFd<'_>) -> Option<(File, bool)> {
+    let file = File::from(fd.try_clone_to_owned().ok()?);
+    let kind = file.metadata().ok()?.file_type();
+    if kind.is_fifo() {
+        Some((file, true))
+    } else if kind.is_socket() {
+        Some((file, false))
+    } else {
+        None
+    }
+}
+
+fn nonblocking_stdin() -> Option<Box<dyn AsyncRead + Unpin + Send>> {
+    let (file, fifo) = pipe_or_socket(std::io::stdin().as_fd())?;
+    if fifo {
+        // Sets O_NONBLOCK on the pipe's read end, which only this process reads.
+        let rx = tokio::net::unix::pipe::Receiver::from_file(file).ok()?;
+        Some(Box::new(rx))
+    } else {
+        let socket = std::os::unix::net::UnixStream::from(std::os::fd::OwnedFd::from(file));
+        socket.set_nonblocking(true).ok()?;
+        Some(Box::new(tokio::net::UnixStream::from_std(socket).ok()?))
+    }
+}
+
+fn nonblocking_stdout() -> Option<Box<dyn AsyncWrite + Unpin + Send>> {
+    let (file, fifo) = pipe_or_socket(std::io::stdout().as_fd())?;
+    if fifo {
+        let tx = tokio::net::unix::pipe::Sender::from_file(file).ok()?;
+        Some(Box::new(tx))
+    } else {
+        let socket = std::os::unix::net::UnixStream::from(std::os::fd::OwnedFd::from(file));
+        socket.set_nonblocking(true).ok()?;
+        Some(Box::new(tokio::net::UnixStream::from_std(socket).ok()?))
+    }
+}
 
 /// Starts the stdout writer thread. The thread ends, after flushing, once every sender is
 /// dropped; join the handle to make sure everything was written.
@@ -49,7 +156,7 @@ pub fn spawn_stdout_writer() -> (ClientSender, std::thread::JoinHandle<()>) {
             let _ = out.flush();
         })
         .unwrap_or_else(|e| panic!("cannot start the stdout thread: {e}"));
-    (tx, handle)
+    (ClientSender::Thread(tx), handle)
 }
 
 /// Starts the stdin reader thread and returns an async reader over what it reads.

@@ -224,7 +224,7 @@ impl Gateway {
     async fn send_to_client(&self, line: Vec<u8>) {
         let tx = self.client.read().ok().and_then(|c| c.clone());
         if let Some(tx) = tx {
-            let _ = tx.send(line).await;
+            tx.send(line).await;
         }
     }
 

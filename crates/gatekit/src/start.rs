@@ -148,11 +148,15 @@ pub fn run_gateway(path: &Path, verbose: bool) -> ExitCode {
         }
     };
     info!(config = %cfg.source, upstreams = settings.upstreams.len(), "Gatekit starting.");
-    let (client_tx, writer) = client::spawn_stdout_writer();
-    let input = client::spawn_stdin_reader();
-    let reason = runtime.block_on(gateway::run(settings, input, client_tx));
+    let (reason, writer_thread) = runtime.block_on(async {
+        let io = client::attach();
+        let reason = gateway::run(settings, io.input, io.output).await;
+        (reason, io.writer_thread)
+    });
     runtime.shutdown_timeout(Duration::from_secs(1));
-    let _ = writer.join();
+    if let Some(writer) = writer_thread {
+        let _ = writer.join();
+    }
     info!(?reason, "Gatekit stopped.");
     ExitCode::SUCCESS
 }
