@@ -73,7 +73,9 @@ pub struct ClientIo {
 
 impl std::fmt::Debug for ClientIo {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ClientIo").field("output", &self.output).finish_non_exhaustive()
+        f.debug_struct("ClientIo")
+            .field("output", &self.output)
+            .finish_non_exhaustive()
     }
 }
 
@@ -84,13 +86,20 @@ pub fn attach() -> ClientIo {
         None => Box::new(spawn_stdin_reader()),
     };
     let (output, writer_thread) = match nonblocking_stdout() {
-        Some(writer) => (ClientSender::Direct(Arc::new(tokio::sync::Mutex::new(writer))), None),
+        Some(writer) => (
+            ClientSender::Direct(Arc::new(tokio::sync::Mutex::new(writer))),
+            None,
+        ),
         None => {
             let (tx, handle) = spawn_stdout_writer();
             (tx, Some(handle))
         }
     };
-    ClientIo { input, output, writer_thread }
+    ClientIo {
+        input,
+        output,
+        writer_thread,
+    }
 }
 
 /// A duplicate of `fd` as a `File`, if it is a pipe or a socket.
