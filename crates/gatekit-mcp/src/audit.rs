@@ -93,3 +93,28 @@ pub trait AuditSink: Send + Sync + std::fmt::Debug {
     /// otherwise pass through as raw bytes).
     fn wants_bodies(&self) -> bool;
 }
+
+/// Several sinks as one: a record goes to each; the first critical failure is reported after
+/// every sink had its chance to record.
+#[derive(Debug)]
+pub struct Fanout(pub Vec<std::sync::Arc<dyn AuditSink>>);
+
+impl AuditSink for Fanout {
+    fn check(&self) -> Result<(), String> {
+        self.0.iter().try_for_each(|s| s.check())
+    }
+
+    fn record(&self, record: &AuditRecord<'_>) -> Result<(), String> {
+        let mut result = Ok(());
+        for sink in &self.0 {
+            if let Err(e) = sink.record(record) {
+                result = result.and(Err(e));
+            }
+        }
+        result
+    }
+
+    fn wants_bodies(&self) -> bool {
+        self.0.iter().any(|s| s.wants_bodies())
+    }
+}

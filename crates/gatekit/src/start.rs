@@ -29,7 +29,8 @@ pub fn check(path: &Path) -> ExitCode {
             }
             let checked = gatekit_plugins::build_hooks(&cfg)
                 .map(|_| ())
-                .and(gatekit_audit::validate(&cfg));
+                .and(gatekit_audit::validate(&cfg))
+                .and(gatekit_siem::validate(&cfg).map(|_| ()));
             if let Err(errors) = checked {
                 print_errors(&errors);
                 return ExitCode::FAILURE;
@@ -134,12 +135,52 @@ pub fn run_gateway(path: &Path, verbose: bool) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    if cfg.file.siem.is_some() {
-        warn!("The `siem` section is accepted, but SIEM delivery is not part of this build yet; no SIEM events are sent.");
-    }
+    let siem_plans = match gatekit_siem::validate(&cfg) {
+        Ok(plans) => plans,
+        Err(errors) => {
+            print_errors(&errors);
+            answer_first_request(
+                codes::CONFIG_ERROR,
+                "configuration_error",
+                &errors.to_string(),
+                "fix the `siem` section as listed above",
+            );
+            return ExitCode::FAILURE;
+        }
+    };
     let mut settings = gateway_settings(&cfg);
     settings.hooks = hooks.map(|h| h as Arc<dyn gatekit_mcp::hooks::Hooks>);
-    settings.audit = audit.map(|a| a as Arc<dyn gatekit_mcp::audit::AuditSink>);
+    // SIEM delivery runs on its own runtime thread, so disk and network work never shares
+    // the thread that serves MCP traffic.
+    let siem = if siem_plans.is_empty() {
+        None
+    } else {
+        match start_siem(siem_plans) {
+            Ok(siem) => Some(siem),
+            Err(e) => {
+                eprintln!("error: {e}");
+                answer_first_request(
+                    codes::CONFIG_ERROR,
+                    "siem_error",
+                    &e,
+                    "check the `siem` section",
+                );
+                return ExitCode::FAILURE;
+            }
+        }
+    };
+    let mut sinks: Vec<Arc<dyn gatekit_mcp::audit::AuditSink>> = Vec::new();
+    if let Some(audit) = audit {
+        sinks.push(audit);
+    }
+    if let Some((_, sink)) = &siem {
+        sinks.push(Arc::clone(sink) as Arc<dyn gatekit_mcp::audit::AuditSink>);
+    }
+    settings.audit = match sinks.len() {
+        0 => None,
+        1 => sinks.pop(),
+        _ => Some(Arc::new(gatekit_mcp::audit::Fanout(sinks))),
+    };
     let runtime = match build_runtime() {
         Ok(rt) => rt,
         Err(e) => {
@@ -157,8 +198,34 @@ pub fn run_gateway(path: &Path, verbose: bool) -> ExitCode {
     if let Some(writer) = writer_thread {
         let _ = writer.join();
     }
+    if let Some((siem_runtime, sink)) = siem {
+        siem_runtime.block_on(sink.shutdown());
+        siem_runtime.shutdown_timeout(Duration::from_secs(1));
+    }
     info!(?reason, "Gatekit stopped.");
     ExitCode::SUCCESS
+}
+
+/// Starts SIEM delivery on a runtime of its own.
+fn start_siem(
+    plans: Vec<gatekit_siem::plan::DestinationPlan>,
+) -> Result<(tokio::runtime::Runtime, Arc<gatekit_siem::SiemSink>), String> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("gatekit-siem")
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the SIEM runtime: {e}"))?;
+    let sink = gatekit_siem::SiemSink::start(plans, runtime.handle(), host_name())?;
+    Ok((runtime, Arc::new(sink)))
+}
+
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into())
 }
 
 /// The async runtime. One thread by default: a gateway request is a few microseconds of

@@ -1,0 +1,29 @@
+//! Gatekit's SIEM connectors.
+//!
+//! * [`config`]: the `siem` section as the SIEM requirements write it.
+//! * [`secret`]: tokens and keys that never reach logs.
+//! * [`plan`]: configuration → destinations (formatter, framing, transport, delivery).
+//! * [`event`]: gateway audit records → canonical events.
+//! * [`sink`]: the SIEM audit sink the gateway writes to.
+//! * [`transport`]: file, TCP and UDP syslog transports.
+
+pub mod config;
+pub mod event;
+pub mod plan;
+pub mod secret;
+pub mod sink;
+pub mod transport;
+
+use gatekit_config::{Config, ConfigErrors};
+
+pub use sink::SiemSink;
+
+/// Checks the `siem` section offline (for `gatekit check` and start-up).
+pub fn validate(cfg: &Config) -> Result<Vec<plan::DestinationPlan>, ConfigErrors> {
+    let siem = match plan::parse(cfg) {
+        Ok(Some(siem)) => siem,
+        Ok(None) => return Ok(Vec::new()),
+        Err(e) => return Err(ConfigErrors::single(e)),
+    };
+    plan::plan(cfg, &siem).map_err(ConfigErrors)
+}

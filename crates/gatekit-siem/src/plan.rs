@@ -1,0 +1,455 @@
+//! From the `siem` configuration to destinations: which formatter, which framing, which
+//! transport and which delivery settings each enabled platform gets.
+//!
+//! Platform defaults follow the platforms (platform-corrections.md): Splunk `sc4s` is CEF in
+//! RFC 5424 over TLS with LF framing; QRadar takes LEEF 2.0 in RFC 5424; the file transports
+//! write one JSON object (or CEF line) per line. Transports that this build does not deliver
+//! yet are errors at load that say so.
+
+use std::path::PathBuf;
+
+use gatekit_config::{yaml, Config, ConfigError};
+use gatekit_delivery::{DeliveryConfig, DeliverySettings};
+use gatekit_format::{
+    CefFormatter, CefSettings, Formatter, Framing, JsonFormatter, LeefFormatter, LeefSettings,
+    LeefVersion, Syslog5424Formatter, SyslogSettings,
+};
+
+use crate::config::{SiemConfig, SyslogEndpoint};
+
+/// How a destination reaches its SIEM.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TransportPlan {
+    /// Append lines to a file.
+    File(PathBuf),
+    /// TCP syslog.
+    Tcp {
+        /// Host.
+        host: String,
+        /// Port.
+        port: u16,
+    },
+    /// UDP syslog.
+    Udp {
+        /// Host.
+        host: String,
+        /// Port.
+        port: u16,
+    },
+}
+
+/// One enabled platform, ready to build.
+pub struct DestinationPlan {
+    /// `splunk`, `qradar` or `azure_sentinel`.
+    pub platform: &'static str,
+    /// Renders one event.
+    pub formatter: Box<dyn Formatter>,
+    /// Frames one event on the wire.
+    pub framing: Framing,
+    /// Where it goes.
+    pub transport: TransportPlan,
+    /// Queue, batching, retry, disk buffer.
+    pub delivery: DeliverySettings,
+    /// Whether a full queue refuses tool calls (`overflow: fail_closed`).
+    pub fail_closed: bool,
+}
+
+impl std::fmt::Debug for DestinationPlan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DestinationPlan")
+            .field("platform", &self.platform)
+            .field("framing", &self.framing)
+            .field("transport", &self.transport)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Parses and checks the `siem` section; `None` when there is none or it is disabled.
+pub fn parse(cfg: &Config) -> Result<Option<SiemConfig>, ConfigError> {
+    let Some(value) = cfg.file.siem.clone() else {
+        return Ok(None);
+    };
+    let siem: SiemConfig = serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        ConfigError::at(
+            &cfg.source,
+            format!("siem.{path}").trim_end_matches('.'),
+            e.into_inner().to_string(),
+        )
+    })?;
+    Ok(siem.enabled.then_some(siem))
+}
+
+fn unavailable(source: &str, path: &str, what: &str, issue: &str) -> ConfigError {
+    ConfigError::at(
+        source,
+        path,
+        format!("{what} is not available in this version of Gatekit ({issue}); refusing to start rather than drop the audit trail"),
+    )
+}
+
+fn facility(source: &str, path: &str, value: Option<&yaml::Value>) -> Result<u8, ConfigError> {
+    const NAMES: [&str; 24] = [
+        "kern",
+        "user",
+        "mail",
+        "daemon",
+        "auth",
+        "syslog",
+        "lpr",
+        "news",
+        "uucp",
+        "cron",
+        "authpriv",
+        "ftp",
+        "ntp",
+        "security",
+        "console",
+        "solaris-cron",
+        "local0",
+        "local1",
+        "local2",
+        "local3",
+        "local4",
+        "local5",
+        "local6",
+        "local7",
+    ];
+    match value {
+        None => Ok(16),
+        Some(v) => {
+            if let Some(n) = v.as_u64().filter(|n| *n < 24) {
+                return Ok(n as u8);
+            }
+            v.as_str()
+                .and_then(|s| NAMES.iter().position(|n| *n == s))
+                .map(|i| i as u8)
+                .ok_or_else(|| {
+                    ConfigError::at(
+                        source,
+                        format!("{path}.facility"),
+                        "must be a syslog facility name (local0..local7, ...) or 0-23",
+                    )
+                })
+        }
+    }
+}
+
+fn syslog_wrap(
+    body: Box<dyn Formatter>,
+    endpoint: &SyslogEndpoint,
+    app_name: &str,
+    hostname: Option<String>,
+    source: &str,
+    path: &str,
+) -> Result<Box<dyn Formatter>, ConfigError> {
+    let settings = SyslogSettings {
+        facility: facility(source, path, endpoint.facility.as_ref())?,
+        app_name: app_name.to_string(),
+        hostname,
+        ..SyslogSettings::default()
+    };
+    Syslog5424Formatter::new(settings, body)
+        .map(|f| Box::new(f) as Box<dyn Formatter>)
+        .map_err(|e| ConfigError::at(source, path, e.to_string()))
+}
+
+fn framing(source: &str, path: &str, endpoint: &SyslogEndpoint) -> Result<Framing, ConfigError> {
+    match endpoint.framing.as_deref() {
+        // LF is what SC4S's and QRadar's TCP/TLS listeners expect (platform-corrections 20).
+        None => Ok(Framing::Lf),
+        Some(f) => Framing::parse(f).map_err(|_| {
+            ConfigError::at(
+                source,
+                format!("{path}.framing"),
+                "must be `lf` or `octet_counting`",
+            )
+        }),
+    }
+}
+
+/// The delivery settings of one platform: its `delivery` block over the global defaults.
+fn delivery(
+    cfg: &Config,
+    siem: &SiemConfig,
+    block: Option<&yaml::Mapping>,
+    platform: &str,
+    path: &str,
+) -> Result<(DeliverySettings, bool), ConfigError> {
+    let mut map = block.cloned().unwrap_or_default();
+    let mut default = |key: &str, value: Option<yaml::Value>| {
+        if let Some(v) = value {
+            map.entry(yaml::Value::from(key)).or_insert(v);
+        }
+    };
+    default(
+        "buffer_size",
+        siem.buffer_size.map(|v| yaml::Value::from(v as u64)),
+    );
+    default("flush_interval", siem.flush_interval.map(yaml::Value::from));
+    default("retry_attempts", siem.retry_attempts.map(yaml::Value::from));
+    default("retry_backoff", siem.retry_backoff.map(yaml::Value::from));
+    // Dead letters need a home even without a disk buffer: next to the configuration.
+    let dead_letter = cfg.resolve_path(&format!("logs/siem-{platform}-dead-letter.jsonl"));
+    default(
+        "dead_letter_path",
+        Some(yaml::Value::from(dead_letter.display().to_string())),
+    );
+    let config: DeliveryConfig = serde_path_to_error::deserialize(yaml::Value::Mapping(map))
+        .map_err(|e| {
+            ConfigError::at(
+                &cfg.source,
+                format!("{path}.delivery.{}", e.path()),
+                e.into_inner().to_string(),
+            )
+        })?;
+    let fail_closed = config.overflow == gatekit_delivery::OverflowPolicy::FailClosed;
+    let settings = config
+        .validate(&format!("{path}.delivery"))
+        .map_err(|e| ConfigError::at(&cfg.source, e.key, e.reason))?;
+    Ok((settings, fail_closed))
+}
+
+/// Every enabled platform as a destination plan.
+pub fn plan(cfg: &Config, siem: &SiemConfig) -> Result<Vec<DestinationPlan>, Vec<ConfigError>> {
+    let src = cfg.source.as_str();
+    let mut plans = Vec::new();
+    let mut errors = Vec::new();
+
+    // Splunk.
+    let splunk = match (&siem.splunk, &siem.platforms.splunk) {
+        (Some(_), Some(_)) => {
+            errors.push(ConfigError::at(
+                src,
+                "siem.splunk",
+                "configure Splunk either here or under siem.platforms.splunk, not both",
+            ));
+            None
+        }
+        (Some(s), None) => Some((s, "siem.splunk")),
+        (None, Some(s)) => Some((s, "siem.platforms.splunk")),
+        (None, None) => None,
+    };
+    if let Some((s, path)) = splunk.filter(|(s, _)| s.enabled) {
+        let result = (|| -> Result<DestinationPlan, ConfigError> {
+            let body: Box<dyn Formatter> = match s.format.as_str() {
+                "cef" | "syslog" => Box::new(
+                    CefFormatter::new(CefSettings::default())
+                        .map_err(|e| ConfigError::at(src, path, e.to_string()))?,
+                ),
+                "json" => Box::new(JsonFormatter),
+                other => {
+                    return Err(ConfigError::at(
+                        src,
+                        format!("{path}.format"),
+                        format!("unknown format `{other}`; use cef, json or syslog"),
+                    ))
+                }
+            };
+            let (delivery, fail_closed) = delivery(cfg, siem, s.delivery.as_ref(), "splunk", path)?;
+            match s.transport.as_str() {
+                "file" => {
+                    let file = s.file.as_ref().ok_or_else(|| {
+                        ConfigError::at(
+                            src,
+                            format!("{path}.file.path"),
+                            "the `file` transport needs `file: {path: ...}`",
+                        )
+                    })?;
+                    Ok(DestinationPlan {
+                        platform: "splunk",
+                        formatter: body,
+                        framing: Framing::Lf,
+                        transport: TransportPlan::File(cfg.resolve_path(&file.path)),
+                        delivery,
+                        fail_closed,
+                    })
+                }
+                "sc4s" => Err(unavailable(
+                    src,
+                    &format!("{path}.transport"),
+                    "`sc4s` (TLS syslog)",
+                    "TLS transports are planned",
+                )),
+                "hec" => Err(unavailable(
+                    src,
+                    &format!("{path}.transport"),
+                    "`hec`",
+                    "HTTP transports are planned",
+                )),
+                other => Err(ConfigError::at(
+                    src,
+                    format!("{path}.transport"),
+                    format!("unknown transport `{other}`; use sc4s, hec or file"),
+                )),
+            }
+        })();
+        match result {
+            Ok(p) => plans.push(p),
+            Err(e) => errors.push(e),
+        }
+    }
+
+    // QRadar.
+    let qradar = match (&siem.qradar, &siem.platforms.qradar) {
+        (Some(_), Some(_)) => {
+            errors.push(ConfigError::at(
+                src,
+                "siem.qradar",
+                "configure QRadar either here or under siem.platforms.qradar, not both",
+            ));
+            None
+        }
+        (Some(q), None) => Some((q, "siem.qradar")),
+        (None, Some(q)) => Some((q, "siem.platforms.qradar")),
+        (None, None) => None,
+    };
+    if let Some((q, path)) = qradar.filter(|(q, _)| q.enabled) {
+        let result = (|| -> Result<DestinationPlan, ConfigError> {
+            let dsm = q.dsm.clone().unwrap_or(crate::config::DsmConfig {
+                device_type: None,
+                event_category: None,
+                log_source_identifier: None,
+            });
+            let body: Box<dyn Formatter> =
+                match q.format.as_str() {
+                    "leef" | "leef2" | "leef1" => {
+                        let version = if q.format == "leef1" {
+                            LeefVersion::V1
+                        } else {
+                            LeefVersion::V2 {
+                                delimiter: "^".into(),
+                            }
+                        };
+                        let mut settings = LeefSettings {
+                            version,
+                            ..LeefSettings::default()
+                        };
+                        if let Some(product) = dsm.device_type.clone() {
+                            settings.product = product;
+                        }
+                        Box::new(LeefFormatter::new(settings).map_err(|e| {
+                            ConfigError::at(src, format!("{path}.dsm"), e.to_string())
+                        })?)
+                    }
+                    "cef" => Box::new(
+                        CefFormatter::new(CefSettings::default())
+                            .map_err(|e| ConfigError::at(src, path, e.to_string()))?,
+                    ),
+                    "json" => Box::new(JsonFormatter),
+                    other => {
+                        return Err(ConfigError::at(
+                            src,
+                            format!("{path}.format"),
+                            format!("unknown format `{other}`; use leef, leef1, cef or json"),
+                        ))
+                    }
+                };
+            let (delivery, fail_closed) = delivery(cfg, siem, q.delivery.as_ref(), "qradar", path)?;
+            let transport_path = format!("{path}.transport");
+            let endpoint = || {
+                q.syslog.as_ref().ok_or_else(|| {
+                    ConfigError::at(
+                        src,
+                        format!("{path}.syslog.host"),
+                        "a syslog transport needs `syslog: {host: ...}`",
+                    )
+                })
+            };
+            let (transport, endpoint) = match q.transport.as_str() {
+                "syslog_tcp" => {
+                    let e = endpoint()?;
+                    (TransportPlan::Tcp { host: e.host.clone(), port: e.port.unwrap_or(514) }, e)
+                }
+                "syslog_udp" => {
+                    let e = endpoint()?;
+                    (TransportPlan::Udp { host: e.host.clone(), port: e.port.unwrap_or(514) }, e)
+                }
+                "syslog_tls" => return Err(unavailable(src, &transport_path, "`syslog_tls`", "TLS transports are planned")),
+                "rest_api" => return Err(unavailable(src, &transport_path, "`rest_api` (QRadar HTTP Receiver)", "HTTP transports are planned")),
+                other => return Err(ConfigError::at(src, transport_path, format!("unknown transport `{other}`; use syslog_tls, syslog_tcp, syslog_udp or rest_api"))),
+            };
+            // QRadar identifies the log source by the syslog HOSTNAME.
+            let formatter = syslog_wrap(
+                body,
+                endpoint,
+                "gatekit",
+                dsm.log_source_identifier.clone(),
+                src,
+                &format!("{path}.syslog"),
+            )?;
+            let framing = match transport {
+                TransportPlan::Udp { .. } => Framing::None,
+                _ => framing(src, &format!("{path}.syslog"), endpoint)?,
+            };
+            Ok(DestinationPlan {
+                platform: "qradar",
+                formatter,
+                framing,
+                transport,
+                delivery,
+                fail_closed,
+            })
+        })();
+        match result {
+            Ok(p) => plans.push(p),
+            Err(e) => errors.push(e),
+        }
+    }
+
+    // Sentinel.
+    let sentinel = match (&siem.azure_sentinel, &siem.platforms.azure_sentinel) {
+        (Some(_), Some(_)) => {
+            errors.push(ConfigError::at(
+                src,
+                "siem.azure_sentinel",
+                "configure Sentinel either here or under siem.platforms.azure_sentinel, not both",
+            ));
+            None
+        }
+        (Some(s), None) => Some((s, "siem.azure_sentinel")),
+        (None, Some(s)) => Some((s, "siem.platforms.azure_sentinel")),
+        (None, None) => None,
+    };
+    if let Some((s, path)) = sentinel.filter(|(s, _)| s.enabled) {
+        let result = (|| -> Result<DestinationPlan, ConfigError> {
+            let body: Box<dyn Formatter> = match s.format.as_str() {
+                "json" => Box::new(JsonFormatter),
+                "cef" | "syslog" => Box::new(
+                    CefFormatter::new(CefSettings::default())
+                        .map_err(|e| ConfigError::at(src, path, e.to_string()))?,
+                ),
+                other => {
+                    return Err(ConfigError::at(
+                        src,
+                        format!("{path}.format"),
+                        format!("unknown format `{other}`; use json, cef or syslog"),
+                    ))
+                }
+            };
+            let (delivery, fail_closed) =
+                delivery(cfg, siem, s.delivery.as_ref(), "azure_sentinel", path)?;
+            let transport_path = format!("{path}.transport");
+            match s.transport.as_str() {
+                "log_analytics_agent" => {
+                    let file = s.log_analytics_agent.as_ref().ok_or_else(|| ConfigError::at(src, format!("{path}.log_analytics_agent.path"), "the `log_analytics_agent` transport needs `log_analytics_agent: {path: ...}`"))?;
+                    Ok(DestinationPlan { platform: "azure_sentinel", formatter: body, framing: Framing::Lf, transport: TransportPlan::File(cfg.resolve_path(&file.path)), delivery, fail_closed })
+                }
+                "logs_ingestion_api" | "data_collector_api" | "event_hubs" => {
+                    Err(unavailable(src, &transport_path, &format!("`{}`", s.transport), "HTTP transports are planned"))
+                }
+                other => Err(ConfigError::at(src, transport_path, format!("unknown transport `{other}`; use logs_ingestion_api, data_collector_api, event_hubs or log_analytics_agent"))),
+            }
+        })();
+        match result {
+            Ok(p) => plans.push(p),
+            Err(e) => errors.push(e),
+        }
+    }
+
+    if errors.is_empty() {
+        Ok(plans)
+    } else {
+        Err(errors)
+    }
+}

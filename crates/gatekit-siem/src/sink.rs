@@ -1,0 +1,138 @@
+//! The SIEM audit sink: every gateway audit record becomes one canonical event, rendered per
+//! destination and handed to that destination's delivery pipeline without waiting.
+//!
+//! Invariants: the request path never waits on a SIEM (submission is `try_submit`); an event
+//! that a destination cannot take is counted by the delivery manager with its reason; only a
+//! destination configured `overflow: fail_closed` makes the gateway refuse the call (-32005).
+
+use std::sync::Arc;
+
+use gatekit_core::EventFactory;
+use gatekit_delivery::{Pipeline, Producer, Record, RecordId, SubmitError, Transport};
+use gatekit_format::{Formatter, Framing};
+use gatekit_mcp::audit::{AuditRecord, AuditSink};
+use tracing::warn;
+
+use crate::event::to_event;
+use crate::plan::{DestinationPlan, TransportPlan};
+use crate::transport::{file::FileTransport, tcp::TcpTransport, udp::UdpTransport};
+
+/// One platform's pipeline.
+struct Destination {
+    platform: &'static str,
+    formatter: Box<dyn Formatter>,
+    framing: Framing,
+    producer: Producer,
+    pipeline: std::sync::Mutex<Option<Pipeline>>,
+}
+
+/// All SIEM destinations.
+pub struct SiemSink {
+    destinations: Vec<Destination>,
+    factory: EventFactory,
+}
+
+impl std::fmt::Debug for SiemSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.destinations.iter().map(|d| d.platform).collect();
+        f.debug_struct("SiemSink")
+            .field("destinations", &names)
+            .finish()
+    }
+}
+
+impl SiemSink {
+    /// Starts one delivery pipeline per plan on `runtime` (keep SIEM I/O off the gateway's
+    /// thread).
+    pub fn start(
+        plans: Vec<DestinationPlan>,
+        runtime: &tokio::runtime::Handle,
+        host: String,
+    ) -> Result<Self, String> {
+        let mut destinations = Vec::new();
+        for plan in plans {
+            let transport: Arc<dyn Transport> = match &plan.transport {
+                TransportPlan::File(path) => Arc::new(FileTransport::new(path.clone())),
+                TransportPlan::Tcp { host, port } => Arc::new(TcpTransport::new(host, *port)),
+                TransportPlan::Udp { host, port } => Arc::new(UdpTransport::new(host, *port)),
+            };
+            let pipeline =
+                Pipeline::spawn_on(runtime, plan.platform, plan.delivery, vec![transport])
+                    .map_err(|e| {
+                        format!("cannot start SIEM delivery for {}: {e}", plan.platform)
+                    })?;
+            let producer = pipeline.producer();
+            destinations.push(Destination {
+                platform: plan.platform,
+                formatter: plan.formatter,
+                framing: plan.framing,
+                producer,
+                pipeline: std::sync::Mutex::new(Some(pipeline)),
+            });
+        }
+        Ok(SiemSink {
+            destinations,
+            factory: EventFactory::new(host, env!("CARGO_PKG_VERSION")),
+        })
+    }
+
+    /// Delivery metrics per platform.
+    pub fn snapshots(&self) -> Vec<(&'static str, gatekit_delivery::MetricsSnapshot)> {
+        self.destinations
+            .iter()
+            .filter_map(|d| {
+                let pipeline = d.pipeline.lock().unwrap_or_else(|e| e.into_inner());
+                pipeline.as_ref().map(|p| (d.platform, p.snapshot()))
+            })
+            .collect()
+    }
+
+    /// Flushes every destination within its shutdown deadline; later records are refused.
+    pub async fn shutdown(&self) {
+        for d in &self.destinations {
+            let pipeline = d.pipeline.lock().unwrap_or_else(|e| e.into_inner()).take();
+            if let Some(pipeline) = pipeline {
+                let report = pipeline.shutdown().await;
+                tracing::info!(platform = d.platform, ?report, "SIEM delivery stopped.");
+            }
+        }
+    }
+}
+
+impl AuditSink for SiemSink {
+    fn check(&self) -> Result<(), String> {
+        Ok(())
+    }
+
+    fn record(&self, record: &AuditRecord<'_>) -> Result<(), String> {
+        let event = to_event(&self.factory, record);
+        let id = RecordId(event.event_id.as_uuid().as_u128());
+        let mut result = Ok(());
+        for d in &self.destinations {
+            let mut payload = Vec::with_capacity(512);
+            if let Err(e) = d
+                .framing
+                .write_frame(d.formatter.as_ref(), &event, &mut payload)
+            {
+                warn!(platform = d.platform, error = %e, "Event could not be formatted; not sent.");
+                continue;
+            }
+            match d.producer.try_submit(Record::new(id, payload)) {
+                Ok(_) => {}
+                Err(SubmitError::Full { destination, .. }) => {
+                    result = Err(format!(
+                        "the SIEM delivery queue for {destination} is full (overflow: fail_closed)"
+                    ));
+                }
+                Err(e) => {
+                    warn!(platform = d.platform, error = %e, "Event not accepted by SIEM delivery.")
+                }
+            }
+        }
+        result
+    }
+
+    fn wants_bodies(&self) -> bool {
+        true
+    }
+}

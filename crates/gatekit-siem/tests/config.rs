@@ -1,0 +1,122 @@
+//! The `siem` section: the requirements' shape loads, mistakes are errors with paths,
+//! secrets stay secret.
+#![allow(clippy::unwrap_used)]
+
+use std::path::PathBuf;
+
+use gatekit_config::Config;
+use gatekit_siem::plan::TransportPlan;
+
+fn load(siem: &str) -> Config {
+    let yaml = format!(
+        "proxy:\n  transport: stdio\n  upstreams: [{{name: a, command: [x]}}]\nsiem:\n{siem}"
+    );
+    Config::from_yaml(&yaml, "t.yaml", PathBuf::from("/etc/gk")).unwrap()
+}
+
+fn errors(siem: &str) -> String {
+    gatekit_siem::validate(&load(siem)).unwrap_err().to_string()
+}
+
+#[test]
+fn the_requirements_example_shape_loads() {
+    // Global settings and siem.platforms.<name> with priority, as in the requirements'
+    // "Global SIEM Configuration"; transports this build delivers.
+    let cfg = load(
+        "  enabled: true\n  buffer_size: 1000\n  flush_interval: 30\n  retry_attempts: 3\n  retry_backoff: 2.0\n  platforms:\n    splunk:\n      enabled: true\n      priority: 1\n      transport: file\n      format: cef\n      file: {path: logs/splunk.cef}\n      delivery: {batch_size: 100, batch_timeout: 30, retry_attempts: 3, retry_backoff: 2.0}\n    qradar:\n      enabled: true\n      priority: 2\n      transport: syslog_tcp\n      format: leef\n      syslog: {host: qradar.example.com, port: 514, facility: local0, severity: info}\n      dsm: {device_type: Gatekit, event_category: Application Activity, log_source_identifier: gatekit}\n    azure_sentinel:\n      enabled: false\n      priority: 3\n",
+    );
+    let plans = gatekit_siem::validate(&cfg).unwrap();
+    assert_eq!(plans.len(), 2, "disabled platforms are skipped");
+    assert_eq!(plans[0].platform, "splunk");
+    assert_eq!(
+        plans[0].transport,
+        TransportPlan::File(PathBuf::from("/etc/gk/logs/splunk.cef"))
+    );
+    assert_eq!(
+        plans[1].transport,
+        TransportPlan::Tcp {
+            host: "qradar.example.com".into(),
+            port: 514
+        }
+    );
+}
+
+#[test]
+fn a_disabled_siem_section_plans_nothing() {
+    let cfg = load("  enabled: false\n  splunk: {transport: hec}\n");
+    assert!(gatekit_siem::validate(&cfg).unwrap().is_empty());
+}
+
+#[test]
+fn mistakes_name_their_path() {
+    assert!(
+        errors("  splunk: {transport: file, fromat: cef}\n").contains("siem.splunk"),
+        "unknown key"
+    );
+    assert!(
+        errors("  platforms: {arcsight: {}}\n").contains("arcsight"),
+        "unknown platform"
+    );
+    let both = errors("  splunk: {transport: file, file: {path: a}}\n  platforms: {splunk: {transport: file, file: {path: b}}}\n");
+    assert!(both.contains("not both"), "{both}");
+    let missing = errors("  qradar: {transport: syslog_tcp}\n");
+    assert!(missing.contains("siem.qradar.syslog.host"), "{missing}");
+    let facility =
+        errors("  qradar: {transport: syslog_udp, syslog: {host: h, facility: local9}}\n");
+    assert!(
+        facility.contains("siem.qradar.syslog.facility"),
+        "{facility}"
+    );
+    let unknown = errors("  azure_sentinel: {transport: carrier_pigeon}\n");
+    assert!(
+        unknown.contains("siem.azure_sentinel.transport") && unknown.contains("unknown transport"),
+        "{unknown}"
+    );
+    let delivery =
+        errors("  splunk: {transport: file, file: {path: a}, delivery: {batch_sise: 5}}\n");
+    assert!(delivery.contains("siem.splunk.delivery"), "{delivery}");
+}
+
+#[test]
+fn planned_transports_are_refused_not_ignored() {
+    for (block, path) in [
+        (
+            "  splunk: {transport: sc4s, sc4s: {host: h}}\n",
+            "siem.splunk.transport",
+        ),
+        (
+            "  qradar: {transport: rest_api, rest_api: {endpoint: \"https://q\"}}\n",
+            "siem.qradar.transport",
+        ),
+        (
+            "  azure_sentinel: {transport: logs_ingestion_api}\n",
+            "siem.azure_sentinel.transport",
+        ),
+    ] {
+        let e = errors(block);
+        assert!(e.contains(path) && e.contains("not available"), "{e}");
+    }
+}
+
+#[test]
+fn secrets_never_show_in_debug_output() {
+    std::env::set_var(
+        "GATEKIT_TEST_HEC_SECRET",
+        "11111111-2222-3333-4444-555555555555",
+    );
+    let secret: gatekit_siem::secret::Secret =
+        gatekit_config::yaml::from_str("\"${GATEKIT_TEST_HEC_SECRET}\"").unwrap();
+    assert_eq!(secret.expose(), "11111111-2222-3333-4444-555555555555");
+    assert!(!secret.plain_text);
+    assert_eq!(format!("{secret:?} {secret}"), "Secret(***) ***");
+    let plain: gatekit_siem::secret::Secret =
+        gatekit_config::yaml::from_str("\"hunter2\"").unwrap();
+    assert!(plain.plain_text, "a secret written in the file is flagged");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("token");
+    std::fs::write(&path, "from-file\n").unwrap();
+    let from_file: gatekit_siem::secret::Secret =
+        gatekit_config::yaml::from_str(&format!("{{file: {:?}}}", path.display().to_string()))
+            .unwrap();
+    assert_eq!(from_file.expose(), "from-file");
+}

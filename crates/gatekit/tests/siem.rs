@@ -1,0 +1,223 @@
+//! SIEM delivery end to end: a client calls tools through the real binary; events arrive in
+//! files (Splunk Universal Forwarder, Azure Monitor Agent) and at a real rsyslog over TCP and
+//! UDP (QRadar syslog transports) in LEEF 2.0 inside RFC 5424; a hostile argument forges
+//! nothing.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+#[path = "../../gatekit-format/tests/common/peers.rs"]
+#[allow(dead_code)]
+mod peers;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use support::*;
+
+const HOSTILE: &str = "x^usrName=forged|LEEF:2.0|evil\ncat=injected\u{2028}=|\\";
+
+fn start(dir: &Path, siem: &str) -> Gateway {
+    let yaml = format!(
+        "proxy:\n  transport: stdio\n  upstreams:\n    - name: ex\n      command: [{:?}, example-server]\nsiem:\n{siem}",
+        gatekit().display().to_string()
+    );
+    let mut gw = Gateway::start(&write_config(dir, &yaml));
+    let init = gw.initialize();
+    assert!(init.get("result").is_some(), "{init}");
+    gw
+}
+
+fn session(gw: &mut Gateway) {
+    let reply = gw.call(
+        1,
+        "tools/call",
+        json!({"name": "ex__echo", "arguments": {"text": HOSTILE}}),
+    );
+    assert_eq!(result_text(&reply), HOSTILE);
+    let unknown = gw.call(
+        2,
+        "tools/call",
+        json!({"name": "ex__nosuch", "arguments": {}}),
+    );
+    assert_eq!(unknown["error"]["code"], -32602);
+    gw.close_stdin();
+    assert_eq!(gw.wait_exit(Duration::from_secs(20)), Some(0));
+}
+
+fn wait_lines(path: &Path, n: usize) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        let lines: Vec<String> = text.lines().map(str::to_string).collect();
+        if lines.len() >= n {
+            return lines;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} has {} of {n} lines:\n{text}",
+            path.display(),
+            lines.len()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn file_destinations_get_one_event_per_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let siem = "  splunk:\n    transport: file\n    format: cef\n    file: {path: splunk.cef}\n    delivery: {batch_timeout: 0.1}\n  platforms:\n    azure_sentinel:\n      priority: 2\n      transport: log_analytics_agent\n      format: json\n      log_analytics_agent: {path: ama/gatekit.jsonl}\n      delivery: {batch_timeout: 0.1}\n";
+    let mut gw = start(dir.path(), siem);
+    session(&mut gw);
+
+    // Request and response for each call (the upstream answers the unknown tool itself).
+    let cef = wait_lines(&dir.path().join("splunk.cef"), 4);
+    assert_eq!(cef.len(), 4, "{cef:?}");
+    assert!(
+        cef.iter()
+            .all(|l| l.starts_with("CEF:0|Gatekit|Gatekit MCP Gateway|")),
+        "{cef:?}"
+    );
+    assert!(cef[0].contains("requestMethod=tools/call"), "{}", cef[0]);
+    assert!(
+        cef[0].contains("\\n"),
+        "the newline in the argument is escaped: {}",
+        cef[0]
+    );
+    assert!(
+        cef.iter().all(|l| l.matches("CEF:0|").count() == 1),
+        "no forged record: {cef:?}"
+    );
+
+    let json = wait_lines(&dir.path().join("ama/gatekit.jsonl"), 4);
+    let events: Vec<Value> = json
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(events[0]["event_type"], "mcp_request");
+    assert_eq!(events[0]["mcp_data"]["tool_name"], "echo");
+    assert_eq!(
+        events[0]["mcp_data"]["parameters"]["text"], HOSTILE,
+        "arguments round-trip exactly"
+    );
+    assert_eq!(events[1]["event_type"], "mcp_response");
+    assert_eq!(events[2]["event_type"], "mcp_request");
+    assert_eq!(events[3]["event_type"], "error_event");
+    assert_eq!(events[3]["error"]["code"], -32602);
+    assert_eq!(events[0]["client_info"]["client_id"], "raw-test-client");
+    assert_eq!(events[0]["session_id"], events[3]["session_id"]);
+    // The same event carries the same id in every destination.
+    assert!(
+        cef[0].contains(events[0]["event_id"].as_str().unwrap()),
+        "{}",
+        cef[0]
+    );
+}
+
+const RSYSLOG: &str = r#"
+global(workDirectory="@DIR@" processInternalMessages="on" maxMessageSize="64k")
+module(load="imtcp")
+module(load="imudp")
+input(type="imtcp" port="@TCP@" address="127.0.0.1" ruleset="r")
+input(type="imudp" port="@UDP@" address="127.0.0.1" ruleset="r")
+template(name="fields" type="list" option.jsonf="on") {
+  property(outname="pri" name="pri" format="jsonf")
+  property(outname="hostname" name="hostname" format="jsonf")
+  property(outname="app" name="app-name" format="jsonf")
+  property(outname="msg" name="msg" format="jsonf")
+  property(outname="input" name="inputname" format="jsonf")
+}
+ruleset(name="r") {
+  action(type="omfile" file="@DIR@/fields.json" template="fields")
+}
+"#;
+
+/// LEEF 2.0 attributes as QRadar would split them: header fields by `|`, attributes by the
+/// delimiter declared in header field 6.
+fn leef_attributes(msg: &str) -> (Vec<&str>, std::collections::HashMap<&str, &str>) {
+    let parts: Vec<&str> = msg.splitn(7, '|').collect();
+    assert_eq!(parts[0], "LEEF:2.0", "{msg}");
+    assert_eq!(parts[5], "^", "{msg}");
+    let attrs = parts[6]
+        .split('^')
+        .filter_map(|kv| kv.split_once('='))
+        .collect();
+    (parts, attrs)
+}
+
+#[test]
+fn qradar_leef_reaches_rsyslog_over_tcp_and_udp() {
+    let tcp = peers::free_port();
+    let udp = peers::free_port();
+    let config = RSYSLOG
+        .replace("@TCP@", &tcp.to_string())
+        .replace("@UDP@", &udp.to_string());
+    let mut daemon = peers::start_rsyslog_with(&config, &[], &[tcp]);
+    for (transport, port) in [("syslog_tcp", tcp), ("syslog_udp", udp)] {
+        let dir = tempfile::tempdir().unwrap();
+        let siem = format!(
+            "  qradar:\n    transport: {transport}\n    format: leef\n    syslog: {{host: 127.0.0.1, port: {port}, facility: local3}}\n    dsm: {{log_source_identifier: gk-test-01}}\n    delivery: {{batch_timeout: 0.1}}\n"
+        );
+        let mut gw = start(dir.path(), &siem);
+        session(&mut gw);
+    }
+    let out = daemon.dir.path().join("fields.json");
+    let records = peers::wait_for_json_lines(&mut daemon, &out, 8);
+    assert_eq!(records.len(), 8, "{records:?}");
+    for r in &records {
+        assert_eq!(
+            r["hostname"], "gk-test-01",
+            "QRadar's log source identifier is the HOSTNAME"
+        );
+        assert_eq!(r["app"], "gatekit");
+        let pri: u32 = r["pri"].as_str().unwrap().parse().unwrap();
+        assert_eq!(pri / 8, 19, "facility local3");
+        let msg = r["msg"].as_str().unwrap();
+        assert!(
+            !msg.contains('\n') && msg.starts_with("LEEF:2.0|Gatekit|"),
+            "one record: {msg}"
+        );
+        let (_, attrs) = leef_attributes(msg);
+        assert!(
+            attrs["cat"] == "mcp_request"
+                || attrs["cat"] == "mcp_response"
+                || attrs["cat"] == "error_event",
+            "{msg}"
+        );
+        assert!(
+            !attrs.contains_key("usrName"),
+            "the argument cannot forge an attribute: {msg}"
+        );
+    }
+    let (header, attrs) = leef_attributes(records[0]["msg"].as_str().unwrap());
+    assert_eq!(header[1], "Gatekit");
+    assert_eq!(attrs["toolNs"], "ex__echo");
+    let inputs: Vec<&str> = records
+        .iter()
+        .map(|r| r["input"].as_str().unwrap())
+        .collect();
+    assert!(
+        inputs.contains(&"imtcp") && inputs.contains(&"imudp"),
+        "{inputs:?}"
+    );
+}
+
+#[test]
+fn unavailable_transports_refuse_to_start_with_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = format!(
+        "proxy:\n  transport: stdio\n  upstreams: [{{name: ex, command: [{:?}, example-server]}}]\nsiem:\n  splunk:\n    transport: hec\n    hec: {{endpoint: \"https://splunk:8088\", token: \"${{GATEKIT_TEST_HEC_TOKEN:-x}}\"}}\n",
+        gatekit().display().to_string()
+    );
+    let mut gw = Gateway::start(&write_config(dir.path(), &yaml));
+    gw.request(1, "initialize", json!({}));
+    let reply = gw.response(1);
+    assert_eq!(reply["error"]["code"], -32001, "{reply}");
+    let details = reply["error"]["data"]["details"].as_str().unwrap();
+    assert!(
+        details.contains("siem.splunk.transport") && details.contains("not available"),
+        "{details}"
+    );
+    assert_eq!(gw.wait_exit(Duration::from_secs(20)), Some(1));
+}
