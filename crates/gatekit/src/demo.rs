@@ -25,14 +25,75 @@ pub fn run(verbose: bool, dir: Option<PathBuf>) -> ExitCode {
     }
 }
 
-fn demo_config(exe: &Path) -> String {
-    let exe = exe.display().to_string();
+fn demo_config(exe: &Path, syslog_port: u16) -> String {
+    let exe = format!("{:?}", exe.display().to_string());
     format!(
-        "# Built-in demo configuration: one upstream (the bundled example server), a secrets\n\
-         # filter that redacts, and a JSONL audit trail next to this file.\n\
-         proxy:\n  transport: stdio\n  timeouts: {{connection_timeout: 10, request_timeout: 10}}\n  upstreams:\n    - name: example\n      command: [{exe:?}, \"example-server\"]\n\
-         plugins:\n  security:\n    _global:\n      - handler: basic_secrets_filter\n        config: {{action: redact}}\n  auditing:\n    _global:\n      - handler: audit_jsonl\n        config: {{output_file: audit.jsonl, include_request_body: true}}\n"
+        r#"# Built-in demo configuration: one upstream (the bundled example server), a secrets
+# filter that redacts, a JSONL audit trail, and three local SIEM destinations: Splunk
+# (a CEF file for a Universal Forwarder), Sentinel (a JSON file for the Azure Monitor
+# Agent) and QRadar (LEEF 2.0 over TCP syslog, to a listener inside the demo).
+proxy:
+  transport: stdio
+  timeouts: {{connection_timeout: 10, request_timeout: 10}}
+  upstreams:
+    - name: example
+      command: [{exe}, "example-server"]
+plugins:
+  security:
+    _global:
+      - handler: basic_secrets_filter
+        config: {{action: redact}}
+  auditing:
+    _global:
+      - handler: audit_jsonl
+        config: {{output_file: audit.jsonl, include_request_body: true}}
+siem:
+  platforms:
+    splunk:
+      priority: 1
+      transport: file
+      format: cef
+      file: {{path: siem/splunk.cef}}
+      delivery: {{batch_timeout: 0.2}}
+    qradar:
+      priority: 2
+      transport: syslog_tcp
+      format: leef
+      syslog: {{host: 127.0.0.1, port: {syslog_port}}}
+      delivery: {{batch_timeout: 0.2}}
+    azure_sentinel:
+      priority: 3
+      transport: log_analytics_agent
+      format: json
+      log_analytics_agent: {{path: siem/sentinel.jsonl}}
+      delivery: {{batch_timeout: 0.2}}
+"#
     )
+}
+
+/// A stand-in syslog receiver: accepts TCP connections on 127.0.0.1 and appends what it
+/// receives to `path` (LF-framed records, one per line).
+fn start_syslog_listener(path: PathBuf) -> Result<u16, String> {
+    let listener =
+        std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| format!("cannot listen: {e}"))?;
+    let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let path = path.clone();
+            std::thread::spawn(move || {
+                let Ok(mut out) = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&path)
+                else {
+                    return;
+                };
+                let _ = std::io::copy(&mut stream, &mut out);
+            });
+        }
+    });
+    Ok(port)
 }
 
 struct Client {
@@ -112,6 +173,19 @@ impl Client {
     }
 }
 
+/// Waits briefly for at least `n` lines (delivery is asynchronous; the gateway flushes it on
+/// shutdown, the TCP listener may still be writing).
+fn wait_for_lines(path: &Path, n: usize) -> String {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        if text.lines().count() >= n || std::time::Instant::now() > deadline {
+            return text;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 fn show(label: &str, msg: &Value) {
     let body = msg
         .get("result")
@@ -132,7 +206,10 @@ fn play(verbose: bool, dir: Option<PathBuf>) -> Result<(), String> {
     });
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let config: PathBuf = dir.join("gatekit.yaml");
-    std::fs::write(&config, demo_config(&exe)).map_err(|e| e.to_string())?;
+    let siem_dir = dir.join("siem");
+    std::fs::create_dir_all(&siem_dir).map_err(|e| e.to_string())?;
+    let syslog_port = start_syslog_listener(siem_dir.join("qradar.leef"))?;
+    std::fs::write(&config, demo_config(&exe, syslog_port)).map_err(|e| e.to_string())?;
     println!("Gatekit demo: an MCP client -> gatekit -> the bundled example server");
     println!("configuration: {}", config.display());
 
@@ -217,7 +294,39 @@ fn play(verbose: bool, dir: Option<PathBuf>) -> Result<(), String> {
             r["reason"].as_str().unwrap_or("")
         );
     }
-    println!("\nDone: the gateway answered every request, redacted the secret, audited every call and shut down cleanly.");
-    println!("Try `gatekit siem sample --format cef` to see the SIEM formats.");
+    for (label, file) in [
+        ("Splunk, CEF", "splunk.cef"),
+        ("QRadar, LEEF 2.0 over TCP syslog", "qradar.leef"),
+        ("Sentinel, JSON", "sentinel.jsonl"),
+    ] {
+        let path = siem_dir.join(file);
+        // One SIEM event per audit record; the TCP listener may still be writing.
+        let text = wait_for_lines(&path, records.lines().count());
+        println!(
+            "\nSIEM destination ({label}): {} events in {}",
+            text.lines().count(),
+            path.display()
+        );
+        if let Some(first) = text
+            .lines()
+            .find(|l| l.contains("secret") || l.contains("SECRET"))
+            .or_else(|| text.lines().next())
+        {
+            let shown: String = first.chars().take(240).collect();
+            println!(
+                "  {shown}{}",
+                if first.chars().count() > 240 {
+                    " ..."
+                } else {
+                    ""
+                }
+            );
+        }
+    }
+    println!(
+        "\nDone: the gateway answered every request, redacted the secret, audited every call,"
+    );
+    println!("delivered the events to three SIEM destinations and shut down cleanly.");
+    println!("Try `gatekit siem sample --format leef2` to see every format.");
     Ok(())
 }
