@@ -36,7 +36,7 @@ pub(crate) fn readiness(
 ) -> Readiness {
     let full =
         events >= settings.max_events.get() as u64 || bytes >= settings.max_bytes.get() as u64;
-    let due = since + settings.timeout.min(flush_interval);
+    let due = crate::instant_after(since, settings.timeout.min(flush_interval));
     if full || closing || now >= due {
         Readiness::Send
     } else {

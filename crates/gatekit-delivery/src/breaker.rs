@@ -77,7 +77,7 @@ impl Breaker {
                 let failures = failures + 1;
                 if failures >= self.settings.failure_threshold.get() {
                     State::Open {
-                        until: now + self.settings.open_for,
+                        until: crate::instant_after(now, self.settings.open_for),
                     }
                 } else {
                     State::Closed { failures }
@@ -85,7 +85,7 @@ impl Breaker {
             }
             // A failed probe (or a failure while open) re-opens for a full period.
             State::HalfOpen { .. } | State::Open { .. } => State::Open {
-                until: now + self.settings.open_for,
+                until: crate::instant_after(now, self.settings.open_for),
             },
         };
     }
@@ -111,6 +111,20 @@ mod tests {
             failure_threshold: NonZeroU32::new(2).unwrap(),
             open_for: Duration::from_secs(10),
         })
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_huge_open_period_saturates_instead_of_panicking() {
+        let mut b = Breaker::new(BreakerSettings {
+            failure_threshold: NonZeroU32::new(1).unwrap(),
+            open_for: Duration::MAX,
+        });
+        let t0 = Instant::now();
+        b.on_failure(t0);
+        assert_eq!(b.state(), BreakerState::Open);
+        assert!(b
+            .reopens_at()
+            .is_some_and(|at| at > t0 + Duration::from_secs(86_400)));
     }
 
     #[tokio::test(start_paused = true)]

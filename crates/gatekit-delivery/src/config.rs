@@ -117,6 +117,10 @@ pub struct DeliveryConfig {
     /// Seconds the shutdown flush may take before the rest is persisted (default 5).
     #[serde(default = "default_shutdown_timeout")]
     pub shutdown_timeout: f64,
+    /// Seconds one send to one endpoint may take before it counts as a retryable failure
+    /// (default 30). Bounds a hung connection that the transport itself never times out.
+    #[serde(default = "default_request_timeout")]
+    pub request_timeout: f64,
 }
 
 /// The `delivery.disk` block.
@@ -208,6 +212,9 @@ fn default_retry_after_max() -> f64 {
 fn default_shutdown_timeout() -> f64 {
     5.0
 }
+fn default_request_timeout() -> f64 {
+    30.0
+}
 fn default_disk_max_bytes() -> u64 {
     1 << 30
 }
@@ -244,6 +251,7 @@ impl Default for DeliveryConfig {
             breaker: BreakerConfig::default(),
             rate_limit: None,
             shutdown_timeout: default_shutdown_timeout(),
+            request_timeout: default_request_timeout(),
         }
     }
 }
@@ -273,6 +281,8 @@ pub struct DeliverySettings {
     pub rate: Option<RateSettings>,
     /// Shutdown flush deadline.
     pub shutdown_timeout: Duration,
+    /// Longest wait for one endpoint's answer to one send.
+    pub request_timeout: Duration,
 }
 
 /// Batch limits: a batch is sent when any of them is reached.
@@ -355,7 +365,18 @@ fn err(prefix: &str, key: &str, reason: impl Into<String>) -> ConfigError {
     }
 }
 
+/// Longest accepted duration (one year). The worker adds durations to `Instant`s, which
+/// panics on overflow; a year is far beyond any useful setting and far from overflowing.
+const MAX_SECS: f64 = 365.0 * 24.0 * 3600.0;
+
 fn secs(prefix: &str, key: &str, v: f64, allow_zero: bool) -> Result<Duration, ConfigError> {
+    if v > MAX_SECS {
+        return Err(err(
+            prefix,
+            key,
+            format!("must be at most {MAX_SECS} seconds (one year), got {v}"),
+        ));
+    }
     if !v.is_finite() || v < 0.0 || (!allow_zero && v == 0.0) {
         let want = if allow_zero { ">= 0" } else { "> 0" };
         return Err(err(
@@ -459,6 +480,7 @@ impl DeliveryConfig {
             },
             rate,
             shutdown_timeout: secs(prefix, "shutdown_timeout", self.shutdown_timeout, true)?,
+            request_timeout: secs(prefix, "request_timeout", self.request_timeout, false)?,
         })
     }
 }
@@ -487,6 +509,14 @@ impl DiskConfig {
                         prefix,
                         "fsync_interval_ms",
                         "must be greater than 0 (use fsync: always)",
+                    ));
+                }
+                // Also the worker's timer period; see `MAX_SECS`.
+                if self.fsync_interval_ms as f64 > MAX_SECS * 1000.0 {
+                    return Err(err(
+                        prefix,
+                        "fsync_interval_ms",
+                        "must be at most one year (use fsync: never)",
                     ));
                 }
                 FsyncPolicy::Every(Duration::from_millis(self.fsync_interval_ms))
@@ -554,6 +584,44 @@ mod tests {
         c.breaker.open_for = 1.0;
         c.dead_letter_path = None;
         assert_eq!(c.validate("p").unwrap_err().key, "p.dead_letter_path");
+    }
+
+    #[test]
+    fn durations_too_large_for_an_instant_are_rejected() {
+        let base = DeliveryConfig {
+            dead_letter_path: Some("/tmp/dl".into()),
+            ..DeliveryConfig::default()
+        };
+        let huge = 1e15;
+        type Set = fn(&mut DeliveryConfig, f64);
+        let cases: [(&str, Set); 9] = [
+            ("p.flush_interval", |c, v| c.flush_interval = v),
+            ("p.batch_timeout", |c, v| c.batch_timeout = v),
+            ("p.retry_initial_delay", |c, v| c.retry_initial_delay = v),
+            ("p.retry_max_delay", |c, v| c.retry_max_delay = v),
+            ("p.retry_after_max", |c, v| c.retry_after_max = v),
+            ("p.shutdown_timeout", |c, v| c.shutdown_timeout = v),
+            ("p.request_timeout", |c, v| c.request_timeout = v),
+            ("p.breaker.open_for", |c, v| c.breaker.open_for = v),
+            ("p.disk.fsync_interval_ms", |c, v| {
+                c.disk = Some(DiskConfig {
+                    path: "/x".into(),
+                    max_bytes: 1 << 30,
+                    segment_bytes: 8 << 20,
+                    fsync: FsyncMode::Interval,
+                    fsync_interval_ms: v as u64,
+                })
+            }),
+        ];
+        for (key, set) in cases {
+            let mut c = base.clone();
+            set(&mut c, huge);
+            assert_eq!(c.validate("p").unwrap_err().key, key);
+        }
+        let mut c = base;
+        c.retry_max_delay = 3600.0;
+        c.request_timeout = 3600.0;
+        assert!(c.validate("p").is_ok(), "an hour is fine");
     }
 
     #[test]

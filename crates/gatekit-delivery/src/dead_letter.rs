@@ -11,10 +11,11 @@
 //!
 //! Invariants:
 //! - `write` returns only after the lines were written and `fsync`ed; on error nothing may be
-//!   assumed written and the caller keeps the records and tries again later.
+//!   assumed written and the caller keeps the records and tries again later. A failed write
+//!   is cut back off the file (best effort), so no torn line is left behind.
 //! - The file is opened in append mode per write, so an external rotation (rename) is safe.
 
-use std::fs::OpenOptions;
+use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
@@ -89,9 +90,29 @@ impl DeadLetter {
             .create(true)
             .append(true)
             .open(&self.path)?;
-        f.write_all(&buf)?;
-        f.sync_data()
+        append_or_roll_back(&mut f, &buf, |f, b| {
+            f.write_all(b)?;
+            f.sync_data()
+        })
     }
+}
+
+/// Runs `write` (append `buf` and fsync) on `f`; if it fails, cuts the file back to its
+/// previous length. A torn last line would break every JSON-lines reader of the file, and the
+/// caller rewrites all the lines on retry anyway.
+fn append_or_roll_back(
+    f: &mut File,
+    buf: &[u8],
+    write: impl FnOnce(&mut File, &[u8]) -> io::Result<()>,
+) -> io::Result<()> {
+    let before = f.metadata()?.len();
+    let result = write(f, buf);
+    if result.is_err() {
+        if let Err(e) = f.set_len(before) {
+            tracing::error!(error = %e, "Could not remove a partial dead-letter write.");
+        }
+    }
+    result
 }
 
 /// Standard base64 with padding (RFC 4648 §4); small enough not to need a dependency.
@@ -135,6 +156,30 @@ mod tests {
         for (i, o) in cases {
             assert_eq!(base64(i.as_bytes()), o);
         }
+    }
+
+    #[test]
+    fn a_failed_write_leaves_no_partial_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("dl.jsonl");
+        std::fs::write(&path, b"{\"ok\":1}\n").unwrap();
+        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        let err = append_or_roll_back(&mut f, b"{\"torn\":2}\n", |f, b| {
+            f.write_all(&b[..5])?;
+            Err(io::Error::new(
+                io::ErrorKind::StorageFull,
+                "injected ENOSPC",
+            ))
+        })
+        .unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::StorageFull);
+        assert_eq!(std::fs::read(&path).unwrap(), b"{\"ok\":1}\n");
+        // Appending still works after the roll-back.
+        append_or_roll_back(&mut f, b"{\"next\":3}\n", |f, b| f.write_all(b)).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "{\"ok\":1}\n{\"next\":3}\n"
+        );
     }
 
     #[test]

@@ -12,7 +12,7 @@
 //!
 //!   | bytes | field |
 //!   |---|---|
-//!   | 4 | body length `n`, u32 little-endian (24 ..= 64 MiB) |
+//!   | 4 | body length `n`, u32 little-endian (24 ..= 64 MiB; `append` refuses larger records) |
 //!   | 4 | CRC32 (IEEE, `crc32fast`) of the body, u32 little-endian |
 //!   | 16 | record id, u128 little-endian (body starts here) |
 //!   | 8 | enqueue time, microseconds since the Unix epoch, u64 little-endian |
@@ -38,6 +38,13 @@
 //!   a process crash: the data is in the page cache); under `never` the OS decides.
 //! - Total segment bytes never exceed `max_bytes`; `append` reports `Full` instead.
 //! - Write, fsync and ack errors are returned and counted (`DiskStats`), never swallowed.
+//! - A record larger than the format allows (`MAX_PAYLOAD_LEN`) is refused by `append`
+//!   (`AppendStop::TooLarge`), never written.
+//! - A read error never loses records already gathered into a batch. A segment that cannot
+//!   be opened or read is retried on later reads, then (after three failures in a row, or at
+//!   once if the file is gone) skipped and counted: `DiskStats::unreadable_segments` and an
+//!   estimate of its records in `unreadable_events`. At open such a segment is skipped and
+//!   counted the same way instead of failing the open.
 //!
 //! # Reading
 //!
@@ -66,8 +73,8 @@ mod tail;
 mod types;
 
 pub use buffer::DiskBuffer;
-pub use format::{encoded_len, segment_name, SEGMENT_HEADER_LEN};
-pub use fs::{FileSystem, SegmentFile, StdFs};
+pub use format::{encoded_len, segment_name, MAX_PAYLOAD_LEN, SEGMENT_HEADER_LEN};
+pub use fs::{FileSystem, SegmentFile, SegmentRead, StdFs};
 pub use types::{
     AckDone, AckJob, AppendStop, Appended, DiskError, DiskStats, RecoveryReport, SyncJob,
 };

@@ -7,6 +7,8 @@
 //!
 //! Policy, in order:
 //! 1. A *round* tries the endpoints in configured order, skipping those whose breaker is open.
+//!    Each send is bounded by `request_timeout`; a send that does not answer in time counts
+//!    as a retryable failure.
 //!    The first endpoint that answers definitively ends the round. A retryable failure moves on
 //!    to the next endpoint at once (failover); the next batch starts again from the first
 //!    endpoint, so the primary takes traffic back as soon as its breaker lets a probe through
@@ -47,6 +49,8 @@ struct Endpoint {
 pub(crate) struct Deliverer {
     endpoints: Vec<Endpoint>,
     retry: RetrySettings,
+    /// Longest wait for one send; a hung endpoint then fails over like any retryable error.
+    request_timeout: Duration,
     rate: Option<RateLimiter>,
     dead_letter: DeadLetter,
     metrics: Arc<Metrics>,
@@ -67,6 +71,7 @@ impl Deliverer {
         transports: Vec<Arc<dyn Transport>>,
         breaker: BreakerSettings,
         retry: RetrySettings,
+        request_timeout: Duration,
         rate: Option<RateLimiter>,
         dead_letter: DeadLetter,
         metrics: Arc<Metrics>,
@@ -80,6 +85,7 @@ impl Deliverer {
                 })
                 .collect(),
             retry,
+            request_timeout,
             rate,
             dead_letter,
             metrics,
@@ -117,7 +123,23 @@ impl Deliverer {
                     }
                 }
                 let transport = Arc::clone(&self.endpoints[i].transport);
-                let outcome = transport.send(&records).await;
+                let outcome = match tokio::time::timeout(
+                    self.request_timeout,
+                    transport.send(&records),
+                )
+                .await
+                {
+                    Ok(outcome) => outcome,
+                    // Nothing can be assumed delivered: retry (the receiver de-duplicates
+                    // on the record id if the send did land).
+                    Err(_) => BatchOutcome::Retry {
+                        reason: format!(
+                            "no answer within {:?} (request_timeout)",
+                            self.request_timeout
+                        ),
+                        retry_after: None,
+                    },
+                };
                 let name = transport.name();
                 if matches!(outcome, BatchOutcome::Retry { .. }) {
                     self.endpoints[i].breaker.on_failure(Instant::now());

@@ -58,3 +58,16 @@ pub use producer::{Producer, SubmitError, Submitted};
 pub use record::{Record, RecordId};
 pub use transport::{BatchOutcome, SendFuture, Transport};
 pub use worker::ShutdownReport;
+
+/// `now + d`, saturating at a far-future instant: `Instant + Duration` panics on overflow,
+/// and the settings structs are public, so a caller can hand in any duration (validation
+/// caps the configured ones at a year).
+pub(crate) fn instant_after(
+    now: tokio::time::Instant,
+    d: std::time::Duration,
+) -> tokio::time::Instant {
+    const FAR: std::time::Duration = std::time::Duration::from_secs(30 * 365 * 86_400);
+    now.checked_add(d)
+        .or_else(|| now.checked_add(FAR))
+        .unwrap_or(now)
+}

@@ -6,8 +6,10 @@
 //!
 //! Invariants:
 //! - Every record handed to `submit` ends up in exactly one terminal counter eventually:
-//!   `delivered`, `dead_lettered`, a `dropped` reason, or `lost_at_shutdown`, or is still
-//!   counted in a queue depth. Duplicates re-read after a crash add to `delivered` again and
+//!   `delivered`, `dead_lettered`, a `dropped` reason, `lost_at_shutdown`, or
+//!   `unreadable_lost_estimate` (records in a disk segment that could not be read back; an
+//!   estimate, as they cannot be counted without reading them), or is still counted in a
+//!   queue depth. Duplicates re-read after a crash add to `delivered` again and
 //!   are additionally counted in `redelivered_after_restart`.
 //! - Counters only grow; gauges (depths, breaker state) are overwritten by the worker.
 //! - All atomics use `Relaxed`: these are statistics, not synchronisation.
@@ -31,7 +33,8 @@ pub enum DropReason {
     DiskFullOldest,
     /// `drop_newest`: the disk buffer reached its size cap.
     DiskFullNewest,
-    /// The record is larger than the whole disk buffer or memory queue.
+    /// The record is larger than the whole disk buffer, or than the disk format allows
+    /// (`disk::MAX_PAYLOAD_LEN`, 64 MiB).
     TooLargeForBuffer,
 }
 
@@ -126,6 +129,8 @@ pub struct Metrics {
     pub(crate) spilled: AtomicU64,
     pub(crate) disk_errors: AtomicU64,
     pub(crate) corrupt_skipped: AtomicU64,
+    pub(crate) unreadable_segments: AtomicU64,
+    pub(crate) unreadable_lost_estimate: AtomicU64,
     pub(crate) redelivered_after_restart: AtomicU64,
     pub(crate) lost_at_shutdown: AtomicU64,
     pub(crate) failovers: AtomicU64,
@@ -162,6 +167,8 @@ impl Metrics {
             spilled: AtomicU64::new(0),
             disk_errors: AtomicU64::new(0),
             corrupt_skipped: AtomicU64::new(0),
+            unreadable_segments: AtomicU64::new(0),
+            unreadable_lost_estimate: AtomicU64::new(0),
             redelivered_after_restart: AtomicU64::new(0),
             lost_at_shutdown: AtomicU64::new(0),
             failovers: AtomicU64::new(0),
@@ -240,6 +247,8 @@ impl Metrics {
             spilled: self.spilled.load(Relaxed),
             disk_errors: self.disk_errors.load(Relaxed),
             corrupt_skipped: self.corrupt_skipped.load(Relaxed),
+            unreadable_segments: self.unreadable_segments.load(Relaxed),
+            unreadable_lost_estimate: self.unreadable_lost_estimate.load(Relaxed),
             redelivered_after_restart: self.redelivered_after_restart.load(Relaxed),
             lost_at_shutdown: self.lost_at_shutdown.load(Relaxed),
             failovers: self.failovers.load(Relaxed),
@@ -307,6 +316,11 @@ pub struct MetricsSnapshot {
     pub disk_errors: u64,
     /// Torn or corrupt disk regions skipped during reads.
     pub corrupt_skipped: u64,
+    /// Disk segment files skipped because they could not be opened or read (deleted file,
+    /// persistent I/O error).
+    pub unreadable_segments: u64,
+    /// Estimated records lost in those segments (from the average record size).
+    pub unreadable_lost_estimate: u64,
     /// Records found on disk at startup that may already have been delivered before a crash.
     pub redelivered_after_restart: u64,
     /// Records lost at shutdown because there was no disk buffer and the deadline passed.

@@ -113,6 +113,13 @@ impl Pipeline {
                         "Disk buffer recovered a backlog."
                     );
                 }
+                if report.unreadable_segments > 0 {
+                    tracing::error!(
+                        destination,
+                        segments = report.unreadable_segments,
+                        "Disk buffer segments could not be read and were skipped; see the metric unreadable_lost_estimate."
+                    );
+                }
                 metrics
                     .redelivered_after_restart
                     .store(report.events, Relaxed);
@@ -136,6 +143,7 @@ impl Pipeline {
             transports,
             settings.breaker,
             settings.retry,
+            settings.request_timeout,
             settings.rate.map(RateLimiter::new),
             DeadLetter::new(settings.dead_letter_path.clone(), destination),
             Arc::clone(&metrics),
@@ -149,6 +157,7 @@ impl Pipeline {
             disk,
             shutdown: rx,
             disk_retry_at: None,
+            read_retry_at: None,
         };
         let task = tokio::spawn(worker.run());
         Ok(Self {
@@ -193,7 +202,9 @@ impl Pipeline {
     pub async fn shutdown_within(self, timeout: std::time::Duration) -> ShutdownReport {
         self.shared.closed.store(true, Relaxed);
         self.shared.space.notify_waiters();
-        let _ = self.shutdown.send(Some(Instant::now() + timeout));
+        let _ = self
+            .shutdown
+            .send(Some(crate::instant_after(Instant::now(), timeout)));
         self.shared.work.notify_one();
         match self.task.await {
             Ok(r) => r,

@@ -9,6 +9,9 @@
 //! - Under `fail_closed` a full queue returns [`SubmitError::Full`] with the record, so the
 //!   gateway can refuse the tool call; the record is not counted as submitted.
 //! - Every drop is counted through `Metrics::record_dropped` before the call returns.
+//! - `closed` is checked under the queue lock, and the worker sets it under the same lock
+//!   before its final drain ([`Shared::close_and_drain`]): a push either lands before that
+//!   drain (and is persisted or counted) or gets `SubmitError::Closed` with its record back.
 
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -44,6 +47,15 @@ impl Shared {
     pub(crate) fn publish_queue(&self, q: &MemQueue) {
         self.metrics.memory_events.store(q.len() as u64, Relaxed);
         self.metrics.memory_bytes.store(q.bytes() as u64, Relaxed);
+    }
+
+    /// The worker's final drain: marks the pipeline closed and empties the queue, both under
+    /// `q` (the held queue lock), so no push can slip in after the drain unseen.
+    pub(crate) fn close_and_drain(&self, q: &mut MemQueue) -> Vec<Record> {
+        self.closed.store(true, Relaxed);
+        let v = q.drain_all();
+        self.publish_queue(q);
+        v
     }
 }
 
@@ -132,13 +144,15 @@ impl Producer {
 
     fn push(&self, record: Record) -> Result<Submitted, SubmitError> {
         let shared = &*self.shared;
+        let mut q = shared.lock();
+        // Under the lock: see `Shared::close_and_drain`.
         if shared.closed.load(Relaxed) {
+            drop(q);
             return Err(SubmitError::Closed {
                 destination: self.destination.to_string(),
                 record,
             });
         }
-        let mut q = shared.lock();
         let was_empty = q.is_empty();
         let result = q.push(record, shared.policy);
         let len = q.len();
@@ -188,5 +202,43 @@ impl Producer {
     /// This destination's metrics.
     pub fn metrics(&self) -> &Metrics {
         &self.shared.metrics
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::RecordId;
+
+    #[test]
+    fn a_push_racing_the_final_drain_is_refused_not_lost() {
+        let metrics = Arc::new(Metrics::new("d", vec!["a".into()]));
+        let shared = Arc::new(Shared {
+            queue: Mutex::new(MemQueue::new(100, 1 << 20)),
+            policy: OverflowPolicy::DropOldest,
+            work: Notify::new(),
+            space: Notify::new(),
+            closed: AtomicBool::new(false),
+            metrics,
+            batch_events: 10,
+        });
+        let producer = Producer::new(Arc::clone(&shared), "d");
+        // The worker is in its final drain (holds the lock) when a producer arrives.
+        let mut q = shared.lock();
+        let pusher = std::thread::spawn(move || {
+            producer.try_submit(Record::new(RecordId(1), b"x".to_vec()))
+        });
+        // Give the producer time to get past any check done before the lock (not a timing
+        // assertion: if it is slower, the test passes either way).
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let drained = shared.close_and_drain(&mut q);
+        drop(q);
+        let result = pusher.join().unwrap_or_else(|_| panic!("pusher panicked"));
+        assert!(drained.is_empty());
+        assert!(
+            matches!(result, Err(SubmitError::Closed { .. })),
+            "a push after the final drain must be refused, got {result:?}"
+        );
+        assert!(shared.lock().is_empty(), "nothing left behind unseen");
     }
 }

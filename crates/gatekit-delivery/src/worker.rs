@@ -11,6 +11,9 @@
 //!
 //! Invariants:
 //! - One batch in flight at a time; disk acknowledgements therefore cover exactly what was read.
+//! - A failed disk read makes the worker leave the disk alone for `DISK_RETRY` (the buffer
+//!   gives an unreadable segment up after a few tries): a bad file never spins the worker.
+//! - A record too large for the disk format is counted as `too_large_for_buffer` and dropped.
 //! - If the disk refuses records (cap under `block`/`fail_closed`, or an I/O error) they go
 //!   back to the front of the memory queue, where the overflow policy applies, and the worker
 //!   delivers from memory while the disk is unusable: an I/O error never loses records silently.
@@ -57,6 +60,10 @@ pub(crate) struct Worker {
     pub(crate) disk: Option<DiskBuffer>,
     pub(crate) shutdown: watch::Receiver<Option<Instant>>,
     pub(crate) disk_retry_at: Option<Instant>,
+    /// After a failed disk read: no disk reads (and no disk records counted as available)
+    /// before this, so an unreadable segment costs one attempt per `DISK_RETRY`, never a
+    /// busy loop. The buffer gives the segment up after a few attempts.
+    pub(crate) read_retry_at: Option<Instant>,
 }
 
 enum Source {
@@ -168,7 +175,10 @@ impl Worker {
     fn requested_deadline(&self) -> Option<Instant> {
         if self.shutdown.has_changed().is_err() {
             self.shared.closed.store(true, Relaxed);
-            return Some(Instant::now() + self.settings.shutdown_timeout);
+            return Some(crate::instant_after(
+                Instant::now(),
+                self.settings.shutdown_timeout,
+            ));
         }
         *self.shutdown.borrow()
     }
@@ -180,7 +190,9 @@ impl Worker {
 
     fn tick(&self) -> Duration {
         match self.settings.disk.as_ref().map(|d| d.fsync) {
-            Some(FsyncPolicy::Every(d)) => d,
+            // At least 1 ms: a zero period would make `interval` panic (settings can be
+            // built without `validate`).
+            Some(FsyncPolicy::Every(d)) => d.max(Duration::from_millis(1)),
             _ => Duration::from_millis(500),
         }
     }
@@ -200,6 +212,12 @@ impl Worker {
         } = self;
         let fut = deliverer.deliver(batch);
         tokio::pin!(fut);
+        // One timer for the whole batch: a fresh `sleep(tick)` per pass would be restarted by
+        // every wake-up, so steady traffic would starve fsyncs and ack writes for as long as
+        // the batch is stuck. `Delay` keeps the period after a slow pass instead of bursting.
+        let mut sync_tick =
+            tokio::time::interval_at(crate::instant_after(Instant::now(), tick), tick);
+        sync_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let until = deadline.unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
             tokio::select! {
@@ -211,7 +229,7 @@ impl Worker {
                         *shutdown.borrow()
                     } else {
                         shared.closed.store(true, Relaxed);
-                        Some(Instant::now() + grace)
+                        Some(crate::instant_after(Instant::now(), grace))
                     };
                 }
                 _ = shared.work.notified(), if disk.is_some() => {
@@ -219,7 +237,7 @@ impl Worker {
                         spill(d, shared, disk_retry_at);
                     }
                 }
-                _ = tokio::time::sleep(tick), if disk.is_some() => {
+                _ = sync_tick.tick(), if disk.is_some() => {
                     if let Some(d) = disk.as_mut() {
                         spill(d, shared, disk_retry_at);
                         background_sync(d, &shared.metrics).await;
@@ -252,7 +270,8 @@ impl Worker {
         let q = self.shared.lock();
         let (mut events, mut bytes) = (q.len() as u64, q.bytes() as u64);
         drop(q);
-        if let Some(d) = &self.disk {
+        let reading = self.read_retry_at.is_none_or(|t| Instant::now() >= t);
+        if let (Some(d), true) = (&self.disk, reading) {
             let s = d.stats();
             if d.has_unread() {
                 // `max(1)`: a stashed record counts even when the counter says zero.
@@ -265,12 +284,17 @@ impl Worker {
 
     fn take_batch(&mut self) -> Option<(Vec<Record>, Source)> {
         let b = self.settings.batch;
-        if let Some(d) = self.disk.as_mut() {
+        let reading = self.read_retry_at.is_none_or(|t| Instant::now() >= t);
+        if let (Some(d), true) = (self.disk.as_mut(), reading) {
+            self.read_retry_at = None;
             if d.has_unread() {
                 match d.read_batch(b.max_events.get(), b.max_bytes.get()) {
                     Ok(batch) if !batch.is_empty() => return Some((batch, Source::Disk)),
                     Ok(_) => {}
-                    Err(e) => report_disk_error(&self.shared.metrics, &e),
+                    Err(e) => {
+                        report_disk_error(&self.shared.metrics, &e);
+                        self.read_retry_at = Some(Instant::now() + DISK_RETRY);
+                    }
                 }
             }
         }
@@ -296,9 +320,7 @@ impl Worker {
     fn finish(&mut self, abandoned: u64) -> ShutdownReport {
         let leftover = {
             let mut q = self.shared.lock();
-            let v = q.drain_all();
-            self.shared.publish_queue(&q);
-            v
+            self.shared.close_and_drain(&mut q)
         };
         self.shared.space.notify_waiters();
         let mut report = ShutdownReport {
@@ -307,15 +329,29 @@ impl Worker {
         };
         match self.disk.take() {
             Some(mut disk) => {
-                let a = disk.append(&leftover);
-                let rest = (leftover.len() - a.accepted) as u64;
-                self.shared
-                    .metrics
-                    .spilled
-                    .fetch_add(a.accepted as u64, Relaxed);
-                if let Some(stop) = a.stop {
-                    tracing::error!(?stop, lost = rest, "Could not persist records at shutdown.");
-                    report.lost += rest;
+                let mut rest = leftover.as_slice();
+                while !rest.is_empty() {
+                    let a = disk.append(rest);
+                    self.shared
+                        .metrics
+                        .spilled
+                        .fetch_add(a.accepted as u64, Relaxed);
+                    rest = &rest[a.accepted..];
+                    match a.stop {
+                        None => {}
+                        Some(AppendStop::TooLarge) => {
+                            self.shared
+                                .metrics
+                                .record_dropped(DropReason::TooLargeForBuffer, 1);
+                            rest = rest.get(1..).unwrap_or_default();
+                        }
+                        Some(stop) => {
+                            let lost = rest.len() as u64;
+                            tracing::error!(?stop, lost, "Could not persist records at shutdown.");
+                            report.lost += lost;
+                            break;
+                        }
+                    }
                 }
                 report.persisted = disk.stats().unread_events;
                 if let Err(e) = disk.close() {
@@ -433,6 +469,12 @@ fn spill(disk: &mut DiskBuffer, shared: &Shared, retry_at: &mut Option<Instant>)
                         return;
                     }
                 },
+                Some(AppendStop::TooLarge) => {
+                    // Larger than the disk format allows: it could never be stored, and
+                    // giving it back would only block everything behind it. Counted.
+                    pending.remove(0);
+                    metrics.record_dropped(DropReason::TooLargeForBuffer, 1);
+                }
                 Some(AppendStop::Io(e)) => {
                     report_disk_error(metrics, &e);
                     give_back(shared, pending, retry_at);
@@ -448,6 +490,12 @@ fn publish_disk(metrics: &Metrics, disk: &DiskBuffer) {
     metrics.disk_events.store(s.unread_events, Relaxed);
     metrics.disk_bytes.store(s.bytes, Relaxed);
     metrics.corrupt_skipped.store(s.corrupt_regions, Relaxed);
+    metrics
+        .unreadable_segments
+        .store(s.unreadable_segments, Relaxed);
+    metrics
+        .unreadable_lost_estimate
+        .store(s.unreadable_events, Relaxed);
 }
 
 fn give_back(shared: &Shared, records: Vec<Record>, retry_at: &mut Option<Instant>) {

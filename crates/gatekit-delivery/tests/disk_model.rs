@@ -2,7 +2,8 @@
 //!
 //! Random operation sequences (append, read, ack, sync, drop-oldest, crash-and-reopen with
 //! a torn tail) run against the real `DiskBuffer` on a temp dir, through a file-system
-//! wrapper that injects torn writes, ENOSPC and failed fsyncs. An in-memory model tracks which
+//! wrapper that injects torn writes, ENOSPC, failed fsyncs and failed segment opens during
+//! reads (transient: never twice in a row for one segment, so none is given up). An in-memory model tracks which
 //! record ids must come back, in which order, and which may reappear (acknowledged but
 //! possibly not persisted, or written by a failed append). Checked after every step:
 //! - every record read has exactly the payload that was appended under its id (CRC works);
@@ -18,7 +19,7 @@ use std::io;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use gatekit_delivery::disk::{AppendStop, DiskBuffer, FileSystem, SegmentFile, StdFs};
+use gatekit_delivery::disk::{AppendStop, DiskBuffer, FileSystem, SegmentFile, SegmentRead, StdFs};
 use gatekit_delivery::{DiskSettings, FsyncPolicy, Record, RecordId};
 use proptest::prelude::*;
 
@@ -32,11 +33,20 @@ enum Fault {
     SyncFail,
     /// The next ack-file write fails.
     AckFail,
+    /// The next segment open made by `read_batch` fails (unless that segment's previous
+    /// open failed: a transient error, not an unreadable file).
+    ReadFail,
 }
 
 #[derive(Debug, Default)]
 struct Faults {
     armed: Option<Fault>,
+    /// Set around `read_batch`, the only reader the `ReadFail` fault targets.
+    reading: bool,
+    /// The segment whose last open failed.
+    last_failed: Option<std::path::PathBuf>,
+    /// Whether a `ReadFail` fired since last cleared.
+    read_failed: bool,
 }
 
 #[derive(Debug)]
@@ -99,6 +109,21 @@ impl FileSystem for FaultyFs {
     fn remove(&self, path: &Path) -> io::Result<()> {
         StdFs.remove(path)
     }
+    fn open_read(&self, path: &Path) -> io::Result<Box<dyn SegmentRead>> {
+        let mut f = self.faults.lock().unwrap();
+        let repeat = f.last_failed.as_deref() == Some(path);
+        if f.reading && !repeat && matches!(f.armed, Some(Fault::ReadFail)) {
+            f.armed = None;
+            f.last_failed = Some(path.to_owned());
+            f.read_failed = true;
+            return Err(io::Error::other("injected read failure"));
+        }
+        if repeat {
+            f.last_failed = None;
+        }
+        drop(f);
+        StdFs.open_read(path)
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -121,6 +146,7 @@ fn fault() -> impl Strategy<Value = Fault> {
         Just(Fault::DiskFull),
         Just(Fault::SyncFail),
         Just(Fault::AckFail),
+        Just(Fault::ReadFail),
     ]
 }
 
@@ -261,8 +287,24 @@ fn run(ops: Vec<Op>, always: bool) -> Result<(), TestCaseError> {
                 }
             }
             Op::Read(n) => {
-                let batch = disk.read_batch(n, usize::MAX).unwrap();
-                check_read(&mut m, &batch, n)?;
+                {
+                    let mut f = faults.lock().unwrap();
+                    f.reading = true;
+                    f.read_failed = false;
+                }
+                let result = disk.read_batch(n, usize::MAX);
+                let failed = {
+                    let mut f = faults.lock().unwrap();
+                    f.reading = false;
+                    f.read_failed
+                };
+                match result {
+                    // A read error may end a batch early (what was gathered is handed out,
+                    // nothing skipped), so a short batch proves nothing then.
+                    Ok(batch) => check_read(&mut m, &batch, if failed { batch.len() } else { n })?,
+                    Err(e) => prop_assert!(failed, "read failed without an injected fault: {}", e),
+                }
+                prop_assert_eq!(disk.stats().unreadable_segments, 0);
             }
             Op::Ack => {
                 let _ = disk.ack_read();

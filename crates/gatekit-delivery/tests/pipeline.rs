@@ -88,6 +88,7 @@ async fn retries_with_jittered_exponential_backoff_then_delivers() {
     let calls = t.calls();
     assert_eq!(calls.len(), 5);
     // Retry n waits at most initial * 3^(n-1) (full jitter: anywhere from zero).
+    let mut total = Duration::ZERO;
     for (n, w) in calls.windows(2).enumerate() {
         let gap = w[1].at - w[0].at;
         let ceiling = Duration::from_secs(3u64.pow(n as u32));
@@ -96,11 +97,44 @@ async fn retries_with_jittered_exponential_backoff_then_delivers() {
             "retry {} waited {gap:?} > {ceiling:?}",
             n + 1
         );
+        // Under paused time a retry without a backoff sleep happens at the same instant.
+        assert!(gap > Duration::ZERO, "retry {} did not back off", n + 1);
+        total += gap;
     }
+    // Uniform jitter over windows of 1, 3, 9 and 27 s: a total under 100 ms has a
+    // probability of about 6e-9, so this fails only if the backoff shrank.
+    assert!(
+        total >= Duration::from_millis(100),
+        "backoff total {total:?}"
+    );
     let s = p.snapshot();
     assert_eq!(s.failed_attempts, 4);
     assert_eq!(s.retried, 40);
     assert_eq!(s.dead_lettered, 0);
+    p.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_hung_send_times_out_and_fails_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config(dir.path());
+    c.request_timeout = 2.0;
+    let a = Scripted::ok("a");
+    a.push(Step::Hang);
+    let b = Scripted::ok("b");
+    let p = spawn("d", &c, vec![a.clone(), b.clone()]);
+    for i in 0..10 {
+        p.producer().try_submit(rec(i)).unwrap();
+    }
+    wait_until(100_000, || b.delivered().len() == 10).await;
+    assert_eq!(b.calls()[0].at - a.calls()[0].at, Duration::from_secs(2));
+    let s = p.snapshot();
+    assert_eq!((s.failed_attempts, s.failovers), (1, 1));
+    // The next batch goes to the primary again, which answers now.
+    for i in 10..20 {
+        p.producer().try_submit(rec(i)).unwrap();
+    }
+    wait_until(100_000, || a.delivered().len() == 10).await;
     p.shutdown().await;
 }
 

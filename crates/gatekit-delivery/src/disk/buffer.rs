@@ -1,6 +1,8 @@
 //! The disk buffer: segments, the write head, the read cursor and the persisted ack.
 //!
-//! Job: see `crate::disk` (format, recovery, guarantees). This file implements it.
+//! Job: see `crate::disk` (format, recovery, guarantees). This file implements the write
+//! side, acknowledgement and maintenance; `buffer/read.rs` the read side (counting at open,
+//! reading batches, skipping unreadable segments, `drop_oldest`).
 //!
 //! Invariants (checked by the model-based property test):
 //! - `ack <= read`: records before `ack` were acknowledged by the destination; records in
@@ -15,21 +17,27 @@ use std::collections::VecDeque;
 use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+// Tokio's clock (the plain monotonic clock outside a paused test runtime): the worker's
+// timers and these "is an fsync / ack write due" checks then agree, also under paused time.
+use tokio::time::Instant;
 
 use super::format::{
-    decode_ack, encode_ack, encode_record, encoded_len, parse_segment_name, segment_name,
-    SEGMENT_HEADER_LEN, SEGMENT_MAGIC,
+    decode_ack, encode_ack, encode_record, encoded_len, fits_format, parse_segment_name,
+    segment_name, SEGMENT_HEADER_LEN, SEGMENT_MAGIC,
 };
 use super::fs::{FileSystem, SegmentFile, StdFs};
 use super::lock::DirLock;
-use super::reader::{SegmentReader, Step};
+use super::reader::SegmentReader;
 use super::tail::{HotTail, Pos};
 use super::types::{
     io_err, AckDone, AckJob, AppendStop, Appended, DiskError, DiskStats, RecoveryReport, SyncJob,
 };
 use crate::config::{DiskSettings, FsyncPolicy};
 use crate::record::Record;
+
+mod read;
 
 /// Memory for the hot tail of recently appended records.
 const TAIL_BYTES: usize = 4 << 20;
@@ -38,6 +46,9 @@ const TAIL_BYTES: usize = 4 << 20;
 struct Segment {
     seq: u64,
     len: u64,
+    /// Could not be read when the buffer was opened: its records were counted as unreadable
+    /// then, and the reader passes over it.
+    skip: bool,
 }
 
 #[derive(Debug)]
@@ -58,6 +69,8 @@ pub struct DiskBuffer {
     cursor: Option<SegmentReader>,
     /// A record read from disk that did not fit the last batch, with its end position.
     stash: Option<(Record, Pos)>,
+    /// Segment whose last read failed and how many times in a row (see `read.rs`).
+    read_failures: Option<(u64, u32)>,
     read: Pos,
     ack: Pos,
     persisted_ack: Option<Pos>,
@@ -140,7 +153,11 @@ impl DiskBuffer {
                 .map_err(io_err("stat segment", &path))?
                 .len();
             total_bytes += len;
-            segments.push_back(Segment { seq, len });
+            segments.push_back(Segment {
+                seq,
+                len,
+                skip: false,
+            });
         }
         let next_seq = segments
             .back()
@@ -167,6 +184,7 @@ impl DiskBuffer {
             next_seq,
             cursor: None,
             stash: None,
+            read_failures: None,
             read: start,
             ack: start,
             persisted_ack: ack,
@@ -181,39 +199,14 @@ impl DiskBuffer {
             last_positions: Vec::new(),
             _lock: lock,
         };
-        let (events, bytes, corrupt) = me.count_unread()?;
+        let (events, bytes, corrupt) = me.count_unread();
         report.events = events;
         report.corrupt_regions = corrupt;
+        report.unreadable_segments = me.stats.unreadable_segments;
         me.stats.unread_events = events;
         me.stats.unread_bytes = bytes;
         me.refresh_gauges();
         Ok((me, report))
-    }
-
-    /// Counts readable records from the read position without moving it.
-    fn count_unread(&mut self) -> Result<(u64, u64, u64), DiskError> {
-        let (mut events, mut bytes, mut corrupt) = (0, 0, 0);
-        for (i, seg) in self.segments.iter().enumerate() {
-            let from = if i == 0 {
-                self.read.offset
-            } else {
-                SEGMENT_HEADER_LEN
-            };
-            let path = self.dir.join(segment_name(seg.seq));
-            let mut r =
-                SegmentReader::open(&path, seg.seq, from).map_err(io_err("open segment", &path))?;
-            loop {
-                match r.next(seg.len).map_err(io_err("read segment", &path))? {
-                    Step::Record(r) => {
-                        events += 1;
-                        bytes += r.size() as u64;
-                    }
-                    Step::Corrupt { .. } => corrupt += 1,
-                    Step::End => break,
-                }
-            }
-        }
-        Ok((events, bytes, corrupt))
     }
 
     fn refresh_gauges(&mut self) {
@@ -257,7 +250,11 @@ impl DiskBuffer {
         self.next_seq += 1;
         // Registered before the header write: if that fails the file exists with length 0
         // in our books and is deleted when acknowledged like any other segment.
-        self.segments.push_back(Segment { seq, len: 0 });
+        self.segments.push_back(Segment {
+            seq,
+            len: 0,
+            skip: false,
+        });
         if let Err(e) = file.write_all(SEGMENT_MAGIC) {
             self.stats.write_errors += 1;
             return Err(io_err("write segment header", &path)(e));
@@ -287,6 +284,12 @@ impl DiskBuffer {
         self.last_positions.clear();
         let mut accepted = 0;
         while accepted < records.len() {
+            if !fits_format(&records[accepted]) {
+                return Appended {
+                    accepted,
+                    stop: Some(AppendStop::TooLarge),
+                };
+            }
             if self.writer.is_none() {
                 if self.total_bytes + SEGMENT_HEADER_LEN + encoded_len(&records[accepted]) as u64
                     > self.settings.max_bytes
@@ -311,7 +314,12 @@ impl DiskBuffer {
             let mut n = 0;
             let mut rec_bytes = 0u64;
             let mut full = false;
+            let mut too_large = false;
             for r in &records[accepted..] {
+                if !fits_format(r) {
+                    too_large = true;
+                    break;
+                }
                 let len = encoded_len(r) as u64;
                 let seg_len = base + self.buf.len() as u64;
                 if seg_len > SEGMENT_HEADER_LEN && seg_len + len > self.settings.segment_bytes {
@@ -344,11 +352,16 @@ impl DiskBuffer {
                 }
                 accepted += n;
             }
-            if full {
+            if full || too_large {
                 self.last_positions.truncate(first_pos + n);
+                let stop = if full {
+                    AppendStop::Full
+                } else {
+                    AppendStop::TooLarge
+                };
                 return Appended {
                     accepted,
-                    stop: Some(AppendStop::Full),
+                    stop: Some(stop),
                 };
             }
             // Records encoded but not committed (segment full) are re-encoded after rotation.
@@ -574,105 +587,6 @@ impl DiskBuffer {
         Ok(())
     }
 
-    /// Reads the next batch: up to `max_events` records and `max_bytes` (counted as
-    /// [`Record::size`]; a single larger record is returned alone). The records stay on disk
-    /// until [`DiskBuffer::ack_read`].
-    pub fn read_batch(
-        &mut self,
-        max_events: usize,
-        max_bytes: usize,
-    ) -> Result<Vec<Record>, DiskError> {
-        let mut out = Vec::new();
-        let mut bytes = 0;
-        while out.len() < max_events {
-            let Some((record, end)) = self.next_record()? else {
-                break;
-            };
-            if !out.is_empty() && bytes + record.size() > max_bytes {
-                self.stash = Some((record, end));
-                break;
-            }
-            bytes += record.size();
-            self.read = end;
-            self.stats.unread_events = self.stats.unread_events.saturating_sub(1);
-            self.stats.unread_bytes = self.stats.unread_bytes.saturating_sub(record.size() as u64);
-            out.push(record);
-        }
-        if !out.is_empty() {
-            self.in_flight = true;
-            self.in_flight_end = self.read;
-        }
-        Ok(out)
-    }
-
-    /// The next valid record after `read` and its end position, without committing to it.
-    fn next_record(&mut self) -> Result<Option<(Record, Pos)>, DiskError> {
-        if let Some(s) = self.stash.take() {
-            return Ok(Some(s));
-        }
-        loop {
-            if let Some(hit) = self.tail.take_at(self.read) {
-                return Ok(Some(hit));
-            }
-            let Some(idx) = self.segments.iter().position(|s| s.seq >= self.read.seq) else {
-                return Ok(None);
-            };
-            let (seq, len) = (self.segments[idx].seq, self.segments[idx].len);
-            if seq > self.read.seq {
-                self.read = Pos {
-                    seq,
-                    offset: SEGMENT_HEADER_LEN,
-                };
-            }
-            let active = self.writer.as_ref().is_some_and(|w| w.seq == seq);
-            if self.read.offset >= len {
-                if active || idx + 1 >= self.segments.len() {
-                    return Ok(None);
-                }
-                self.read = Pos {
-                    seq: self.segments[idx + 1].seq,
-                    offset: SEGMENT_HEADER_LEN,
-                };
-                continue;
-            }
-            let path = self.seg_path(seq);
-            let reuse = self
-                .cursor
-                .as_ref()
-                .is_some_and(|c| c.seq() == seq && c.pos() == self.read.offset);
-            if !reuse {
-                self.cursor = Some(
-                    SegmentReader::open(&path, seq, self.read.offset)
-                        .map_err(io_err("open segment", &path))?,
-                );
-            }
-            let Some(cursor) = self.cursor.as_mut() else {
-                return Ok(None);
-            };
-            match cursor.next(len).map_err(io_err("read segment", &path))? {
-                Step::Record(r) => {
-                    return Ok(Some((
-                        r,
-                        Pos {
-                            seq,
-                            offset: cursor.pos(),
-                        },
-                    )))
-                }
-                Step::Corrupt { skipped } => {
-                    self.stats.corrupt_regions += 1;
-                    self.stats.corrupt_bytes += skipped;
-                    tracing::warn!(segment = %path.display(), offset = self.read.offset, bytes = skipped, "Skipped a corrupt region of the disk buffer.");
-                    self.read = Pos {
-                        seq,
-                        offset: cursor.pos(),
-                    };
-                }
-                Step::End => self.read = Pos { seq, offset: len },
-            }
-        }
-    }
-
     /// Acknowledges everything handed out by `read_batch` (and anything skipped since).
     /// Segments wholly before the new ack position are deleted once it is persisted.
     pub fn ack_read(&mut self) -> Result<(), DiskError> {
@@ -686,67 +600,6 @@ impl DiskBuffer {
             self.persist_ack()?;
         }
         Ok(())
-    }
-
-    /// For `drop_oldest` when the cap is reached: gives up the unread rest of the oldest
-    /// segment that still has unread records. Returns how many records were dropped (0 if
-    /// there is nothing unread that could be dropped).
-    pub fn drop_oldest_segment(&mut self) -> Result<u64, DiskError> {
-        let Some(idx) = self.segments.iter().position(|s| s.seq >= self.read.seq) else {
-            return Ok(0);
-        };
-        let seq = self.segments[idx].seq;
-        if self.writer.as_ref().is_some_and(|w| w.seq == seq) {
-            self.seal();
-        }
-        let mut dropped = 0;
-        let mut dropped_bytes = 0;
-        if let Some((r, _)) = self.stash.take() {
-            dropped += 1;
-            dropped_bytes += r.size() as u64;
-        }
-        let from = if seq == self.read.seq {
-            self.read.offset
-        } else {
-            SEGMENT_HEADER_LEN
-        };
-        let path = self.seg_path(seq);
-        let len = self.segments[idx].len;
-        let mut r = SegmentReader::open(&path, seq, from).map_err(io_err("open segment", &path))?;
-        // The stash (if any) was already read past `from`; do not count it twice.
-        let mut first = dropped > 0;
-        loop {
-            match r.next(len).map_err(io_err("read segment", &path))? {
-                Step::Record(_) if first => first = false,
-                Step::Record(r) => {
-                    dropped += 1;
-                    dropped_bytes += r.size() as u64;
-                }
-                Step::Corrupt { .. } => {}
-                Step::End => break,
-            }
-        }
-        self.cursor = None;
-        self.read = Pos {
-            seq: seq + 1,
-            offset: SEGMENT_HEADER_LEN,
-        };
-        self.stats.unread_events = self.stats.unread_events.saturating_sub(dropped);
-        self.stats.unread_bytes = self.stats.unread_bytes.saturating_sub(dropped_bytes);
-        if !self.in_flight {
-            // The drop already happened: report the count even if persisting the ack fails
-            // (it is counted in `ack_errors` and retried by `maintain`).
-            if let Err(e) = self.ack_read() {
-                tracing::error!(error = %e, "Disk buffer ack write failed after dropping a segment.");
-            }
-        } else if seq > self.in_flight_end.seq {
-            // The segment holds no in-flight records, so its space can be freed now, out of
-            // order. After a crash a missing middle segment is simply not read: its records
-            // were dropped (and counted) anyway. Without this, a batch stuck in retry would
-            // make every further `drop_oldest` call drop another segment without freeing any.
-            self.remove_segment_at(idx)?;
-        }
-        Ok(dropped)
     }
 
     fn remove_segment_at(&mut self, idx: usize) -> Result<(), DiskError> {

@@ -13,6 +13,10 @@ pub const SEGMENT_HEADER_LEN: u64 = 8;
 pub const RECORD_HEADER_LEN: usize = 8;
 /// Largest accepted record body; anything larger in a length field is treated as corruption.
 pub const MAX_BODY_LEN: usize = 64 << 20;
+/// Largest payload the disk buffer stores. `append` refuses larger records
+/// (`AppendStop::TooLarge`): written, they would be read back as corruption (and past 4 GiB
+/// the u32 length would wrap).
+pub const MAX_PAYLOAD_LEN: usize = MAX_BODY_LEN - RECORD_OVERHEAD;
 /// First bytes of the ack file.
 pub const ACK_MAGIC: &[u8; 8] = b"GKDACK01";
 /// Full ack file length: magic, segment, offset, CRC32.
@@ -23,9 +27,15 @@ pub fn encoded_len(record: &Record) -> usize {
     RECORD_HEADER_LEN + RECORD_OVERHEAD + record.payload.len()
 }
 
-/// Appends the framed record to `out`.
+/// Whether `record` can be stored (its body is at most [`MAX_BODY_LEN`]).
+pub fn fits_format(record: &Record) -> bool {
+    record.payload.len() <= MAX_PAYLOAD_LEN
+}
+
+/// Appends the framed record to `out`. The caller checked [`fits_format`].
 pub fn encode_record(record: &Record, out: &mut Vec<u8>) {
     let body_len = RECORD_OVERHEAD + record.payload.len();
+    debug_assert!(body_len <= MAX_BODY_LEN, "caller must check fits_format");
     let start = out.len();
     out.extend_from_slice(&(body_len as u32).to_le_bytes());
     out.extend_from_slice(&[0; 4]);
@@ -170,6 +180,17 @@ mod tests {
         assert_eq!(resync(&buf), Some(start));
         assert_eq!(resync(&[0u8; 100]), None);
         assert_eq!(resync(&[]), None);
+    }
+
+    #[test]
+    fn the_largest_storable_record_is_read_back() {
+        let r = rec(7, &vec![1; MAX_PAYLOAD_LEN]);
+        assert!(fits_format(&r));
+        let mut buf = Vec::new();
+        encode_record(&r, &mut buf);
+        let h: [u8; 8] = buf[..8].try_into().unwrap();
+        assert_eq!(parse_header(&h).map(|(len, _)| len), Some(MAX_BODY_LEN));
+        assert!(!fits_format(&rec(8, &vec![1; MAX_PAYLOAD_LEN + 1])));
     }
 
     #[test]

@@ -1,13 +1,13 @@
 //! The file-system seam of the disk buffer.
 //!
-//! Job: the few write-side operations the buffer performs, behind a trait, so tests can
-//! inject torn writes, failed `fsync` and a full disk (the model-based property test does)
-//! while production uses [`StdFs`]. Reads use `std::fs` directly: faults on the read side
-//! show up as corrupt bytes, which tests create by writing garbage into files.
+//! Job: the few file operations the buffer performs on segments and the ack file, behind a
+//! trait, so tests can inject torn writes, failed `fsync`, a full disk (the model-based
+//! property test does) and segments that cannot be opened or read, while production uses
+//! [`StdFs`]. Directory listing, `stat` and the ack read at open use `std::fs` directly.
 
 use std::fmt;
 use std::fs::{File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, Read, Seek, Write};
 use std::path::Path;
 
 /// An append-only segment file open for writing.
@@ -23,7 +23,12 @@ pub trait SegmentFile: Send + fmt::Debug {
     }
 }
 
-/// Write-side file operations used by the disk buffer.
+/// A segment file open for reading.
+pub trait SegmentRead: Read + Seek + Send + fmt::Debug {}
+
+impl<T: Read + Seek + Send + fmt::Debug> SegmentRead for T {}
+
+/// File operations used by the disk buffer.
 pub trait FileSystem: Send + Sync + fmt::Debug {
     /// Creates a new segment file; fails if it exists.
     fn create_segment(&self, path: &Path) -> io::Result<Box<dyn SegmentFile>>;
@@ -32,6 +37,10 @@ pub trait FileSystem: Send + Sync + fmt::Debug {
     fn write_atomic(&self, path: &Path, bytes: &[u8], sync: bool) -> io::Result<()>;
     /// Removes a file.
     fn remove(&self, path: &Path) -> io::Result<()>;
+    /// Opens a segment file for reading. The default opens it with `std::fs`.
+    fn open_read(&self, path: &Path) -> io::Result<Box<dyn SegmentRead>> {
+        Ok(Box::new(File::open(path)?))
+    }
 }
 
 /// The real file system.

@@ -10,13 +10,13 @@
 //! - A corrupt region ends at the next offset where a complete record with a valid checksum
 //!   starts, or at `end`.
 
-use std::fs::File;
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 
 use super::format::{
     decode_parts, parse_header, resync, RECORD_HEADER_LEN, SEGMENT_HEADER_LEN, SEGMENT_MAGIC,
 };
+use super::fs::{FileSystem, SegmentRead};
 use crate::record::{Record, RECORD_OVERHEAD};
 
 /// One step of reading.
@@ -34,17 +34,23 @@ pub(crate) enum Step {
 #[derive(Debug)]
 pub(crate) struct SegmentReader {
     seq: u64,
-    file: BufReader<File>,
+    file: BufReader<Box<dyn SegmentRead>>,
     pos: u64,
     header_ok: bool,
 }
 
 impl SegmentReader {
     /// Opens segment `seq` at `path` positioned at `pos` (>= the header length).
-    pub(crate) fn open(path: &Path, seq: u64, pos: u64) -> io::Result<Self> {
-        let mut file = File::open(path)?;
+    pub(crate) fn open(fs: &dyn FileSystem, path: &Path, seq: u64, pos: u64) -> io::Result<Self> {
+        let mut file = fs.open_read(path)?;
         let mut magic = [0u8; 8];
-        let header_ok = file.read_exact(&mut magic).is_ok() && &magic == SEGMENT_MAGIC;
+        // A file too short for the header is corrupt; any other read error is an I/O
+        // failure the caller must see (it retries, then gives the segment up and counts it).
+        let header_ok = match file.read_exact(&mut magic) {
+            Ok(()) => &magic == SEGMENT_MAGIC,
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => false,
+            Err(e) => return Err(e),
+        };
         let pos = pos.max(SEGMENT_HEADER_LEN);
         file.seek(SeekFrom::Start(pos))?;
         Ok(Self {

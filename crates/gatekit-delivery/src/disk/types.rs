@@ -40,6 +40,9 @@ pub enum AppendStop {
     Full,
     /// A write or fsync failed; the records after `accepted` were not stored.
     Io(DiskError),
+    /// The record at `accepted` is larger than the format allows
+    /// ([`MAX_PAYLOAD_LEN`](super::MAX_PAYLOAD_LEN)); it was not stored, nor anything after it.
+    TooLarge,
 }
 
 /// Result of [`DiskBuffer::append`]: the first `accepted` records are stored.
@@ -60,6 +63,9 @@ pub struct RecoveryReport {
     pub segments: usize,
     /// Corrupt or torn regions found while counting.
     pub corrupt_regions: u64,
+    /// Segment files that could not be read; they are skipped and their records counted in
+    /// [`DiskStats::unreadable_events`] (an estimate).
+    pub unreadable_segments: u64,
     /// Whether the ack file was missing or invalid (everything on disk will be re-sent).
     pub ack_missing: bool,
 }
@@ -85,6 +91,13 @@ pub struct DiskStats {
     pub sync_errors: u64,
     /// Failed ack-file writes or segment deletions.
     pub ack_errors: u64,
+    /// Failed segment opens or reads (each retried, then the segment is given up).
+    pub read_errors: u64,
+    /// Segment files given up because they could not be opened or read.
+    pub unreadable_segments: u64,
+    /// Estimated records lost in those segments (from the average record size; the exact
+    /// number cannot be known without reading them).
+    pub unreadable_events: u64,
 }
 
 /// An fsync to run off the async thread; see [`DiskBuffer::begin_sync`].
