@@ -87,6 +87,12 @@ pub struct TlsConfig {
     /// Client key (PEM).
     #[serde(default)]
     pub key_file: Option<PathBuf>,
+    /// SHA-256 fingerprints (hex) of accepted server certificates (Gatekit addition).
+    #[serde(default)]
+    pub pins: Vec<String>,
+    /// Name to verify and send as SNI when it differs from `host` (Gatekit addition).
+    #[serde(default)]
+    pub server_name: Option<String>,
 }
 
 /// A syslog receiver.

@@ -18,7 +18,7 @@ use gatekit_format::{
 use crate::config::{SiemConfig, SyslogEndpoint};
 
 /// How a destination reaches its SIEM.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum TransportPlan {
     /// Append lines to a file.
     File(PathBuf),
@@ -28,6 +28,15 @@ pub enum TransportPlan {
         host: String,
         /// Port.
         port: u16,
+    },
+    /// TLS syslog.
+    Tls {
+        /// Host.
+        host: String,
+        /// Port.
+        port: u16,
+        /// Certificates, verification, pins.
+        settings: crate::transport::tls::TlsSettings,
     },
     /// UDP syslog.
     Udp {
@@ -154,6 +163,54 @@ fn syslog_wrap(
         .map_err(|e| ConfigError::at(source, path, e.to_string()))
 }
 
+/// TLS settings for a TLS syslog endpoint; files are checked now (a missing CA file is a
+/// load error, not a delivery failure hours later).
+fn tls_plan(
+    cfg: &Config,
+    endpoint: &SyslogEndpoint,
+    path: &str,
+) -> Result<TransportPlan, ConfigError> {
+    let src = cfg.source.as_str();
+    let tls = endpoint.tls.clone().unwrap_or(crate::config::TlsConfig {
+        enabled: true,
+        verify_certs: true,
+        ca_file: None,
+        cert_file: None,
+        key_file: None,
+        pins: Vec::new(),
+        server_name: None,
+    });
+    if !tls.enabled {
+        return Err(ConfigError::at(
+            src,
+            format!("{path}.tls.enabled"),
+            "a TLS transport cannot run with TLS disabled; use the tcp transport instead",
+        ));
+    }
+    if !tls.verify_certs {
+        tracing::warn!(path, "TLS certificate verification is OFF for this SIEM destination; events can be intercepted.");
+    }
+    let resolve = |p: &Option<PathBuf>| {
+        p.as_ref()
+            .map(|p| cfg.resolve_path(&p.display().to_string()))
+    };
+    let settings = crate::transport::tls::TlsSettings {
+        verify: tls.verify_certs,
+        ca_file: resolve(&tls.ca_file),
+        cert_file: resolve(&tls.cert_file),
+        key_file: resolve(&tls.key_file),
+        pins: tls.pins.clone(),
+        server_name: tls.server_name.clone(),
+    };
+    crate::transport::tls::client_config(&settings)
+        .map_err(|e| ConfigError::at(src, format!("{path}.tls"), e))?;
+    Ok(TransportPlan::Tls {
+        host: endpoint.host.clone(),
+        port: endpoint.port.unwrap_or(6514),
+        settings,
+    })
+}
+
 fn framing(source: &str, path: &str, endpoint: &SyslogEndpoint) -> Result<Framing, ConfigError> {
     match endpoint.framing.as_deref() {
         // LF is what SC4S's and QRadar's TCP/TLS listeners expect (platform-corrections 20).
@@ -265,12 +322,34 @@ pub fn plan(cfg: &Config, siem: &SiemConfig) -> Result<Vec<DestinationPlan>, Vec
                         fail_closed,
                     })
                 }
-                "sc4s" => Err(unavailable(
-                    src,
-                    &format!("{path}.transport"),
-                    "`sc4s` (TLS syslog)",
-                    "TLS transports are planned",
-                )),
+                "sc4s" => {
+                    // SC4S: CEF:0 in RFC 5424 over TLS, LF framing on 6514 (platform-corrections 11, 20).
+                    let endpoint = s.sc4s.as_ref().ok_or_else(|| {
+                        ConfigError::at(
+                            src,
+                            format!("{path}.sc4s.host"),
+                            "the `sc4s` transport needs `sc4s: {host: ...}`",
+                        )
+                    })?;
+                    let transport = tls_plan(cfg, endpoint, &format!("{path}.sc4s"))?;
+                    let formatter = syslog_wrap(
+                        body,
+                        endpoint,
+                        "gatekit",
+                        None,
+                        src,
+                        &format!("{path}.sc4s"),
+                    )?;
+                    let framing = framing(src, &format!("{path}.sc4s"), endpoint)?;
+                    Ok(DestinationPlan {
+                        platform: "splunk",
+                        formatter,
+                        framing,
+                        transport,
+                        delivery,
+                        fail_closed,
+                    })
+                }
                 "hec" => Err(unavailable(
                     src,
                     &format!("{path}.transport"),
@@ -365,7 +444,10 @@ pub fn plan(cfg: &Config, siem: &SiemConfig) -> Result<Vec<DestinationPlan>, Vec
                     let e = endpoint()?;
                     (TransportPlan::Udp { host: e.host.clone(), port: e.port.unwrap_or(514) }, e)
                 }
-                "syslog_tls" => return Err(unavailable(src, &transport_path, "`syslog_tls`", "TLS transports are planned")),
+                "syslog_tls" => {
+                    let e = endpoint()?;
+                    (tls_plan(cfg, e, &format!("{path}.syslog"))?, e)
+                }
                 "rest_api" => return Err(unavailable(src, &transport_path, "`rest_api` (QRadar HTTP Receiver)", "HTTP transports are planned")),
                 other => return Err(ConfigError::at(src, transport_path, format!("unknown transport `{other}`; use syslog_tls, syslog_tcp, syslog_udp or rest_api"))),
             };

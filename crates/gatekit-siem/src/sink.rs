@@ -15,7 +15,9 @@ use tracing::warn;
 
 use crate::event::to_event;
 use crate::plan::{DestinationPlan, TransportPlan};
-use crate::transport::{file::FileTransport, tcp::TcpTransport, udp::UdpTransport};
+use crate::transport::{
+    file::FileTransport, tcp::TcpTransport, tls::TlsTransport, udp::UdpTransport,
+};
 
 /// One platform's pipeline.
 struct Destination {
@@ -55,6 +57,14 @@ impl SiemSink {
                 TransportPlan::File(path) => Arc::new(FileTransport::new(path.clone())),
                 TransportPlan::Tcp { host, port } => Arc::new(TcpTransport::new(host, *port)),
                 TransportPlan::Udp { host, port } => Arc::new(UdpTransport::new(host, *port)),
+                TransportPlan::Tls {
+                    host,
+                    port,
+                    settings,
+                } => Arc::new(
+                    TlsTransport::new(host, *port, settings.clone())
+                        .map_err(|e| format!("{}: {e}", plan.platform))?,
+                ),
             };
             let pipeline =
                 Pipeline::spawn_on(runtime, plan.platform, plan.delivery, vec![transport])

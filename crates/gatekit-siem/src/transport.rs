@@ -8,4 +8,5 @@
 
 pub mod file;
 pub mod tcp;
+pub mod tls;
 pub mod udp;

@@ -28,16 +28,11 @@ fn the_requirements_example_shape_loads() {
     let plans = gatekit_siem::validate(&cfg).unwrap();
     assert_eq!(plans.len(), 2, "disabled platforms are skipped");
     assert_eq!(plans[0].platform, "splunk");
-    assert_eq!(
-        plans[0].transport,
-        TransportPlan::File(PathBuf::from("/etc/gk/logs/splunk.cef"))
+    assert!(
+        matches!(&plans[0].transport, TransportPlan::File(p) if p == &PathBuf::from("/etc/gk/logs/splunk.cef"))
     );
-    assert_eq!(
-        plans[1].transport,
-        TransportPlan::Tcp {
-            host: "qradar.example.com".into(),
-            port: 514
-        }
+    assert!(
+        matches!(&plans[1].transport, TransportPlan::Tcp { host, port: 514 } if host == "qradar.example.com")
     );
 }
 
@@ -81,7 +76,7 @@ fn mistakes_name_their_path() {
 fn planned_transports_are_refused_not_ignored() {
     for (block, path) in [
         (
-            "  splunk: {transport: sc4s, sc4s: {host: h}}\n",
+            "  splunk: {transport: hec, hec: {endpoint: \"https://s:8088\", token: \"${GATEKIT_NOPE:-t}\"}}\n",
             "siem.splunk.transport",
         ),
         (
@@ -119,4 +114,17 @@ fn secrets_never_show_in_debug_output() {
         gatekit_config::yaml::from_str(&format!("{{file: {:?}}}", path.display().to_string()))
             .unwrap();
     assert_eq!(from_file.expose(), "from-file");
+}
+
+#[test]
+fn tls_files_are_checked_at_load() {
+    let e = errors("  qradar: {transport: syslog_tls, syslog: {host: h, tls: {ca_file: /nonexistent/ca.pem}}}\n");
+    assert!(
+        e.contains("siem.qradar.syslog.tls") && e.contains("/nonexistent/ca.pem"),
+        "{e}"
+    );
+    let e = errors("  qradar: {transport: syslog_tls, syslog: {host: h, tls: {enabled: false}}}\n");
+    assert!(e.contains("siem.qradar.syslog.tls.enabled"), "{e}");
+    let e = errors("  splunk: {transport: sc4s, sc4s: {host: h, tls: {ca_file: /etc/hostname, cert_file: /etc/hostname}}}\n");
+    assert!(e.contains("siem.splunk.sc4s.tls"), "{e}");
 }

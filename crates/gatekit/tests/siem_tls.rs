@@ -1,0 +1,219 @@
+//! TLS syslog end to end against a real syslog-ng that demands a client certificate (mutual
+//! TLS): delivery with the right certificates, and a clear failure for a wrong CA, a missing
+//! client certificate and a pin mismatch. Certificates are made by `openssl` for each run.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+#[path = "../../gatekit-format/tests/common/peers.rs"]
+#[allow(dead_code)]
+mod peers;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use support::*;
+
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A CA, a server certificate for 127.0.0.1 and a client certificate, all signed by the CA.
+fn pki(dir: &Path, name: &str) {
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    let ca_key = format!("{name}-ca.key");
+    let ca_pem = format!("{name}-ca.pem");
+    let mut args = vec!["req", "-x509"];
+    args.extend(ec);
+    args.extend([
+        "-keyout",
+        &ca_key,
+        "-out",
+        &ca_pem,
+        "-days",
+        "2",
+        "-subj",
+        "/CN=gatekit test CA",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
+    ]);
+    openssl(dir, &args);
+    for (who, usage) in [("server", "serverAuth"), ("client", "clientAuth")] {
+        let key = format!("{name}-{who}.key");
+        let csr = format!("{name}-{who}.csr");
+        let pem = format!("{name}-{who}.pem");
+        let ext = format!("{name}-{who}.ext");
+        std::fs::write(dir.join(&ext), format!("basicConstraints=CA:FALSE\nextendedKeyUsage={usage}\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n")).unwrap();
+        let mut args = vec!["req"];
+        args.extend(ec);
+        args.extend(["-keyout", &key, "-out", &csr, "-subj", "/CN=localhost"]);
+        openssl(dir, &args);
+        openssl(
+            dir,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                &csr,
+                "-CA",
+                &ca_pem,
+                "-CAkey",
+                &ca_key,
+                "-CAcreateserial",
+                "-out",
+                &pem,
+                "-days",
+                "2",
+                "-extfile",
+                &ext,
+            ],
+        );
+    }
+}
+
+const SYSLOG_NG: &str = r#"@version: 3.38
+options { keep-hostname(yes); };
+source s_tls {
+  network(ip("127.0.0.1") port(@PORT@) transport("tls") flags(syslog-protocol)
+    tls(key-file("@PKI@/good-server.key") cert-file("@PKI@/good-server.pem")
+        ca-file("@PKI@/good-ca.pem") peer-verify(required-trusted)));
+};
+destination d_out { file("@DIR@/out.txt" template("${HOST} ${PROGRAM} ${MSG}\n")); };
+log { source(s_tls); destination(d_out); };
+"#;
+
+fn siem(port: u16, tls: &str) -> String {
+    format!("  qradar:\n    transport: syslog_tls\n    format: leef\n    syslog: {{host: 127.0.0.1, port: {port}, tls: {{{tls}}}}}\n    dsm: {{log_source_identifier: gk-tls}}\n    delivery: {{batch_timeout: 0.1, retry_initial_delay: 0.1}}\n")
+}
+
+/// Runs a short session through gatekit with `siem`; returns gatekit's log.
+fn session(dir: &Path, siem: &str) -> String {
+    let yaml = format!(
+        "proxy:\n  transport: stdio\n  upstreams:\n    - name: ex\n      command: [{:?}, example-server]\nlogging:\n  level: INFO\n  handlers: [file]\n  file_path: gatekit.log\nsiem:\n{siem}",
+        gatekit().display().to_string()
+    );
+    let mut gw = Gateway::start(&write_config(dir, &yaml));
+    assert!(gw.initialize().get("result").is_some());
+    let reply = gw.call(
+        1,
+        "tools/call",
+        json!({"name": "ex__echo", "arguments": {"text": "over tls"}}),
+    );
+    assert_eq!(result_text(&reply), "over tls");
+    // Give delivery a moment to try before shutdown flushes.
+    std::thread::sleep(Duration::from_millis(500));
+    gw.close_stdin();
+    assert_eq!(gw.wait_exit(Duration::from_secs(30)), Some(0));
+    std::fs::read_to_string(dir.join("gatekit.log")).unwrap_or_default()
+}
+
+fn lines(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+fn wait_lines(path: &Path, n: usize) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let l = lines(path);
+        if l.len() >= n || Instant::now() > deadline {
+            return l;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn mutual_tls_to_syslog_ng_and_clear_failures() {
+    let pki_dir = tempfile::tempdir().unwrap();
+    pki(pki_dir.path(), "good");
+    pki(pki_dir.path(), "other");
+    let p = |f: &str| -> PathBuf { pki_dir.path().join(f) };
+    let port = peers::free_port();
+    let config = SYSLOG_NG
+        .replace("@PORT@", &port.to_string())
+        .replace("@PKI@", pki_dir.path().to_str().unwrap());
+    let daemon = peers::start_syslog_ng(&config, &[port]);
+    let out = daemon.dir.path().join("out.txt");
+
+    // The right CA and a client certificate: delivered, parsed by syslog-ng as RFC 5424.
+    let dir = tempfile::tempdir().unwrap();
+    let good = format!(
+        "ca_file: {:?}, cert_file: {:?}, key_file: {:?}",
+        p("good-ca.pem"),
+        p("good-client.pem"),
+        p("good-client.key")
+    );
+    session(dir.path(), &siem(port, &good));
+    let got = wait_lines(&out, 2);
+    assert_eq!(
+        got.len(),
+        2,
+        "request and response events: {got:?}\n{}",
+        daemon.stderr()
+    );
+    for line in &got {
+        assert!(
+            line.starts_with("gk-tls gatekit LEEF:2.0|Gatekit|"),
+            "{line}"
+        );
+    }
+
+    // Failures that must be reported, not silently swallowed; nothing reaches syslog-ng.
+    let cases = [
+        (
+            format!(
+                "ca_file: {:?}, cert_file: {:?}, key_file: {:?}",
+                p("other-ca.pem"),
+                p("good-client.pem"),
+                p("good-client.key")
+            ),
+            "TLS handshake",
+        ),
+        (
+            format!("ca_file: {:?}", p("good-ca.pem")),
+            "rejected the TLS connection",
+        ),
+        (
+            format!(
+                "ca_file: {:?}, cert_file: {:?}, key_file: {:?}, pins: [\"{}\"]",
+                p("good-ca.pem"),
+                p("good-client.pem"),
+                p("good-client.key"),
+                "00".repeat(32)
+            ),
+            "matches no configured pin",
+        ),
+    ];
+    for (tls, expected) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let log = session(dir.path(), &siem(port, &tls));
+        assert!(
+            log.contains("TLS connection failed") && log.contains(expected),
+            "{tls}: expected {expected:?} in:\n{log}"
+        );
+        assert_eq!(lines(&out).len(), 2, "{tls}: nothing may be delivered");
+    }
+}
