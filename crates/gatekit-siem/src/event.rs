@@ -89,3 +89,19 @@ pub fn to_event(factory: &EventFactory, record: &AuditRecord<'_>) -> AuditEvent 
     }
     event
 }
+
+/// A `security_decision` event that repeats the decision carried by `event` (a redaction),
+/// with its own id and sequence.
+pub fn decision_event(factory: &EventFactory, event: &AuditEvent) -> AuditEvent {
+    let mut decision = factory.event(EventType::SecurityDecision, Severity::Notice);
+    decision.session_id = event.session_id.clone();
+    decision.correlation_id = event.correlation_id.clone();
+    decision.client_info = event.client_info.clone();
+    decision.mcp_data = event.mcp_data.as_ref().map(|m| McpData {
+        parameters: None,
+        ..m.clone()
+    });
+    decision.security_decision = event.security_decision.clone();
+    decision.upstream_server = event.upstream_server.clone();
+    decision
+}

@@ -19,6 +19,20 @@ use crate::transport::{
     file::FileTransport, tcp::TcpTransport, tls::TlsTransport, udp::UdpTransport,
 };
 
+/// The transport for a plan.
+pub fn build_transport(plan: &TransportPlan) -> Result<Arc<dyn Transport>, String> {
+    Ok(match plan {
+        TransportPlan::File(path) => Arc::new(FileTransport::new(path.clone())),
+        TransportPlan::Tcp { host, port } => Arc::new(TcpTransport::new(host, *port)),
+        TransportPlan::Udp { host, port } => Arc::new(UdpTransport::new(host, *port)),
+        TransportPlan::Tls {
+            host,
+            port,
+            settings,
+        } => Arc::new(TlsTransport::new(host, *port, settings.clone())?),
+    })
+}
+
 /// One platform's pipeline.
 struct Destination {
     platform: &'static str,
@@ -53,19 +67,8 @@ impl SiemSink {
     ) -> Result<Self, String> {
         let mut destinations = Vec::new();
         for plan in plans {
-            let transport: Arc<dyn Transport> = match &plan.transport {
-                TransportPlan::File(path) => Arc::new(FileTransport::new(path.clone())),
-                TransportPlan::Tcp { host, port } => Arc::new(TcpTransport::new(host, *port)),
-                TransportPlan::Udp { host, port } => Arc::new(UdpTransport::new(host, *port)),
-                TransportPlan::Tls {
-                    host,
-                    port,
-                    settings,
-                } => Arc::new(
-                    TlsTransport::new(host, *port, settings.clone())
-                        .map_err(|e| format!("{}: {e}", plan.platform))?,
-                ),
-            };
+            let transport =
+                build_transport(&plan.transport).map_err(|e| format!("{}: {e}", plan.platform))?;
             let pipeline =
                 Pipeline::spawn_on(runtime, plan.platform, plan.delivery, vec![transport])
                     .map_err(|e| {
@@ -116,13 +119,41 @@ impl AuditSink for SiemSink {
 
     fn record(&self, record: &AuditRecord<'_>) -> Result<(), String> {
         let event = to_event(&self.factory, record);
+        let mut result = self.submit(&event);
+        // Every redaction is also a security decision of its own, so SIEM rules that watch
+        // `security_decision` see it (blocks already are one).
+        let redacted = record
+            .stages
+            .iter()
+            .any(|s| s.outcome == "modified" && s.category == "security");
+        if !record.blocked && redacted {
+            let decision = crate::event::decision_event(&self.factory, &event);
+            result = result.and(self.submit(&decision));
+        }
+        result
+    }
+
+    fn wants_bodies(&self) -> bool {
+        true
+    }
+}
+
+impl SiemSink {
+    /// The event factory (identity, sequence) of this sink.
+    pub fn factory(&self) -> &EventFactory {
+        &self.factory
+    }
+
+    /// Renders `event` for every destination and hands it over without waiting; an error only
+    /// when a `fail_closed` destination is full.
+    pub fn submit(&self, event: &gatekit_core::AuditEvent) -> Result<(), String> {
         let id = RecordId(event.event_id.as_uuid().as_u128());
         let mut result = Ok(());
         for d in &self.destinations {
             let mut payload = Vec::with_capacity(512);
             if let Err(e) = d
                 .framing
-                .write_frame(d.formatter.as_ref(), &event, &mut payload)
+                .write_frame(d.formatter.as_ref(), event, &mut payload)
             {
                 warn!(platform = d.platform, error = %e, "Event could not be formatted; not sent.");
                 continue;
@@ -142,7 +173,17 @@ impl AuditSink for SiemSink {
         result
     }
 
-    fn wants_bodies(&self) -> bool {
-        true
+    /// Like [`SiemSink::submit`], but waits for room under the `block` policy (load tests).
+    pub async fn submit_waiting(&self, event: &gatekit_core::AuditEvent) {
+        let id = RecordId(event.event_id.as_uuid().as_u128());
+        for d in &self.destinations {
+            let mut payload = Vec::with_capacity(512);
+            if d.framing
+                .write_frame(d.formatter.as_ref(), event, &mut payload)
+                .is_ok()
+            {
+                let _ = d.producer.submit(Record::new(id, payload)).await;
+            }
+        }
     }
 }

@@ -64,6 +64,25 @@ enum SiemCommand {
         #[arg(short, long)]
         format: String,
     },
+    /// Send one test event to every enabled SIEM platform and report the result of each.
+    Test {
+        /// Configuration file (YAML).
+        #[arg(short, long)]
+        config: PathBuf,
+    },
+    /// Push synthetic events through the configured SIEM pipelines and report throughput,
+    /// delivery latency, CPU and memory.
+    Load {
+        /// Configuration file (YAML).
+        #[arg(short, long)]
+        config: PathBuf,
+        /// Number of events.
+        #[arg(long, default_value_t = 100_000)]
+        events: u64,
+        /// Offered events per second (0: as fast as the pipeline takes them).
+        #[arg(long, default_value_t = 0)]
+        rate: u64,
+    },
 }
 
 /// Entry point of `gatekit`.
@@ -77,9 +96,15 @@ pub fn main() -> ExitCode {
             crate::example_server::serve_stdio();
             ExitCode::SUCCESS
         }
-        Command::Siem {
-            command: SiemCommand::Sample { format },
-        } => siem_sample(&format),
+        Command::Siem { command } => match command {
+            SiemCommand::Sample { format } => siem_sample(&format),
+            SiemCommand::Test { config } => crate::siem_cmd::test(&config),
+            SiemCommand::Load {
+                config,
+                events,
+                rate,
+            } => crate::siem_cmd::load(&config, events, rate),
+        },
     }
 }
 

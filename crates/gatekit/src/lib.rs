@@ -11,4 +11,5 @@ pub mod cli;
 pub mod demo;
 pub mod example_server;
 pub mod logs;
+pub mod siem_cmd;
 pub mod start;

@@ -220,7 +220,8 @@ fn start_siem(
     Ok((runtime, Arc::new(sink)))
 }
 
-fn host_name() -> String {
+/// This machine's host name, for events.
+pub fn host_name() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_string())
         .ok()
