@@ -221,3 +221,63 @@ fn unavailable_transports_refuse_to_start_with_a_clear_error() {
     );
     assert_eq!(gw.wait_exit(Duration::from_secs(20)), Some(1));
 }
+
+#[test]
+fn siem_test_reports_each_platform() {
+    let dir = tempfile::tempdir().unwrap();
+    let closed = peers::free_port();
+    let yaml = format!(
+        "proxy:\n  transport: stdio\n  upstreams: [{{name: ex, command: [x]}}]\nsiem:\n  splunk: {{transport: file, format: cef, file: {{path: out.cef}}}}\n  qradar: {{transport: syslog_tcp, syslog: {{host: 127.0.0.1, port: {closed}}}}}\n"
+    );
+    let config = write_config(dir.path(), &yaml);
+    let out = std::process::Command::new(gatekit())
+        .args(["siem", "test", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "one platform failed: {stdout}");
+    assert!(
+        stdout.contains("splunk") && stdout.contains("delivered via file:"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("qradar") && stdout.contains("FAILED") && stdout.contains("cannot connect"),
+        "{stdout}"
+    );
+    let written = std::fs::read_to_string(dir.path().join("out.cef")).unwrap();
+    assert!(
+        written.starts_with("CEF:0|Gatekit|") && written.contains("connectivity test"),
+        "{written}"
+    );
+}
+
+#[test]
+fn siem_load_reports_throughput_and_latency() {
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = "proxy:\n  transport: stdio\n  upstreams: [{name: ex, command: [x]}]\nsiem:\n  splunk: {transport: file, format: json, file: {path: out.jsonl}, delivery: {overflow: block, batch_timeout: 0.05}}\n";
+    let config = write_config(dir.path(), yaml);
+    let out = std::process::Command::new(gatekit())
+        .args(["siem", "load", "--events", "2000", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("delivered 2000 dropped 0"), "{stdout}");
+    assert!(
+        stdout.contains("events/s")
+            && stdout.contains("p99")
+            && stdout.contains("CPU-seconds per million"),
+        "{stdout}"
+    );
+    let lines = std::fs::read_to_string(dir.path().join("out.jsonl"))
+        .unwrap()
+        .lines()
+        .count();
+    assert_eq!(lines, 2000);
+}
