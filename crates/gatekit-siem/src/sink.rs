@@ -46,7 +46,12 @@ struct Destination {
 pub struct SiemSink {
     destinations: Vec<Destination>,
     factory: EventFactory,
+    stopping: std::sync::atomic::AtomicBool,
 }
+
+/// How often delivery metrics are checked for drops, dead letters and unreachable
+/// destinations, which are then reported as `system_event`s.
+const MONITOR_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl std::fmt::Debug for SiemSink {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -64,7 +69,7 @@ impl SiemSink {
         plans: Vec<DestinationPlan>,
         runtime: &tokio::runtime::Handle,
         host: String,
-    ) -> Result<Self, String> {
+    ) -> Result<Arc<Self>, String> {
         let mut destinations = Vec::new();
         for plan in plans {
             let transport =
@@ -83,10 +88,34 @@ impl SiemSink {
                 pipeline: std::sync::Mutex::new(Some(pipeline)),
             });
         }
-        Ok(SiemSink {
+        let sink = Arc::new(SiemSink {
             destinations,
             factory: EventFactory::new(host, env!("CARGO_PKG_VERSION")),
-        })
+            stopping: std::sync::atomic::AtomicBool::new(false),
+        });
+        let names: Vec<&str> = sink.destinations.iter().map(|d| d.platform).collect();
+        let started = sink.system_event(
+            gatekit_core::Severity::Notice,
+            format!(
+                "Gatekit {} started; SIEM destinations: {}",
+                env!("CARGO_PKG_VERSION"),
+                names.join(", ")
+            ),
+        );
+        let _ = sink.submit(&started);
+        runtime.spawn(monitor(Arc::downgrade(&sink)));
+        Ok(sink)
+    }
+
+    /// A `system_event` with `message`.
+    pub fn system_event(
+        &self,
+        severity: gatekit_core::Severity,
+        message: String,
+    ) -> gatekit_core::AuditEvent {
+        self.factory
+            .event(gatekit_core::EventType::SystemEvent, severity)
+            .with_message(message)
     }
 
     /// Delivery metrics per platform.
@@ -102,6 +131,15 @@ impl SiemSink {
 
     /// Flushes every destination within its shutdown deadline; later records are refused.
     pub async fn shutdown(&self) {
+        if !self
+            .stopping
+            .swap(true, std::sync::atomic::Ordering::SeqCst)
+        {
+            let _ = self.submit(&self.system_event(
+                gatekit_core::Severity::Notice,
+                "Gatekit stopping; flushing SIEM delivery".into(),
+            ));
+        }
         for d in &self.destinations {
             let pipeline = d.pipeline.lock().unwrap_or_else(|e| e.into_inner()).take();
             if let Some(pipeline) = pipeline {
@@ -185,5 +223,55 @@ impl SiemSink {
                 let _ = d.producer.submit(Record::new(id, payload)).await;
             }
         }
+    }
+}
+
+/// Compares delivery metrics every [`MONITOR_INTERVAL`] and reports what went wrong since the
+/// last look as `system_event`s (to every destination, so a SIEM that still receives events
+/// learns that another one is in trouble).
+async fn monitor(sink: std::sync::Weak<SiemSink>) {
+    use gatekit_core::Severity;
+    let mut previous: Option<Vec<(&'static str, gatekit_delivery::MetricsSnapshot)>> = None;
+    let mut unreachable: std::collections::HashSet<&'static str> = std::collections::HashSet::new();
+    loop {
+        tokio::time::sleep(MONITOR_INTERVAL).await;
+        let Some(sink) = sink.upgrade() else { return };
+        if sink.stopping.load(std::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
+        let now = sink.snapshots();
+        let mut events = Vec::new();
+        if let Some(before) = &previous {
+            for ((platform, s), (_, b)) in now.iter().zip(before) {
+                for (reason, n) in s.drops_since(b) {
+                    events.push((
+                        Severity::Warning,
+                        format!("SIEM destination {platform} dropped {n} events ({reason:?})"),
+                    ));
+                }
+                let dead = s.dead_lettered.saturating_sub(b.dead_lettered);
+                if dead > 0 {
+                    events.push((
+                        Severity::Error,
+                        format!("SIEM destination {platform} dead-lettered {dead} events"),
+                    ));
+                }
+                let failed = s.failed_attempts.saturating_sub(b.failed_attempts);
+                let delivered = s.delivered.saturating_sub(b.delivered);
+                if failed > 0 && delivered == 0 && unreachable.insert(platform) {
+                    events.push((Severity::Warning, format!("SIEM destination {platform} is unreachable ({failed} failed attempts); events are buffered")));
+                } else if delivered > 0 && unreachable.remove(platform) {
+                    events.push((
+                        Severity::Notice,
+                        format!("SIEM destination {platform} is reachable again"),
+                    ));
+                }
+            }
+        }
+        for (severity, message) in events {
+            tracing::warn!(%message, "SIEM delivery trouble.");
+            let _ = sink.submit(&sink.system_event(severity, message));
+        }
+        previous = Some(now);
     }
 }

@@ -217,7 +217,7 @@ fn start_siem(
         .build()
         .map_err(|e| format!("cannot start the SIEM runtime: {e}"))?;
     let sink = gatekit_siem::SiemSink::start(plans, runtime.handle(), host_name())?;
-    Ok((runtime, Arc::new(sink)))
+    Ok((runtime, sink))
 }
 
 /// This machine's host name, for events.

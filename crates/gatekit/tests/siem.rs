@@ -71,9 +71,21 @@ fn file_destinations_get_one_event_per_line() {
     let mut gw = start(dir.path(), siem);
     session(&mut gw);
 
-    // Request and response for each call (the upstream answers the unknown tool itself).
-    let cef = wait_lines(&dir.path().join("splunk.cef"), 4);
-    assert_eq!(cef.len(), 4, "{cef:?}");
+    // Start and stop system events around a request and a response for each call (the
+    // upstream answers the unknown tool itself).
+    let all = wait_lines(&dir.path().join("splunk.cef"), 6);
+    assert_eq!(all.len(), 6, "{all:?}");
+    assert!(
+        all[0].contains("|system_event|") && all[0].contains("started"),
+        "{}",
+        all[0]
+    );
+    assert!(
+        all[5].contains("|system_event|") && all[5].contains("stopping"),
+        "{}",
+        all[5]
+    );
+    let cef: Vec<String> = all[1..5].to_vec();
     assert!(
         cef.iter()
             .all(|l| l.starts_with("CEF:0|Gatekit|Gatekit MCP Gateway|")),
@@ -90,8 +102,8 @@ fn file_destinations_get_one_event_per_line() {
         "no forged record: {cef:?}"
     );
 
-    let json = wait_lines(&dir.path().join("ama/gatekit.jsonl"), 4);
-    let events: Vec<Value> = json
+    let json = wait_lines(&dir.path().join("ama/gatekit.jsonl"), 6);
+    let events: Vec<Value> = json[1..5]
         .iter()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
@@ -163,7 +175,13 @@ fn qradar_leef_reaches_rsyslog_over_tcp_and_udp() {
         session(&mut gw);
     }
     let out = daemon.dir.path().join("fields.json");
-    let records = peers::wait_for_json_lines(&mut daemon, &out, 8);
+    let all = peers::wait_for_json_lines(&mut daemon, &out, 12);
+    assert_eq!(all.len(), 12, "{all:?}");
+    // Drop the start and stop system events of each session.
+    let records: Vec<&Value> = all
+        .iter()
+        .filter(|r| !r["msg"].as_str().unwrap().contains("|system_event|"))
+        .collect();
     assert_eq!(records.len(), 8, "{records:?}");
     for r in &records {
         assert_eq!(
@@ -268,18 +286,19 @@ fn siem_load_reports_throughput_and_latency() {
         "{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(stdout.contains("delivered 2000 dropped 0"), "{stdout}");
+    assert!(stdout.contains("dropped 0 dead-lettered 0"), "{stdout}");
     assert!(
         stdout.contains("events/s")
             && stdout.contains("p99")
             && stdout.contains("CPU-seconds per million"),
         "{stdout}"
     );
-    let lines = std::fs::read_to_string(dir.path().join("out.jsonl"))
-        .unwrap()
+    let text = std::fs::read_to_string(dir.path().join("out.jsonl")).unwrap();
+    let load_events = text
         .lines()
+        .filter(|l| l.contains("\"event_type\":\"mcp_request\""))
         .count();
-    assert_eq!(lines, 2000);
+    assert_eq!(load_events, 2000, "every synthetic event was delivered");
 }
 
 #[test]
@@ -313,11 +332,12 @@ fn a_receiver_that_is_down_for_a_while_loses_nothing() {
         .replace("@UDP@", &peers::free_port().to_string());
     let mut daemon = peers::start_rsyslog_with(&config, &[], &[port]);
     let out = daemon.dir.path().join("fields.json");
-    let records = peers::wait_for_json_lines(&mut daemon, &out, 40);
+    let records = peers::wait_for_json_lines(&mut daemon, &out, 41);
     gw.close_stdin();
     assert_eq!(gw.wait_exit(Duration::from_secs(20)), Some(0));
     let mut ids: Vec<String> = records
         .iter()
+        .filter(|r| !r["msg"].as_str().unwrap().contains("|system_event|"))
         .map(|r| {
             let msg = r["msg"].as_str().unwrap();
             leef_attributes(msg).1["eventId"].to_string()
