@@ -193,3 +193,69 @@ fn empty_file_is_a_clear_error() {
     let e = &load("\n").unwrap_err().0[0];
     assert!(e.message.contains("empty"), "{e}");
 }
+
+#[test]
+fn environment_overlays_merge_over_the_base_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("gatekit.yaml");
+    std::fs::write(
+        &base,
+        "proxy:\n  transport: stdio\n  timeouts: {request_timeout: 60, connection_timeout: 30}\n  upstreams: [{name: a, command: [dev-server]}]\nsiem:\n  splunk: {transport: file, file: {path: dev.cef}}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("gatekit.production.yaml"),
+        "proxy:\n  timeouts: {request_timeout: 20}\n  upstreams: [{name: a, command: [prod-server, --strict]}]\nsiem:\n  splunk: {file: {path: /var/log/prod.cef}}\n",
+    )
+    .unwrap();
+    let dev = Config::load_for(&base, None).unwrap();
+    assert_eq!(dev.file.proxy.timeouts.request_timeout.0.as_secs(), 60);
+    let prod = Config::load_for(&base, Some("production")).unwrap();
+    assert_eq!(
+        prod.file.proxy.timeouts.request_timeout.0.as_secs(),
+        20,
+        "overlay value wins"
+    );
+    assert_eq!(
+        prod.file.proxy.timeouts.connection_timeout.0.as_secs(),
+        30,
+        "base value kept"
+    );
+    assert_eq!(
+        prod.file.proxy.upstreams[0].command.as_ref().unwrap()[1].as_str(),
+        "--strict",
+        "lists replace"
+    );
+    let siem = prod.file.siem.as_ref().unwrap();
+    assert_eq!(
+        siem["splunk"]["file"]["path"].as_str(),
+        Some("/var/log/prod.cef")
+    );
+    assert_eq!(
+        siem["splunk"]["transport"].as_str(),
+        Some("file"),
+        "nested mappings merge"
+    );
+
+    let staging = Config::load_for(&base, Some("staging")).unwrap();
+    assert!(staging
+        .warnings
+        .iter()
+        .any(|w| w.message.contains("gatekit.staging.yaml")));
+    std::fs::write(
+        dir.path().join("gatekit.bad.yaml"),
+        "proxy:\n  timeoutz: {}\n",
+    )
+    .unwrap();
+    let err = Config::load_for(&base, Some("bad"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("gatekit.bad.yaml") && err.contains("timeoutz"),
+        "{err}"
+    );
+    assert!(
+        Config::load_for(&base, Some("../etc")).is_err(),
+        "environment names are plain words"
+    );
+}
