@@ -309,12 +309,29 @@ fn main() {
     let mut direct = Peer::spawn(Command::new(gatekit).arg("example-server"));
     let (d, _) = measure(&mut direct, "echo", &args);
     direct.finish();
+    let siem = dir.join("siem.yaml");
+    std::fs::write(
+        &siem,
+        format!(
+            "{}siem:\n  splunk: {{transport: file, format: cef, file: {{path: {:?}}}}}\n  azure_sentinel: {{transport: log_analytics_agent, format: json, log_analytics_agent: {{path: {:?}}}}}\n",
+            std::fs::read_to_string(&audited).unwrap(),
+            dir.join("splunk.cef").display().to_string(),
+            dir.join("sentinel.jsonl").display().to_string()
+        ),
+    )
+    .unwrap();
     let variants = [
         via_gatekit(gatekit, &plain, "via gatekit", &args),
         via_gatekit(
             gatekit,
             &audited,
             "via gatekit, PII+secrets filters, JSONL audit",
+            &args,
+        ),
+        via_gatekit(
+            gatekit,
+            &siem,
+            "via gatekit, filters, JSONL audit, SIEM (CEF + JSON files)",
             &args,
         ),
     ];
