@@ -217,3 +217,67 @@ fn mutual_tls_to_syslog_ng_and_clear_failures() {
         assert_eq!(lines(&out).len(), 2, "{tls}: nothing may be delivered");
     }
 }
+
+#[test]
+fn a_rotated_client_certificate_is_picked_up_without_a_restart_and_nothing_is_lost() {
+    let pki_dir = tempfile::tempdir().unwrap();
+    pki(pki_dir.path(), "good");
+    pki(pki_dir.path(), "other");
+    let p = |f: &str| -> PathBuf { pki_dir.path().join(f) };
+    let port = peers::free_port();
+    let config = SYSLOG_NG
+        .replace("@PORT@", &port.to_string())
+        .replace("@PKI@", pki_dir.path().to_str().unwrap());
+    let daemon = peers::start_syslog_ng(&config, &[port]);
+    let out = daemon.dir.path().join("out.txt");
+
+    // Gatekit starts with a client certificate the receiver does not trust.
+    let dir = tempfile::tempdir().unwrap();
+    let cert = dir.path().join("client.pem");
+    let key = dir.path().join("client.key");
+    std::fs::copy(p("other-client.pem"), &cert).unwrap();
+    std::fs::copy(p("other-client.key"), &key).unwrap();
+    let tls = format!(
+        "ca_file: {:?}, cert_file: {:?}, key_file: {:?}",
+        p("good-ca.pem"),
+        cert,
+        key
+    );
+    let yaml = format!(
+        "proxy:\n  transport: stdio\n  upstreams:\n    - name: ex\n      command: [{:?}, example-server]\nsiem:\n{}",
+        gatekit().display().to_string(),
+        siem(port, &tls).replace("retry_initial_delay: 0.1}", "retry_initial_delay: 0.1, retry_max_delay: 0.3, retry_attempts: 1000, breaker: {open_for: 0.3}}")
+    );
+    let mut gw = Gateway::start(&write_config(dir.path(), &yaml));
+    assert!(gw.initialize().get("result").is_some());
+    for id in 1..=5 {
+        let reply = gw.call(
+            id,
+            "tools/call",
+            json!({"name": "ex__echo", "arguments": {"text": format!("rotation {id}")}}),
+        );
+        assert_eq!(result_text(&reply), format!("rotation {id}"));
+    }
+    std::thread::sleep(Duration::from_millis(800));
+    assert!(
+        lines(&out).is_empty(),
+        "nothing can be delivered with the wrong certificate"
+    );
+
+    // The operator rotates the certificate in place; no restart.
+    std::thread::sleep(Duration::from_millis(1100)); // a new mtime, whatever the file system's resolution
+    std::fs::copy(p("good-client.pem"), &cert).unwrap();
+    std::fs::copy(p("good-client.key"), &key).unwrap();
+    let got = wait_lines(&out, 11);
+    let calls: Vec<&String> = got
+        .iter()
+        .filter(|l| l.contains("mcp_request") || l.contains("mcp_response"))
+        .collect();
+    assert_eq!(
+        calls.len(),
+        10,
+        "the 10 events buffered during the outage arrive: {got:?}"
+    );
+    gw.close_stdin();
+    assert_eq!(gw.wait_exit(Duration::from_secs(20)), Some(0));
+}
