@@ -351,3 +351,108 @@ fn a_receiver_that_is_down_for_a_while_loses_nothing() {
         "every event of the 20 calls arrived (duplicates allowed, none missing)"
     );
 }
+
+#[test]
+fn gatekit_killed_with_a_backlog_delivers_it_after_a_restart() {
+    let port = peers::free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let buffer = dir.path().join("buffer");
+    let siem = format!(
+        "  qradar:\n    transport: syslog_tcp\n    format: leef\n    syslog: {{host: 127.0.0.1, port: {port}}}\n    delivery:\n      batch_timeout: 0.05\n      retry_attempts: 1000\n      retry_initial_delay: 0.05\n      retry_max_delay: 0.2\n      breaker: {{open_for: 0.2}}\n      disk: {{path: {:?}, fsync: always}}\n",
+        buffer.display().to_string()
+    );
+    let yaml = format!(
+        "proxy:\n  transport: stdio\n  upstreams:\n    - name: ex\n      command: [{:?}, example-server]\nsiem:\n{siem}",
+        gatekit().display().to_string()
+    );
+    let config = write_config(dir.path(), &yaml);
+    // First run: the receiver is down; events pile up on disk; then gatekit is killed.
+    let mut gw = Gateway::start(&config);
+    assert!(gw.initialize().get("result").is_some());
+    for id in 1..=10 {
+        let reply = gw.call(
+            id,
+            "tools/call",
+            json!({"name": "ex__echo", "arguments": {"text": format!("backlog {id}")}}),
+        );
+        assert_eq!(result_text(&reply), format!("backlog {id}"));
+    }
+    std::thread::sleep(Duration::from_millis(400));
+    gw.child.kill().unwrap();
+    gw.child.wait().unwrap();
+    // Second run: the receiver is up; the backlog is delivered by itself.
+    let config_text = RSYSLOG
+        .replace("@TCP@", &port.to_string())
+        .replace("@UDP@", &peers::free_port().to_string());
+    let mut daemon = peers::start_rsyslog_with(&config_text, &[], &[port]);
+    let mut gw = Gateway::start(&config);
+    assert!(gw.initialize().get("result").is_some());
+    let out = daemon.dir.path().join("fields.json");
+    let records = peers::wait_for_json_lines(&mut daemon, &out, 21);
+    gw.close_stdin();
+    assert_eq!(gw.wait_exit(Duration::from_secs(20)), Some(0));
+    let texts: std::collections::HashSet<String> = records
+        .iter()
+        .filter_map(|r| {
+            let msg = r["msg"].as_str().unwrap();
+            msg.contains("|mcp_response|")
+                .then(|| leef_attributes(msg).1["correlationId"].to_string())
+        })
+        .collect();
+    assert_eq!(
+        texts.len(),
+        10,
+        "all ten responses of the killed run arrived: {records:?}"
+    );
+}
+
+#[test]
+fn a_slow_receiver_never_slows_tool_calls() {
+    // A receiver that accepts and then reads nothing until the test says so: the tool calls
+    // must all complete while it is stalled (no timing involved), and every event must arrive
+    // once it reads.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        let _ = go_rx.recv();
+        let mut got = String::new();
+        use std::io::Read;
+        conn.set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut buf = [0u8; 65536];
+        while let Ok(n) = conn.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            got.push_str(&String::from_utf8_lossy(&buf[..n]));
+            if got.matches("|mcp_response|").count() >= 200 {
+                break;
+            }
+        }
+        let _ = tx.send(got);
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let siem = format!("  qradar:\n    transport: syslog_tcp\n    format: leef\n    syslog: {{host: 127.0.0.1, port: {port}}}\n    delivery: {{batch_timeout: 0.05, buffer_size: 10000}}\n");
+    let mut gw = start(dir.path(), &siem);
+    for id in 1..=200 {
+        // 2 KB arguments: 800 KB of events in all, more than the socket buffers hold.
+        let reply = gw.call(
+            id,
+            "tools/call",
+            json!({"name": "ex__echo", "arguments": {"text": "x".repeat(2000)}}),
+        );
+        assert!(reply.get("result").is_some());
+    }
+    go_tx.send(()).unwrap();
+    let got = rx.recv_timeout(Duration::from_secs(30)).unwrap();
+    assert_eq!(
+        got.matches("|mcp_response|").count(),
+        200,
+        "every event arrives once the receiver reads"
+    );
+    gw.close_stdin();
+    assert_eq!(gw.wait_exit(Duration::from_secs(20)), Some(0));
+}
