@@ -39,6 +39,10 @@ pub struct SiemConfig {
     /// Default backoff multiplier.
     #[serde(default)]
     pub retry_backoff: Option<f64>,
+    /// Seconds between checks of delivery metrics that report drops, dead letters and
+    /// unreachable destinations as `system_event`s (Gatekit addition; default 5).
+    #[serde(default)]
+    pub monitor_interval: Option<f64>,
     /// Platforms with a priority.
     #[serde(default)]
     pub platforms: Platforms,

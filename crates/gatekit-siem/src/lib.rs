@@ -27,3 +27,14 @@ pub fn validate(cfg: &Config) -> Result<Vec<plan::DestinationPlan>, ConfigErrors
     };
     plan::plan(cfg, &siem).map_err(ConfigErrors)
 }
+
+/// Seconds between delivery-trouble checks (`siem.monitor_interval`, default 5).
+pub fn monitor_interval(cfg: &Config) -> std::time::Duration {
+    let secs = plan::parse(cfg)
+        .ok()
+        .flatten()
+        .and_then(|s| s.monitor_interval)
+        .filter(|s| s.is_finite() && *s > 0.0 && *s <= 3600.0)
+        .unwrap_or(5.0);
+    std::time::Duration::from_secs_f64(secs)
+}

@@ -49,9 +49,9 @@ pub struct SiemSink {
     stopping: std::sync::atomic::AtomicBool,
 }
 
-/// How often delivery metrics are checked for drops, dead letters and unreachable
-/// destinations, which are then reported as `system_event`s.
-const MONITOR_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
+/// Default for how often delivery metrics are checked for drops, dead letters and
+/// unreachable destinations, which are then reported as `system_event`s.
+pub const MONITOR_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl std::fmt::Debug for SiemSink {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -69,6 +69,16 @@ impl SiemSink {
         plans: Vec<DestinationPlan>,
         runtime: &tokio::runtime::Handle,
         host: String,
+    ) -> Result<Arc<Self>, String> {
+        Self::start_with(plans, runtime, host, MONITOR_INTERVAL)
+    }
+
+    /// [`SiemSink::start`] with an explicit monitor interval.
+    pub fn start_with(
+        plans: Vec<DestinationPlan>,
+        runtime: &tokio::runtime::Handle,
+        host: String,
+        monitor_interval: std::time::Duration,
     ) -> Result<Arc<Self>, String> {
         let mut destinations = Vec::new();
         for plan in plans {
@@ -103,7 +113,7 @@ impl SiemSink {
             ),
         );
         let _ = sink.submit(&started);
-        runtime.spawn(monitor(Arc::downgrade(&sink)));
+        runtime.spawn(monitor(Arc::downgrade(&sink), monitor_interval));
         Ok(sink)
     }
 
@@ -226,15 +236,15 @@ impl SiemSink {
     }
 }
 
-/// Compares delivery metrics every [`MONITOR_INTERVAL`] and reports what went wrong since the
+/// Compares delivery metrics every `interval` and reports what went wrong since the
 /// last look as `system_event`s (to every destination, so a SIEM that still receives events
 /// learns that another one is in trouble).
-async fn monitor(sink: std::sync::Weak<SiemSink>) {
+async fn monitor(sink: std::sync::Weak<SiemSink>, interval: std::time::Duration) {
     use gatekit_core::Severity;
     let mut previous: Option<Vec<(&'static str, gatekit_delivery::MetricsSnapshot)>> = None;
     let mut unreachable: std::collections::HashSet<&'static str> = std::collections::HashSet::new();
     loop {
-        tokio::time::sleep(MONITOR_INTERVAL).await;
+        tokio::time::sleep(interval).await;
         let Some(sink) = sink.upgrade() else { return };
         if sink.stopping.load(std::sync::atomic::Ordering::SeqCst) {
             return;

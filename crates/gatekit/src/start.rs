@@ -155,7 +155,7 @@ pub fn run_gateway(path: &Path, verbose: bool) -> ExitCode {
     let siem = if siem_plans.is_empty() {
         None
     } else {
-        match start_siem(siem_plans) {
+        match start_siem(siem_plans, gatekit_siem::monitor_interval(&cfg)) {
             Ok(siem) => Some(siem),
             Err(e) => {
                 eprintln!("error: {e}");
@@ -209,6 +209,7 @@ pub fn run_gateway(path: &Path, verbose: bool) -> ExitCode {
 /// Starts SIEM delivery on a runtime of its own.
 fn start_siem(
     plans: Vec<gatekit_siem::plan::DestinationPlan>,
+    monitor_interval: Duration,
 ) -> Result<(tokio::runtime::Runtime, Arc<gatekit_siem::SiemSink>), String> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -216,7 +217,8 @@ fn start_siem(
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the SIEM runtime: {e}"))?;
-    let sink = gatekit_siem::SiemSink::start(plans, runtime.handle(), host_name())?;
+    let sink =
+        gatekit_siem::SiemSink::start_with(plans, runtime.handle(), host_name(), monitor_interval)?;
     Ok((runtime, sink))
 }
 

@@ -456,3 +456,36 @@ fn a_slow_receiver_never_slows_tool_calls() {
     gw.close_stdin();
     assert_eq!(gw.wait_exit(Duration::from_secs(20)), Some(0));
 }
+
+#[test]
+fn trouble_with_one_destination_is_reported_to_the_others() {
+    let closed = peers::free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let siem = format!(
+        "  monitor_interval: 0.2\n  splunk: {{transport: file, format: json, file: {{path: splunk.jsonl}}, delivery: {{batch_timeout: 0.05}}}}\n  qradar:\n    transport: syslog_tcp\n    syslog: {{host: 127.0.0.1, port: {closed}}}\n    delivery: {{batch_timeout: 0.05, retry_initial_delay: 0.05, retry_max_delay: 0.1, retry_attempts: 1000}}\n"
+    );
+    let mut gw = start(dir.path(), &siem);
+    let reply = gw.call(
+        1,
+        "tools/call",
+        json!({"name": "ex__echo", "arguments": {"text": "hello"}}),
+    );
+    assert_eq!(result_text(&reply), "hello");
+    let path = dir.path().join("splunk.jsonl");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let event = loop {
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        if let Some(line) = text.lines().find(|l| l.contains("qradar is unreachable")) {
+            break serde_json::from_str::<Value>(line).unwrap();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no system_event about qradar in:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(event["event_type"], "system_event");
+    assert_eq!(event["severity"], "warning");
+    gw.close_stdin();
+    assert_eq!(gw.wait_exit(Duration::from_secs(30)), Some(0));
+}
