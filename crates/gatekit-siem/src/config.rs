@@ -129,6 +129,27 @@ pub struct SyslogEndpoint {
 pub struct FileEndpoint {
     /// The file; relative to the configuration file.
     pub path: String,
+    /// Rotate when the file reaches this size (MiB; default 100; 0: never).
+    #[serde(default = "default_file_max_mb")]
+    pub max_size_mb: u64,
+    /// Rotate when the file is this old (hours; default 24; 0: never).
+    #[serde(default = "default_file_max_age_hours")]
+    pub max_age_hours: f64,
+    /// Rotated files kept (`path.1` ... `path.N`; default 5).
+    #[serde(default = "default_file_backups")]
+    pub backup_count: u32,
+}
+
+fn default_file_max_mb() -> u64 {
+    100
+}
+
+fn default_file_max_age_hours() -> f64 {
+    24.0
+}
+
+fn default_file_backups() -> u32 {
+    5
 }
 
 /// Per-platform delivery options; any key of Gatekit's delivery settings (see

@@ -21,7 +21,7 @@ use crate::config::{SiemConfig, SyslogEndpoint};
 #[derive(Debug, Clone)]
 pub enum TransportPlan {
     /// Append lines to a file.
-    File(PathBuf),
+    File(crate::transport::file::FileSettings),
     /// TCP syslog.
     Tcp {
         /// Host.
@@ -70,6 +70,19 @@ impl std::fmt::Debug for DestinationPlan {
             .field("framing", &self.framing)
             .field("transport", &self.transport)
             .finish_non_exhaustive()
+    }
+}
+
+fn file_settings(
+    cfg: &Config,
+    file: &crate::config::FileEndpoint,
+) -> crate::transport::file::FileSettings {
+    crate::transport::file::FileSettings {
+        path: cfg.resolve_path(&file.path),
+        max_bytes: file.max_size_mb.saturating_mul(1024 * 1024),
+        max_age: (file.max_age_hours.is_finite() && file.max_age_hours > 0.0)
+            .then(|| std::time::Duration::from_secs_f64(file.max_age_hours * 3600.0)),
+        backups: file.backup_count,
     }
 }
 
@@ -317,7 +330,7 @@ pub fn plan(cfg: &Config, siem: &SiemConfig) -> Result<Vec<DestinationPlan>, Vec
                         platform: "splunk",
                         formatter: body,
                         framing: Framing::Lf,
-                        transport: TransportPlan::File(cfg.resolve_path(&file.path)),
+                        transport: TransportPlan::File(file_settings(cfg, file)),
                         delivery,
                         fail_closed,
                     })
@@ -515,7 +528,7 @@ pub fn plan(cfg: &Config, siem: &SiemConfig) -> Result<Vec<DestinationPlan>, Vec
             match s.transport.as_str() {
                 "log_analytics_agent" => {
                     let file = s.log_analytics_agent.as_ref().ok_or_else(|| ConfigError::at(src, format!("{path}.log_analytics_agent.path"), "the `log_analytics_agent` transport needs `log_analytics_agent: {path: ...}`"))?;
-                    Ok(DestinationPlan { platform: "azure_sentinel", formatter: body, framing: Framing::Lf, transport: TransportPlan::File(cfg.resolve_path(&file.path)), delivery, fail_closed })
+                    Ok(DestinationPlan { platform: "azure_sentinel", formatter: body, framing: Framing::Lf, transport: TransportPlan::File(file_settings(cfg, file)), delivery, fail_closed })
                 }
                 "logs_ingestion_api" | "data_collector_api" | "event_hubs" => {
                     Err(unavailable(src, &transport_path, &format!("`{}`", s.transport), "HTTP transports are planned"))

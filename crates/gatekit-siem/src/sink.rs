@@ -22,7 +22,7 @@ use crate::transport::{
 /// The transport for a plan.
 pub fn build_transport(plan: &TransportPlan) -> Result<Arc<dyn Transport>, String> {
     Ok(match plan {
-        TransportPlan::File(path) => Arc::new(FileTransport::new(path.clone())),
+        TransportPlan::File(settings) => Arc::new(FileTransport::new(settings.clone())),
         TransportPlan::Tcp { host, port } => Arc::new(TcpTransport::new(host, *port)),
         TransportPlan::Udp { host, port } => Arc::new(UdpTransport::new(host, *port)),
         TransportPlan::Tls {
