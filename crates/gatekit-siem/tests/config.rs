@@ -29,7 +29,7 @@ fn the_requirements_example_shape_loads() {
     assert_eq!(plans.len(), 2, "disabled platforms are skipped");
     assert_eq!(plans[0].platform, "splunk");
     assert!(
-        matches!(&plans[0].transport, TransportPlan::File(f) if f.path == PathBuf::from("/etc/gk/logs/splunk.cef") && f.max_bytes == 100 * 1024 * 1024 && f.backups == 5)
+        matches!(&plans[0].transport, TransportPlan::File(f) if f.path == std::path::Path::new("/etc/gk/logs/splunk.cef") && f.max_bytes == 100 * 1024 * 1024 && f.backups == 5)
     );
     assert!(
         matches!(&plans[1].transport, TransportPlan::Tcp { host, port: 514 } if host == "qradar.example.com")
