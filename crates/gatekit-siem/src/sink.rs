@@ -21,6 +21,14 @@ use crate::transport::{
 
 /// The transport for a plan.
 pub fn build_transport(plan: &TransportPlan) -> Result<Arc<dyn Transport>, String> {
+    build_transport_with(plan, None)
+}
+
+/// The transport for a plan, reporting authentication failures to `on_auth_failure`.
+pub fn build_transport_with(
+    plan: &TransportPlan,
+    on_auth_failure: Option<crate::transport::tls::AuthFailureHook>,
+) -> Result<Arc<dyn Transport>, String> {
     Ok(match plan {
         TransportPlan::File(settings) => Arc::new(FileTransport::new(settings.clone())),
         TransportPlan::Tcp { host, port } => Arc::new(TcpTransport::new(host, *port)),
@@ -29,7 +37,13 @@ pub fn build_transport(plan: &TransportPlan) -> Result<Arc<dyn Transport>, Strin
             host,
             port,
             settings,
-        } => Arc::new(TlsTransport::new(host, *port, settings.clone())?),
+        } => {
+            let transport = TlsTransport::new(host, *port, settings.clone())?;
+            match on_auth_failure {
+                Some(hook) => Arc::new(transport.with_auth_failure_hook(hook)),
+                None => Arc::new(transport),
+            }
+        }
     })
 }
 
@@ -81,9 +95,20 @@ impl SiemSink {
         monitor_interval: std::time::Duration,
     ) -> Result<Arc<Self>, String> {
         let mut destinations = Vec::new();
+        // Transports are built before the sink exists; they reach it through this cell.
+        let cell: Arc<std::sync::OnceLock<std::sync::Weak<SiemSink>>> = Arc::default();
+        let hook: crate::transport::tls::AuthFailureHook = {
+            let cell = Arc::clone(&cell);
+            Arc::new(move |message: String| {
+                if let Some(sink) = cell.get().and_then(std::sync::Weak::upgrade) {
+                    let event = sink.system_event(gatekit_core::Severity::Warning, message);
+                    let _ = sink.submit(&event);
+                }
+            })
+        };
         for plan in plans {
-            let transport =
-                build_transport(&plan.transport).map_err(|e| format!("{}: {e}", plan.platform))?;
+            let transport = build_transport_with(&plan.transport, Some(Arc::clone(&hook)))
+                .map_err(|e| format!("{}: {e}", plan.platform))?;
             let pipeline =
                 Pipeline::spawn_on(runtime, plan.platform, plan.delivery, vec![transport])
                     .map_err(|e| {
@@ -103,6 +128,7 @@ impl SiemSink {
             factory: EventFactory::new(host, env!("CARGO_PKG_VERSION")),
             stopping: std::sync::atomic::AtomicBool::new(false),
         });
+        let _ = cell.set(Arc::downgrade(&sink));
         let names: Vec<&str> = sink.destinations.iter().map(|d| d.platform).collect();
         let started = sink.system_event(
             gatekit_core::Severity::Notice,

@@ -102,7 +102,7 @@ log { source(s_tls); destination(d_out); };
 "#;
 
 fn siem(port: u16, tls: &str) -> String {
-    format!("  qradar:\n    transport: syslog_tls\n    format: leef\n    syslog: {{host: 127.0.0.1, port: {port}, tls: {{{tls}}}}}\n    dsm: {{log_source_identifier: gk-tls}}\n    delivery: {{batch_timeout: 0.1, retry_initial_delay: 0.1}}\n")
+    format!("  qradar:\n    transport: syslog_tls\n    format: leef\n    syslog: {{host: 127.0.0.1, port: {port}, tls: {{{tls}}}}}\n    dsm: {{log_source_identifier: gk-tls}}\n    delivery: {{batch_timeout: 0.1, retry_initial_delay: 0.1, shutdown_timeout: 0.5}}\n")
 }
 
 /// Runs a short session through gatekit with `siem`; returns gatekit's log.
@@ -167,11 +167,11 @@ fn mutual_tls_to_syslog_ng_and_clear_failures() {
         p("good-client.key")
     );
     session(dir.path(), &siem(port, &good));
-    let got = wait_lines(&out, 2);
+    let got = wait_lines(&out, 4);
     assert_eq!(
         got.len(),
-        2,
-        "request and response events: {got:?}\n{}",
+        4,
+        "start, request, response, stop: {got:?}\n{}",
         daemon.stderr()
     );
     for line in &got {
@@ -180,6 +180,10 @@ fn mutual_tls_to_syslog_ng_and_clear_failures() {
             "{line}"
         );
     }
+    assert!(
+        got[1].contains("|mcp_request|") && got[2].contains("|mcp_response|"),
+        "{got:?}"
+    );
 
     // Failures that must be reported, not silently swallowed; nothing reaches syslog-ng.
     let cases = [
@@ -209,12 +213,20 @@ fn mutual_tls_to_syslog_ng_and_clear_failures() {
     ];
     for (tls, expected) in cases {
         let dir = tempfile::tempdir().unwrap();
-        let log = session(dir.path(), &siem(port, &tls));
+        // A second, working destination receives the authentication-failure system_event.
+        let both = format!("{}  splunk: {{transport: file, format: json, file: {{path: side.jsonl}}, delivery: {{batch_timeout: 0.05}}}}\n", siem(port, &tls));
+        let log = session(dir.path(), &both);
+        let side = std::fs::read_to_string(dir.path().join("side.jsonl")).unwrap_or_default();
+        assert!(
+            side.lines().any(|l| l.contains("\"system_event\"")
+                && l.contains("authentication failure on SIEM transport tls:127.0.0.1")),
+            "{tls}: no authentication-failure system_event in:\n{side}"
+        );
         assert!(
             log.contains("TLS connection failed") && log.contains(expected),
             "{tls}: expected {expected:?} in:\n{log}"
         );
-        assert_eq!(lines(&out).len(), 2, "{tls}: nothing may be delivered");
+        assert_eq!(lines(&out).len(), 4, "{tls}: nothing may be delivered");
     }
 }
 
@@ -246,7 +258,11 @@ fn a_rotated_client_certificate_is_picked_up_without_a_restart_and_nothing_is_lo
     let yaml = format!(
         "proxy:\n  transport: stdio\n  upstreams:\n    - name: ex\n      command: [{:?}, example-server]\nsiem:\n{}",
         gatekit().display().to_string(),
-        siem(port, &tls).replace("retry_initial_delay: 0.1}", "retry_initial_delay: 0.1, retry_max_delay: 0.3, retry_attempts: 1000, breaker: {open_for: 0.3}}")
+        siem(port, &tls).replace("shutdown_timeout: 0.5}", "shutdown_timeout: 0.5, retry_max_delay: 0.3, retry_attempts: 1000, breaker: {open_for: 0.3}}")
+    );
+    assert!(
+        yaml.contains("retry_attempts: 1000"),
+        "the outage must not exhaust retries: {yaml}"
     );
     let mut gw = Gateway::start(&write_config(dir.path(), &yaml));
     assert!(gw.initialize().get("result").is_some());

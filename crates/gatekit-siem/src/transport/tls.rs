@@ -59,6 +59,14 @@ struct State {
     config: Option<(Arc<ClientConfig>, Vec<Option<SystemTime>>)>,
 }
 
+/// Called with a description when the TLS peer refuses us or we refuse it (certificate,
+/// pin, or client-certificate trouble), so the SIEM sink can report it as a `system_event`.
+pub type AuthFailureHook = Arc<dyn Fn(String) + Send + Sync>;
+
+/// Reports of authentication failures are limited to one per this period per transport (and
+/// one right away after a success), so a misconfigured destination cannot flood the SIEM.
+const AUTH_REPORT_PERIOD: Duration = Duration::from_secs(60);
+
 /// A TLS syslog peer.
 pub struct TlsTransport {
     name: String,
@@ -66,6 +74,8 @@ pub struct TlsTransport {
     port: u16,
     settings: TlsSettings,
     state: Mutex<State>,
+    on_auth_failure: Option<AuthFailureHook>,
+    last_auth_report: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
 impl std::fmt::Debug for TlsTransport {
@@ -206,7 +216,34 @@ impl TlsTransport {
                 conn: None,
                 config: None,
             }),
+            on_auth_failure: None,
+            last_auth_report: std::sync::Mutex::new(None),
         })
+    }
+
+    /// Sets the hook for authentication failures.
+    pub fn with_auth_failure_hook(mut self, hook: AuthFailureHook) -> Self {
+        self.on_auth_failure = Some(hook);
+        self
+    }
+
+    fn report_auth_failure(&self, reason: &str) {
+        let Some(hook) = &self.on_auth_failure else {
+            return;
+        };
+        let mut last = self
+            .last_auth_report
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if last.is_some_and(|t| t.elapsed() < AUTH_REPORT_PERIOD) {
+            return;
+        }
+        *last = Some(std::time::Instant::now());
+        drop(last);
+        hook(format!(
+            "authentication failure on SIEM transport {}: {reason}",
+            self.name
+        ));
     }
 
     fn files(&self) -> Vec<Option<SystemTime>> {
@@ -278,12 +315,28 @@ impl Transport for TlsTransport {
         Box::pin(async move {
             let mut state = self.state.lock().await;
             if state.conn.is_none() {
-                if let Err(reason) = self.connect(&mut state).await {
-                    tracing::warn!(transport = %self.name, %reason, "TLS connection failed.");
-                    return BatchOutcome::Retry {
-                        reason,
-                        retry_after: None,
-                    };
+                match self.connect(&mut state).await {
+                    Ok(()) => {
+                        self.last_auth_report
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .take();
+                    }
+                    Err(reason) => {
+                        tracing::warn!(transport = %self.name, %reason, "TLS connection failed.");
+                        // Certificate, pin and client-certificate trouble (not plain network
+                        // errors) are authentication failures worth a system_event.
+                        if (reason.contains("TLS handshake with") && reason.contains(" failed: "))
+                            || reason.contains("rejected the TLS connection")
+                            || reason.contains("right after the handshake")
+                        {
+                            self.report_auth_failure(&reason);
+                        }
+                        return BatchOutcome::Retry {
+                            reason,
+                            retry_after: None,
+                        };
+                    }
                 }
             }
             let Some(conn) = state.conn.as_mut() else {
