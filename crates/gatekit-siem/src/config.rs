@@ -111,8 +111,8 @@ pub struct SyslogEndpoint {
     /// Syslog facility name or number (default `local0`).
     #[serde(default)]
     pub facility: Option<yaml::Value>,
-    /// Syslog severity for ordinary events (accepted for compatibility; Gatekit maps each
-    /// event's own severity).
+    /// Fixed syslog PRI severity for every event (`info`, `notice`, ... or 0-7); when absent,
+    /// each event's own severity sets the PRI.
     #[serde(default)]
     pub severity: Option<String>,
     /// `lf` or `octet_counting` (default: LF, which SC4S's and QRadar's TLS listeners expect).

@@ -165,12 +165,29 @@ fn syslog_wrap(
     source: &str,
     path: &str,
 ) -> Result<Box<dyn Formatter>, ConfigError> {
-    let settings = SyslogSettings {
+    let mut settings = SyslogSettings {
         facility: facility(source, path, endpoint.facility.as_ref())?,
         app_name: app_name.to_string(),
         hostname,
         ..SyslogSettings::default()
     };
+    // `severity` fixes the syslog PRI severity for every event, as the requirements' syslog
+    // profile does ("Severity: Info (6)"); each event's own severity stays in the CEF/LEEF body.
+    if let Some(name) = &endpoint.severity {
+        const NAMES: [&str; 8] = [
+            "emerg", "alert", "crit", "err", "warning", "notice", "info", "debug",
+        ];
+        let code = match name.as_str() {
+            "emergency" => Some(0),
+            "critical" => Some(2),
+            "error" => Some(3),
+            "warn" => Some(4),
+            other => NAMES.iter().position(|n| *n == other).or_else(|| other.parse::<usize>().ok().filter(|n| *n < 8)),
+        }
+        .ok_or_else(|| ConfigError::at(source, format!("{path}.severity"), "must be a syslog severity (emerg, alert, crit, err, warning, notice, info, debug) or 0-7"))?;
+        settings.severity_map = gatekit_format::SeverityMap::new([code as u8; 8])
+            .map_err(|e| ConfigError::at(source, format!("{path}.severity"), e.to_string()))?;
+    }
     Syslog5424Formatter::new(settings, body)
         .map(|f| Box::new(f) as Box<dyn Formatter>)
         .map_err(|e| ConfigError::at(source, path, e.to_string()))

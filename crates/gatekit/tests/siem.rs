@@ -169,7 +169,7 @@ fn qradar_leef_reaches_rsyslog_over_tcp_and_udp() {
     for (transport, port) in [("syslog_tcp", tcp), ("syslog_udp", udp)] {
         let dir = tempfile::tempdir().unwrap();
         let siem = format!(
-            "  qradar:\n    transport: {transport}\n    format: leef\n    syslog: {{host: 127.0.0.1, port: {port}, facility: local3}}\n    dsm: {{log_source_identifier: gk-test-01}}\n    delivery: {{batch_timeout: 0.1}}\n"
+            "  qradar:\n    transport: {transport}\n    format: leef\n    syslog: {{host: 127.0.0.1, port: {port}, facility: local3, severity: info}}\n    dsm: {{log_source_identifier: gk-test-01}}\n    delivery: {{batch_timeout: 0.1}}\n"
         );
         let mut gw = start(dir.path(), &siem);
         session(&mut gw);
@@ -191,6 +191,11 @@ fn qradar_leef_reaches_rsyslog_over_tcp_and_udp() {
         assert_eq!(r["app"], "gatekit");
         let pri: u32 = r["pri"].as_str().unwrap().parse().unwrap();
         assert_eq!(pri / 8, 19, "facility local3");
+        assert_eq!(
+            pri % 8,
+            6,
+            "configured severity info for every event (errors included)"
+        );
         let msg = r["msg"].as_str().unwrap();
         assert!(
             !msg.contains('\n') && msg.starts_with("LEEF:2.0|Gatekit|"),
@@ -462,7 +467,7 @@ fn trouble_with_one_destination_is_reported_to_the_others() {
     let closed = peers::free_port();
     let dir = tempfile::tempdir().unwrap();
     let siem = format!(
-        "  monitor_interval: 0.2\n  splunk: {{transport: file, format: json, file: {{path: splunk.jsonl}}, delivery: {{batch_timeout: 0.05}}}}\n  qradar:\n    transport: syslog_tcp\n    syslog: {{host: 127.0.0.1, port: {closed}}}\n    delivery: {{batch_timeout: 0.05, retry_initial_delay: 0.05, retry_max_delay: 0.1, retry_attempts: 1000}}\n"
+        "  monitor_interval: 0.2\n  splunk: {{transport: file, format: json, file: {{path: splunk.jsonl}}, delivery: {{batch_timeout: 0.05}}}}\n  qradar:\n    transport: syslog_tcp\n    syslog: {{host: 127.0.0.1, port: {closed}}}\n    delivery: {{batch_timeout: 0.05, retry_initial_delay: 0.05, retry_max_delay: 0.1, retry_attempts: 1000, shutdown_timeout: 0.5}}\n"
     );
     let mut gw = start(dir.path(), &siem);
     let reply = gw.call(
@@ -488,4 +493,37 @@ fn trouble_with_one_destination_is_reported_to_the_others() {
     assert_eq!(event["severity"], "warning");
     gw.close_stdin();
     assert_eq!(gw.wait_exit(Duration::from_secs(30)), Some(0));
+}
+
+#[test]
+fn server_notifications_become_audit_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let siem = "  azure_sentinel: {transport: log_analytics_agent, format: json, log_analytics_agent: {path: s.jsonl}, delivery: {batch_timeout: 0.05}}\n";
+    let mut gw = start(dir.path(), siem);
+    gw.request(1, "tools/call", json!({"name": "ex__progress", "arguments": {"steps": 2}, "_meta": {"progressToken": "t1"}}));
+    assert_eq!(result_text(&gw.response(1)), "2 steps done");
+    gw.close_stdin();
+    assert_eq!(gw.wait_exit(Duration::from_secs(20)), Some(0));
+    let text = std::fs::read_to_string(dir.path().join("s.jsonl")).unwrap();
+    let notes: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|e| e["event_type"] == "audit_event")
+        .collect();
+    assert_eq!(notes.len(), 2, "{text}");
+    assert_eq!(notes[0]["mcp_data"]["method"], "notifications/progress");
+    assert_eq!(notes[0]["upstream_server"]["name"], "ex");
+    // All six event types can now be seen across the suite; here four of them.
+    let types: std::collections::HashSet<String> = text
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["event_type"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    for t in ["system_event", "mcp_request", "mcp_response", "audit_event"] {
+        assert!(types.contains(t), "{t} missing: {types:?}");
+    }
 }

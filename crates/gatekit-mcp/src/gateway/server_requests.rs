@@ -11,6 +11,7 @@ use serde_json::Value;
 use tracing::{debug, warn};
 
 use super::{lock, params_object, Gateway, ServerRequest};
+use crate::audit::{AuditRecord, Phase};
 use crate::jsonrpc::{self, Outcome, RequestId};
 use crate::upstream::{Inbound, InboundKind, Status};
 
@@ -61,20 +62,54 @@ impl Gateway {
                 self.send_to_client(line).await;
             }
             InboundKind::Notification { method, mut params } => {
+                let name = self.upstreams[msg.upstream].name();
+                let mut stages = Vec::new();
+                let mut blocked = false;
+                let mut value: Option<Value> = None;
                 if let Some(hooks) = self.hooks_for(msg.upstream) {
-                    let name = self.upstreams[msg.upstream].name();
-                    let mut value: Value = params
+                    let mut v: Value = params
                         .as_deref()
                         .and_then(|p| serde_json::from_str(p.get()).ok())
                         .unwrap_or(Value::Null);
-                    let mut stages = Vec::new();
-                    if !hooks.on_notification(name, &method, &mut value, &mut stages) {
-                        debug!(upstream = name, %method, "Notification dropped by a plugin.");
-                        return;
+                    blocked = !hooks.on_notification(name, &method, &mut v, &mut stages);
+                    if !blocked && !v.is_null() {
+                        params = Some(jsonrpc::to_raw(&v));
                     }
-                    if !value.is_null() {
-                        params = Some(jsonrpc::to_raw(&value));
+                    value = Some(v);
+                }
+                // Notifications are audited too (progress and log messages from servers), as
+                // `audit_event`s; a blocked one is recorded without its content.
+                if let Some(audit) = self.settings.audit.as_ref() {
+                    if value.is_none() && audit.wants_bodies() {
+                        value = params
+                            .as_deref()
+                            .and_then(|p| serde_json::from_str(p.get()).ok());
                     }
+                    let session = self.session_info();
+                    let record = AuditRecord {
+                        phase: Phase::Notification,
+                        request_id: None,
+                        upstream: Some(name),
+                        method: &method,
+                        tool: None,
+                        stages: &stages,
+                        blocked,
+                        body: if blocked || !audit.wants_bodies() {
+                            None
+                        } else {
+                            value.as_ref()
+                        },
+                        error: None,
+                        duration: None,
+                        session: &session,
+                    };
+                    if let Err(e) = audit.record(&record) {
+                        warn!(error = %e, "A notification could not be audited.");
+                    }
+                }
+                if blocked {
+                    debug!(upstream = name, %method, "Notification dropped by a plugin.");
+                    return;
                 }
                 let params = if method == "notifications/cancelled" {
                     match self.remap_server_cancel(msg.upstream, msg.generation, params.as_deref())
