@@ -16,6 +16,10 @@ use serde_json::Value;
 
 /// Builds the event for `record`, stamped by `factory` (id, sequence, time, host).
 pub fn to_event(factory: &EventFactory, record: &AuditRecord<'_>) -> AuditEvent {
+    // The decision worth reporting: a block, else what a security plugin did (redaction,
+    // detection), else what middleware did (a rename).
+    let acted =
+        |s: &&gatekit_mcp::hooks::StageRecord| s.outcome == "modified" || s.outcome == "observed";
     let deciding = record
         .stages
         .iter()
@@ -24,8 +28,10 @@ pub fn to_event(factory: &EventFactory, record: &AuditRecord<'_>) -> AuditEvent 
             record
                 .stages
                 .iter()
-                .find(|s| s.outcome == "modified" || s.outcome == "observed")
-        });
+                .filter(|s| s.category == "security")
+                .find(acted)
+        })
+        .or_else(|| record.stages.iter().find(acted));
     let security_block = record.blocked && deciding.is_some_and(|s| s.category == "security");
     let (event_type, severity) = match (record.phase, record.blocked, &record.error) {
         (_, true, _) if security_block => (EventType::SecurityDecision, Severity::Warning),

@@ -190,6 +190,14 @@ plugins:
     _global:
       - handler: audit_jsonl
         config: {{output_file: audit.jsonl, include_request_body: true, include_response_body: true}}
+siem:
+  platforms:
+    azure_sentinel:
+      priority: 1
+      transport: log_analytics_agent
+      format: json
+      log_analytics_agent: {{path: siem/sentinel.jsonl}}
+      delivery: {{batch_timeout: 0.05}}
 "#,
             py = python.display().to_string(),
             server = python_dir()
@@ -242,4 +250,44 @@ plugins:
             "{want} missing from {types:?}"
         );
     }
+
+    // The same session reached the SIEM destination as canonical events.
+    let siem = std::fs::read_to_string(dir.path().join("siem/sentinel.jsonl")).unwrap();
+    assert!(
+        !siem.contains("AKIAIOSFODNN7EXAMPLE") && !siem.contains("123-45-6789"),
+        "{siem}"
+    );
+    let events: Vec<Value> = siem
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let decisions: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["event_type"] == "security_decision")
+        .collect();
+    assert!(
+        decisions
+            .iter()
+            .any(|e| e["security_decision"]["allowed"] == false
+                && e["security_decision"]["plugin"] == "basic_pii_filter"),
+        "the block is a security_decision: {siem}"
+    );
+    assert!(
+        decisions
+            .iter()
+            .any(|e| e["security_decision"]["allowed"] == true
+                && e["security_decision"]["plugin"] == "basic_secrets_filter"),
+        "the redaction is a security_decision: {siem}"
+    );
+    let calls: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["event_type"] != "system_event")
+        .collect();
+    assert!(
+        !calls.is_empty()
+            && calls
+                .iter()
+                .all(|e| e["client_info"]["client_id"].is_string()),
+        "client identity from initialize: {siem}"
+    );
 }
