@@ -297,6 +297,31 @@ fn delivery(
     Ok((settings, fail_closed))
 }
 
+/// A platform configured directly (`siem.<key>`) or under `siem.platforms.<key>`, with the
+/// path it was found at; both at once is an error.
+fn locate<'a, T>(
+    src: &str,
+    direct: &'a Option<T>,
+    nested: &'a Option<T>,
+    key: &str,
+    label: &str,
+    errors: &mut Vec<ConfigError>,
+) -> Option<(&'a T, String)> {
+    match (direct, nested) {
+        (Some(_), Some(_)) => {
+            errors.push(ConfigError::at(
+                src,
+                format!("siem.{key}"),
+                format!("configure {label} either here or under siem.platforms.{key}, not both"),
+            ));
+            None
+        }
+        (Some(t), None) => Some((t, format!("siem.{key}"))),
+        (None, Some(t)) => Some((t, format!("siem.platforms.{key}"))),
+        (None, None) => None,
+    }
+}
+
 /// Every enabled platform as a destination plan.
 pub fn plan(cfg: &Config, siem: &SiemConfig) -> Result<Vec<DestinationPlan>, Vec<ConfigError>> {
     let src = cfg.source.as_str();
@@ -304,258 +329,53 @@ pub fn plan(cfg: &Config, siem: &SiemConfig) -> Result<Vec<DestinationPlan>, Vec
     let mut errors = Vec::new();
 
     // Splunk.
-    let splunk = match (&siem.splunk, &siem.platforms.splunk) {
-        (Some(_), Some(_)) => {
-            errors.push(ConfigError::at(
-                src,
-                "siem.splunk",
-                "configure Splunk either here or under siem.platforms.splunk, not both",
-            ));
-            None
-        }
-        (Some(s), None) => Some((s, "siem.splunk")),
-        (None, Some(s)) => Some((s, "siem.platforms.splunk")),
-        (None, None) => None,
-    };
-    if let Some((s, path)) = splunk.filter(|(s, _)| s.enabled) {
-        let result = (|| -> Result<DestinationPlan, ConfigError> {
-            let body: Box<dyn Formatter> = match s.format.as_str() {
-                "cef" | "syslog" => Box::new(
-                    CefFormatter::new(CefSettings::default())
-                        .map_err(|e| ConfigError::at(src, path, e.to_string()))?,
-                ),
-                "json" => Box::new(JsonFormatter),
-                other => {
-                    return Err(ConfigError::at(
-                        src,
-                        format!("{path}.format"),
-                        format!("unknown format `{other}`; use cef, json or syslog"),
-                    ))
-                }
-            };
-            let (delivery, fail_closed) = delivery(cfg, siem, s.delivery.as_ref(), "splunk", path)?;
-            match s.transport.as_str() {
-                "file" => {
-                    let file = s.file.as_ref().ok_or_else(|| {
-                        ConfigError::at(
-                            src,
-                            format!("{path}.file.path"),
-                            "the `file` transport needs `file: {path: ...}`",
-                        )
-                    })?;
-                    Ok(DestinationPlan {
-                        platform: "splunk",
-                        formatter: body,
-                        framing: Framing::Lf,
-                        transport: TransportPlan::File(file_settings(cfg, file)),
-                        delivery,
-                        fail_closed,
-                    })
-                }
-                "sc4s" => {
-                    // SC4S: CEF:0 in RFC 5424 over TLS, LF framing on 6514 (platform-corrections 11, 20).
-                    let endpoint = s.sc4s.as_ref().ok_or_else(|| {
-                        ConfigError::at(
-                            src,
-                            format!("{path}.sc4s.host"),
-                            "the `sc4s` transport needs `sc4s: {host: ...}`",
-                        )
-                    })?;
-                    let transport = tls_plan(cfg, endpoint, &format!("{path}.sc4s"))?;
-                    let formatter = syslog_wrap(
-                        body,
-                        endpoint,
-                        "gatekit",
-                        None,
-                        src,
-                        &format!("{path}.sc4s"),
-                    )?;
-                    let framing = framing(src, &format!("{path}.sc4s"), endpoint)?;
-                    Ok(DestinationPlan {
-                        platform: "splunk",
-                        formatter,
-                        framing,
-                        transport,
-                        delivery,
-                        fail_closed,
-                    })
-                }
-                "hec" => Err(unavailable(
-                    src,
-                    &format!("{path}.transport"),
-                    "`hec`",
-                    "HTTP transports are planned",
-                )),
-                other => Err(ConfigError::at(
-                    src,
-                    format!("{path}.transport"),
-                    format!("unknown transport `{other}`; use sc4s, hec or file"),
-                )),
+    if let Some((s, path)) = locate(
+        src,
+        &siem.splunk,
+        &siem.platforms.splunk,
+        "splunk",
+        "Splunk",
+        &mut errors,
+    ) {
+        if s.enabled {
+            match splunk_plan(cfg, siem, s, &path) {
+                Ok(p) => plans.push(p),
+                Err(e) => errors.push(e),
             }
-        })();
-        match result {
-            Ok(p) => plans.push(p),
-            Err(e) => errors.push(e),
         }
     }
 
     // QRadar.
-    let qradar = match (&siem.qradar, &siem.platforms.qradar) {
-        (Some(_), Some(_)) => {
-            errors.push(ConfigError::at(
-                src,
-                "siem.qradar",
-                "configure QRadar either here or under siem.platforms.qradar, not both",
-            ));
-            None
-        }
-        (Some(q), None) => Some((q, "siem.qradar")),
-        (None, Some(q)) => Some((q, "siem.platforms.qradar")),
-        (None, None) => None,
-    };
-    if let Some((q, path)) = qradar.filter(|(q, _)| q.enabled) {
-        let result = (|| -> Result<DestinationPlan, ConfigError> {
-            let dsm = q.dsm.clone().unwrap_or(crate::config::DsmConfig {
-                device_type: None,
-                event_category: None,
-                log_source_identifier: None,
-            });
-            let body: Box<dyn Formatter> =
-                match q.format.as_str() {
-                    "leef" | "leef2" | "leef1" => {
-                        let version = if q.format == "leef1" {
-                            LeefVersion::V1
-                        } else {
-                            LeefVersion::V2 {
-                                delimiter: "^".into(),
-                            }
-                        };
-                        let mut settings = LeefSettings {
-                            version,
-                            ..LeefSettings::default()
-                        };
-                        if let Some(product) = dsm.device_type.clone() {
-                            settings.product = product;
-                        }
-                        Box::new(LeefFormatter::new(settings).map_err(|e| {
-                            ConfigError::at(src, format!("{path}.dsm"), e.to_string())
-                        })?)
-                    }
-                    "cef" => Box::new(
-                        CefFormatter::new(CefSettings::default())
-                            .map_err(|e| ConfigError::at(src, path, e.to_string()))?,
-                    ),
-                    "json" => Box::new(JsonFormatter),
-                    other => {
-                        return Err(ConfigError::at(
-                            src,
-                            format!("{path}.format"),
-                            format!("unknown format `{other}`; use leef, leef1, cef or json"),
-                        ))
-                    }
-                };
-            let (delivery, fail_closed) = delivery(cfg, siem, q.delivery.as_ref(), "qradar", path)?;
-            let transport_path = format!("{path}.transport");
-            let endpoint = || {
-                q.syslog.as_ref().ok_or_else(|| {
-                    ConfigError::at(
-                        src,
-                        format!("{path}.syslog.host"),
-                        "a syslog transport needs `syslog: {host: ...}`",
-                    )
-                })
-            };
-            let (transport, endpoint) = match q.transport.as_str() {
-                "syslog_tcp" => {
-                    let e = endpoint()?;
-                    (TransportPlan::Tcp { host: e.host.clone(), port: e.port.unwrap_or(514) }, e)
-                }
-                "syslog_udp" => {
-                    let e = endpoint()?;
-                    (TransportPlan::Udp { host: e.host.clone(), port: e.port.unwrap_or(514) }, e)
-                }
-                "syslog_tls" => {
-                    let e = endpoint()?;
-                    (tls_plan(cfg, e, &format!("{path}.syslog"))?, e)
-                }
-                "rest_api" => return Err(unavailable(src, &transport_path, "`rest_api` (QRadar HTTP Receiver)", "HTTP transports are planned")),
-                other => return Err(ConfigError::at(src, transport_path, format!("unknown transport `{other}`; use syslog_tls, syslog_tcp, syslog_udp or rest_api"))),
-            };
-            // QRadar identifies the log source by the syslog HOSTNAME.
-            let formatter = syslog_wrap(
-                body,
-                endpoint,
-                "gatekit",
-                dsm.log_source_identifier.clone(),
-                src,
-                &format!("{path}.syslog"),
-            )?;
-            let framing = match transport {
-                TransportPlan::Udp { .. } => Framing::None,
-                _ => framing(src, &format!("{path}.syslog"), endpoint)?,
-            };
-            Ok(DestinationPlan {
-                platform: "qradar",
-                formatter,
-                framing,
-                transport,
-                delivery,
-                fail_closed,
-            })
-        })();
-        match result {
-            Ok(p) => plans.push(p),
-            Err(e) => errors.push(e),
+    if let Some((q, path)) = locate(
+        src,
+        &siem.qradar,
+        &siem.platforms.qradar,
+        "qradar",
+        "QRadar",
+        &mut errors,
+    ) {
+        if q.enabled {
+            match qradar_plan(cfg, siem, q, &path) {
+                Ok(p) => plans.push(p),
+                Err(e) => errors.push(e),
+            }
         }
     }
 
     // Sentinel.
-    let sentinel = match (&siem.azure_sentinel, &siem.platforms.azure_sentinel) {
-        (Some(_), Some(_)) => {
-            errors.push(ConfigError::at(
-                src,
-                "siem.azure_sentinel",
-                "configure Sentinel either here or under siem.platforms.azure_sentinel, not both",
-            ));
-            None
-        }
-        (Some(s), None) => Some((s, "siem.azure_sentinel")),
-        (None, Some(s)) => Some((s, "siem.platforms.azure_sentinel")),
-        (None, None) => None,
-    };
-    if let Some((s, path)) = sentinel.filter(|(s, _)| s.enabled) {
-        let result = (|| -> Result<DestinationPlan, ConfigError> {
-            let body: Box<dyn Formatter> = match s.format.as_str() {
-                "json" => Box::new(JsonFormatter),
-                "cef" | "syslog" => Box::new(
-                    CefFormatter::new(CefSettings::default())
-                        .map_err(|e| ConfigError::at(src, path, e.to_string()))?,
-                ),
-                other => {
-                    return Err(ConfigError::at(
-                        src,
-                        format!("{path}.format"),
-                        format!("unknown format `{other}`; use json, cef or syslog"),
-                    ))
-                }
-            };
-            let (delivery, fail_closed) =
-                delivery(cfg, siem, s.delivery.as_ref(), "azure_sentinel", path)?;
-            let transport_path = format!("{path}.transport");
-            match s.transport.as_str() {
-                "log_analytics_agent" => {
-                    let file = s.log_analytics_agent.as_ref().ok_or_else(|| ConfigError::at(src, format!("{path}.log_analytics_agent.path"), "the `log_analytics_agent` transport needs `log_analytics_agent: {path: ...}`"))?;
-                    Ok(DestinationPlan { platform: "azure_sentinel", formatter: body, framing: Framing::Lf, transport: TransportPlan::File(file_settings(cfg, file)), delivery, fail_closed })
-                }
-                "logs_ingestion_api" | "data_collector_api" | "event_hubs" => {
-                    Err(unavailable(src, &transport_path, &format!("`{}`", s.transport), "HTTP transports are planned"))
-                }
-                other => Err(ConfigError::at(src, transport_path, format!("unknown transport `{other}`; use logs_ingestion_api, data_collector_api, event_hubs or log_analytics_agent"))),
+    if let Some((s, path)) = locate(
+        src,
+        &siem.azure_sentinel,
+        &siem.platforms.azure_sentinel,
+        "azure_sentinel",
+        "Sentinel",
+        &mut errors,
+    ) {
+        if s.enabled {
+            match sentinel_plan(cfg, siem, s, &path) {
+                Ok(p) => plans.push(p),
+                Err(e) => errors.push(e),
             }
-        })();
-        match result {
-            Ok(p) => plans.push(p),
-            Err(e) => errors.push(e),
         }
     }
 
@@ -564,4 +384,242 @@ pub fn plan(cfg: &Config, siem: &SiemConfig) -> Result<Vec<DestinationPlan>, Vec
     } else {
         Err(errors)
     }
+}
+
+fn splunk_plan(
+    cfg: &Config,
+    siem: &SiemConfig,
+    s: &crate::config::SplunkConfig,
+    path: &str,
+) -> Result<DestinationPlan, ConfigError> {
+    let src = cfg.source.as_str();
+    let body: Box<dyn Formatter> = match s.format.as_str() {
+        "cef" | "syslog" => Box::new(
+            CefFormatter::new(CefSettings::default())
+                .map_err(|e| ConfigError::at(src, path, e.to_string()))?,
+        ),
+        "json" => Box::new(JsonFormatter),
+        other => {
+            return Err(ConfigError::at(
+                src,
+                format!("{path}.format"),
+                format!("unknown format `{other}`; use cef, json or syslog"),
+            ))
+        }
+    };
+    let (delivery, fail_closed) = delivery(cfg, siem, s.delivery.as_ref(), "splunk", path)?;
+    match s.transport.as_str() {
+        "file" => {
+            let file = s.file.as_ref().ok_or_else(|| {
+                ConfigError::at(
+                    src,
+                    format!("{path}.file.path"),
+                    "the `file` transport needs `file: {path: ...}`",
+                )
+            })?;
+            Ok(DestinationPlan {
+                platform: "splunk",
+                formatter: body,
+                framing: Framing::Lf,
+                transport: TransportPlan::File(file_settings(cfg, file)),
+                delivery,
+                fail_closed,
+            })
+        }
+        "sc4s" => {
+            // SC4S: CEF:0 in RFC 5424 over TLS, LF framing on 6514 (platform-corrections 11, 20).
+            let endpoint = s.sc4s.as_ref().ok_or_else(|| {
+                ConfigError::at(
+                    src,
+                    format!("{path}.sc4s.host"),
+                    "the `sc4s` transport needs `sc4s: {host: ...}`",
+                )
+            })?;
+            let transport = tls_plan(cfg, endpoint, &format!("{path}.sc4s"))?;
+            let formatter = syslog_wrap(
+                body,
+                endpoint,
+                "gatekit",
+                None,
+                src,
+                &format!("{path}.sc4s"),
+            )?;
+            let framing = framing(src, &format!("{path}.sc4s"), endpoint)?;
+            Ok(DestinationPlan {
+                platform: "splunk",
+                formatter,
+                framing,
+                transport,
+                delivery,
+                fail_closed,
+            })
+        }
+        "hec" => Err(unavailable(
+            src,
+            &format!("{path}.transport"),
+            "`hec`",
+            "HTTP transports are planned",
+        )),
+        other => Err(ConfigError::at(
+            src,
+            format!("{path}.transport"),
+            format!("unknown transport `{other}`; use sc4s, hec or file"),
+        )),
+    }
+}
+
+fn qradar_plan(
+    cfg: &Config,
+    siem: &SiemConfig,
+    q: &crate::config::QRadarConfig,
+    path: &str,
+) -> Result<DestinationPlan, ConfigError> {
+    let src = cfg.source.as_str();
+    let dsm = q.dsm.clone().unwrap_or(crate::config::DsmConfig {
+        device_type: None,
+        event_category: None,
+        log_source_identifier: None,
+    });
+    let body: Box<dyn Formatter> = match q.format.as_str() {
+        "leef" | "leef2" | "leef1" => {
+            let version = if q.format == "leef1" {
+                LeefVersion::V1
+            } else {
+                LeefVersion::V2 {
+                    delimiter: "^".into(),
+                }
+            };
+            let mut settings = LeefSettings {
+                version,
+                ..LeefSettings::default()
+            };
+            if let Some(product) = dsm.device_type.clone() {
+                settings.product = product;
+            }
+            Box::new(
+                LeefFormatter::new(settings)
+                    .map_err(|e| ConfigError::at(src, format!("{path}.dsm"), e.to_string()))?,
+            )
+        }
+        "cef" => Box::new(
+            CefFormatter::new(CefSettings::default())
+                .map_err(|e| ConfigError::at(src, path, e.to_string()))?,
+        ),
+        "json" => Box::new(JsonFormatter),
+        other => {
+            return Err(ConfigError::at(
+                src,
+                format!("{path}.format"),
+                format!("unknown format `{other}`; use leef, leef1, cef or json"),
+            ))
+        }
+    };
+    let (delivery, fail_closed) = delivery(cfg, siem, q.delivery.as_ref(), "qradar", path)?;
+    let transport_path = format!("{path}.transport");
+    let endpoint = || {
+        q.syslog.as_ref().ok_or_else(|| {
+            ConfigError::at(
+                src,
+                format!("{path}.syslog.host"),
+                "a syslog transport needs `syslog: {host: ...}`",
+            )
+        })
+    };
+    let (transport, endpoint) = match q.transport.as_str() {
+        "syslog_tcp" => {
+            let e = endpoint()?;
+            (
+                TransportPlan::Tcp {
+                    host: e.host.clone(),
+                    port: e.port.unwrap_or(514),
+                },
+                e,
+            )
+        }
+        "syslog_udp" => {
+            let e = endpoint()?;
+            (
+                TransportPlan::Udp {
+                    host: e.host.clone(),
+                    port: e.port.unwrap_or(514),
+                },
+                e,
+            )
+        }
+        "syslog_tls" => {
+            let e = endpoint()?;
+            (tls_plan(cfg, e, &format!("{path}.syslog"))?, e)
+        }
+        "rest_api" => {
+            return Err(unavailable(
+                src,
+                &transport_path,
+                "`rest_api` (QRadar HTTP Receiver)",
+                "HTTP transports are planned",
+            ))
+        }
+        other => return Err(ConfigError::at(
+            src,
+            transport_path,
+            format!(
+                "unknown transport `{other}`; use syslog_tls, syslog_tcp, syslog_udp or rest_api"
+            ),
+        )),
+    };
+    // QRadar identifies the log source by the syslog HOSTNAME.
+    let formatter = syslog_wrap(
+        body,
+        endpoint,
+        "gatekit",
+        dsm.log_source_identifier.clone(),
+        src,
+        &format!("{path}.syslog"),
+    )?;
+    let framing = match transport {
+        TransportPlan::Udp { .. } => Framing::None,
+        _ => framing(src, &format!("{path}.syslog"), endpoint)?,
+    };
+    Ok(DestinationPlan {
+        platform: "qradar",
+        formatter,
+        framing,
+        transport,
+        delivery,
+        fail_closed,
+    })
+}
+
+fn sentinel_plan(
+    cfg: &Config,
+    siem: &SiemConfig,
+    s: &crate::config::SentinelConfig,
+    path: &str,
+) -> Result<DestinationPlan, ConfigError> {
+    let src = cfg.source.as_str();
+    let body: Box<dyn Formatter> = match s.format.as_str() {
+        "json" => Box::new(JsonFormatter),
+        "cef" | "syslog" => Box::new(
+            CefFormatter::new(CefSettings::default())
+                .map_err(|e| ConfigError::at(src, path, e.to_string()))?,
+        ),
+        other => {
+            return Err(ConfigError::at(
+                src,
+                format!("{path}.format"),
+                format!("unknown format `{other}`; use json, cef or syslog"),
+            ))
+        }
+    };
+    let (delivery, fail_closed) = delivery(cfg, siem, s.delivery.as_ref(), "azure_sentinel", path)?;
+    let transport_path = format!("{path}.transport");
+    match s.transport.as_str() {
+            "log_analytics_agent" => {
+                let file = s.log_analytics_agent.as_ref().ok_or_else(|| ConfigError::at(src, format!("{path}.log_analytics_agent.path"), "the `log_analytics_agent` transport needs `log_analytics_agent: {path: ...}`"))?;
+                Ok(DestinationPlan { platform: "azure_sentinel", formatter: body, framing: Framing::Lf, transport: TransportPlan::File(file_settings(cfg, file)), delivery, fail_closed })
+            }
+            "logs_ingestion_api" | "data_collector_api" | "event_hubs" => {
+                Err(unavailable(src, &transport_path, &format!("`{}`", s.transport), "HTTP transports are planned"))
+            }
+            other => Err(ConfigError::at(src, transport_path, format!("unknown transport `{other}`; use logs_ingestion_api, data_collector_api, event_hubs or log_analytics_agent"))),
+        }
 }

@@ -66,6 +66,13 @@ fn print_errors(errors: &ConfigErrors) {
     eprintln!("{n} problem{} found", if n == 1 { "" } else { "s" });
 }
 
+/// Reports start-up errors on stderr and to the client's first request, then fails.
+fn refuse_start(errors: &ConfigErrors, code: i64, kind: &str, fix: &str) -> ExitCode {
+    print_errors(errors);
+    answer_first_request(code, kind, &errors.to_string(), fix);
+    ExitCode::FAILURE
+}
+
 /// `gatekit run`: serves one MCP client on stdin/stdout until it disconnects.
 pub fn run_gateway(path: &Path, verbose: bool) -> ExitCode {
     let cfg = match Config::load(path) {
@@ -112,40 +119,34 @@ pub fn run_gateway(path: &Path, verbose: bool) -> ExitCode {
     let hooks = match gatekit_plugins::build_hooks(&cfg) {
         Ok(hooks) => hooks,
         Err(errors) => {
-            print_errors(&errors);
-            answer_first_request(
+            return refuse_start(
+                &errors,
                 codes::PLUGIN_LOADING_ERROR,
                 "plugin_loading_error",
-                &errors.to_string(),
                 "fix the plugin options listed above",
-            );
-            return ExitCode::FAILURE;
+            )
         }
     };
     let audit = match gatekit_audit::build(&cfg) {
         Ok(audit) => audit,
         Err(errors) => {
-            print_errors(&errors);
-            answer_first_request(
+            return refuse_start(
+                &errors,
                 codes::PLUGIN_LOADING_ERROR,
                 "plugin_loading_error",
-                &errors.to_string(),
                 "fix the audit plugin options listed above",
-            );
-            return ExitCode::FAILURE;
+            )
         }
     };
     let siem_plans = match gatekit_siem::validate(&cfg) {
         Ok(plans) => plans,
         Err(errors) => {
-            print_errors(&errors);
-            answer_first_request(
+            return refuse_start(
+                &errors,
                 codes::CONFIG_ERROR,
                 "configuration_error",
-                &errors.to_string(),
                 "fix the `siem` section as listed above",
-            );
-            return ExitCode::FAILURE;
+            )
         }
     };
     let mut settings = gateway_settings(&cfg);
