@@ -9,6 +9,7 @@
 
 pub mod config;
 pub mod event;
+pub mod http;
 pub mod plan;
 pub mod secret;
 pub mod sink;

@@ -558,13 +558,15 @@ fn qradar_plan(
                 "HTTP transports are planned",
             ))
         }
-        other => return Err(ConfigError::at(
-            src,
-            transport_path,
-            format!(
+        other => {
+            return Err(ConfigError::at(
+                src,
+                transport_path,
+                format!(
                 "unknown transport `{other}`; use syslog_tls, syslog_tcp, syslog_udp or rest_api"
             ),
-        )),
+            ))
+        }
     };
     // QRadar identifies the log source by the syslog HOSTNAME.
     let formatter = syslog_wrap(
