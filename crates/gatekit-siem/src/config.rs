@@ -212,6 +212,9 @@ pub struct HecConfig {
     /// Sourcetype.
     #[serde(default)]
     pub sourcetype: Option<String>,
+    /// TLS options for `https://` endpoints (Gatekit addition).
+    #[serde(default)]
+    pub tls: Option<TlsConfig>,
 }
 
 /// `siem.qradar`.

@@ -4,4 +4,5 @@
 //! HTTP client layer.
 
 pub mod azure_auth;
+pub mod client;
 pub mod status;

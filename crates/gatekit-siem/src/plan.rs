@@ -38,6 +38,15 @@ pub enum TransportPlan {
         /// Certificates, verification, pins.
         settings: crate::transport::tls::TlsSettings,
     },
+    /// Splunk HEC.
+    Hec {
+        /// `https://host:8088`.
+        endpoint: crate::http::client::Endpoint,
+        /// HEC token.
+        token: crate::secret::Secret,
+        /// TLS options for https.
+        tls: crate::transport::tls::TlsSettings,
+    },
     /// UDP syslog.
     Udp {
         /// Host.
@@ -191,6 +200,24 @@ fn syslog_wrap(
     Syslog5424Formatter::new(settings, body)
         .map(|f| Box::new(f) as Box<dyn Formatter>)
         .map_err(|e| ConfigError::at(source, path, e.to_string()))
+}
+
+fn tls_settings(
+    cfg: &Config,
+    tls: &crate::config::TlsConfig,
+) -> crate::transport::tls::TlsSettings {
+    let resolve = |p: &Option<PathBuf>| {
+        p.as_ref()
+            .map(|p| cfg.resolve_path(&p.display().to_string()))
+    };
+    crate::transport::tls::TlsSettings {
+        verify: tls.verify_certs,
+        ca_file: resolve(&tls.ca_file),
+        cert_file: resolve(&tls.cert_file),
+        key_file: resolve(&tls.key_file),
+        pins: tls.pins.clone(),
+        server_name: tls.server_name.clone(),
+    }
 }
 
 /// TLS settings for a TLS syslog endpoint; files are checked now (a missing CA file is a
@@ -454,12 +481,58 @@ fn splunk_plan(
                 fail_closed,
             })
         }
-        "hec" => Err(unavailable(
-            src,
-            &format!("{path}.transport"),
-            "`hec`",
-            "HTTP transports are planned",
-        )),
+        "hec" => {
+            // HEC takes its own JSON envelope whatever `format` says: the event is the canonical
+            // JSON, with Splunk's metadata around it (siem-wire-reference §4.3).
+            let hec = s.hec.as_ref().ok_or_else(|| {
+                ConfigError::at(
+                    src,
+                    format!("{path}.hec.endpoint"),
+                    "the `hec` transport needs `hec: {endpoint: ..., token: ...}`",
+                )
+            })?;
+            let endpoint = crate::http::client::Endpoint::parse(&hec.endpoint)
+                .map_err(|e| ConfigError::at(src, format!("{path}.hec.endpoint"), e))?;
+            if hec.token.plain_text {
+                tracing::warn!(path = %format!("{path}.hec.token"), "The HEC token is written in the configuration file in plain text; use ${{ENV_VAR}} or {{file: PATH}}.");
+            }
+            let default = gatekit_format::HecSettings::default();
+            let settings = gatekit_format::HecSettings {
+                host: None,
+                source: hec.source.clone().unwrap_or(default.source),
+                sourcetype: hec.sourcetype.clone().unwrap_or(default.sourcetype),
+                index: hec.index.clone(),
+                indexed_fields: default.indexed_fields,
+            };
+            let formatter = gatekit_format::HecFormatter::new(settings)
+                .map_err(|e| ConfigError::at(src, format!("{path}.hec"), e.to_string()))?;
+            let tls = hec.tls.clone().unwrap_or(crate::config::TlsConfig {
+                enabled: true,
+                verify_certs: true,
+                ca_file: None,
+                cert_file: None,
+                key_file: None,
+                pins: Vec::new(),
+                server_name: None,
+            });
+            let tls = tls_settings(cfg, &tls);
+            if endpoint.tls {
+                crate::transport::tls::client_config(&tls)
+                    .map_err(|e| ConfigError::at(src, format!("{path}.hec.tls"), e))?;
+            }
+            Ok(DestinationPlan {
+                platform: "splunk",
+                formatter: Box::new(formatter),
+                framing: Framing::Lf,
+                transport: TransportPlan::Hec {
+                    endpoint,
+                    token: hec.token.clone(),
+                    tls,
+                },
+                delivery,
+                fail_closed,
+            })
+        }
         other => Err(ConfigError::at(
             src,
             format!("{path}.transport"),

@@ -33,6 +33,21 @@ pub fn build_transport_with(
         TransportPlan::File(settings) => Arc::new(FileTransport::new(settings.clone())),
         TransportPlan::Tcp { host, port } => Arc::new(TcpTransport::new(host, *port)),
         TransportPlan::Udp { host, port } => Arc::new(UdpTransport::new(host, *port)),
+        TransportPlan::Hec {
+            endpoint,
+            token,
+            tls,
+        } => {
+            let client = crate::http::client::HttpClient::new(
+                endpoint.clone(),
+                tls,
+                std::time::Duration::from_secs(30),
+            )?;
+            Arc::new(crate::transport::hec::HecTransport::new(
+                client,
+                token.clone(),
+            ))
+        }
         TransportPlan::Tls {
             host,
             port,

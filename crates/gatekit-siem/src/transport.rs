@@ -7,6 +7,7 @@
 //! resend and a SIEM must de-duplicate on `event_id`); for UDP, nothing at all.
 
 pub mod file;
+pub mod hec;
 pub mod tcp;
 pub mod tls;
 pub mod udp;

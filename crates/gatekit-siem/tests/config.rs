@@ -76,8 +76,8 @@ fn mistakes_name_their_path() {
 fn planned_transports_are_refused_not_ignored() {
     for (block, path) in [
         (
-            "  splunk: {transport: hec, hec: {endpoint: \"https://s:8088\", token: \"${GATEKIT_NOPE:-t}\"}}\n",
-            "siem.splunk.transport",
+            "  azure_sentinel: {transport: event_hubs}\n",
+            "siem.azure_sentinel.transport",
         ),
         (
             "  qradar: {transport: rest_api, rest_api: {endpoint: \"https://q\"}}\n",
