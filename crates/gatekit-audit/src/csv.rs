@@ -82,7 +82,9 @@ impl Dialect {
     }
 
     fn field(&self, v: &str, out: &mut String) {
-        let special = v.contains(self.delimiter) || v.contains(self.quote);
+        let special = v.contains(self.delimiter)
+            || v.contains(self.quote)
+            || self.escape.is_some_and(|e| v.contains(e));
         let numeric = !v.is_empty() && v.parse::<f64>().is_ok();
         let quote = match self.style {
             QuoteStyle::All => true,
@@ -158,6 +160,8 @@ mod tests {
         })
         .unwrap();
         assert_eq!(none.row(&[Some("a,b")]), "a\\,b\n");
+        // A trailing escape character must not swallow the next delimiter.
+        assert_eq!(none.row(&[Some("a\\"), Some("b")]), "a\\\\,b\n");
         assert!(Dialect::new(&CsvConfig {
             delimiter: "x".into(),
             ..CsvConfig::default()

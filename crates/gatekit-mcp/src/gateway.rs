@@ -283,8 +283,10 @@ impl Gateway {
             let mut inflight = lock(&self.inflight);
             let duplicate = inflight.contains_key(&id);
             if !duplicate {
+                // `initialize` cannot be cancelled (MCP "Cancellation"): dropping it halfway
+                // would leave the session neither initialized nor initializable.
                 let entry = Inflight {
-                    cancel: Some(cancel_tx),
+                    cancel: (method != "initialize").then_some(cancel_tx),
                     route: None,
                 };
                 inflight.insert(id.clone(), entry);
@@ -302,9 +304,23 @@ impl Gateway {
         }
         let gw = Arc::clone(self);
         tokio::spawn(async move {
+            // The work runs in its own task: a panic there (a bug, or a plugin meeting input it
+            // did not expect) becomes an error answer instead of a request that never ends.
+            let work = tokio::spawn({
+                let gw = Arc::clone(&gw);
+                let (id, method) = (id.clone(), method.clone());
+                async move { gw.dispatch(&id, &method, params).await }
+            });
+            let abort = work.abort_handle();
             let reply = tokio::select! {
-                Ok(()) = &mut cancel_rx => None,
-                handled = gw.dispatch(&id, &method, params) => Some(handled),
+                Ok(()) = &mut cancel_rx => {
+                    abort.abort();
+                    None
+                }
+                joined = work => Some(joined.unwrap_or_else(|e| {
+                    tracing::error!(%id, %method, error = %e, "Request handler failed.");
+                    Err(ErrorObject::new(codes::INTERNAL_ERROR, "internal error while handling the request"))
+                })),
             };
             lock(&gw.inflight).remove(&id);
             let line = match reply {

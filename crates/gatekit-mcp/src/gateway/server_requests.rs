@@ -67,10 +67,19 @@ impl Gateway {
                 let mut blocked = false;
                 let mut value: Option<Value> = None;
                 if let Some(hooks) = self.hooks_for(msg.upstream) {
-                    let mut v: Value = params
+                    let parsed = params
                         .as_deref()
-                        .and_then(|p| serde_json::from_str(p.get()).ok())
-                        .unwrap_or(Value::Null);
+                        .map(|p| serde_json::from_str::<Value>(p.get()));
+                    let mut v = match parsed {
+                        None => Value::Null,
+                        Some(Ok(v)) => v,
+                        Some(Err(_)) => {
+                            // Content the plugins cannot inspect does not pass them.
+                            warn!(upstream = name, %method, "Notification params cannot be inspected; dropped.");
+                            self.audit_blocked_notification(name, &method);
+                            return;
+                        }
+                    };
                     blocked = !hooks.on_notification(name, &method, &mut v, &mut stages);
                     if !blocked && !v.is_null() {
                         params = Some(jsonrpc::to_raw(&v));
@@ -122,6 +131,28 @@ impl Gateway {
                 };
                 self.send_to_client(jsonrpc::encode_notification(&method, params.as_deref()))
                     .await;
+            }
+        }
+    }
+
+    fn audit_blocked_notification(&self, upstream: &str, method: &str) {
+        if let Some(audit) = self.settings.audit.as_ref() {
+            let session = self.session_info();
+            let record = AuditRecord {
+                phase: Phase::Notification,
+                request_id: None,
+                upstream: Some(upstream),
+                method,
+                tool: None,
+                stages: &[],
+                blocked: true,
+                body: None,
+                error: None,
+                duration: None,
+                session: &session,
+            };
+            if let Err(e) = audit.record(&record) {
+                warn!(error = %e, "A notification could not be audited.");
             }
         }
     }

@@ -250,14 +250,16 @@ fn backoff(attempt: u32) -> Duration {
     (BACKOFF_BASE * factor).min(BACKOFF_MAX)
 }
 
+/// Logs the server's last stderr lines next to `reason` and returns `reason` alone: stderr
+/// may hold secrets (a token in a stack trace), so it stays in Gatekit's log and never reaches
+/// the client or the audit trail.
 fn with_tail(reason: String, tail: &StderrTail) -> String {
     let lines = tail.lock().unwrap_or_else(|e| e.into_inner());
-    if lines.is_empty() {
-        reason
-    } else {
+    if !lines.is_empty() {
         let joined: Vec<&str> = lines.iter().map(String::as_str).collect();
-        format!("{reason}; last stderr: {}", joined.join(" | "))
+        warn!(%reason, stderr = %joined.join(" | "), "Upstream stderr before the failure.");
     }
+    reason
 }
 
 async fn exit_detail(child: &mut Child) -> String {

@@ -94,7 +94,12 @@ impl Plugin for CallTrace {
         result: &mut Value,
         elapsed: Duration,
     ) -> Result<Action, PluginError> {
-        if call.method != "tools/call" || result.get("isError") == Some(&Value::Bool(true)) {
+        // Only a well-formed result object gets a trace; anything else is left untouched
+        // (never index into a non-object: a misbehaving server must not crash the call).
+        if call.method != "tools/call"
+            || !result.is_object()
+            || result.get("isError") == Some(&Value::Bool(true))
+        {
             return Ok(Action::Allow);
         }
         let f = self.fields;
@@ -143,7 +148,11 @@ impl Plugin for CallTrace {
         let block = json!({"type": "text", "text": lines.join("\n")});
         match result.get_mut("content") {
             Some(Value::Array(content)) => content.push(block),
-            _ => result["content"] = json!([block]),
+            _ => {
+                if let Some(obj) = result.as_object_mut() {
+                    obj.insert("content".into(), json!([block]));
+                }
+            }
         }
         Ok(Action::Modified {
             reason: "appended a call trace".into(),

@@ -39,6 +39,8 @@ pub fn redact(
     let mut pos = 0;
     for d in spans {
         if d.start < pos {
+            // Overlaps the previous span: extend it, so no tail of this match stays in clear.
+            pos = pos.max(d.end);
             continue;
         }
         out.push_str(&text[pos..d.start]);
@@ -74,5 +76,25 @@ mod tests {
             },
         ];
         assert_eq!(redact(text, &d, |k| format!("[{k}]")), "a [x] and [z]");
+    }
+
+    #[test]
+    fn a_partly_overlapping_span_is_merged_not_dropped() {
+        // `Bearer=eyJ...`: an entropy match ending at the first `.` and a JWT match starting
+        // later must both be covered.
+        let text = "0123456789";
+        let d = [
+            Detection {
+                kind: "x",
+                start: 1,
+                end: 5,
+            },
+            Detection {
+                kind: "y",
+                start: 3,
+                end: 8,
+            },
+        ];
+        assert_eq!(redact(text, &d, |k| format!("[{k}]")), "0[x]89");
     }
 }

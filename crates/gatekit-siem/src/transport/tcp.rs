@@ -39,6 +39,14 @@ impl Transport for TcpTransport {
     fn send<'a>(&'a self, batch: &'a [Record]) -> SendFuture<'a> {
         Box::pin(async move {
             let mut conn = self.conn.lock().await;
+            // A syslog receiver never sends data: if the idle connection is readable, the peer
+            // closed it (or reset it), and writing into it would "succeed" into the kernel
+            // buffer and be lost. Reconnect instead.
+            if let Some(stream) = conn.as_ref() {
+                if peer_hung_up(stream).await {
+                    *conn = None;
+                }
+            }
             if conn.is_none() {
                 match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(&self.addr)).await {
                     Ok(Ok(stream)) => {
@@ -82,5 +90,53 @@ impl Transport for TcpTransport {
                 }
             }
         })
+    }
+}
+
+/// Whether the peer closed (or reset) an idle connection: it is readable right now.
+pub(crate) async fn peer_hung_up(stream: &TcpStream) -> bool {
+    let mut probe = [0u8; 1];
+    tokio::time::timeout(Duration::ZERO, stream.peek(&mut probe))
+        .await
+        .is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gatekit_delivery::RecordId;
+    use std::io::Read;
+
+    #[tokio::test]
+    async fn a_connection_the_peer_closed_is_not_written_into() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            // Each connection: read one record, then hang up.
+            while let Ok((mut conn, _)) = listener.accept() {
+                let mut buf = [0u8; 64];
+                let n = conn.read(&mut buf).unwrap_or(0);
+                if tx
+                    .send(String::from_utf8_lossy(&buf[..n]).to_string())
+                    .is_err()
+                {
+                    return;
+                }
+            }
+        });
+        let t = TcpTransport::new("127.0.0.1", port);
+        let rec = |s: &str| vec![Record::new(RecordId(1), s.as_bytes().to_vec())];
+        assert_eq!(t.send(&rec("first\n")).await, BatchOutcome::Delivered);
+        assert_eq!(rx.recv_timeout(Duration::from_secs(5)).unwrap(), "first\n");
+        // Let the receiver hang up and the runtime see it.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(t.send(&rec("second\n")).await, BatchOutcome::Delivered);
+        let second = rx.recv_timeout(Duration::from_secs(5));
+        assert_eq!(
+            second.as_deref(),
+            Ok("second\n"),
+            "the second record must go over a new connection, not into the closed one"
+        );
     }
 }

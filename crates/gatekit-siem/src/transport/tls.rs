@@ -314,6 +314,14 @@ impl Transport for TlsTransport {
     fn send<'a>(&'a self, batch: &'a [Record]) -> SendFuture<'a> {
         Box::pin(async move {
             let mut state = self.state.lock().await;
+            // An idle connection the peer has closed would swallow the next batch (see tcp.rs).
+            let dead = match state.conn.as_ref() {
+                Some(c) => crate::transport::tcp::peer_hung_up(c.stream.get_ref().0).await,
+                None => false,
+            };
+            if dead {
+                state.conn = None;
+            }
             if state.conn.is_none() {
                 match self.connect(&mut state).await {
                     Ok(()) => {
