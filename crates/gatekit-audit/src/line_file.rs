@@ -148,16 +148,21 @@ impl LineFile {
         Ok(())
     }
 
-    /// Forces written lines to disk.
+    /// Forces written lines to disk. The disk wait happens on a duplicate of the file
+    /// descriptor, outside the lock, so appends on the request path never wait for it.
     pub fn sync(&self) -> std::io::Result<()> {
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        if state.dirty {
-            if let Some(file) = state.file.as_ref() {
-                file.sync_data()?;
+        let file = {
+            let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            if !state.dirty {
+                return Ok(());
             }
             state.dirty = false;
-        }
-        Ok(())
+            match state.file.as_ref() {
+                Some(file) => file.try_clone()?,
+                None => return Ok(()),
+            }
+        };
+        file.sync_data()
     }
 }
 

@@ -566,9 +566,10 @@ impl Gateway {
                     .get("name")
                     .and_then(Value::as_str)
                     .unwrap_or_default();
-                let (upstream, local) = self
-                    .resolve_name(name)
-                    .ok_or_else(|| invalid_params(format!("Unknown prompt: {name}")))?;
+                let (upstream, local) = self.resolve_name(name).ok_or_else(|| {
+                    let err = invalid_params(format!("Unknown prompt: {name}"));
+                    self.audit_unrouted(id, "completion/complete", Some(name), err)
+                })?;
                 reference.insert("name".into(), Value::from(local));
                 upstream
             }

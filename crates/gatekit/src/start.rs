@@ -350,8 +350,9 @@ fn answer_first_request(code: i64, error_type: &str, details: &str, fix: &str) {
     let (tx, rx) = std::sync::mpsc::channel();
     // A client normally sends `initialize` at once; do not wait forever for one that doesn't.
     std::thread::spawn(move || {
+        // Bounded: a client that never sends a newline cannot make this grow without limit.
         let mut line = String::new();
-        let _ = std::io::stdin().lock().read_line(&mut line);
+        let _ = std::io::Read::take(std::io::stdin().lock(), 1024 * 1024).read_line(&mut line);
         let _ = tx.send(line);
     });
     let Ok(line) = rx.recv_timeout(Duration::from_secs(10)) else {

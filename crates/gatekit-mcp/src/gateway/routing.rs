@@ -62,6 +62,15 @@ impl Gateway {
             return;
         }
         let mut routes = self.resources.write().unwrap_or_else(|e| e.into_inner());
+        // Each upstream that answered replaces its own routes (a server that stopped listing a
+        // URI no longer owns it, and the table cannot grow without bound); upstreams that did
+        // not answer keep theirs.
+        for (upstream, _) in counts {
+            match kind {
+                ListKind::Resources => routes.exact.retain(|_, u| u != upstream),
+                _ => routes.templates.retain(|(_, u)| u != upstream),
+            }
+        }
         let mut offset = 0;
         for (upstream, count) in counts {
             for item in &items[offset..offset + count] {

@@ -15,6 +15,9 @@ use crate::audit::{AuditRecord, Phase};
 use crate::jsonrpc::{self, Outcome, RequestId};
 use crate::upstream::{Inbound, InboundKind, Status};
 
+/// Requests from one upstream to the client that may wait for an answer at the same time.
+const MAX_SERVER_REQUESTS: usize = 256;
+
 impl Gateway {
     pub(super) async fn on_client_response(&self, id: Option<RequestId>, outcome: Outcome) {
         let Some(RequestId::Number(n)) = id else {
@@ -45,6 +48,30 @@ impl Gateway {
     pub(super) async fn on_upstream_message(&self, msg: Inbound) {
         match msg.kind {
             InboundKind::Request { id, method, params } => {
+                // Bounded: a server that keeps asking a client that never answers must not grow
+                // this table without limit.
+                let outstanding = lock(&self.server_requests)
+                    .values()
+                    .filter(|sr| sr.upstream == msg.upstream)
+                    .count();
+                if outstanding >= MAX_SERVER_REQUESTS {
+                    warn!(
+                        upstream = self.upstreams[msg.upstream].name(),
+                        "Too many requests to the client outstanding; refused."
+                    );
+                    let err = jsonrpc::ErrorObject::new(
+                        jsonrpc::codes::INTERNAL_ERROR,
+                        format!("too many requests to the client outstanding (limit {MAX_SERVER_REQUESTS})"),
+                    );
+                    let sr = ServerRequest {
+                        upstream: msg.upstream,
+                        generation: msg.generation,
+                        id,
+                    };
+                    self.answer_upstream(sr, Outcome::Error(jsonrpc::to_raw(&err)))
+                        .await;
+                    return;
+                }
                 let client_id = self.next_server_request.fetch_add(1, Ordering::Relaxed);
                 lock(&self.server_requests).insert(
                     client_id,

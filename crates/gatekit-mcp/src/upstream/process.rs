@@ -14,8 +14,9 @@ use std::time::Duration;
 
 use tokio::process::{Child, Command};
 
-/// What is needed to start one upstream server.
-#[derive(Debug, Clone)]
+/// What is needed to start one upstream server. `Debug` shows environment variable names
+/// only: their values are often tokens.
+#[derive(Clone)]
 pub struct ProcessSpec {
     /// Program to run (looked up on `PATH` when it has no `/`).
     pub program: String,
@@ -25,6 +26,18 @@ pub struct ProcessSpec {
     pub env: Vec<(String, String)>,
     /// Working directory.
     pub cwd: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for ProcessSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let env: Vec<&str> = self.env.iter().map(|(k, _)| k.as_str()).collect();
+        f.debug_struct("ProcessSpec")
+            .field("program", &self.program)
+            .field("args", &self.args)
+            .field("env", &env)
+            .field("cwd", &self.cwd)
+            .finish()
+    }
 }
 
 /// Starts the server with piped stdin, stdout and stderr in a new process group.
@@ -93,4 +106,24 @@ pub async fn stop(child: &mut Child, grace: Duration) {
         signal_group(pid, libc::SIGKILL);
     }
     let _ = child.wait().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ProcessSpec;
+
+    #[test]
+    fn debug_output_hides_environment_values() {
+        let spec = ProcessSpec {
+            program: "srv".into(),
+            args: vec![],
+            env: vec![("GITHUB_TOKEN".into(), "ghp_secret_value".into())],
+            cwd: None,
+        };
+        let shown = format!("{spec:?}");
+        assert!(
+            shown.contains("GITHUB_TOKEN") && !shown.contains("ghp_secret_value"),
+            "{shown}"
+        );
+    }
 }
