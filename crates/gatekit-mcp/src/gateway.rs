@@ -616,9 +616,14 @@ impl Gateway {
             "notifications/initialized" => {}
             "notifications/cancelled" => self.cancel(params.as_deref()).await,
             _ => {
+                // Written from their own tasks: an upstream that stops reading its stdin must
+                // not stall the loop that reads the client (and so every other upstream).
                 for up in &self.upstreams {
                     if let Status::Ready(session) = up.status() {
-                        let _ = session.notify(method, params.as_deref()).await;
+                        let (method, params) = (method.to_string(), params.clone());
+                        tokio::spawn(async move {
+                            let _ = session.notify(&method, params.as_deref()).await;
+                        });
                     }
                 }
             }
@@ -642,12 +647,10 @@ impl Gateway {
         if let Some((session, upstream_id)) = route {
             let mut forwarded = params.clone();
             forwarded.insert("requestId".into(), Value::from(upstream_id));
-            let _ = session
-                .notify(
-                    "notifications/cancelled",
-                    Some(&jsonrpc::to_raw(&forwarded)),
-                )
-                .await;
+            let raw = jsonrpc::to_raw(&forwarded);
+            tokio::spawn(async move {
+                let _ = session.notify("notifications/cancelled", Some(&raw)).await;
+            });
         }
         if let Some(cancel) = cancel {
             let _ = cancel.send(());

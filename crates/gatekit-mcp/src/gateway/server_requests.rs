@@ -19,7 +19,11 @@ use crate::upstream::{Inbound, InboundKind, Status};
 const MAX_SERVER_REQUESTS: usize = 256;
 
 impl Gateway {
-    pub(super) async fn on_client_response(&self, id: Option<RequestId>, outcome: Outcome) {
+    pub(super) async fn on_client_response(
+        self: &std::sync::Arc<Self>,
+        id: Option<RequestId>,
+        outcome: Outcome,
+    ) {
         let Some(RequestId::Number(n)) = id else {
             warn!(?id, "Client sent a response Gatekit cannot match; ignored.");
             return;
@@ -31,7 +35,9 @@ impl Gateway {
             );
             return;
         };
-        self.answer_upstream(sr, outcome).await;
+        // From its own task, like every write to an upstream from the client loop.
+        let gw = std::sync::Arc::clone(self);
+        tokio::spawn(async move { gw.answer_upstream(sr, outcome).await });
     }
 
     pub(super) async fn answer_upstream(&self, sr: ServerRequest, outcome: Outcome) {
