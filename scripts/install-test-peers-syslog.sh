@@ -25,6 +25,7 @@ sng_lib="${sng_root}/usr/lib/syslog-ng:${sng_root}/usr/lib/x86_64-linux-gnu"
 # Fast path for repeated runs (CI runs this before every test run): everything present and
 # working means nothing to do, and no network access.
 if command -v rsyslogd >/dev/null 2>&1 \
+    && command -v openssl >/dev/null 2>&1 \
     && ls /usr/lib/*/rsyslog/mmnormalize.so >/dev/null 2>&1 \
     && LD_LIBRARY_PATH="${sng_lib}" "${sng_root}/usr/sbin/syslog-ng" --version >/dev/null 2>&1; then
     echo "install-test-peers-syslog: rsyslog, mmnormalize and syslog-ng (${sng_root}) already installed"
@@ -40,7 +41,8 @@ apt-get update -q
 echo "==> installing rsyslog (with mmnormalize) and liblognorm"
 # --no-install-recommends: we do not want logrotate & co; the system's logging is untouched
 # because the tests never use the packaged service (no systemd here anyway).
-pkgs=(rsyslog liblognorm5)
+# openssl: the TLS tests make their certificates with it.
+pkgs=(rsyslog liblognorm5 openssl)
 if apt-cache show rsyslog-mmnormalize >/dev/null 2>&1; then pkgs+=(rsyslog-mmnormalize); fi
 apt-get install "${apt_opts[@]}" --no-install-recommends "${pkgs[@]}"
 if ! ls /usr/lib/*/rsyslog/mmnormalize.so >/dev/null 2>&1; then
