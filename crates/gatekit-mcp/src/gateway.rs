@@ -322,10 +322,13 @@ impl Gateway {
                     Err(ErrorObject::new(codes::INTERNAL_ERROR, "internal error while handling the request"))
                 })),
             };
-            lock(&gw.inflight).remove(&id);
+            let entry = lock(&gw.inflight).remove(&id);
             let line = match reply {
                 None => {
                     debug!(%id, %method, "Request cancelled by the client; no response sent.");
+                    // Close the audit record of the call: it ended, without an answer.
+                    let upstream = entry.and_then(|e| e.route).map(|(s, _)| s.name.clone());
+                    gw.audit_cancelled(&id, &method, upstream.as_deref());
                     return;
                 }
                 Some(Ok(Reply::Upstream(outcome))) => jsonrpc::encode_response(&id, &outcome),

@@ -319,3 +319,36 @@ fn a_non_critical_audit_file_that_cannot_write_counts_and_lets_calls_through() {
         "a request and a response record per call are counted: {log}"
     );
 }
+
+#[test]
+fn a_cancelled_call_is_closed_in_the_audit_trail() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut gw = start(dir.path(), &jsonl(dir.path(), "fsync: never"));
+    gw.request(
+        1,
+        "tools/call",
+        json!({"name": "ex__slow", "arguments": {"ms": 5000}}),
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    gw.notify(
+        "notifications/cancelled",
+        json!({"requestId": 1, "reason": "stop"}),
+    );
+    assert_eq!(
+        result_text(&gw.call(
+            2,
+            "tools/call",
+            json!({"name": "ex__echo", "arguments": {"text": "x"}})
+        )),
+        "x"
+    );
+    finish(gw);
+    let recs = records(&dir.path().join("audit.jsonl"));
+    let ends: Vec<&Value> = recs
+        .iter()
+        .filter(|r| r["request_id"] == 1 && r["response_status"] == "error")
+        .collect();
+    assert_eq!(ends.len(), 1, "{recs:?}");
+    assert_eq!(ends[0]["error_message"], "cancelled by the client");
+    assert_eq!(ends[0]["server_name"], "ex");
+}

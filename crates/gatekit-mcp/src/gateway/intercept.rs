@@ -175,6 +175,34 @@ impl Gateway {
         }
     }
 
+    /// Records that the client cancelled a call, so its request record has an ending.
+    pub(super) fn audit_cancelled(&self, id: &RequestId, method: &str, upstream: Option<&str>) {
+        let Some(audit) = self.settings.audit.as_ref() else {
+            return;
+        };
+        let session = self.session_info();
+        let record = AuditRecord {
+            phase: Phase::Response,
+            request_id: Some(id),
+            upstream,
+            method,
+            tool: None,
+            stages: &[],
+            blocked: false,
+            body: None,
+            // MCP has no error code for this; -32800 is LSP's RequestCancelled.
+            error: Some(ErrorInfo {
+                code: -32800,
+                message: "cancelled by the client".into(),
+            }),
+            duration: None,
+            session: &session,
+        };
+        if let Err(e) = audit.record(&record) {
+            tracing::warn!(error = %e, "A cancellation could not be audited.");
+        }
+    }
+
     /// The session as the audit trail describes it.
     pub(super) fn session_info(&self) -> Arc<SessionInfo> {
         Arc::clone(&self.session.read().unwrap_or_else(|e| e.into_inner()))
