@@ -182,7 +182,8 @@ fn output_path(cfg: &Config, raw: &str) -> Result<PathBuf, String> {
     Ok(cfg.resolve_path(&expanded))
 }
 
-fn host_name() -> String {
+/// This machine's host name, as every audit record and SIEM event reports it.
+pub fn host_name() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .or_else(|_| std::fs::read_to_string("/etc/hostname"))
         .map(|h| h.trim().to_string())

@@ -355,54 +355,41 @@ pub fn plan(cfg: &Config, siem: &SiemConfig) -> Result<Vec<DestinationPlan>, Vec
     let mut plans = Vec::new();
     let mut errors = Vec::new();
 
-    // Splunk.
-    if let Some((s, path)) = locate(
+    let splunk = locate(
         src,
         &siem.splunk,
         &siem.platforms.splunk,
         "splunk",
         "Splunk",
         &mut errors,
-    ) {
-        if s.enabled {
-            match splunk_plan(cfg, siem, s, &path) {
-                Ok(p) => plans.push(p),
-                Err(e) => errors.push(e),
-            }
-        }
-    }
-
-    // QRadar.
-    if let Some((q, path)) = locate(
+    )
+    .filter(|(s, _)| s.enabled)
+    .map(|(s, path)| splunk_plan(cfg, siem, s, &path));
+    let qradar = locate(
         src,
         &siem.qradar,
         &siem.platforms.qradar,
         "qradar",
         "QRadar",
         &mut errors,
-    ) {
-        if q.enabled {
-            match qradar_plan(cfg, siem, q, &path) {
-                Ok(p) => plans.push(p),
-                Err(e) => errors.push(e),
-            }
-        }
-    }
-
-    // Sentinel.
-    if let Some((s, path)) = locate(
+    )
+    .filter(|(q, _)| q.enabled)
+    .map(|(q, path)| qradar_plan(cfg, siem, q, &path));
+    let sentinel_block = &siem.platforms.azure_sentinel;
+    let sentinel = locate(
         src,
         &siem.azure_sentinel,
-        &siem.platforms.azure_sentinel,
+        sentinel_block,
         "azure_sentinel",
         "Sentinel",
         &mut errors,
-    ) {
-        if s.enabled {
-            match sentinel_plan(cfg, siem, s, &path) {
-                Ok(p) => plans.push(p),
-                Err(e) => errors.push(e),
-            }
+    )
+    .filter(|(s, _)| s.enabled)
+    .map(|(s, path)| sentinel_plan(cfg, siem, s, &path));
+    for planned in [splunk, qradar, sentinel].into_iter().flatten() {
+        match planned {
+            Ok(p) => plans.push(p),
+            Err(e) => errors.push(e),
         }
     }
 

@@ -227,25 +227,31 @@ struct Measured {
     slow_throughput: f64,
 }
 
-fn measure(peer: &mut Peer, tool: &str, args: &Args) -> (Measured, Vec<Duration>) {
-    peer.sequential(tool, args.warmup);
-    let mut lat = peer.sequential(tool, args.calls);
+/// Runs every measurement against `peer`, whose tools are named `{prefix}echo` and
+/// `{prefix}slow`; with `pid`, also the CPU time that process spent per sequential call.
+fn measure(peer: &mut Peer, prefix: &str, args: &Args, pid: Option<u32>) -> (Measured, f64) {
+    let (echo, slow) = (format!("{prefix}echo"), format!("{prefix}slow"));
+    peer.sequential(&echo, args.warmup);
+    let cpu_before = pid.map(cpu_seconds).unwrap_or(0.0);
+    let mut lat = peer.sequential(&echo, args.calls);
+    let cpu_per_call_us = pid.map_or(0.0, |p| {
+        (cpu_seconds(p) - cpu_before) / args.calls as f64 * 1e6
+    });
     lat.sort();
-    let wall = peer.pipelined(tool, args.calls, args.concurrency);
-    let slow_tool = if tool == "echo" { "slow" } else { "ex__slow" };
+    let wall = peer.pipelined(&echo, args.calls, args.concurrency);
     let m = Measured {
         p50: percentile(&lat, 0.50),
         p99: percentile(&lat, 0.99),
         p999: percentile(&lat, 0.999),
         throughput: args.calls as f64 / wall.as_secs_f64(),
         slow_throughput: peer.concurrent_slow(
-            slow_tool,
+            &slow,
             args.slow_ms,
             args.slow_calls,
             args.concurrency,
         ),
     };
-    (m, lat)
+    (m, cpu_per_call_us)
 }
 
 struct Variant {
@@ -258,24 +264,7 @@ struct Variant {
 fn via_gatekit(gatekit: &str, config: &Path, label: &'static str, args: &Args) -> Variant {
     let mut via = Peer::spawn(Command::new(gatekit).arg("run").arg("--config").arg(config));
     let pid = via.child.id();
-    via.sequential("ex__echo", args.warmup);
-    let cpu_before = cpu_seconds(pid);
-    let mut lat = via.sequential("ex__echo", args.calls);
-    let cpu_per_call_us = (cpu_seconds(pid) - cpu_before) / args.calls as f64 * 1e6;
-    lat.sort();
-    let wall = via.pipelined("ex__echo", args.calls, args.concurrency);
-    let m = Measured {
-        p50: percentile(&lat, 0.50),
-        p99: percentile(&lat, 0.99),
-        p999: percentile(&lat, 0.999),
-        throughput: args.calls as f64 / wall.as_secs_f64(),
-        slow_throughput: via.concurrent_slow(
-            "ex__slow",
-            args.slow_ms,
-            args.slow_calls,
-            args.concurrency,
-        ),
-    };
+    let (m, cpu_per_call_us) = measure(&mut via, "ex__", args, Some(pid));
     let rss = rss_mib(pid);
     via.finish();
     Variant {
@@ -307,7 +296,7 @@ fn main() {
     .unwrap();
 
     let mut direct = Peer::spawn(Command::new(gatekit).arg("example-server"));
-    let (d, _) = measure(&mut direct, "echo", &args);
+    let (d, _) = measure(&mut direct, "", &args, None);
     direct.finish();
     let siem = dir.join("siem.yaml");
     std::fs::write(

@@ -223,14 +223,8 @@ fn start_siem(
     Ok((runtime, sink))
 }
 
-/// This machine's host name, for events.
-pub fn host_name() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .ok()
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "localhost".into())
-}
+/// This machine's host name: the same for the audit files and the SIEM events.
+pub use gatekit_audit::host_name;
 
 /// The async runtime. One thread by default: a gateway request is a few microseconds of
 /// work between two pipe writes, and a single-threaded runtime avoids waking a second worker
