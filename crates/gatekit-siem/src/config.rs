@@ -99,6 +99,21 @@ pub struct TlsConfig {
     pub server_name: Option<String>,
 }
 
+impl Default for TlsConfig {
+    /// TLS on, certificates verified against the system roots.
+    fn default() -> Self {
+        TlsConfig {
+            enabled: true,
+            verify_certs: true,
+            ca_file: None,
+            cert_file: None,
+            key_file: None,
+            pins: Vec::new(),
+            server_name: None,
+        }
+    }
+}
+
 /// A syslog receiver.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]

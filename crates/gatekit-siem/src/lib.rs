@@ -1,12 +1,15 @@
 //! Gatekit's SIEM connectors.
 //!
+//! * [`auth`]: authentication failures, counted and reported as `system_event`s.
 //! * [`config`]: the `siem` section as the SIEM requirements write it.
 //! * [`secret`]: tokens and keys that never reach logs.
 //! * [`plan`]: configuration → destinations (formatter, framing, transport, delivery).
 //! * [`event`]: gateway audit records → canonical events.
 //! * [`sink`]: the SIEM audit sink the gateway writes to.
-//! * [`transport`]: file, TCP and UDP syslog transports.
+//! * [`http`]: the HTTP client, status classification and request signatures.
+//! * [`transport`]: file, syslog (TCP, UDP, TLS) and HTTP transports.
 
+pub mod auth;
 pub mod config;
 pub mod event;
 pub mod http;

@@ -13,6 +13,7 @@ use gatekit_format::{Formatter, Framing};
 use gatekit_mcp::audit::{AuditRecord, AuditSink};
 use tracing::warn;
 
+use crate::auth::AuthMonitor;
 use crate::event::to_event;
 use crate::plan::{DestinationPlan, TransportPlan};
 use crate::transport::{
@@ -21,13 +22,13 @@ use crate::transport::{
 
 /// The transport for a plan.
 pub fn build_transport(plan: &TransportPlan) -> Result<Arc<dyn Transport>, String> {
-    build_transport_with(plan, None)
+    build_transport_with(plan, Arc::default())
 }
 
-/// The transport for a plan, reporting authentication failures to `on_auth_failure`.
+/// The transport for a plan, counting and reporting authentication failures to `auth`.
 pub fn build_transport_with(
     plan: &TransportPlan,
-    on_auth_failure: Option<crate::transport::tls::AuthFailureHook>,
+    auth: Arc<AuthMonitor>,
 ) -> Result<Arc<dyn Transport>, String> {
     Ok(match plan {
         TransportPlan::File(settings) => Arc::new(FileTransport::new(settings.clone())),
@@ -52,13 +53,7 @@ pub fn build_transport_with(
             host,
             port,
             settings,
-        } => {
-            let transport = TlsTransport::new(host, *port, settings.clone())?;
-            match on_auth_failure {
-                Some(hook) => Arc::new(transport.with_auth_failure_hook(hook)),
-                None => Arc::new(transport),
-            }
-        }
+        } => Arc::new(TlsTransport::new(host, *port, settings.clone())?.with_auth_monitor(auth)),
     })
 }
 
@@ -75,6 +70,7 @@ struct Destination {
 pub struct SiemSink {
     destinations: Vec<Destination>,
     factory: EventFactory,
+    auth: Arc<AuthMonitor>,
     stopping: std::sync::atomic::AtomicBool,
 }
 
@@ -112,17 +108,17 @@ impl SiemSink {
         let mut destinations = Vec::new();
         // Transports are built before the sink exists; they reach it through this cell.
         let cell: Arc<std::sync::OnceLock<std::sync::Weak<SiemSink>>> = Arc::default();
-        let hook: crate::transport::tls::AuthFailureHook = {
+        let auth = {
             let cell = Arc::clone(&cell);
-            Arc::new(move |message: String| {
+            Arc::new(AuthMonitor::with_hook(Arc::new(move |message: String| {
                 if let Some(sink) = cell.get().and_then(std::sync::Weak::upgrade) {
                     let event = sink.system_event(gatekit_core::Severity::Warning, message);
                     let _ = sink.submit(&event);
                 }
-            })
+            })))
         };
         for plan in plans {
-            let transport = build_transport_with(&plan.transport, Some(Arc::clone(&hook)))
+            let transport = build_transport_with(&plan.transport, Arc::clone(&auth))
                 .map_err(|e| format!("{}: {e}", plan.platform))?;
             let pipeline =
                 Pipeline::spawn_on(runtime, plan.platform, plan.delivery, vec![transport])
@@ -141,6 +137,7 @@ impl SiemSink {
         let sink = Arc::new(SiemSink {
             destinations,
             factory: EventFactory::new(host, env!("CARGO_PKG_VERSION")),
+            auth,
             stopping: std::sync::atomic::AtomicBool::new(false),
         });
         let _ = cell.set(Arc::downgrade(&sink));
@@ -167,6 +164,11 @@ impl SiemSink {
         self.factory
             .event(gatekit_core::EventType::SystemEvent, severity)
             .with_message(message)
+    }
+
+    /// Authentication failures counted over every destination.
+    pub fn auth_failures(&self) -> u64 {
+        self.auth.failures()
     }
 
     /// Delivery metrics per platform.

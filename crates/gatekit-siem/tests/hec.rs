@@ -2,16 +2,14 @@
 //! classification of every answer the receiver can give.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::time::Duration;
 
-use common::hec_receiver::{Fault, HecReceiver};
 use gatekit_delivery::{BatchOutcome, Record, RecordId, Transport};
 use gatekit_siem::http::client::{Endpoint, HttpClient};
 use gatekit_siem::secret::Secret;
 use gatekit_siem::transport::hec::HecTransport;
 use gatekit_siem::transport::tls::TlsSettings;
+use gatekit_testkit::hec::{Fault, HecReceiver};
 use serde_json::json;
 
 const TOKEN: &str = "11111111-2222-3333-4444-555555555555";
@@ -43,7 +41,7 @@ fn batch(n: usize) -> Vec<Record> {
 #[tokio::test]
 async fn a_batch_is_concatenated_events_with_a_splunk_token() {
     let rx = HecReceiver::start(TOKEN);
-    let t = transport(rx.port, TOKEN);
+    let t = transport(rx.port(), TOKEN);
     assert_eq!(t.send(&batch(3)).await, BatchOutcome::Delivered);
     assert_eq!(rx.events().len(), 3);
     assert_eq!(rx.events()[2]["event"]["n"], 2);
@@ -53,7 +51,7 @@ async fn a_batch_is_concatenated_events_with_a_splunk_token() {
 #[tokio::test]
 async fn every_receiver_answer_is_classified() {
     let rx = HecReceiver::start(TOKEN);
-    let t = transport(rx.port, TOKEN);
+    let t = transport(rx.port(), TOKEN);
     rx.script([
         Fault::Reply(503, json!({"text": "Server is busy", "code": 9}), None),
         Fault::Reply(
@@ -101,7 +99,7 @@ async fn every_receiver_answer_is_classified() {
 #[tokio::test]
 async fn a_wrong_token_is_permanent() {
     let rx = HecReceiver::start(TOKEN);
-    let t = transport(rx.port, "00000000-0000-0000-0000-000000000000");
+    let t = transport(rx.port(), "00000000-0000-0000-0000-000000000000");
     assert!(
         matches!(t.send(&batch(1)).await, BatchOutcome::Reject { reason } if reason.contains("403") && reason.contains("Invalid token"))
     );
@@ -123,7 +121,7 @@ async fn a_receiver_that_is_not_there_is_retried() {
 async fn the_receiver_is_strict() {
     // The receiver itself rejects what real HEC rejects, so the tests above mean something.
     let rx = HecReceiver::start(TOKEN);
-    let port = rx.port;
+    let port = rx.port();
     let array = post(
         port,
         r#"[{"event":1}]"#,

@@ -1,16 +1,13 @@
 //! Splunk HEC end to end: a client calls tools through the real binary; the events reach the
-//! strict HEC test receiver (crates/gatekit-siem/tests/common/hec_receiver.rs) as HEC
+//! strict HEC test receiver (`gatekit_testkit::hec`) as HEC
 //! envelopes, after a 503 that must be retried; the token comes from the environment.
 #![allow(clippy::unwrap_used)]
 
 mod support;
 
-#[path = "../../gatekit-siem/tests/common/hec_receiver.rs"]
-mod hec_receiver;
-
 use std::time::{Duration, Instant};
 
-use hec_receiver::{Fault, HecReceiver};
+use gatekit_testkit::hec::{Fault, HecReceiver};
 use serde_json::json;
 use support::*;
 
@@ -28,7 +25,7 @@ fn events_reach_hec_as_envelopes_after_a_retried_503() {
     let yaml = format!(
         "proxy:\n  transport: stdio\n  upstreams:\n    - name: ex\n      command: [{:?}, example-server]\nsiem:\n  splunk:\n    transport: hec\n    hec: {{endpoint: \"http://127.0.0.1:{}\", token: \"${{GATEKIT_TEST_HEC_TOKEN}}\", index: gatekit, sourcetype: \"gatekit:audit\"}}\n    delivery: {{batch_timeout: 0.05, retry_initial_delay: 0.05}}\n",
         gatekit().display().to_string(),
-        rx.port
+        rx.port()
     );
     let config = write_config(dir.path(), &yaml);
     let mut gw = {

@@ -28,6 +28,8 @@ use tokio::sync::Mutex;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
+use crate::auth::{AuthMonitor, AuthReporter};
+
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long to watch a fresh connection for an immediate hang-up by the peer.
 const CLOSE_PROBE: Duration = Duration::from_millis(100);
@@ -59,14 +61,6 @@ struct State {
     config: Option<(Arc<ClientConfig>, Vec<Option<SystemTime>>)>,
 }
 
-/// Called with a description when the TLS peer refuses us or we refuse it (certificate,
-/// pin, or client-certificate trouble), so the SIEM sink can report it as a `system_event`.
-pub type AuthFailureHook = Arc<dyn Fn(String) + Send + Sync>;
-
-/// Reports of authentication failures are limited to one per this period per transport (and
-/// one right away after a success), so a misconfigured destination cannot flood the SIEM.
-const AUTH_REPORT_PERIOD: Duration = Duration::from_secs(60);
-
 /// A TLS syslog peer.
 pub struct TlsTransport {
     name: String,
@@ -74,8 +68,7 @@ pub struct TlsTransport {
     port: u16,
     settings: TlsSettings,
     state: Mutex<State>,
-    on_auth_failure: Option<AuthFailureHook>,
-    last_auth_report: std::sync::Mutex<Option<std::time::Instant>>,
+    auth: AuthReporter,
 }
 
 impl std::fmt::Debug for TlsTransport {
@@ -216,34 +209,14 @@ impl TlsTransport {
                 conn: None,
                 config: None,
             }),
-            on_auth_failure: None,
-            last_auth_report: std::sync::Mutex::new(None),
+            auth: AuthReporter::detached(&format!("tls:{host}:{port}")),
         })
     }
 
-    /// Sets the hook for authentication failures.
-    pub fn with_auth_failure_hook(mut self, hook: AuthFailureHook) -> Self {
-        self.on_auth_failure = Some(hook);
+    /// Reports authentication failures to `monitor`.
+    pub fn with_auth_monitor(mut self, monitor: Arc<AuthMonitor>) -> Self {
+        self.auth = AuthReporter::new(&self.name, monitor);
         self
-    }
-
-    fn report_auth_failure(&self, reason: &str) {
-        let Some(hook) = &self.on_auth_failure else {
-            return;
-        };
-        let mut last = self
-            .last_auth_report
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        if last.is_some_and(|t| t.elapsed() < AUTH_REPORT_PERIOD) {
-            return;
-        }
-        *last = Some(std::time::Instant::now());
-        drop(last);
-        hook(format!(
-            "authentication failure on SIEM transport {}: {reason}",
-            self.name
-        ));
     }
 
     fn files(&self) -> Vec<Option<SystemTime>> {
@@ -325,10 +298,7 @@ impl Transport for TlsTransport {
             if state.conn.is_none() {
                 match self.connect(&mut state).await {
                     Ok(()) => {
-                        self.last_auth_report
-                            .lock()
-                            .unwrap_or_else(|e| e.into_inner())
-                            .take();
+                        self.auth.succeeded();
                     }
                     Err(reason) => {
                         tracing::warn!(transport = %self.name, %reason, "TLS connection failed.");
@@ -338,7 +308,7 @@ impl Transport for TlsTransport {
                             || reason.contains("rejected the TLS connection")
                             || reason.contains("right after the handshake")
                         {
-                            self.report_auth_failure(&reason);
+                            self.auth.failed(&reason);
                         }
                         return BatchOutcome::Retry {
                             reason,

@@ -1,0 +1,134 @@
+//! Authentication failures of SIEM transports, in one place: a refused TLS handshake, a
+//! rejected token (HEC 401/403), a token endpoint that says no. Every failure is counted
+//! ([`AuthMonitor::failures`], shown by `gatekit siem test` and the delivery monitor), and
+//! reported as a `system_event` through the monitor's hook at most once per
+//! [`REPORT_PERIOD`] per transport (and at once after a success), so a misconfigured
+//! destination cannot flood the SIEM. Reasons never contain secrets: transports pass the
+//! status and the server's short text, never the credential.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Called with a description of an authentication failure (to become a `system_event`).
+pub type AuthFailureHook = Arc<dyn Fn(String) + Send + Sync>;
+
+/// Minimum time between two reports of one transport.
+pub const REPORT_PERIOD: Duration = Duration::from_secs(60);
+
+/// Shared by every transport of a SIEM sink.
+#[derive(Default)]
+pub struct AuthMonitor {
+    hook: Option<AuthFailureHook>,
+    failures: AtomicU64,
+}
+
+impl std::fmt::Debug for AuthMonitor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthMonitor")
+            .field("failures", &self.failures())
+            .finish_non_exhaustive()
+    }
+}
+
+impl AuthMonitor {
+    /// A monitor that reports through `hook`.
+    pub fn with_hook(hook: AuthFailureHook) -> AuthMonitor {
+        AuthMonitor {
+            hook: Some(hook),
+            failures: AtomicU64::new(0),
+        }
+    }
+
+    /// Authentication failures counted so far, over all transports.
+    pub fn failures(&self) -> u64 {
+        self.failures.load(Ordering::Relaxed)
+    }
+}
+
+/// One transport's view of the monitor.
+pub struct AuthReporter {
+    transport: String,
+    monitor: Arc<AuthMonitor>,
+    last_report: Mutex<Option<Instant>>,
+}
+
+impl std::fmt::Debug for AuthReporter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthReporter")
+            .field("transport", &self.transport)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AuthReporter {
+    /// A reporter for the transport called `transport`.
+    pub fn new(transport: &str, monitor: Arc<AuthMonitor>) -> AuthReporter {
+        AuthReporter {
+            transport: transport.to_string(),
+            monitor,
+            last_report: Mutex::new(None),
+        }
+    }
+
+    /// A reporter that only counts (tests, `gatekit siem test`).
+    pub fn detached(transport: &str) -> AuthReporter {
+        Self::new(transport, Arc::default())
+    }
+
+    /// Counts a failure and reports it unless this transport reported one recently.
+    pub fn failed(&self, reason: &str) {
+        self.monitor.failures.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(transport = %self.transport, %reason, "SIEM authentication failure.");
+        let Some(hook) = &self.monitor.hook else {
+            return;
+        };
+        let mut last = self.last_report.lock().unwrap_or_else(|e| e.into_inner());
+        if last.is_some_and(|t| t.elapsed() < REPORT_PERIOD) {
+            return;
+        }
+        *last = Some(Instant::now());
+        drop(last);
+        hook(format!(
+            "authentication failure on SIEM transport {}: {reason}",
+            self.transport
+        ));
+    }
+
+    /// Authentication worked: the next failure is reported at once.
+    pub fn succeeded(&self) {
+        self.last_report
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_failure_counts_but_reports_are_limited() {
+        let reports = Arc::new(Mutex::new(Vec::new()));
+        let seen = Arc::clone(&reports);
+        let monitor = Arc::new(AuthMonitor::with_hook(Arc::new(move |m: String| {
+            seen.lock().unwrap_or_else(|e| e.into_inner()).push(m);
+        })));
+        let a = AuthReporter::new("hec:a:1", Arc::clone(&monitor));
+        let b = AuthReporter::new("hec:b:1", Arc::clone(&monitor));
+        a.failed("HTTP 403: Invalid token");
+        a.failed("HTTP 403: Invalid token");
+        b.failed("HTTP 401");
+        assert_eq!(monitor.failures(), 3);
+        assert_eq!(reports.lock().unwrap_or_else(|e| e.into_inner()).len(), 2);
+        a.succeeded();
+        a.failed("HTTP 403: Invalid token");
+        let reports = reports.lock().unwrap_or_else(|e| e.into_inner());
+        assert_eq!(reports.len(), 3);
+        assert_eq!(
+            reports[0],
+            "authentication failure on SIEM transport hec:a:1: HTTP 403: Invalid token"
+        );
+    }
+}

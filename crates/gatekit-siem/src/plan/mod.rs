@@ -1,0 +1,238 @@
+//! From the `siem` configuration to destinations: which formatter, which framing, which
+//! transport and which delivery settings each enabled platform gets.
+//!
+//! Platform defaults follow the platforms (platform-corrections.md): Splunk `sc4s` is CEF in
+//! RFC 5424 over TLS with LF framing; QRadar takes LEEF 2.0 in RFC 5424; the file transports
+//! write one JSON object (or CEF line) per line. Transports that this build does not deliver
+//! yet are errors at load that say so.
+
+use gatekit_config::{yaml, Config, ConfigError};
+use gatekit_delivery::{DeliveryConfig, DeliverySettings};
+use gatekit_format::{Formatter, Framing};
+
+use crate::config::SiemConfig;
+
+mod qradar;
+mod sentinel;
+mod splunk;
+mod syslog;
+
+/// How a destination reaches its SIEM.
+#[derive(Debug, Clone)]
+pub enum TransportPlan {
+    /// Append lines to a file.
+    File(crate::transport::file::FileSettings),
+    /// TCP syslog.
+    Tcp {
+        /// Host.
+        host: String,
+        /// Port.
+        port: u16,
+    },
+    /// TLS syslog.
+    Tls {
+        /// Host.
+        host: String,
+        /// Port.
+        port: u16,
+        /// Certificates, verification, pins.
+        settings: crate::transport::tls::TlsSettings,
+    },
+    /// Splunk HEC.
+    Hec {
+        /// `https://host:8088`.
+        endpoint: crate::http::client::Endpoint,
+        /// HEC token.
+        token: crate::secret::Secret,
+        /// TLS options for https.
+        tls: crate::transport::tls::TlsSettings,
+    },
+    /// UDP syslog.
+    Udp {
+        /// Host.
+        host: String,
+        /// Port.
+        port: u16,
+    },
+}
+
+/// One enabled platform, ready to build.
+pub struct DestinationPlan {
+    /// `splunk`, `qradar` or `azure_sentinel`.
+    pub platform: &'static str,
+    /// Renders one event.
+    pub formatter: Box<dyn Formatter>,
+    /// Frames one event on the wire.
+    pub framing: Framing,
+    /// Where it goes.
+    pub transport: TransportPlan,
+    /// Queue, batching, retry, disk buffer.
+    pub delivery: DeliverySettings,
+    /// Whether a full queue refuses tool calls (`overflow: fail_closed`).
+    pub fail_closed: bool,
+}
+
+impl std::fmt::Debug for DestinationPlan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DestinationPlan")
+            .field("platform", &self.platform)
+            .field("framing", &self.framing)
+            .field("transport", &self.transport)
+            .finish_non_exhaustive()
+    }
+}
+
+pub(crate) fn file_settings(
+    cfg: &Config,
+    file: &crate::config::FileEndpoint,
+) -> crate::transport::file::FileSettings {
+    crate::transport::file::FileSettings {
+        path: cfg.resolve_path(&file.path),
+        max_bytes: file.max_size_mb.saturating_mul(1024 * 1024),
+        max_age: (file.max_age_hours.is_finite() && file.max_age_hours > 0.0)
+            .then(|| std::time::Duration::from_secs_f64(file.max_age_hours * 3600.0)),
+        backups: file.backup_count,
+    }
+}
+
+/// Parses and checks the `siem` section; `None` when there is none or it is disabled.
+pub fn parse(cfg: &Config) -> Result<Option<SiemConfig>, ConfigError> {
+    let Some(value) = cfg.file.siem.clone() else {
+        return Ok(None);
+    };
+    let siem: SiemConfig = serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        ConfigError::at(
+            &cfg.source,
+            format!("siem.{path}").trim_end_matches('.'),
+            e.into_inner().to_string(),
+        )
+    })?;
+    Ok(siem.enabled.then_some(siem))
+}
+
+pub(crate) fn unavailable(source: &str, path: &str, what: &str, issue: &str) -> ConfigError {
+    ConfigError::at(
+        source,
+        path,
+        format!("{what} is not available in this version of Gatekit ({issue}); refusing to start rather than drop the audit trail"),
+    )
+}
+
+/// The delivery settings of one platform: its `delivery` block over the global defaults.
+pub(crate) fn delivery(
+    cfg: &Config,
+    siem: &SiemConfig,
+    block: Option<&yaml::Mapping>,
+    platform: &str,
+    path: &str,
+) -> Result<(DeliverySettings, bool), ConfigError> {
+    let mut map = block.cloned().unwrap_or_default();
+    let mut default = |key: &str, value: Option<yaml::Value>| {
+        if let Some(v) = value {
+            map.entry(yaml::Value::from(key)).or_insert(v);
+        }
+    };
+    default(
+        "buffer_size",
+        siem.buffer_size.map(|v| yaml::Value::from(v as u64)),
+    );
+    default("flush_interval", siem.flush_interval.map(yaml::Value::from));
+    default("retry_attempts", siem.retry_attempts.map(yaml::Value::from));
+    default("retry_backoff", siem.retry_backoff.map(yaml::Value::from));
+    // Dead letters need a home even without a disk buffer: next to the configuration.
+    let dead_letter = cfg.resolve_path(&format!("logs/siem-{platform}-dead-letter.jsonl"));
+    default(
+        "dead_letter_path",
+        Some(yaml::Value::from(dead_letter.display().to_string())),
+    );
+    let config: DeliveryConfig = serde_path_to_error::deserialize(yaml::Value::Mapping(map))
+        .map_err(|e| {
+            ConfigError::at(
+                &cfg.source,
+                format!("{path}.delivery.{}", e.path()),
+                e.into_inner().to_string(),
+            )
+        })?;
+    let fail_closed = config.overflow == gatekit_delivery::OverflowPolicy::FailClosed;
+    let settings = config
+        .validate(&format!("{path}.delivery"))
+        .map_err(|e| ConfigError::at(&cfg.source, e.key, e.reason))?;
+    Ok((settings, fail_closed))
+}
+
+/// A platform configured directly (`siem.<key>`) or under `siem.platforms.<key>`, with the
+/// path it was found at; both at once is an error.
+fn locate<'a, T>(
+    src: &str,
+    direct: &'a Option<T>,
+    nested: &'a Option<T>,
+    key: &str,
+    label: &str,
+    errors: &mut Vec<ConfigError>,
+) -> Option<(&'a T, String)> {
+    match (direct, nested) {
+        (Some(_), Some(_)) => {
+            errors.push(ConfigError::at(
+                src,
+                format!("siem.{key}"),
+                format!("configure {label} either here or under siem.platforms.{key}, not both"),
+            ));
+            None
+        }
+        (Some(t), None) => Some((t, format!("siem.{key}"))),
+        (None, Some(t)) => Some((t, format!("siem.platforms.{key}"))),
+        (None, None) => None,
+    }
+}
+
+/// Every enabled platform as a destination plan.
+pub fn plan(cfg: &Config, siem: &SiemConfig) -> Result<Vec<DestinationPlan>, Vec<ConfigError>> {
+    let src = cfg.source.as_str();
+    let mut plans = Vec::new();
+    let mut errors = Vec::new();
+
+    let splunk = locate(
+        src,
+        &siem.splunk,
+        &siem.platforms.splunk,
+        "splunk",
+        "Splunk",
+        &mut errors,
+    )
+    .filter(|(s, _)| s.enabled)
+    .map(|(s, path)| splunk::plan(cfg, siem, s, &path));
+    let qradar = locate(
+        src,
+        &siem.qradar,
+        &siem.platforms.qradar,
+        "qradar",
+        "QRadar",
+        &mut errors,
+    )
+    .filter(|(q, _)| q.enabled)
+    .map(|(q, path)| qradar::plan(cfg, siem, q, &path));
+    let sentinel_block = &siem.platforms.azure_sentinel;
+    let sentinel = locate(
+        src,
+        &siem.azure_sentinel,
+        sentinel_block,
+        "azure_sentinel",
+        "Sentinel",
+        &mut errors,
+    )
+    .filter(|(s, _)| s.enabled)
+    .map(|(s, path)| sentinel::plan(cfg, siem, s, &path));
+    for planned in [splunk, qradar, sentinel].into_iter().flatten() {
+        match planned {
+            Ok(p) => plans.push(p),
+            Err(e) => errors.push(e),
+        }
+    }
+
+    if errors.is_empty() {
+        Ok(plans)
+    } else {
+        Err(errors)
+    }
+}

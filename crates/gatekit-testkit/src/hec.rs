@@ -1,0 +1,388 @@
+//! A strict Splunk HTTP Event Collector, written from Splunk's documented behaviour as
+//! summarised in `siem-wire-reference.md` §4 (no real Splunk can run here). What it checks:
+//!
+//! * routes (§4.1): `POST /services/collector/event` (and `/services/collector`,
+//!   `/services/collector/event/1.0`), `POST /services/collector/ack`,
+//!   `GET /services/collector/health`; anything else is 404, another method 405;
+//! * authentication (§4.2): `Authorization: Splunk <token>`; missing → 401 code 2, another
+//!   scheme (`Bearer`) → 401 code 3, a wrong token → 403 code 4;
+//! * the body (§4.3, §4.4): event objects back to back; a JSON array or a non-object → 400
+//!   code 6 with `invalid-event-number`; no `event` → code 12; a blank `event` → code 13; a
+//!   `time` that is not epoch seconds → code 6; the events before the bad one are kept
+//!   (indexed), as Splunk does; an empty body → 400 code 5; `Content-Encoding: gzip` is
+//!   accepted; a body over `max_content_length` (on the wire) → 413;
+//! * indexer acknowledgement (§4.5), when on: every data request needs a channel
+//!   (`X-Splunk-Request-Channel` or `?channel=`), missing → 400 code 10, not a GUID → code 11;
+//!   success answers carry an `ackId` that starts at 0 and grows per channel; ack polls
+//!   `{"acks":[..]}` answer `{"acks":{"id":bool}}`; with acknowledgement off an ack poll is 400
+//!   code 14;
+//! * health (§4.1): 200 code 17, or 503 code 18 when set unhealthy.
+//!
+//! Faults for tests are scripted per data request: a fixed reply (503 code 9, 429 with
+//! `Retry-After`, ...), a code 6 at a given index, a slow answer, a dropped connection, or an
+//! acknowledgement that never comes (the events are answered 200 with an `ackId` and then lost).
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::server::{HttpServer, Reply, Request};
+
+/// A scripted behaviour for the next data request.
+#[derive(Debug, Clone)]
+pub enum Fault {
+    /// Answer with this status, body and optional `Retry-After`, keeping nothing.
+    Reply(u16, Value, Option<u64>),
+    /// Keep the first `n` events, then answer 400 code 6 with `invalid-event-number: n`.
+    InvalidAt(usize),
+    /// Handle the request normally but answer after this delay.
+    Slow(Duration),
+    /// Read the request and close the connection without answering (nothing kept).
+    HangUp,
+    /// Answer 200 with an `ackId`, but never index the events: the ack stays `false`.
+    AckLost,
+}
+
+/// How the receiver is set up.
+#[derive(Debug, Clone)]
+pub struct HecOptions {
+    /// The one valid token.
+    pub token: String,
+    /// Indexer acknowledgement on (`useACK = 1` on the token).
+    pub ack: bool,
+    /// `limits.conf [http_input] max_content_length`, on the wire.
+    pub max_content_length: usize,
+    /// Keep every event (tests); `false` only counts them (benchmarks).
+    pub keep_events: bool,
+}
+
+impl HecOptions {
+    /// Acknowledgement off, 1 MiB limit (Splunk Cloud's), events kept.
+    pub fn new(token: &str) -> HecOptions {
+        HecOptions {
+            token: token.to_string(),
+            ack: false,
+            max_content_length: 1024 * 1024,
+            keep_events: true,
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Channel {
+    next_ack: u64,
+    /// ackId → indexed.
+    acks: HashMap<u64, bool>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    events: Vec<Value>,
+    event_count: u64,
+    requests: usize,
+    gzip_requests: usize,
+    ack_polls: usize,
+    script: VecDeque<Fault>,
+    authorizations: Vec<String>,
+    channels: HashMap<String, Channel>,
+    unhealthy: bool,
+}
+
+/// A running receiver on 127.0.0.1; stops when dropped.
+#[derive(Debug)]
+pub struct HecReceiver {
+    server: HttpServer,
+    state: Arc<Mutex<State>>,
+}
+
+fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
+    state.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn code(status: u16, code: i64, text: &str) -> Reply {
+    Reply::json(status, &json!({"text": text, "code": code}))
+}
+
+/// RFC 4122 text form: 8-4-4-4-12 hex digits (inputs.conf requires GUIDs for tokens and
+/// channels).
+pub fn is_guid(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    parts.len() == 5
+        && parts
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(p, n)| p.len() == n && p.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+impl HecReceiver {
+    /// Starts a plain-HTTP receiver accepting `token`, acknowledgement off.
+    pub fn start(token: &str) -> HecReceiver {
+        Self::start_with(HecOptions::new(token), None)
+    }
+
+    /// Starts a receiver with `options`, over HTTPS when `tls` is given.
+    ///
+    /// # Panics
+    /// When no port on 127.0.0.1 can be bound (a test setup failure).
+    pub fn start_with(options: HecOptions, tls: Option<rustls::ServerConfig>) -> HecReceiver {
+        let state: Arc<Mutex<State>> = Arc::default();
+        let st = Arc::clone(&state);
+        let handler = Arc::new(move |req: Request| handle(&options, &st, req));
+        let server = match tls {
+            Some(tls) => HttpServer::start_tls(handler, tls),
+            None => HttpServer::start(handler),
+        };
+        match server {
+            Ok(server) => HecReceiver { server, state },
+            Err(e) => panic!("cannot start the HEC receiver: {e}"),
+        }
+    }
+
+    /// The port on 127.0.0.1.
+    pub fn port(&self) -> u16 {
+        self.server.port()
+    }
+
+    /// Queues faults for the next data requests.
+    pub fn script(&self, faults: impl IntoIterator<Item = Fault>) {
+        lock(&self.state).script.extend(faults);
+    }
+
+    /// Makes the health endpoint answer 503 code 18 (`false`) or 200 code 17.
+    pub fn set_healthy(&self, healthy: bool) {
+        lock(&self.state).unhealthy = !healthy;
+    }
+
+    /// Events indexed so far (empty when `keep_events` is off).
+    pub fn events(&self) -> Vec<Value> {
+        lock(&self.state).events.clone()
+    }
+
+    /// Number of events indexed so far.
+    pub fn event_count(&self) -> u64 {
+        lock(&self.state).event_count
+    }
+
+    /// Data requests received so far (any answer).
+    pub fn requests(&self) -> usize {
+        lock(&self.state).requests
+    }
+
+    /// Data requests that came gzipped.
+    pub fn gzip_requests(&self) -> usize {
+        lock(&self.state).gzip_requests
+    }
+
+    /// Ack polls received so far.
+    pub fn ack_polls(&self) -> usize {
+        lock(&self.state).ack_polls
+    }
+
+    /// `Authorization` headers seen on data requests.
+    pub fn authorizations(&self) -> Vec<String> {
+        lock(&self.state).authorizations.clone()
+    }
+
+    /// Channels seen on data requests.
+    pub fn channels(&self) -> Vec<String> {
+        lock(&self.state).channels.keys().cloned().collect()
+    }
+}
+
+fn authorize(options: &HecOptions, req: &Request) -> Result<(), Reply> {
+    match req.header("authorization") {
+        None => Err(code(401, 2, "Token is required")),
+        Some(a) if !a.starts_with("Splunk ") => Err(code(401, 3, "Invalid authorization")),
+        Some(a) if a["Splunk ".len()..] != options.token => Err(code(403, 4, "Invalid token")),
+        Some(_) => Ok(()),
+    }
+}
+
+fn channel(req: &Request) -> Option<String> {
+    req.header("x-splunk-request-channel")
+        .or_else(|| req.query_param("channel"))
+        .map(str::to_string)
+}
+
+fn handle(options: &HecOptions, state: &Mutex<State>, req: Request) -> Reply {
+    match req.path.as_str() {
+        "/services/collector/health" | "/services/collector/health/1.0" => {
+            if req.method != "GET" {
+                return code(405, 405, "Method not allowed");
+            }
+            if lock(state).unhealthy {
+                return code(503, 18, "HEC is unhealthy, queues are full");
+            }
+            code(200, 17, "HEC is healthy")
+        }
+        "/services/collector/ack" => {
+            if req.method != "POST" {
+                return code(405, 405, "Method not allowed");
+            }
+            if let Err(reply) = authorize(options, &req) {
+                return reply;
+            }
+            ack_poll(options, state, &req)
+        }
+        "/services/collector/event" | "/services/collector" | "/services/collector/event/1.0" => {
+            if req.method != "POST" {
+                return code(405, 405, "Method not allowed");
+            }
+            data(options, state, req)
+        }
+        _ => code(404, 404, "The requested URL was not found on this server."),
+    }
+}
+
+fn ack_poll(options: &HecOptions, state: &Mutex<State>, req: &Request) -> Reply {
+    if !options.ack {
+        return code(400, 14, "ACK is disabled");
+    }
+    let Some(ch) = channel(req) else {
+        return code(400, 10, "Data channel is missing");
+    };
+    if !is_guid(&ch) {
+        return code(400, 11, "Invalid data channel");
+    }
+    let ids: Option<Vec<u64>> = serde_json::from_slice::<Value>(&req.body)
+        .ok()
+        .and_then(|v| {
+            v.get("acks")?
+                .as_array()?
+                .iter()
+                .map(Value::as_u64)
+                .collect()
+        });
+    let Some(ids) = ids else {
+        return code(400, 6, "Invalid data format");
+    };
+    let mut st = lock(state);
+    st.ack_polls += 1;
+    let channel = st.channels.entry(ch).or_default();
+    let answer: serde_json::Map<String, Value> = ids
+        .iter()
+        .map(|id| {
+            let indexed = channel.acks.get(id).copied().unwrap_or(false);
+            (id.to_string(), Value::Bool(indexed))
+        })
+        .collect();
+    Reply::json(200, &json!({ "acks": answer }))
+}
+
+fn data(options: &HecOptions, state: &Mutex<State>, req: Request) -> Reply {
+    let mut st = lock(state);
+    st.requests += 1;
+    if req
+        .header("content-encoding")
+        .is_some_and(|v| v.eq_ignore_ascii_case("gzip"))
+    {
+        st.gzip_requests += 1;
+    }
+    if let Some(a) = req.header("authorization") {
+        st.authorizations.push(a.to_string());
+    }
+    if let Err(reply) = authorize(options, &req) {
+        return reply;
+    }
+    let ch = channel(&req);
+    if options.ack {
+        match &ch {
+            None => return code(400, 10, "Data channel is missing"),
+            Some(c) if !is_guid(c) => return code(400, 11, "Invalid data channel"),
+            Some(_) => {}
+        }
+    }
+    if req.wire_len > options.max_content_length {
+        return code(
+            413,
+            413,
+            "Content-Length of request exceeds max_content_length",
+        );
+    }
+    let mut delay = None;
+    let mut limit = None;
+    let mut ack_lost = false;
+    match st.script.pop_front() {
+        Some(Fault::Reply(status, body, retry_after)) => {
+            let reply = Reply::json(status, &body);
+            return match retry_after {
+                Some(s) => reply.with_header("retry-after", s.to_string()),
+                None => reply,
+            };
+        }
+        Some(Fault::HangUp) => return Reply::hang_up(),
+        Some(Fault::InvalidAt(n)) => limit = Some(n),
+        Some(Fault::Slow(d)) => delay = Some(d),
+        Some(Fault::AckLost) => ack_lost = true,
+        None => {}
+    }
+    let mut kept: Vec<Value> = Vec::new();
+    let mut rejected = None;
+    let stream = serde_json::Deserializer::from_slice(&req.body).into_iter::<Value>();
+    for (i, item) in stream.enumerate() {
+        if limit == Some(i) {
+            rejected = Some((6, "Invalid data format", i));
+            break;
+        }
+        let Some(obj) = item.ok().filter(Value::is_object) else {
+            rejected = Some((6, "Invalid data format", i));
+            break;
+        };
+        let problem = match obj.get("event") {
+            None => Some((12, "Event field is required")),
+            Some(Value::String(s)) if s.is_empty() => Some((13, "Event field cannot be blank")),
+            Some(Value::Null) => Some((13, "Event field cannot be blank")),
+            Some(_) if obj.get("time").is_some_and(|t| !t.is_number()) => {
+                Some((6, "Invalid data format"))
+            }
+            Some(_) => None,
+        };
+        if let Some((c, text)) = problem {
+            rejected = Some((c, text, i));
+            break;
+        }
+        kept.push(obj);
+    }
+    // Events before a bad one are indexed (siem-wire-reference §4.4).
+    if !ack_lost {
+        st.event_count += kept.len() as u64;
+        if options.keep_events {
+            st.events.extend(kept.iter().cloned());
+        }
+    }
+    let reply = if let Some((c, text, i)) = rejected {
+        Reply::json(
+            400,
+            &json!({"text": text, "code": c, "invalid-event-number": i}),
+        )
+    } else if kept.is_empty() {
+        code(400, 5, "No data")
+    } else if options.ack {
+        let channel = st.channels.entry(ch.unwrap_or_default()).or_default();
+        let id = channel.next_ack;
+        channel.next_ack += 1;
+        channel.acks.insert(id, !ack_lost);
+        Reply::json(200, &json!({"text": "Success", "code": 0, "ackId": id}))
+    } else {
+        code(200, 0, "Success")
+    };
+    match delay {
+        Some(d) => reply.delayed(d),
+        None => reply,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_guid;
+
+    #[test]
+    fn guids() {
+        assert!(is_guid("0c4a8f2e-5b1d-4f7a-9e3c-2d6b8a1f0e57"));
+        assert!(!is_guid("0c4a8f2e5b1d4f7a9e3c2d6b8a1f0e57"));
+        assert!(!is_guid("0c4a8f2e-5b1d-4f7a-9e3c-2d6b8a1f0e5g"));
+        assert!(!is_guid(""));
+    }
+}
