@@ -175,6 +175,24 @@ impl HttpClient {
         headers: &[(&str, String)],
         body: Vec<u8>,
     ) -> Result<Response, String> {
+        self.request(hyper::Method::POST, path, headers, body).await
+    }
+
+    /// Sends one GET (health checks, instance metadata).
+    pub async fn get(&self, path: &str, headers: &[(&str, String)]) -> Result<Response, String> {
+        self.request(hyper::Method::GET, path, headers, Vec::new())
+            .await
+    }
+
+    /// Sends one request; `path` may carry a query string. Any transport error drops the
+    /// connection (the next call reconnects).
+    pub async fn request(
+        &self,
+        method: hyper::Method,
+        path: &str,
+        headers: &[(&str, String)],
+        body: Vec<u8>,
+    ) -> Result<Response, String> {
         let mut guard = self.conn.lock().await;
         let result = tokio::time::timeout(self.timeout, async {
             if guard.as_ref().is_none_or(|s| s.is_closed()) {
@@ -184,10 +202,13 @@ impl HttpClient {
                 return Err("no connection".to_string());
             };
             sender.ready().await.map_err(|e| e.to_string())?;
-            let mut request = hyper::Request::post(self.endpoint.path(path)).header(
-                hyper::header::HOST,
-                format!("{}:{}", self.endpoint.host, self.endpoint.port),
-            );
+            let mut request = hyper::Request::builder()
+                .method(method.clone())
+                .uri(self.endpoint.path(path))
+                .header(
+                    hyper::header::HOST,
+                    format!("{}:{}", self.endpoint.host, self.endpoint.port),
+                );
             for (name, value) in headers {
                 request = request.header(*name, value.as_str());
             }
