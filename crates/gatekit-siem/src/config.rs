@@ -230,6 +230,22 @@ pub struct HecConfig {
     /// TLS options for `https://` endpoints (Gatekit addition).
     #[serde(default)]
     pub tls: Option<TlsConfig>,
+    /// Indexer acknowledgement: a batch counts as delivered only when Splunk confirms it was
+    /// indexed (the token needs `useACK = 1`; Gatekit addition, default off).
+    #[serde(default)]
+    pub use_ack: bool,
+    /// Longest wait between two acknowledgement polls, in seconds (default 1).
+    #[serde(default)]
+    pub ack_poll_interval: Option<f64>,
+    /// Seconds to wait for an acknowledgement before the batch is resent (default 60).
+    #[serde(default)]
+    pub ack_timeout: Option<f64>,
+    /// The request channel, a GUID (default: a random one per gateway process).
+    #[serde(default)]
+    pub channel: Option<String>,
+    /// `none` (default) or `gzip`.
+    #[serde(default)]
+    pub compression: Option<String>,
 }
 
 /// `siem.qradar`.

@@ -36,7 +36,7 @@ pub fn build_transport_with(
         TransportPlan::Udp { host, port } => Arc::new(UdpTransport::new(host, *port)),
         TransportPlan::Hec {
             endpoint,
-            token,
+            settings,
             tls,
         } => {
             let client = crate::http::client::HttpClient::new(
@@ -44,9 +44,10 @@ pub fn build_transport_with(
                 tls,
                 std::time::Duration::from_secs(30),
             )?;
-            Arc::new(crate::transport::hec::HecTransport::new(
+            Arc::new(crate::transport::hec::HecTransport::with_settings(
                 client,
-                token.clone(),
+                settings.clone(),
+                auth,
             ))
         }
         TransportPlan::Tls {
@@ -55,6 +56,33 @@ pub fn build_transport_with(
             settings,
         } => Arc::new(TlsTransport::new(host, *port, settings.clone())?.with_auth_monitor(auth)),
     })
+}
+
+/// The platform's own health check, where it has one (Splunk HEC's health endpoint, wire
+/// reference §4.1): `Some(Ok(text))` healthy, `Some(Err(text))` not, `None` no such check.
+pub async fn health_check(plan: &TransportPlan) -> Option<Result<String, String>> {
+    let TransportPlan::Hec {
+        endpoint,
+        settings,
+        tls,
+    } = plan
+    else {
+        return None;
+    };
+    let client = match crate::http::client::HttpClient::new(
+        endpoint.clone(),
+        tls,
+        std::time::Duration::from_secs(10),
+    ) {
+        Ok(c) => c,
+        Err(e) => return Some(Err(e)),
+    };
+    let transport = crate::transport::hec::HecTransport::with_settings(
+        client,
+        settings.clone(),
+        Arc::default(),
+    );
+    Some(transport.health().await)
 }
 
 /// One platform's pipeline.

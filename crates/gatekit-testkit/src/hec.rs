@@ -19,8 +19,9 @@
 //! * health (§4.1): 200 code 17, or 503 code 18 when set unhealthy.
 //!
 //! Faults for tests are scripted per data request: a fixed reply (503 code 9, 429 with
-//! `Retry-After`, ...), a code 6 at a given index, a slow answer, a dropped connection, or an
-//! acknowledgement that never comes (the events are answered 200 with an `ackId` and then lost).
+//! `Retry-After`, ...), a code 6 at a given index, a slow answer, a dropped connection (before
+//! or after indexing), or an acknowledgement that never comes (the events are answered 200
+//! with an `ackId` and then lost).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -43,6 +44,9 @@ pub enum Fault {
     HangUp,
     /// Answer 200 with an `ackId`, but never index the events: the ack stays `false`.
     AckLost,
+    /// Index the events, then close the connection without answering: the answer is lost,
+    /// the sender must resend, and Splunk holds those events twice.
+    IndexThenHangUp,
 }
 
 /// How the receiver is set up.
@@ -304,6 +308,7 @@ fn data(options: &HecOptions, state: &Mutex<State>, req: Request) -> Reply {
     let mut delay = None;
     let mut limit = None;
     let mut ack_lost = false;
+    let mut hang_up_after = false;
     match st.script.pop_front() {
         Some(Fault::Reply(status, body, retry_after)) => {
             let reply = Reply::json(status, &body);
@@ -316,6 +321,7 @@ fn data(options: &HecOptions, state: &Mutex<State>, req: Request) -> Reply {
         Some(Fault::InvalidAt(n)) => limit = Some(n),
         Some(Fault::Slow(d)) => delay = Some(d),
         Some(Fault::AckLost) => ack_lost = true,
+        Some(Fault::IndexThenHangUp) => hang_up_after = true,
         None => {}
     }
     let mut kept: Vec<Value> = Vec::new();
@@ -352,7 +358,9 @@ fn data(options: &HecOptions, state: &Mutex<State>, req: Request) -> Reply {
             st.events.extend(kept.iter().cloned());
         }
     }
-    let reply = if let Some((c, text, i)) = rejected {
+    let reply = if hang_up_after {
+        Reply::hang_up()
+    } else if let Some((c, text, i)) = rejected {
         Reply::json(
             400,
             &json!({"text": text, "code": c, "invalid-event-number": i}),

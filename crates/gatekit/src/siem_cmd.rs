@@ -78,6 +78,14 @@ pub fn test(config: &Path) -> ExitCode {
                 continue;
             }
         };
+        match rt.block_on(gatekit_siem::sink::health_check(&plan.transport)) {
+            Some(Ok(text)) => println!("{:<15} health endpoint: {text}", plan.platform),
+            Some(Err(text)) => {
+                println!("{:<15} health endpoint FAILED: {text}", plan.platform);
+                all_ok = false;
+            }
+            None => {}
+        }
         let record = Record::new(RecordId(event.event_id.as_uuid().as_u128()), payload);
         let started = Instant::now();
         let outcome = rt.block_on(async {

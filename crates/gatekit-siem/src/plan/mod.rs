@@ -42,8 +42,8 @@ pub enum TransportPlan {
     Hec {
         /// `https://host:8088`.
         endpoint: crate::http::client::Endpoint,
-        /// HEC token.
-        token: crate::secret::Secret,
+        /// Token, channel, acknowledgement, compression.
+        settings: crate::transport::hec::HecSettings,
         /// TLS options for https.
         tls: crate::transport::tls::TlsSettings,
     },
@@ -127,7 +127,24 @@ pub(crate) fn delivery(
     platform: &str,
     path: &str,
 ) -> Result<(DeliverySettings, bool), ConfigError> {
+    delivery_with(cfg, siem, block, platform, path, &[])
+}
+
+/// [`delivery`] with defaults of the transport (for example HEC's request size) that the
+/// platform's own `delivery` block can override.
+pub(crate) fn delivery_with(
+    cfg: &Config,
+    siem: &SiemConfig,
+    block: Option<&yaml::Mapping>,
+    platform: &str,
+    path: &str,
+    transport_defaults: &[(&str, yaml::Value)],
+) -> Result<(DeliverySettings, bool), ConfigError> {
     let mut map = block.cloned().unwrap_or_default();
+    for (key, value) in transport_defaults {
+        map.entry(yaml::Value::from(*key))
+            .or_insert_with(|| value.clone());
+    }
     let mut default = |key: &str, value: Option<yaml::Value>| {
         if let Some(v) = value {
             map.entry(yaml::Value::from(key)).or_insert(v);

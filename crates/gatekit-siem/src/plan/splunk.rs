@@ -1,12 +1,15 @@
 //! Splunk: `sc4s` (CEF in RFC 5424 over TLS), `hec` (HTTP Event Collector) or `file` (for a
 //! Universal Forwarder).
 
-use gatekit_config::{Config, ConfigError};
+use std::time::Duration;
+
+use gatekit_config::{yaml, Config, ConfigError};
 use gatekit_format::{CefFormatter, CefSettings, Formatter, Framing, JsonFormatter};
 
 use super::syslog::{framing, syslog_wrap, tls_plan, tls_settings};
-use super::{delivery, file_settings, DestinationPlan, TransportPlan};
+use super::{delivery_with, file_settings, DestinationPlan, TransportPlan};
 use crate::config::SiemConfig;
+use crate::transport::hec::{AckSettings, HecSettings};
 
 pub(crate) fn plan(
     cfg: &Config,
@@ -29,7 +32,14 @@ pub(crate) fn plan(
             ))
         }
     };
-    let (delivery, fail_closed) = delivery(cfg, siem, s.delivery.as_ref(), "splunk", path)?;
+    let (delivery, fail_closed) = delivery_with(
+        cfg,
+        siem,
+        s.delivery.as_ref(),
+        "splunk",
+        path,
+        &hec_delivery_defaults(s),
+    )?;
     match s.transport.as_str() {
         "file" => {
             let file = s.file.as_ref().ok_or_else(|| {
@@ -113,7 +123,7 @@ pub(crate) fn plan(
                 framing: Framing::Lf,
                 transport: TransportPlan::Hec {
                     endpoint,
-                    token: hec.token.clone(),
+                    settings: hec_settings(src, hec, &format!("{path}.hec"), &delivery)?,
                     tls,
                 },
                 delivery,
@@ -126,4 +136,116 @@ pub(crate) fn plan(
             format!("unknown transport `{other}`; use sc4s, hec or file"),
         )),
     }
+}
+
+/// Seconds to wait for an indexer acknowledgement by default (Vector gives up after 30 polls
+/// 10 s apart; a minute keeps the one batch in flight from stalling delivery for long).
+const DEFAULT_ACK_TIMEOUT: f64 = 60.0;
+
+/// HEC's delivery defaults: requests under 1 MB (Splunk Cloud's documented content length,
+/// wire reference §4.4), and with acknowledgement on, a send deadline long enough for the
+/// POST, the acknowledgement wait and the last poll.
+fn hec_delivery_defaults(s: &crate::config::SplunkConfig) -> Vec<(&'static str, yaml::Value)> {
+    let Some(hec) = s.hec.as_ref().filter(|_| s.transport == "hec") else {
+        return Vec::new();
+    };
+    let mut defaults = vec![("batch_max_bytes", yaml::Value::from(1_000_000u64))];
+    if hec.use_ack {
+        let ack_timeout = hec.ack_timeout.unwrap_or(DEFAULT_ACK_TIMEOUT);
+        defaults.push(("request_timeout", yaml::Value::from(ack_timeout + 60.0)));
+    }
+    defaults
+}
+
+fn seconds(
+    src: &str,
+    key: String,
+    value: Option<f64>,
+    default: f64,
+) -> Result<Duration, ConfigError> {
+    let v = value.unwrap_or(default);
+    if v.is_finite() && v > 0.0 && v <= 86_400.0 {
+        Ok(Duration::from_secs_f64(v))
+    } else {
+        Err(ConfigError::at(
+            src,
+            key,
+            "must be a number of seconds above 0 and at most 86400",
+        ))
+    }
+}
+
+fn hec_settings(
+    src: &str,
+    hec: &crate::config::HecConfig,
+    path: &str,
+    delivery: &gatekit_delivery::DeliverySettings,
+) -> Result<HecSettings, ConfigError> {
+    let channel = match &hec.channel {
+        Some(c) if is_guid(c) => c.clone(),
+        Some(_) => {
+            return Err(ConfigError::at(
+                src,
+                format!("{path}.channel"),
+                "must be a GUID such as 0c4a8f2e-5b1d-4f7a-9e3c-2d6b8a1f0e57 (Splunk answers code 11 otherwise)",
+            ))
+        }
+        None => crate::transport::hec::new_channel(),
+    };
+    let gzip = match hec.compression.as_deref() {
+        None | Some("none") => false,
+        Some("gzip") => true,
+        Some(_) => {
+            return Err(ConfigError::at(
+                src,
+                format!("{path}.compression"),
+                "must be `none` or `gzip` (HEC answers 415 to deflate)",
+            ))
+        }
+    };
+    let ack = if hec.use_ack {
+        let ack = AckSettings {
+            max_poll_interval: seconds(
+                src,
+                format!("{path}.ack_poll_interval"),
+                hec.ack_poll_interval,
+                1.0,
+            )?,
+            timeout: seconds(
+                src,
+                format!("{path}.ack_timeout"),
+                hec.ack_timeout,
+                DEFAULT_ACK_TIMEOUT,
+            )?,
+        };
+        if ack.timeout >= delivery.request_timeout {
+            return Err(ConfigError::at(
+                src,
+                format!("{path}.ack_timeout"),
+                format!(
+                    "must be shorter than delivery.request_timeout ({:.0} s), which bounds the whole send including the acknowledgement wait",
+                    delivery.request_timeout.as_secs_f64()
+                ),
+            ));
+        }
+        Some(ack)
+    } else {
+        None
+    };
+    Ok(HecSettings {
+        token: hec.token.clone(),
+        channel,
+        ack,
+        gzip,
+    })
+}
+
+/// 8-4-4-4-12 hex digits.
+fn is_guid(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    parts.len() == 5
+        && parts
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(p, n)| p.len() == n && p.bytes().all(|b| b.is_ascii_hexdigit()))
 }

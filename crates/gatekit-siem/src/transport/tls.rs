@@ -52,6 +52,20 @@ pub struct TlsSettings {
     pub server_name: Option<String>,
 }
 
+impl Default for TlsSettings {
+    /// Verification on against the system roots, no client certificate, no pins.
+    fn default() -> Self {
+        TlsSettings {
+            verify: true,
+            ca_file: None,
+            cert_file: None,
+            key_file: None,
+            pins: Vec::new(),
+            server_name: None,
+        }
+    }
+}
+
 struct Connection {
     stream: TlsStream<TcpStream>,
 }
