@@ -8,7 +8,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use gatekit_delivery::{BatchOutcome, BreakerConfig, DeliveryConfig, Pipeline, Record, RecordId, Transport};
+use gatekit_delivery::{
+    BatchOutcome, BreakerConfig, DeliveryConfig, Pipeline, Record, RecordId, Transport,
+};
 use gatekit_siem::auth::AuthMonitor;
 use gatekit_siem::http::client::{Endpoint, HttpClient};
 use gatekit_siem::secret::Secret;

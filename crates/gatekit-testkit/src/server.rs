@@ -132,14 +132,23 @@ impl std::fmt::Debug for HttpServer {
 const MAX_REQUEST: usize = 64 * 1024 * 1024;
 
 impl HttpServer {
-    /// Serves `handler` over plain HTTP.
+    /// Serves `handler` over plain HTTP on a free port.
     pub fn start(handler: Handler) -> std::io::Result<HttpServer> {
-        Self::spawn(handler, None)
+        Self::spawn(0, handler, None)
     }
 
-    /// Serves `handler` over HTTPS with `tls`.
+    /// Serves `handler` over HTTPS with `tls` on a free port.
     pub fn start_tls(handler: Handler, tls: rustls::ServerConfig) -> std::io::Result<HttpServer> {
-        Self::spawn(handler, Some(Arc::new(tls)))
+        Self::spawn(0, handler, Some(Arc::new(tls)))
+    }
+
+    /// Serves `handler` on `port` (0: a free one), over HTTPS when `tls` is given.
+    pub fn start_at(
+        port: u16,
+        handler: Handler,
+        tls: Option<rustls::ServerConfig>,
+    ) -> std::io::Result<HttpServer> {
+        Self::spawn(port, handler, tls.map(Arc::new))
     }
 
     /// The port on 127.0.0.1.
@@ -148,10 +157,11 @@ impl HttpServer {
     }
 
     fn spawn(
+        port: u16,
         handler: Handler,
         tls: Option<Arc<rustls::ServerConfig>>,
     ) -> std::io::Result<HttpServer> {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        let listener = std::net::TcpListener::bind(("127.0.0.1", port))?;
         listener.set_nonblocking(true)?;
         let port = listener.local_addr()?.port();
         let runtime = tokio::runtime::Builder::new_current_thread()
