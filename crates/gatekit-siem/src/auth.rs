@@ -16,6 +16,17 @@ pub type AuthFailureHook = Arc<dyn Fn(String) + Send + Sync>;
 /// Minimum time between two reports of one transport.
 pub const REPORT_PERIOD: Duration = Duration::from_secs(60);
 
+/// Whether a connection error is the TLS peer refusing us or us refusing it (certificate,
+/// pin, or client-certificate trouble) rather than the network: such errors are
+/// authentication failures.
+pub fn is_tls_rejection(reason: &str) -> bool {
+    (reason.contains("TLS handshake with") && reason.contains(" failed: "))
+        || reason.contains("rejected the TLS connection")
+        || reason.contains("right after the handshake")
+        || reason.contains("received fatal alert")
+        || reason.contains("invalid peer certificate")
+}
+
 /// Shared by every transport of a SIEM sink.
 #[derive(Default)]
 pub struct AuthMonitor {

@@ -287,7 +287,9 @@ fn leef() -> String {
 }
 
 /// `siem.qradar.rest_api` (delivered through QRadar's HTTP Receiver log-source protocol; the
-/// Ariel API is a search API and cannot take events).
+/// Ariel API is a search API and cannot take events). The requirements' `auth_method`,
+/// `client_id`, `client_secret` and `api_key` load but are never sent: the HTTP Receiver
+/// authenticates clients by certificate only.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct QRadarRestApi {
@@ -305,6 +307,9 @@ pub struct QRadarRestApi {
     /// API key.
     #[serde(default)]
     pub api_key: Option<Secret>,
+    /// TLS options, the client certificate among them (Gatekit addition).
+    #[serde(default)]
+    pub tls: Option<TlsConfig>,
 }
 
 /// `siem.qradar.dsm`.

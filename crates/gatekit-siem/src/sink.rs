@@ -50,6 +50,16 @@ pub fn build_transport_with(
                 auth,
             ))
         }
+        TransportPlan::QRadarHttp { endpoint, tls } => {
+            let client = crate::http::client::HttpClient::new(
+                endpoint.clone(),
+                tls,
+                std::time::Duration::from_secs(30),
+            )?;
+            Arc::new(crate::transport::qradar_http::QRadarHttpTransport::new(
+                client, auth,
+            ))
+        }
         TransportPlan::Tls {
             host,
             port,

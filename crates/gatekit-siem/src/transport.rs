@@ -8,6 +8,7 @@
 
 pub mod file;
 pub mod hec;
+pub mod qradar_http;
 pub mod tcp;
 pub mod tls;
 pub mod udp;

@@ -8,4 +8,6 @@
 //! of the `gatekit` binary.
 
 pub mod hec;
+pub mod pki;
+pub mod qradar;
 pub mod server;

@@ -227,10 +227,10 @@ fn qradar_leef_reaches_rsyslog_over_tcp_and_udp() {
 }
 
 #[test]
-fn unavailable_transports_refuse_to_start_with_a_clear_error() {
+fn an_ariel_search_endpoint_refuses_to_start_with_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let yaml = format!(
-        "proxy:\n  transport: stdio\n  upstreams: [{{name: ex, command: [{:?}, example-server]}}]\nsiem:\n  qradar:\n    transport: rest_api\n    rest_api: {{endpoint: \"https://qradar:12469\"}}\n",
+        "proxy:\n  transport: stdio\n  upstreams: [{{name: ex, command: [{:?}, example-server]}}]\nsiem:\n  qradar:\n    transport: rest_api\n    rest_api: {{endpoint: \"https://qradar.example.com/api/ariel/events\"}}\n",
         gatekit().display().to_string()
     );
     let mut gw = Gateway::start(&write_config(dir.path(), &yaml));
@@ -239,7 +239,7 @@ fn unavailable_transports_refuse_to_start_with_a_clear_error() {
     assert_eq!(reply["error"]["code"], -32001, "{reply}");
     let details = reply["error"]["data"]["details"].as_str().unwrap();
     assert!(
-        details.contains("siem.qradar.transport") && details.contains("not available"),
+        details.contains("siem.qradar.rest_api.endpoint") && details.contains("search API"),
         "{details}"
     );
     assert_eq!(gw.wait_exit(Duration::from_secs(20)), Some(1));

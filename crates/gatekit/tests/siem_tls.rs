@@ -1,6 +1,6 @@
 //! TLS syslog end to end against a real syslog-ng that demands a client certificate (mutual
 //! TLS): delivery with the right certificates, and a clear failure for a wrong CA, a missing
-//! client certificate and a pin mismatch. Certificates are made by `openssl` for each run.
+//! client certificate and a pin mismatch. Certificates are made by `openssl` for each run (`gatekit_testkit::pki`).
 #![allow(clippy::unwrap_used)]
 
 mod support;
@@ -10,84 +10,14 @@ mod support;
 mod peers;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
 use support::*;
 
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// A CA, a server certificate for 127.0.0.1 and a client certificate, all signed by the CA.
 fn pki(dir: &Path, name: &str) {
-    let ec = [
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-    ];
-    let ca_key = format!("{name}-ca.key");
-    let ca_pem = format!("{name}-ca.pem");
-    let mut args = vec!["req", "-x509"];
-    args.extend(ec);
-    args.extend([
-        "-keyout",
-        &ca_key,
-        "-out",
-        &ca_pem,
-        "-days",
-        "2",
-        "-subj",
-        "/CN=gatekit test CA",
-        "-addext",
-        "basicConstraints=critical,CA:TRUE",
-        "-addext",
-        "keyUsage=critical,keyCertSign,cRLSign",
-    ]);
-    openssl(dir, &args);
-    for (who, usage) in [("server", "serverAuth"), ("client", "clientAuth")] {
-        let key = format!("{name}-{who}.key");
-        let csr = format!("{name}-{who}.csr");
-        let pem = format!("{name}-{who}.pem");
-        let ext = format!("{name}-{who}.ext");
-        std::fs::write(dir.join(&ext), format!("basicConstraints=CA:FALSE\nextendedKeyUsage={usage}\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n")).unwrap();
-        let mut args = vec!["req"];
-        args.extend(ec);
-        args.extend(["-keyout", &key, "-out", &csr, "-subj", "/CN=localhost"]);
-        openssl(dir, &args);
-        openssl(
-            dir,
-            &[
-                "x509",
-                "-req",
-                "-in",
-                &csr,
-                "-CA",
-                &ca_pem,
-                "-CAkey",
-                &ca_key,
-                "-CAcreateserial",
-                "-out",
-                &pem,
-                "-days",
-                "2",
-                "-extfile",
-                &ext,
-            ],
-        );
-    }
+    gatekit_testkit::pki::Pki::generate(dir, name).unwrap();
 }
 
 const SYSLOG_NG: &str = r#"@version: 3.38

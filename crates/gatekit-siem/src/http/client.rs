@@ -87,12 +87,30 @@ pub struct Response {
     pub body: Vec<u8>,
 }
 
+/// One open connection and the task driving it; the task ends with the connection's error,
+/// which is the only place the real cause of a failed request can be (a TLS alert such as
+/// "certificate required" arrives after the handshake under TLS 1.3).
+struct Connection {
+    sender: SendRequest<Full<Bytes>>,
+    task: tokio::task::JoinHandle<Option<String>>,
+}
+
+impl Connection {
+    /// `error` with the connection's own reason when it has one.
+    async fn explain(self, error: String) -> String {
+        match tokio::time::timeout(Duration::from_millis(200), self.task).await {
+            Ok(Ok(Some(cause))) if !error.contains(&cause) => format!("{error}: {cause}"),
+            _ => error,
+        }
+    }
+}
+
 /// The client for one endpoint.
 pub struct HttpClient {
     endpoint: Endpoint,
     tls: Option<Arc<rustls::ClientConfig>>,
     server_name: Option<String>,
-    conn: Mutex<Option<SendRequest<Full<Bytes>>>>,
+    conn: Mutex<Option<Connection>>,
     timeout: Duration,
 }
 
@@ -105,6 +123,22 @@ impl std::fmt::Debug for HttpClient {
 }
 
 const MAX_BODY: usize = 64 * 1024;
+
+/// An error with its sources (hyper's own text is only "connection error"; the TLS alert that
+/// says *why*, such as a refused client certificate, is in the source chain).
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let more = s.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        source = s.source();
+    }
+    text
+}
 
 impl HttpClient {
     /// A client for `endpoint`; TLS settings apply to `https://` endpoints.
@@ -132,7 +166,7 @@ impl HttpClient {
         &self.endpoint
     }
 
-    async fn connect(&self) -> Result<SendRequest<Full<Bytes>>, String> {
+    async fn connect(&self) -> Result<Connection, String> {
         let addr = format!("{}:{}", self.endpoint.host, self.endpoint.port);
         let tcp = TcpStream::connect(&addr)
             .await
@@ -152,18 +186,18 @@ impl HttpClient {
             let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
                 .await
                 .map_err(|e| e.to_string())?;
-            tokio::spawn(async move {
-                let _ = conn.await;
-            });
-            sender
+            Connection {
+                sender,
+                task: tokio::spawn(async move { conn.await.err().map(|e| chain(&e)) }),
+            }
         } else {
             let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
                 .await
                 .map_err(|e| e.to_string())?;
-            tokio::spawn(async move {
-                let _ = conn.await;
-            });
-            sender
+            Connection {
+                sender,
+                task: tokio::spawn(async move { conn.await.err().map(|e| chain(&e)) }),
+            }
         };
         Ok(sender)
     }
@@ -195,13 +229,13 @@ impl HttpClient {
     ) -> Result<Response, String> {
         let mut guard = self.conn.lock().await;
         let result = tokio::time::timeout(self.timeout, async {
-            if guard.as_ref().is_none_or(|s| s.is_closed()) {
+            if guard.as_ref().is_none_or(|c| c.sender.is_closed()) {
                 *guard = Some(self.connect().await?);
             }
-            let Some(sender) = guard.as_mut() else {
+            let Some(Connection { sender, .. }) = guard.as_mut() else {
                 return Err("no connection".to_string());
             };
-            sender.ready().await.map_err(|e| e.to_string())?;
+            sender.ready().await.map_err(|e| chain(&e))?;
             let mut request = hyper::Request::builder()
                 .method(method.clone())
                 .uri(self.endpoint.path(path))
@@ -218,7 +252,7 @@ impl HttpClient {
             let response = sender
                 .send_request(request)
                 .await
-                .map_err(|e| format!("request to {} failed: {e}", self.endpoint.host))?;
+                .map_err(|e| format!("request to {} failed: {}", self.endpoint.host, chain(&e)))?;
             let status = response.status().as_u16();
             let retry_after = response
                 .headers()
@@ -228,7 +262,7 @@ impl HttpClient {
             let mut body = response.into_body();
             let mut kept = Vec::new();
             while let Some(frame) = body.frame().await {
-                let frame = frame.map_err(|e| e.to_string())?;
+                let frame = frame.map_err(|e| chain(&e))?;
                 if let Some(data) = frame.data_ref() {
                     let room = MAX_BODY.saturating_sub(kept.len());
                     kept.extend_from_slice(&data[..data.len().min(room)]);
@@ -248,10 +282,13 @@ impl HttpClient {
                 self.timeout.as_secs_f64()
             ))
         });
-        if result.is_err() {
-            *guard = None;
+        match result {
+            Ok(response) => Ok(response),
+            Err(error) => match guard.take() {
+                Some(connection) => Err(connection.explain(error).await),
+                None => Err(error),
+            },
         }
-        result
     }
 }
 

@@ -47,6 +47,13 @@ pub enum TransportPlan {
         /// TLS options for https.
         tls: crate::transport::tls::TlsSettings,
     },
+    /// QRadar HTTP Receiver.
+    QRadarHttp {
+        /// `https://event-collector:12469[/path]`.
+        endpoint: crate::http::client::Endpoint,
+        /// TLS options for https (client certificate for mutual TLS).
+        tls: crate::transport::tls::TlsSettings,
+    },
     /// UDP syslog.
     Udp {
         /// Host.

@@ -7,8 +7,9 @@ use gatekit_format::{
     LeefVersion,
 };
 
+use super::syslog::tls_settings;
 use super::syslog::{framing, syslog_wrap, tls_plan};
-use super::{delivery, unavailable, DestinationPlan, TransportPlan};
+use super::{delivery, DestinationPlan, TransportPlan};
 use crate::config::SiemConfig;
 
 pub(crate) fn plan(
@@ -94,12 +95,16 @@ pub(crate) fn plan(
             (tls_plan(cfg, e, &format!("{path}.syslog"))?, e)
         }
         "rest_api" => {
-            return Err(unavailable(
-                src,
-                &transport_path,
-                "`rest_api` (QRadar HTTP Receiver)",
-                "HTTP transports are planned",
-            ))
+            // The HTTP Receiver takes the bare LEEF/CEF/JSON lines; the log source is named in
+            // QRadar's log source configuration, not in a syslog header.
+            return Ok(DestinationPlan {
+                platform: "qradar",
+                formatter: body,
+                framing: Framing::Lf,
+                transport: http_receiver(cfg, q, &format!("{path}.rest_api"))?,
+                delivery,
+                fail_closed,
+            });
         }
         other => {
             return Err(ConfigError::at(
@@ -132,4 +137,47 @@ pub(crate) fn plan(
         delivery,
         fail_closed,
     })
+}
+
+/// The `rest_api` block as a QRadar HTTP Receiver endpoint (wire reference §6.2).
+fn http_receiver(
+    cfg: &Config,
+    q: &crate::config::QRadarConfig,
+    path: &str,
+) -> Result<TransportPlan, ConfigError> {
+    let src = cfg.source.as_str();
+    let rest = q.rest_api.as_ref().ok_or_else(|| {
+        ConfigError::at(
+            src,
+            format!("{path}.endpoint"),
+            "the `rest_api` transport needs `rest_api: {endpoint: https://<event collector>:12469}` (QRadar's HTTP Receiver log source)",
+        )
+    })?;
+    if rest.endpoint.contains("/api/ariel") {
+        return Err(ConfigError::at(
+            src,
+            format!("{path}.endpoint"),
+            "`/api/ariel` is QRadar's search API and cannot take events; create an HTTP Receiver log source (default port 12469) and use its URL, e.g. https://qradar-ec.example.com:12469 (see docs/siem/qradar.md)",
+        ));
+    }
+    let endpoint = crate::http::client::Endpoint::parse(&rest.endpoint)
+        .map_err(|e| ConfigError::at(src, format!("{path}.endpoint"), e))?;
+    if rest.auth_method.is_some()
+        || rest.client_id.is_some()
+        || rest.client_secret.is_some()
+        || rest.api_key.is_some()
+    {
+        // Accepted so the requirements' files load, but never sent: the HTTP Receiver
+        // authenticates clients by TLS certificate only, and a credential sent where nothing
+        // checks it is a credential leaked to whatever answers.
+        tracing::warn!(path, "QRadar's HTTP Receiver does not take OAuth or API keys: `auth_method`, `client_id`, `client_secret` and `api_key` are ignored and never sent. Authenticate with a client certificate (`rest_api.tls.cert_file`/`key_file`, the log source's \"HTTPs and Client Authentication\").");
+    }
+    let tls = tls_settings(cfg, &rest.tls.clone().unwrap_or_default());
+    if endpoint.tls {
+        crate::transport::tls::client_config(&tls)
+            .map_err(|e| ConfigError::at(src, format!("{path}.tls"), e))?;
+    } else {
+        tracing::warn!(path, "The QRadar HTTP Receiver endpoint is plain http://: audit events cross the network unencrypted.");
+    }
+    Ok(TransportPlan::QRadarHttp { endpoint, tls })
 }

@@ -293,10 +293,13 @@ impl Transport for HecTransport {
             let (a, ack_id) = match self.post_batch(batch).await {
                 Ok(answered) => answered,
                 Err(reason) => {
+                    if crate::auth::is_tls_rejection(&reason) {
+                        self.auth.failed(&reason);
+                    }
                     return BatchOutcome::Retry {
                         reason,
                         retry_after: None,
-                    }
+                    };
                 }
             };
             if matches!(a.status, 401 | 403) {

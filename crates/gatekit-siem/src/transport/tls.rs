@@ -318,10 +318,7 @@ impl Transport for TlsTransport {
                         tracing::warn!(transport = %self.name, %reason, "TLS connection failed.");
                         // Certificate, pin and client-certificate trouble (not plain network
                         // errors) are authentication failures worth a system_event.
-                        if (reason.contains("TLS handshake with") && reason.contains(" failed: "))
-                            || reason.contains("rejected the TLS connection")
-                            || reason.contains("right after the handshake")
-                        {
+                        if crate::auth::is_tls_rejection(&reason) {
                             self.auth.failed(&reason);
                         }
                         return BatchOutcome::Retry {
