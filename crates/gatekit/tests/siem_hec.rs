@@ -7,7 +7,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use gatekit_testkit::hec::{Fault, HecReceiver};
+use gatekit_testkit::hec::{Fault, HecOptions, HecReceiver};
 use serde_json::json;
 use support::*;
 
@@ -85,4 +85,134 @@ fn events_reach_hec_as_envelopes_after_a_retried_503() {
         .map(|e| e["event"]["event_id"].as_str().unwrap())
         .collect();
     assert_eq!(ids.len(), events.len());
+}
+
+/// The official Python MCP SDK client, through gatekit with plugins, into HEC over HTTPS with
+/// indexer acknowledgement and gzip: a lost acknowledgement is resent, nothing is lost, and
+/// every event is checked against what the client did.
+#[test]
+fn python_sdk_session_reaches_hec_over_https_with_acknowledgement() {
+    let python = python();
+    let dir = tempfile::tempdir().unwrap();
+    let pki = gatekit_testkit::pki::Pki::generate(dir.path(), "hec").unwrap();
+    let rx = HecReceiver::start_with(
+        HecOptions {
+            ack: true,
+            ..HecOptions::new(TOKEN)
+        },
+        Some(pki.server_config(false).unwrap()),
+    );
+    rx.script([Fault::AckLost]);
+    let token_file = dir.path().join("hec-token");
+    std::fs::write(&token_file, format!("{TOKEN}\n")).unwrap();
+    let config = write_config(
+        dir.path(),
+        &format!(
+            r#"
+proxy:
+  transport: stdio
+  upstreams:
+    - name: py
+      command: [{py:?}, {server:?}]
+plugins:
+  middleware:
+    py:
+      - handler: tool_manager
+        config:
+          tools:
+            - {{tool: echo, display_name: say}}
+            - {{tool: pid}}
+  security:
+    _global:
+      - handler: basic_secrets_filter
+        config: {{action: redact}}
+      - handler: basic_pii_filter
+        config: {{action: block}}
+siem:
+  splunk:
+    transport: hec
+    hec:
+      endpoint: "https://localhost:{port}"
+      token: {{file: {token:?}}}
+      index: mcp
+      sourcetype: "gatekit:audit"
+      use_ack: true
+      ack_timeout: 0.5
+      ack_poll_interval: 0.05
+      compression: gzip
+      tls: {{ca_file: {ca:?}}}
+    delivery: {{batch_timeout: 0.05, retry_initial_delay: 0.05}}
+"#,
+            py = python.display().to_string(),
+            server = python_dir()
+                .join("mcp_test_server.py")
+                .display()
+                .to_string(),
+            port = rx.port(),
+            token = token_file.display().to_string(),
+            ca = pki.file("ca.pem").display().to_string(),
+        ),
+    );
+    let output = std::process::Command::new(&python)
+        .arg(python_dir().join("mcp_plugins_client.py"))
+        .arg(gatekit())
+        .arg(&config)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "client failed: {stderr}");
+    // The gateway exited with the client; its shutdown flush waited for the acknowledgements.
+    let events = rx.events();
+    let ids: std::collections::HashSet<&str> = events
+        .iter()
+        .map(|e| e["event"]["event_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids.len(),
+        events.len(),
+        "the batch whose ack was lost was never indexed, so its resend made no duplicate"
+    );
+    let text = serde_json::to_string(&events).unwrap();
+    assert!(
+        !text.contains("AKIAIOSFODNN7EXAMPLE") && !text.contains("123-45-6789"),
+        "{text}"
+    );
+    for e in &events {
+        assert_eq!(e["index"], "mcp");
+        assert_eq!(e["sourcetype"], "gatekit:audit");
+        assert!(e["time"].is_number(), "{e}");
+    }
+    let of_type = |t: &str| {
+        events
+            .iter()
+            .filter(|e| e["event"]["event_type"] == t)
+            .collect::<Vec<_>>()
+    };
+    let requests = of_type("mcp_request");
+    assert!(
+        requests.iter().any(
+            |e| e["event"]["mcp_data"]["namespaced_tool_name"] == "py__say"
+                && e["event"]["mcp_data"]["parameters"]["text"]
+                    == "token [SECRET REDACTED by Gatekit]"
+        ),
+        "{text}"
+    );
+    let decisions = of_type("security_decision");
+    assert!(
+        decisions.iter().any(
+            |e| e["event"]["security_decision"]["plugin"] == "basic_pii_filter"
+                && e["event"]["security_decision"]["allowed"] == false
+        ),
+        "{text}"
+    );
+    assert!(
+        decisions
+            .iter()
+            .any(|e| e["event"]["security_decision"]["plugin"] == "basic_secrets_filter"),
+        "{text}"
+    );
+    assert!(of_type("system_event").len() >= 2, "start and stop: {text}");
+    assert!(rx.ack_polls() >= 2, "acks were polled: {}", rx.ack_polls());
+    assert!(rx.gzip_requests() >= 1);
+    assert_eq!(rx.channels().len(), 1);
 }
