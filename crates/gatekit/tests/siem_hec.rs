@@ -216,3 +216,49 @@ siem:
     assert!(rx.gzip_requests() >= 1);
     assert_eq!(rx.channels().len(), 1);
 }
+
+#[test]
+fn siem_test_reads_the_health_endpoint_first() {
+    let rx = HecReceiver::start_with(
+        HecOptions {
+            ack: true,
+            ..HecOptions::new(TOKEN)
+        },
+        None,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        &format!(
+            "proxy:\n  transport: stdio\n  upstreams: [{{name: ex, command: [x]}}]\nsiem:\n  splunk:\n    transport: hec\n    hec: {{endpoint: \"http://127.0.0.1:{}\", token: \"{TOKEN}\", use_ack: true}}\n",
+            rx.port()
+        ),
+    );
+    let run = || {
+        let out = std::process::Command::new(gatekit())
+            .args(["siem", "test", "--config"])
+            .arg(&config)
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (ok, stdout) = run();
+    assert!(ok, "{stdout}");
+    assert!(
+        stdout.contains("health endpoint: HTTP 200 code 17: HEC is healthy")
+            && stdout.contains("delivered via hec:127.0.0.1"),
+        "{stdout}"
+    );
+    assert_eq!(rx.event_count(), 1);
+    assert!(rx.ack_polls() >= 1, "the test event waited for its ack");
+    rx.set_healthy(false);
+    let (ok, stdout) = run();
+    assert!(!ok, "{stdout}");
+    assert!(
+        stdout.contains("health endpoint FAILED: HTTP 503 code 18"),
+        "{stdout}"
+    );
+}
