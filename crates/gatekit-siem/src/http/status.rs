@@ -1,8 +1,9 @@
 //! HTTP status → delivery outcome, in one place (siem-wire-reference §4.6 and §8.2).
 //!
-//! Retry: 408, 429, 500, 502, 503, 504 (honouring `Retry-After`). Split: 413. Splunk HEC code 6
-//! ("Invalid data format", with `invalid-event-number`): the events before it were indexed, the
-//! rest is resent without the bad one. Everything else in 4xx, and 501, is permanent: retrying
+//! Retry: 408, 429, 500, 502, 503, 504 (honouring `Retry-After`). Split: 413. Splunk HEC codes 6
+//! ("Invalid data format"), 12 ("Event field is required") and 13 ("Event field cannot be
+//! blank"), with `invalid-event-number`: the events before it were indexed, the bad one is
+//! dead-lettered and the rest is resent. Everything else in 4xx, and 501, is permanent: retrying
 //! a bad token or a malformed request only repeats the failure (Fluent Bit's Logs Ingestion
 //! output retries every non-2xx and loops on 400s forever).
 
@@ -49,7 +50,8 @@ pub fn classify(answer: &HttpAnswer, success: &[u16], batch_len: usize) -> Batch
     if success.contains(&s) {
         return BatchOutcome::Delivered;
     }
-    if answer.hec_code == Some(6) {
+    // Codes 6, 12 and 13 name the first bad event; the ones before it were indexed.
+    if matches!(answer.hec_code, Some(6 | 12 | 13)) {
         if let Some(n) = answer.invalid_event_number.filter(|n| *n < batch_len) {
             return BatchOutcome::Partial {
                 delivered: n,
@@ -96,6 +98,64 @@ mod tests {
             assert!(reject(&classify(&answer(s), &[200], 5)), "{s}");
         }
         assert_eq!(classify(&answer(413), &[200], 5), BatchOutcome::TooLarge);
+    }
+
+    /// Every row of the HEC status table (siem-wire-reference §4.6).
+    #[test]
+    fn every_hec_code_has_its_outcome() {
+        #[derive(Debug, PartialEq)]
+        enum Want {
+            Delivered,
+            Retry,
+            Reject,
+            Partial,
+        }
+        use Want::*;
+        let table = [
+            (200, 0, Delivered),
+            (403, 1, Reject),
+            (401, 2, Reject),
+            (401, 3, Reject),
+            (403, 4, Reject),
+            (400, 5, Reject),
+            (400, 6, Partial),
+            (400, 7, Reject),
+            (500, 8, Retry),
+            (503, 9, Retry),
+            (400, 10, Reject),
+            (400, 11, Reject),
+            (400, 12, Partial),
+            (400, 13, Partial),
+            (400, 14, Reject),
+            (400, 15, Reject),
+            (400, 16, Reject),
+            (503, 18, Retry),
+            (503, 19, Retry),
+            (503, 20, Retry),
+            (400, 21, Reject),
+            (400, 22, Reject),
+            (503, 23, Retry),
+            (200, 24, Delivered),
+            (200, 25, Delivered),
+            (429, 26, Retry),
+            (429, 27, Retry),
+        ];
+        for (status, code, want) in table {
+            let a = HttpAnswer {
+                status,
+                hec_code: Some(code),
+                invalid_event_number: Some(1),
+                ..HttpAnswer::default()
+            };
+            let got = match classify(&a, &[200], 4) {
+                BatchOutcome::Delivered => Delivered,
+                BatchOutcome::Retry { .. } => Retry,
+                BatchOutcome::Reject { .. } => Reject,
+                BatchOutcome::Partial { delivered: 1, .. } => Partial,
+                other => panic!("code {code}: {other:?}"),
+            };
+            assert_eq!(got, want, "HTTP {status} code {code}");
+        }
     }
 
     #[test]
