@@ -16,8 +16,7 @@
 //!
 //! Every other answer is classified by [`crate::http::status::classify`]: code 6 resends only
 //! the tail after `invalid-event-number` (so do codes 12 and 13), 503/429 retry, other 4xx
-//! reject; 401 and 403 are also
-//! authentication failures for the [`crate::auth`] monitor.
+//! reject; 401 and 403 are also authentication failures for the [`crate::auth`] monitor.
 
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
