@@ -123,9 +123,32 @@ async fn tls_rejections_are_authentication_failures() {
         "{outcome:?}"
     );
     assert_eq!(monitor.failures(), 1);
-    // Both right: delivered.
-    let (t, monitor) = transport(&url, &trusting(&pki, true));
+    // A pin that is not the server's certificate: refused although the chain verifies.
+    let pinned = |pin: String| TlsSettings {
+        pins: vec![pin],
+        ..trusting(&pki, true)
+    };
+    let (t, monitor) = transport(&url, &pinned("00".repeat(32)));
+    let outcome = t.send(&batch(1)).await;
+    assert!(
+        matches!(&outcome, BatchOutcome::Retry { reason, .. } if reason.contains("pin")),
+        "{outcome:?}"
+    );
+    assert_eq!(monitor.failures(), 1);
+    // Everything right, with the server's own pin: delivered.
+    let (t, monitor) = transport(&url, &pinned(fingerprint(&pki.file("server.pem"))));
     assert_eq!(t.send(&batch(2)).await, BatchOutcome::Delivered);
     assert_eq!(monitor.failures(), 0);
     assert_eq!(rx.events().len(), 2);
+}
+
+/// SHA-256 of the DER certificate in `pem`, lower-case hex.
+fn fingerprint(pem: &std::path::Path) -> String {
+    use rustls::pki_types::pem::PemObject;
+    let der = rustls::pki_types::CertificateDer::from_pem_file(pem).unwrap();
+    ring::digest::digest(&ring::digest::SHA256, &der)
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
