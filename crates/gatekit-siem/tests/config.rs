@@ -73,15 +73,32 @@ fn mistakes_name_their_path() {
 }
 
 #[test]
+fn qradar_rest_api_is_the_http_receiver_not_ariel() {
+    let ariel = errors("  qradar: {transport: rest_api, rest_api: {endpoint: \"https://q.example.com/api/ariel/events\"}}\n");
+    assert!(
+        ariel.contains("siem.qradar.rest_api.endpoint") && ariel.contains("search API"),
+        "{ariel}"
+    );
+    let missing = errors("  qradar: {transport: rest_api}\n");
+    assert!(
+        missing.contains("siem.qradar.rest_api.endpoint"),
+        "{missing}"
+    );
+    // The requirements' keys load (they are ignored with a warning, never sent).
+    let cfg = load("  qradar:\n    transport: rest_api\n    rest_api: {endpoint: \"https://qradar-ec.example.com:12469\", auth_method: oauth2, client_id: gatekit-client, client_secret: s3cret}\n");
+    let plans = gatekit_siem::validate(&cfg).unwrap();
+    assert!(
+        matches!(&plans[0].transport, TransportPlan::QRadarHttp { endpoint, .. } if endpoint.port == 12469 && endpoint.tls)
+    );
+    assert!(!format!("{:?}", plans[0]).contains("s3cret"));
+}
+
+#[test]
 fn planned_transports_are_refused_not_ignored() {
     for (block, path) in [
         (
             "  azure_sentinel: {transport: event_hubs}\n",
             "siem.azure_sentinel.transport",
-        ),
-        (
-            "  qradar: {transport: rest_api, rest_api: {endpoint: \"https://q\"}}\n",
-            "siem.qradar.transport",
         ),
         (
             "  azure_sentinel: {transport: logs_ingestion_api}\n",
