@@ -243,6 +243,9 @@ pub fn load(config: &Path, events: u64, rate: u64) -> ExitCode {
             };
             println!("{platform:<15} delivered {} dropped {} dead-lettered {} retried {}; delivery latency p50 {} p99 {}", s.delivered, s.dropped_total, s.dead_lettered, s.retried, p(0.5), p(0.99));
         }
+        if sink.auth_failures() > 0 {
+            println!("authentication failures: {}", sink.auth_failures());
+        }
         println!(
             "CPU: {cpu:.2} s ({:.2} CPU-seconds per million events); peak RSS {:.1} MiB",
             cpu / (events * destinations) as f64 * 1e6,
