@@ -16,6 +16,12 @@ use serde::Deserialize;
 
 use crate::secret::Secret;
 
+mod sentinel;
+pub use sentinel::{
+    DataCollectorConfig, EventHubsConfig, LogsIngestionConfig, SentinelAuthConfig,
+    SentinelSchemaConfig,
+};
+
 fn yes() -> bool {
     true
 }
@@ -324,22 +330,22 @@ pub struct SentinelConfig {
     pub format: String,
     /// Legacy HTTP Data Collector API.
     #[serde(default)]
-    pub data_collector_api: Option<yaml::Mapping>,
+    pub data_collector_api: Option<DataCollectorConfig>,
     /// Event Hubs.
     #[serde(default)]
-    pub event_hubs: Option<yaml::Mapping>,
-    /// Logs Ingestion API.
+    pub event_hubs: Option<EventHubsConfig>,
+    /// Logs Ingestion API (Gatekit addition).
     #[serde(default)]
-    pub logs_ingestion_api: Option<yaml::Mapping>,
+    pub logs_ingestion_api: Option<LogsIngestionConfig>,
     /// File for the Azure Monitor Agent (the requirements' `log_analytics_agent`).
     #[serde(default)]
     pub log_analytics_agent: Option<FileEndpoint>,
     /// Entra ID / shared key authentication.
     #[serde(default)]
-    pub auth: Option<yaml::Mapping>,
+    pub auth: Option<SentinelAuthConfig>,
     /// Table schema.
     #[serde(default)]
-    pub schema: Option<yaml::Mapping>,
+    pub schema: Option<SentinelSchemaConfig>,
     /// Delivery options.
     #[serde(default)]
     pub delivery: Option<DeliveryBlock>,

@@ -5,4 +5,5 @@
 
 pub mod azure_auth;
 pub mod client;
+pub mod entra;
 pub mod status;

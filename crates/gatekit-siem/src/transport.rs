@@ -6,8 +6,12 @@
 //! reached the local kernel buffer (RFC 6587 has no acknowledgement, so a reconnect may
 //! resend and a SIEM must de-duplicate on `event_id`); for UDP, nothing at all.
 
+pub mod azure;
+pub mod data_collector;
+pub mod event_hubs;
 pub mod file;
 pub mod hec;
+pub mod logs_ingestion;
 pub mod tcp;
 pub mod tls;
 pub mod udp;

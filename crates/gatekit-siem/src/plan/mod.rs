@@ -13,7 +13,7 @@ use gatekit_format::{Formatter, Framing};
 use crate::config::SiemConfig;
 
 mod qradar;
-mod sentinel;
+pub mod sentinel;
 mod splunk;
 mod syslog;
 
@@ -54,6 +54,12 @@ pub enum TransportPlan {
         /// Port.
         port: u16,
     },
+    /// Sentinel Logs Ingestion API.
+    LogsIngestion(Box<sentinel::LogsIngestionPlan>),
+    /// Sentinel (Log Analytics) HTTP Data Collector API.
+    DataCollector(Box<sentinel::DataCollectorPlan>),
+    /// Azure Event Hubs over HTTPS.
+    EventHubs(Box<sentinel::EventHubsPlan>),
 }
 
 /// One enabled platform, ready to build.
