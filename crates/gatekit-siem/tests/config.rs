@@ -74,13 +74,11 @@ fn mistakes_name_their_path() {
 
 #[test]
 fn planned_transports_are_refused_not_ignored() {
-    for (block, path) in [(
-        "  qradar: {transport: rest_api, rest_api: {endpoint: \"https://q\"}}\n",
-        "siem.qradar.transport",
-    )] {
-        let e = errors(block);
-        assert!(e.contains(path) && e.contains("not available"), "{e}");
-    }
+    let e = errors("  qradar: {transport: rest_api, rest_api: {endpoint: \"https://q\"}}\n");
+    assert!(
+        e.contains("siem.qradar.transport") && e.contains("not available"),
+        "{e}"
+    );
 }
 
 #[test]

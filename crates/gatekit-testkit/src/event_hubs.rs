@@ -331,8 +331,7 @@ mod tests {
         );
         let old = "SharedAccessSignature sr=https%3A%2F%2Fgk-test-ns.servicebus.windows.net%2Faudit&sig=tGGk2%2FIsHRoZ7Jq8kZqGC61i5GBm%2BVnSBrtbj2SupyE%3D&se=1767225600&skn=gatekit-send";
         assert_eq!(check_sas(&o, old).map_err(|e| e.0), Err("ExpiredToken"));
-        let eventhubs =
-            format!("https%3A%2F%2Fgk-test-ns.servicebus.windows.net%2Feventhubs%2Faudit");
+        let eventhubs = "https%3A%2F%2Fgk-test-ns.servicebus.windows.net%2Feventhubs%2Faudit";
         let sig = hmac_b64(o.key.as_bytes(), format!("{eventhubs}\n{se}").as_bytes());
         let bad = format!(
             "SharedAccessSignature sr={eventhubs}&sig={}&se={se}&skn=gatekit-send",

@@ -30,7 +30,7 @@ use crate::transport::tls::TlsSettings;
 
 mod azure;
 
-pub use azure::{DataCollectorPlan, EventHubsPlan};
+pub use azure::{DataCollectorFormatter, DataCollectorPlan, EventHubsPlan};
 
 /// A Logs Ingestion destination, ready to build.
 #[derive(Debug, Clone)]
