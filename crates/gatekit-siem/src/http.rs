@@ -6,4 +6,5 @@
 pub mod azure_auth;
 pub mod client;
 pub mod entra;
+pub mod entra_assertion;
 pub mod status;

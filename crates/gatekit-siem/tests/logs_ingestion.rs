@@ -391,3 +391,132 @@ async fn nothing_is_lost_through_an_outage_and_oversized_batches_are_split() {
     assert_eq!(snapshot.dead_lettered, 0);
     assert!(rx.largest_body() <= MAX_REQUEST_BYTES);
 }
+
+fn openssl(dir: &std::path::Path, args: &[&str]) {
+    let out = std::process::Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// An RSA key and self-signed certificate made by `openssl`, and what Entra would register:
+/// the `x5t#S256` thumbprint and the public key.
+fn certificate(dir: &std::path::Path, name: &str) -> gatekit_testkit::entra::RegisteredCertificate {
+    use base64::Engine;
+    let (key, cert) = (format!("{name}.key"), format!("{name}.pem"));
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            &key,
+            "-out",
+            &cert,
+            "-days",
+            "1",
+            "-subj",
+            "/CN=gatekit-test",
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-in",
+            &cert,
+            "-outform",
+            "DER",
+            "-out",
+            &format!("{name}.der"),
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "rsa",
+            "-in",
+            &key,
+            "-RSAPublicKey_out",
+            "-outform",
+            "DER",
+            "-out",
+            &format!("{name}.pub.der"),
+        ],
+    );
+    let der = std::fs::read(dir.join(format!("{name}.der"))).unwrap();
+    let digest = ring::digest::digest(&ring::digest::SHA256, &der);
+    gatekit_testkit::entra::RegisteredCertificate {
+        x5t_s256: base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest.as_ref()),
+        rsa_public_key_der: std::fs::read(dir.join(format!("{name}.pub.der"))).unwrap(),
+    }
+}
+
+fn certificate_transport(
+    rx: &LogsIngestionReceiver,
+    dir: &std::path::Path,
+    name: &str,
+) -> (LogsIngestionTransport, Arc<AuthMonitor>) {
+    use gatekit_siem::http::entra_assertion::ClientCertificate;
+    let certificate = ClientCertificate::load(
+        &dir.join(format!("{name}.pem")),
+        &dir.join(format!("{name}.key")),
+    )
+    .unwrap();
+    let tokens = Arc::new(
+        TokenSource::new(TokenSettings {
+            credential: Credential::ClientCertificate {
+                tenant_id: TENANT.into(),
+                client_id: CLIENT_ID.into(),
+                certificate,
+            },
+            endpoint: endpoint(rx.port()),
+            scope: MONITOR_SCOPE.into(),
+            tls: tls(),
+            timeout: Duration::from_secs(5),
+        })
+        .unwrap(),
+    );
+    let (auth, monitor) = reporter("logs_ingestion:cert");
+    (
+        LogsIngestionTransport::new(
+            client(rx.port()),
+            tokens,
+            settings(false, MAX_REQUEST_BYTES),
+            auth,
+        ),
+        monitor,
+    )
+}
+
+#[tokio::test]
+async fn certificate_credentials_send_a_signed_assertion() {
+    let dir = tempfile::tempdir().unwrap();
+    let registered = certificate(dir.path(), "app");
+    certificate(dir.path(), "other");
+    let mut entra = EntraOptions::new(TENANT, CLIENT_ID, CLIENT_SECRET);
+    entra.certificate = Some(registered);
+    let rx = LogsIngestionReceiver::start(LogsIngestionOptions::new(DCR, entra));
+    let (t, monitor) = certificate_transport(&rx, dir.path(), "app");
+    assert_eq!(t.send(&batch(2)).await, BatchOutcome::Delivered);
+    assert_eq!(rx.records().len(), 2);
+    assert_eq!(monitor.failures(), 0);
+    // A certificate the application does not have is refused by the token endpoint.
+    let (t, monitor) = certificate_transport(&rx, dir.path(), "other");
+    let outcome = t.send(&batch(1)).await;
+    assert!(
+        matches!(&outcome, BatchOutcome::Retry { reason, retry_after: Some(d) } if *d == SLOW && reason.contains("AADSTS700027")),
+        "{outcome:?}"
+    );
+    assert_eq!(monitor.failures(), 1);
+    assert_eq!(rx.records().len(), 2);
+}

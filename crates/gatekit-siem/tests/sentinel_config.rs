@@ -142,3 +142,52 @@ fn event_hubs_takes_tiers_and_entra() {
         "https://eventhubs.azure.net/.default"
     );
 }
+
+#[test]
+fn certificate_credentials_load_their_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "app.key",
+            "-out",
+            "app.pem",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=gatekit-test",
+        ])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let d = dir.path().display();
+    let block = LOGS.replace(
+        "client_secret: \"${GATEKIT_TEST_SENTINEL_SECRET}\"",
+        &format!("certificate_file: {d}/app.pem, private_key_file: {d}/app.key"),
+    );
+    let p = plans(&block);
+    let TransportPlan::LogsIngestion(plan) = &p[0].transport else {
+        panic!()
+    };
+    assert!(matches!(
+        plan.token.credential,
+        gatekit_siem::http::entra::Credential::ClientCertificate { .. }
+    ));
+    let both = LOGS.replace(
+        "client_secret:",
+        &format!("certificate_file: {d}/app.pem, private_key_file: {d}/app.key, client_secret:"),
+    );
+    assert!(errors(&both).contains("siem.azure_sentinel.auth.client_secret"));
+    let missing = block.replace("app.key", "missing.key");
+    let e = errors(&missing);
+    assert!(
+        e.contains("siem.azure_sentinel.auth.certificate_file") && e.contains("missing.key"),
+        "{e}"
+    );
+}

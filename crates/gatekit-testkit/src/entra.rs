@@ -6,7 +6,9 @@
 //! * the tenant in the path, else 400 `invalid_tenant` (AADSTS90002);
 //! * `grant_type=client_credentials`, else 400 `unsupported_grant_type` (AADSTS70003);
 //! * `client_id`, else 400 `unauthorized_client` (AADSTS700016); `client_secret`, else 401
-//!   `invalid_client` (AADSTS7000215);
+//!   `invalid_client` (AADSTS7000215); or, for certificate credentials, a `client_assertion`
+//!   verified by [`crate::entra_jwt`] (RS256 signature by the registered certificate's key,
+//!   `x5t#S256`, `aud`, `iss`/`sub`, validity), else 401 `invalid_client`;
 //! * `scope`: exactly one of the configured `<resource>/.default` scopes, else 400
 //!   `invalid_scope` (AADSTS1002012: `user_impersonation` or no scope is refused);
 //!
@@ -46,6 +48,17 @@ pub struct EntraOptions {
     pub scopes: Vec<String>,
     /// Lifetime of issued tokens, in seconds.
     pub expires_in: u64,
+    /// The registered certificate, for certificate credentials.
+    pub certificate: Option<RegisteredCertificate>,
+}
+
+/// A certificate registered on the application.
+#[derive(Debug, Clone)]
+pub struct RegisteredCertificate {
+    /// Base64url SHA-256 of the certificate's DER (`x5t#S256`).
+    pub x5t_s256: String,
+    /// The RSA public key, PKCS#1 `RSAPublicKey` DER.
+    pub rsa_public_key_der: Vec<u8>,
 }
 
 impl EntraOptions {
@@ -61,6 +74,7 @@ impl EntraOptions {
                 EVENT_HUBS_SCOPE.into(),
             ],
             expires_in: 3599,
+            certificate: None,
         }
     }
 }
@@ -218,13 +232,44 @@ impl TokenIssuer {
                 "Application not found in the directory.",
             );
         }
-        if get("client_secret") != Some(o.client_secret.as_str()) {
-            return refuse(
-                401,
-                "invalid_client",
-                "AADSTS7000215",
-                "Invalid client secret provided.",
-            );
+        match get("client_assertion_type") {
+            None => {
+                if get("client_secret") != Some(o.client_secret.as_str()) {
+                    return refuse(
+                        401,
+                        "invalid_client",
+                        "AADSTS7000215",
+                        "Invalid client secret provided.",
+                    );
+                }
+            }
+            Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer") => {
+                if get("client_secret").is_some() {
+                    return refuse(
+                        400,
+                        "invalid_request",
+                        "AADSTS50049",
+                        "Send a client secret or an assertion, not both.",
+                    );
+                }
+                let audience_path = format!("/{}/oauth2/v2.0/token", o.tenant_id);
+                if let Err((code, text)) = crate::entra_jwt::verify(
+                    get("client_assertion").unwrap_or_default(),
+                    o.certificate.as_ref(),
+                    &o.client_id,
+                    &audience_path,
+                ) {
+                    return refuse(401, "invalid_client", code, text);
+                }
+            }
+            Some(_) => {
+                return refuse(
+                    400,
+                    "invalid_request",
+                    "AADSTS50027",
+                    "Unsupported client_assertion_type.",
+                );
+            }
         }
         let Some(scope) = get("scope").filter(|s| o.scopes.iter().any(|x| x == s)) else {
             return refuse(

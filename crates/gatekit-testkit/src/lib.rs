@@ -10,6 +10,7 @@
 pub mod azure;
 pub mod data_collector;
 pub mod entra;
+pub mod entra_jwt;
 pub mod event_hubs;
 pub mod hec;
 pub mod logs_ingestion;

@@ -75,6 +75,7 @@ struct State {
     requests: u64,
     gzip_requests: u64,
     largest_body: usize,
+    body_bytes: u64,
 }
 
 /// A running receiver; stops when dropped.
@@ -94,6 +95,14 @@ impl LogsIngestionReceiver {
     /// # Panics
     /// When no port on 127.0.0.1 can be bound (a test setup failure).
     pub fn start(options: LogsIngestionOptions) -> LogsIngestionReceiver {
+        Self::start_on(options, 0)
+    }
+
+    /// Starts a plain-HTTP receiver on 127.0.0.1:`port` (0: any free port).
+    ///
+    /// # Panics
+    /// When the port cannot be bound.
+    pub fn start_on(options: LogsIngestionOptions, port: u16) -> LogsIngestionReceiver {
         let state: Arc<Mutex<State>> = Arc::default();
         let issuer = Arc::new(TokenIssuer::new(options.entra.clone()));
         let script: Arc<Script> = Arc::default();
@@ -108,7 +117,7 @@ impl LogsIngestionReceiver {
             refused_tokens: Arc::clone(&refused_tokens),
         };
         let handler = Arc::new(move |req: Request| ctx.handle(&req));
-        match HttpServer::start(handler) {
+        match HttpServer::start_on(handler, port) {
             Ok(server) => LogsIngestionReceiver {
                 server,
                 state,
@@ -179,6 +188,11 @@ impl LogsIngestionReceiver {
     /// Largest uncompressed body accepted, in bytes.
     pub fn largest_body(&self) -> usize {
         lock(&self.state).largest_body
+    }
+
+    /// Uncompressed bytes of the accepted bodies.
+    pub fn body_bytes(&self) -> u64 {
+        lock(&self.state).body_bytes
     }
 
     /// Data requests answered 401 for their token.
@@ -337,6 +351,7 @@ impl Ctx {
         let mut st = lock(&self.state);
         st.dropped_properties += dropped;
         st.largest_body = st.largest_body.max(req.body.len());
+        st.body_bytes += req.body.len() as u64;
         if gzipped {
             st.gzip_requests += 1;
         }

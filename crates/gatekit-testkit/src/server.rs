@@ -142,6 +142,12 @@ impl HttpServer {
         Self::spawn(handler, Some(Arc::new(tls)))
     }
 
+    /// Serves `handler` over plain HTTP on 127.0.0.1:`port` (0: any free port), for receivers
+    /// run by hand or by a benchmark script.
+    pub fn start_on(handler: Handler, port: u16) -> std::io::Result<HttpServer> {
+        Self::spawn_on(handler, None, port)
+    }
+
     /// The port on 127.0.0.1.
     pub fn port(&self) -> u16 {
         self.port
@@ -151,7 +157,15 @@ impl HttpServer {
         handler: Handler,
         tls: Option<Arc<rustls::ServerConfig>>,
     ) -> std::io::Result<HttpServer> {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        Self::spawn_on(handler, tls, 0)
+    }
+
+    fn spawn_on(
+        handler: Handler,
+        tls: Option<Arc<rustls::ServerConfig>>,
+        port: u16,
+    ) -> std::io::Result<HttpServer> {
+        let listener = std::net::TcpListener::bind(("127.0.0.1", port))?;
         listener.set_nonblocking(true)?;
         let port = listener.local_addr()?.port();
         let runtime = tokio::runtime::Builder::new_current_thread()

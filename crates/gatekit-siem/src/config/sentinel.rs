@@ -112,6 +112,13 @@ pub struct SentinelAuthConfig {
     /// Client secret.
     #[serde(default)]
     pub client_secret: Option<Secret>,
+    /// Certificate credential instead of `client_secret` (Gatekit addition): the
+    /// application's certificate (PEM), registered on the app in Entra ID.
+    #[serde(default)]
+    pub certificate_file: Option<std::path::PathBuf>,
+    /// The certificate's RSA private key (PEM, PKCS#8 or PKCS#1; Gatekit addition).
+    #[serde(default)]
+    pub private_key_file: Option<std::path::PathBuf>,
     /// Entra authority (Gatekit addition; default `https://login.microsoftonline.com`;
     /// `https://login.microsoftonline.us` / `https://login.chinacloudapi.cn` for sovereign
     /// clouds).

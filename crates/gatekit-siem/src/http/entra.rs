@@ -2,8 +2,9 @@
 //! platform-corrections 15).
 //!
 //! Job: hand a transport a bearer token for one resource, fetching it with the OAuth 2.0
-//! client-credentials grant (client secret) or from the Azure instance metadata endpoint
-//! (managed identity), and keeping it until shortly before it expires.
+//! client-credentials grant (client secret, or a certificate: a signed JWT assertion,
+//! [`super::entra_assertion`]) or from the Azure instance metadata endpoint (managed
+//! identity), and keeping it until shortly before it expires.
 //!
 //! Invariants:
 //! * one scope per source (`<resource>/.default`); the Logs Ingestion scope is
@@ -49,6 +50,15 @@ pub enum Credential {
         client_id: String,
         /// Client secret.
         secret: Secret,
+    },
+    /// Client credentials with a certificate: a JWT assertion signed with its key.
+    ClientCertificate {
+        /// Directory (tenant) id.
+        tenant_id: String,
+        /// Application (client) id.
+        client_id: String,
+        /// Certificate and key.
+        certificate: super::entra_assertion::ClientCertificate,
     },
     /// The instance metadata endpoint (`GET /metadata/identity/oauth2/token`).
     ManagedIdentity {
@@ -201,6 +211,44 @@ impl TokenSource {
                     url_encode(&self.settings.scope)
                 );
                 let path = format!("/{}/oauth2/v2.0/token", url_encode(tenant_id));
+                let headers = [(
+                    "content-type",
+                    "application/x-www-form-urlencoded".to_string(),
+                )];
+                self.client.post(&path, &headers, body.into_bytes()).await
+            }
+            Credential::ClientCertificate {
+                tenant_id,
+                client_id,
+                certificate,
+            } => {
+                let path = format!("/{}/oauth2/v2.0/token", url_encode(tenant_id));
+                let e = &self.settings.endpoint;
+                let scheme = if e.tls { "https" } else { "http" };
+                let default_port = if e.tls { 443 } else { 80 };
+                let authority = if e.port == default_port {
+                    e.host.clone()
+                } else {
+                    format!("{}:{}", e.host, e.port)
+                };
+                let audience = format!("{scheme}://{authority}{}", e.path(&path));
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs());
+                let assertion =
+                    certificate
+                        .assertion(client_id, &audience, now)
+                        .map_err(|reason| TokenError::Unavailable {
+                            reason,
+                            retry_after: None,
+                        })?;
+                let body = format!(
+                    "client_id={}&client_assertion_type={}&client_assertion={}&grant_type=client_credentials&scope={}",
+                    url_encode(client_id),
+                    url_encode("urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+                    assertion,
+                    url_encode(&self.settings.scope)
+                );
                 let headers = [(
                     "content-type",
                     "application/x-www-form-urlencoded".to_string(),

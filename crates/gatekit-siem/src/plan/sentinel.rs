@@ -294,18 +294,36 @@ pub(crate) fn entra_settings(
                 return Err(ConfigError::at(src, format!("{block}.tenant_id"), "expected a directory id (GUID) or a tenant domain name"));
             }
             let client_id = need(&auth.client_id, "client_id")?;
-            let secret = auth.client_secret.clone().ok_or_else(|| {
-                ConfigError::at(src, format!("{block}.client_secret"), "`client_secret` is required for service_principal")
-            })?;
-            if secret.plain_text {
-                tracing::warn!(path = %format!("{block}.client_secret"), "The Entra client secret is written in the configuration file in plain text; use ${{ENV_VAR}} or {{file: PATH}}.");
-            }
+            let credential = match (&auth.client_secret, &auth.certificate_file, &auth.private_key_file) {
+                (Some(secret), None, None) => {
+                    if secret.plain_text {
+                        tracing::warn!(path = %format!("{block}.client_secret"), "The Entra client secret is written in the configuration file in plain text; use ${{ENV_VAR}} or {{file: PATH}}.");
+                    }
+                    Credential::ClientSecret {
+                        tenant_id,
+                        client_id,
+                        secret: secret.clone(),
+                    }
+                }
+                (None, Some(cert), Some(key)) => {
+                    let resolve = |p: &std::path::Path| cfg.resolve_path(&p.display().to_string());
+                    let certificate = crate::http::entra_assertion::ClientCertificate::load(&resolve(cert), &resolve(key))
+                        .map_err(|e| ConfigError::at(src, format!("{block}.certificate_file"), e))?;
+                    Credential::ClientCertificate {
+                        tenant_id,
+                        client_id,
+                        certificate,
+                    }
+                }
+                (None, None, None) => {
+                    return Err(ConfigError::at(src, format!("{block}.client_secret"), "service_principal needs `client_secret`, or `certificate_file` and `private_key_file`"))
+                }
+                _ => {
+                    return Err(ConfigError::at(src, format!("{block}.client_secret"), "use either `client_secret` or `certificate_file` with `private_key_file`, not both (and the certificate needs its key)"))
+                }
+            };
             (
-                Credential::ClientSecret {
-                    tenant_id,
-                    client_id,
-                    secret,
-                },
+                credential,
                 auth.authority_host.clone().unwrap_or_else(|| entra::DEFAULT_AUTHORITY.to_string()),
             )
         }
