@@ -191,3 +191,16 @@ fn certificate_credentials_load_their_files() {
         "{e}"
     );
 }
+
+#[test]
+fn batches_are_sized_to_fit_one_request() {
+    // 1,048,576 bytes of body: 1 MiB of records would overflow by the array's commas.
+    let p = plans(&format!("{LOGS}    delivery: {{batch_size: 500}}\n"));
+    assert_eq!(p[0].delivery.batch.max_bytes.get(), 1_048_576 - 502);
+    let p = plans(&format!("{LOGS}    delivery: {{batch_max_bytes: 65536}}\n"));
+    assert_eq!(
+        p[0].delivery.batch.max_bytes.get(),
+        65536,
+        "smaller settings stay"
+    );
+}

@@ -88,13 +88,24 @@ pub(crate) fn plan(
     };
     let (delivery, fail_closed) = delivery(cfg, siem, s.delivery.as_ref(), "azure_sentinel", path)?;
     let transport_path = format!("{path}.transport");
-    let destination = |formatter: Box<dyn Formatter>, transport: TransportPlan| DestinationPlan {
-        platform: "azure_sentinel",
-        formatter,
-        framing: Framing::None,
-        transport,
-        delivery,
-        fail_closed,
+    let destination = |formatter: Box<dyn Formatter>, transport: TransportPlan| {
+        let mut delivery = delivery;
+        if let Some(limit) = body_limit(&transport, delivery.batch.max_events.get()) {
+            // Full batches fit one request, rather than being split on every send.
+            if delivery.batch.max_bytes.get() > limit {
+                if let Some(l) = std::num::NonZeroUsize::new(limit) {
+                    delivery.batch.max_bytes = l;
+                }
+            }
+        }
+        DestinationPlan {
+            platform: "azure_sentinel",
+            formatter,
+            framing: Framing::None,
+            transport,
+            delivery,
+            fail_closed,
+        }
     };
     match s.transport.as_str() {
         "log_analytics_agent" => {
@@ -133,6 +144,22 @@ pub(crate) fn plan(
             transport_path,
             format!("unknown transport `{other}`; use logs_ingestion_api, data_collector_api, event_hubs or log_analytics_agent"),
         )),
+    }
+}
+
+/// The most record bytes (`batch_max_bytes`) a batch of up to `events` records may carry so
+/// that its request body stays within the endpoint's limit: a JSON array adds a comma per
+/// record and two brackets; an Event Hubs batch also wraps each record in `{"Body":...}` and
+/// escapes its quotes, counted here as a fifth more plus 12 bytes per record.
+fn body_limit(transport: &TransportPlan, events: usize) -> Option<usize> {
+    match transport {
+        TransportPlan::LogsIngestion(p) => {
+            Some(p.settings.max_request_bytes.saturating_sub(events + 2))
+        }
+        TransportPlan::EventHubs(p) => {
+            Some((p.max_batch_bytes / 6 * 5).saturating_sub(12 * events + 2))
+        }
+        _ => None,
     }
 }
 
