@@ -520,3 +520,33 @@ async fn certificate_credentials_send_a_signed_assertion() {
     assert_eq!(monitor.failures(), 1);
     assert_eq!(rx.records().len(), 2);
 }
+
+#[tokio::test]
+async fn an_answer_lost_after_ingestion_duplicates_exactly_one_batch() {
+    // The receiver keeps the records, then answers after the client gave up: the transport
+    // cannot know, retries, and the batch arrives twice. Duplicates are counted (by EventId)
+    // and bounded by the one batch in flight.
+    let rx = receiver();
+    rx.script([Fault::Slow(Duration::from_millis(800))]);
+    let tokens = tokens(rx.port(), CLIENT_SECRET);
+    let (auth, _) = reporter("logs_ingestion:dup");
+    let impatient = gatekit_siem::http::client::HttpClient::new(
+        endpoint(rx.port()),
+        &tls(),
+        Duration::from_millis(300),
+    )
+    .unwrap();
+    let t =
+        LogsIngestionTransport::new(impatient, tokens, settings(false, MAX_REQUEST_BYTES), auth);
+    let b = batch(10);
+    assert!(
+        matches!(t.send(&b).await, BatchOutcome::Retry { reason, .. } if reason.contains("no answer"))
+    );
+    assert_eq!(t.send(&b).await, BatchOutcome::Delivered);
+    assert_eq!(rx.record_count(), 20);
+    assert_eq!(
+        rx.duplicates(),
+        10,
+        "exactly the batch whose answer was lost"
+    );
+}
