@@ -550,3 +550,13 @@ async fn an_answer_lost_after_ingestion_duplicates_exactly_one_batch() {
         "exactly the batch whose answer was lost"
     );
 }
+
+#[tokio::test]
+async fn an_absurd_token_lifetime_is_bounded() {
+    // `expires_in` is outside input: a huge one must neither overflow nor keep a token forever.
+    let s = setup();
+    s.rx.issuer().set_expires_in(u64::MAX / 2);
+    assert_eq!(s.t.send(&batch(1)).await, BatchOutcome::Delivered);
+    assert_eq!(s.t.send(&batch(1)).await, BatchOutcome::Delivered);
+    assert_eq!(s.rx.issuer().requests(), 1);
+}

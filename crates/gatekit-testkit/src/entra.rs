@@ -175,13 +175,7 @@ impl TokenIssuer {
     fn issue(&self, scope: &str, expires_in: u64) -> String {
         let n = self.issued.fetch_add(1, Ordering::Relaxed) + 1;
         let token = format!("eyJ0eXAiOiJKV1QifQ.gatekit-test-token-{n}.sig");
-        lock(&self.tokens).insert(
-            token.clone(),
-            (
-                scope.to_string(),
-                Instant::now() + Duration::from_secs(expires_in),
-            ),
-        );
+        lock(&self.tokens).insert(token.clone(), (scope.to_string(), expiry_after(expires_in)));
         token
     }
 
@@ -317,6 +311,14 @@ impl TokenIssuer {
             &json!({"access_token": token, "expires_in": o.expires_in.to_string(), "resource": resource, "token_type": "Bearer"}),
         )
     }
+}
+
+/// Now plus `secs`, or as far as `Instant` reaches (huge lifetimes are a test input).
+fn expiry_after(secs: u64) -> Instant {
+    let now = Instant::now();
+    now.checked_add(Duration::from_secs(secs))
+        .or_else(|| now.checked_add(Duration::from_secs(100 * 365 * 86_400)))
+        .unwrap_or(now)
 }
 
 /// A standalone token endpoint on 127.0.0.1; stops when dropped.

@@ -295,7 +295,9 @@ impl TokenSource {
                     _ => None,
                 }
                 .unwrap_or(3599)
-                .max(1);
+                // Outside input: a day at most (Entra's are about an hour), so the arithmetic
+                // on `Instant` cannot overflow.
+                .clamp(1, 86_400);
                 let lifetime = Duration::from_secs(secs);
                 Ok(Cached {
                     token: Secret::runtime(token.to_string()),

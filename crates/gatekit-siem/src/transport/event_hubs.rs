@@ -208,7 +208,7 @@ impl EventHubsTransport {
             return s.token.clone();
         }
         let ttl_secs = ttl.as_secs().max(1);
-        let expiry = now + ttl_secs;
+        let expiry = now.saturating_add(ttl_secs);
         let resource = format!("https://{}/{}", self.settings.namespace, self.settings.hub);
         let token = Secret::runtime(event_hubs_sas(&resource, key_name, key.expose(), expiry));
         *cache = Some(Sas {
