@@ -81,8 +81,16 @@ async fn events_arrive_as_string_bodies_under_a_valid_sas() {
     let b = batch(3);
     assert_eq!(t.send(&b).await, BatchOutcome::Delivered);
     assert_eq!(t.send(&batch(2)).await, BatchOutcome::Delivered);
+    let single = batch(1);
+    assert_eq!(
+        t.send(&single).await,
+        BatchOutcome::Delivered,
+        "a single send"
+    );
     let bodies = rx.bodies();
-    assert_eq!(bodies.len(), 5);
+    assert_eq!(bodies.len(), 6);
+    assert_eq!(bodies[5].as_bytes(), &single[0].payload[..]);
+    assert_eq!(rx.single_sends(), 1);
     assert_eq!(
         bodies[1].as_bytes(),
         &b[1].payload[..],

@@ -55,6 +55,7 @@ struct State {
     duplicates: u64,
     requests: u64,
     refused: u64,
+    single_sends: u64,
     signatures: HashSet<String>,
 }
 
@@ -116,6 +117,11 @@ impl EventHubsReceiver {
     /// Requests received (any answer).
     pub fn requests(&self) -> u64 {
         lock(&self.state).requests
+    }
+
+    /// Accepted single-event sends (not batch sends).
+    pub fn single_sends(&self) -> u64 {
+        lock(&self.state).single_sends
     }
 
     /// Requests refused for their authorization.
@@ -265,6 +271,9 @@ fn ingest(
         vec![String::from_utf8_lossy(&req.body).into_owned()]
     };
     let mut st = lock(state);
+    if req.header("content-type") != Some(BATCH_CONTENT_TYPE) {
+        st.single_sends += 1;
+    }
     if let Some(s) = signature {
         st.signatures.insert(s);
     }

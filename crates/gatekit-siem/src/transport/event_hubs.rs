@@ -3,8 +3,9 @@
 //! Job: send a batch of events as one "send batch" request,
 //! `POST https://<namespace>/<hub>/messages?api-version=2014-01` with
 //! `Content-Type: application/vnd.microsoft.servicebus.json` and a body of
-//! `[{"Body":"<event as a string>"},...]`, authorised by a SAS token built from the
-//! connection string (or an Entra bearer token), and classify the answer.
+//! `[{"Body":"<event as a string>"},...]` (a batch of one event as a "send event" request whose
+//! body is the event itself), authorised by a SAS token built from the connection string (or an
+//! Entra bearer token), and classify the answer.
 //!
 //! Invariants:
 //! * the SAS signs `URL-encode(https://<namespace>/<hub>) + "\n" + expiry` with the key
@@ -32,6 +33,8 @@ use crate::secret::Secret;
 
 /// The batch content type.
 pub const BATCH_CONTENT_TYPE: &str = "application/vnd.microsoft.servicebus.json";
+/// The content type of a single-event send (any is accepted; this is the documented one).
+pub const SINGLE_CONTENT_TYPE: &str = "application/atom+xml;type=entry;charset=utf-8";
 /// The API version.
 pub const API_VERSION: &str = "2014-01";
 /// Basic tier: largest event or batch.
@@ -247,7 +250,12 @@ impl Transport for EventHubsTransport {
 
     fn send<'a>(&'a self, batch: &'a [Record]) -> SendFuture<'a> {
         Box::pin(async move {
-            let body = batch_body(batch);
+            // One event goes as a single send (the raw event bytes); more as a batch send.
+            // Consumers read the same event bytes either way.
+            let (body, content_type) = match batch {
+                [one] => (trim_line_end(&one.payload).to_vec(), SINGLE_CONTENT_TYPE),
+                _ => (batch_body(batch), BATCH_CONTENT_TYPE),
+            };
             if body.len() > self.settings.max_batch_bytes {
                 return BatchOutcome::TooLarge;
             }
@@ -259,7 +267,7 @@ impl Transport for EventHubsTransport {
             loop {
                 let headers = [
                     ("authorization", authorization.expose().to_string()),
-                    ("content-type", BATCH_CONTENT_TYPE.to_string()),
+                    ("content-type", content_type.to_string()),
                 ];
                 let response = match self.client.post(&self.path, &headers, body.clone()).await {
                     Ok(r) => r,
