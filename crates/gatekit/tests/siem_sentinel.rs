@@ -232,3 +232,49 @@ fn event_hubs_receives_canonical_json_events_under_sas() {
     );
     assert_eq!(rx.duplicates(), 0);
 }
+
+#[test]
+fn a_refused_entra_secret_becomes_a_system_event_in_the_other_siem() {
+    // Sentinel with a wrong client secret, and a Splunk file destination that works: the
+    // authentication failure is reported there as a system_event, without the secret.
+    let rx = LogsIngestionReceiver::start(LogsIngestionOptions::new(
+        DCR,
+        EntraOptions::new(TENANT, CLIENT_ID, CLIENT_SECRET),
+    ));
+    std::env::set_var("GATEKIT_TEST_WRONG_SECRET", "not-the-secret-4f9a");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("splunk.jsonl");
+    let port = rx.port();
+    let siem = format!(
+        "  azure_sentinel:\n    logs_ingestion_api: {{endpoint: \"http://127.0.0.1:{port}\", dcr_immutable_id: {DCR}}}\n    auth: {{tenant_id: {TENANT}, client_id: {CLIENT_ID}, client_secret: \"${{GATEKIT_TEST_WRONG_SECRET}}\", authority_host: \"http://127.0.0.1:{port}\"}}\n    delivery: {{batch_timeout: 0.05}}\n  splunk:\n    transport: file\n    format: json\n    file: {{path: {:?}}}\n    delivery: {{batch_timeout: 0.05}}\n",
+        file.display().to_string()
+    );
+    let reported = || {
+        std::fs::read_to_string(&file)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|e| {
+                e["event_type"] == "system_event"
+                    && e["message"]
+                        .as_str()
+                        .is_some_and(|m| m.contains("authentication failure"))
+            })
+            .collect::<Vec<Value>>()
+    };
+    call_through_gateway(&siem, "audit me", || !reported().is_empty());
+    let events = reported();
+    let message = events[0]["message"].as_str().unwrap();
+    assert!(
+        message.contains(&format!("logs_ingestion:127.0.0.1:{port}"))
+            && message.contains("AADSTS7000215"),
+        "{message}"
+    );
+    let all = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        !all.contains("not-the-secret-4f9a"),
+        "the secret never reaches a SIEM"
+    );
+    assert_eq!(rx.requests(), 0, "no data request without a token");
+    assert!(rx.issuer().requests() >= 1);
+}
