@@ -560,3 +560,65 @@ async fn an_absurd_token_lifetime_is_bounded() {
     assert_eq!(s.t.send(&batch(1)).await, BatchOutcome::Delivered);
     assert_eq!(s.rx.issuer().requests(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backlog_spanning_hours_is_split_until_each_call_spans_30_minutes() {
+    let mut options =
+        LogsIngestionOptions::new(DCR, EntraOptions::new(TENANT, CLIENT_ID, CLIENT_SECRET));
+    options.max_time_range = Some(Duration::from_secs(30 * 60));
+    let s = setup_with(
+        LogsIngestionReceiver::start(options),
+        CLIENT_SECRET,
+        false,
+        MAX_REQUEST_BYTES,
+    );
+    // 64 events, one every 4 minutes: over four hours, as after an outage.
+    let factory = gatekit_core::EventFactory::new("gk-test-host", "0.0.0-test");
+    let start = gatekit_core::Timestamp::parse_rfc3339("2025-11-17T06:00:00Z").unwrap();
+    let all: Vec<Record> = (0..64u64)
+        .map(|i| {
+            let mut event = factory
+                .event(
+                    gatekit_core::EventType::AuditEvent,
+                    gatekit_core::Severity::Notice,
+                )
+                .with_message(format!("backlog {i}"));
+            event.timestamp = gatekit_core::Timestamp::from_unix_nanos(
+                start.unix_nanos() + i64::try_from(i).unwrap() * 240 * 1_000_000_000,
+            );
+            let mut payload = Vec::new();
+            gatekit_format::Formatter::format(&SentinelFormatter, &event, &mut payload).unwrap();
+            Record::new(
+                gatekit_delivery::RecordId(event.event_id.as_uuid().as_u128()),
+                payload,
+            )
+        })
+        .collect();
+    assert_eq!(
+        s.t.send(&all).await,
+        BatchOutcome::TooLarge,
+        "400 RecordsTimeRangeIsMoreThan30Minutes splits"
+    );
+    assert_eq!(s.rx.record_count(), 0);
+    let dir = tempfile::tempdir().unwrap();
+    let settings = delivery(&format!(
+        "batch_size: 64\nbatch_timeout: 0.05\nretry_initial_delay: 0.01\ndead_letter_path: {:?}\n",
+        dir.path().join("dead.jsonl").display().to_string()
+    ));
+    let transport: Arc<dyn Transport> = Arc::new(s.t);
+    let pipeline = Pipeline::spawn("azure_sentinel", settings, vec![transport]).unwrap();
+    let producer = pipeline.producer();
+    for r in all {
+        producer.submit(r).await.unwrap();
+    }
+    let rx = &s.rx;
+    wait_for("the backlog", || rx.record_count() >= 64).await;
+    let snapshot = pipeline.snapshot();
+    pipeline.shutdown().await;
+    assert_eq!(snapshot.dead_lettered, 0, "{snapshot:?}");
+    assert!(
+        snapshot.split_batches >= 7,
+        "64 -> 8 calls of 8 events (28 minutes): {snapshot:?}"
+    );
+    assert_eq!(rx.duplicates(), 0);
+}

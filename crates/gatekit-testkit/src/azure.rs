@@ -143,20 +143,46 @@ pub fn parse_rfc1123(s: &str) -> Option<u64> {
     if hms.len() != 3 || hms[0] > 23 || hms[1] > 59 || hms[2] > 60 || !(1..=31).contains(&day) {
         return None;
     }
-    // Days from civil (H. Hinnant's algorithm).
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let m = i64::from(month);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
+    let days = days_from_civil(year, month, day);
     if DAYS[usize::try_from(days.rem_euclid(7)).ok()?] != weekday {
         return None;
     }
     u64::try_from(days * 86_400)
         .ok()
         .map(|d| d + hms[0] * 3600 + hms[1] * 60 + hms[2])
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
+fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let m = i64::from(month);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// Seconds since the epoch of `YYYY-MM-DDThh:mm:ss[.fff]Z` (UTC only; enough for the
+/// receivers' time-range checks).
+pub fn parse_utc_seconds(s: &str) -> Option<f64> {
+    let s = s.strip_suffix('Z')?;
+    let (date, time) = s.split_once('T')?;
+    let mut d = date.split('-');
+    let (year, month, day) = (
+        d.next()?.parse().ok()?,
+        d.next()?.parse().ok()?,
+        d.next()?.parse().ok()?,
+    );
+    let mut t = time.split(':');
+    let (h, m, sec): (f64, f64, f64) = (
+        t.next()?.parse().ok()?,
+        t.next()?.parse().ok()?,
+        t.next()?.parse().ok()?,
+    );
+    #[allow(clippy::cast_precision_loss)]
+    let days = days_from_civil(year, month, day) as f64;
+    Some(days * 86_400.0 + h * 3600.0 + m * 60.0 + sec)
 }
 
 #[cfg(test)]
@@ -176,6 +202,16 @@ mod tests {
             "wrong weekday"
         );
         assert_eq!(parse_rfc1123("2025-11-17T09:30:00Z"), None);
+    }
+
+    #[test]
+    fn utc_timestamps_parse() {
+        assert_eq!(parse_utc_seconds("1970-01-01T00:00:00Z"), Some(0.0));
+        assert_eq!(
+            parse_utc_seconds("2025-11-17T09:30:00.5Z"),
+            Some(1_763_371_800.5)
+        );
+        assert_eq!(parse_utc_seconds("2025-11-17T09:30:00+01:00"), None);
     }
 
     #[test]

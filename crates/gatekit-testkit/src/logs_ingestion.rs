@@ -18,6 +18,8 @@
 //!   an undeclared property is dropped and counted, as Azure drops it; a declared one with a
 //!   value of the wrong JSON type (`string`, `int` in i32 range, `long`, `real`, `boolean`,
 //!   `datetime` as an ISO 8601 string, `dynamic` anything) → 400 (`InvalidSchema`);
+//! * with `max_time_range` set, records whose `TimeGenerated` span more than it → 400
+//!   `RecordsTimeRangeIsMoreThan30Minutes` (some tables enforce 30 minutes);
 //! * success is 204 with an empty body; records are kept in order, and records whose
 //!   `EventId` was already received are counted as duplicates.
 //!
@@ -50,6 +52,9 @@ pub struct LogsIngestionOptions {
     pub entra: EntraOptions,
     /// Keep every record (tests); `false` only counts them (benchmarks).
     pub keep_records: bool,
+    /// Refuse a request whose records' `TimeGenerated` span more than this, with 400
+    /// `RecordsTimeRangeIsMoreThan30Minutes`, as some tables do (§7a); `None`: no limit.
+    pub max_time_range: Option<std::time::Duration>,
 }
 
 impl LogsIngestionOptions {
@@ -60,6 +65,7 @@ impl LogsIngestionOptions {
             stream: SENTINEL_STREAM.into(),
             entra,
             keep_records: true,
+            max_time_range: None,
         }
     }
 }
@@ -347,6 +353,22 @@ impl Ctx {
                 }
             }
             accepted.push(kept);
+        }
+        if let Some(limit) = self.options.max_time_range {
+            let times: Vec<f64> = accepted
+                .iter()
+                .filter_map(|r| r.get("TimeGenerated").and_then(Value::as_str))
+                .filter_map(crate::azure::parse_utc_seconds)
+                .collect();
+            let earliest = times.iter().copied().fold(f64::INFINITY, f64::min);
+            let latest = times.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            if latest - earliest > limit.as_secs_f64() {
+                return error(
+                    400,
+                    "RecordsTimeRangeIsMoreThan30Minutes",
+                    "The records of one call span more than 30 minutes",
+                );
+            }
         }
         let mut st = lock(&self.state);
         st.dropped_properties += dropped;

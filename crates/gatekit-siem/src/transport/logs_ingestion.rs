@@ -11,10 +11,12 @@
 //!   batch is answered [`BatchOutcome::TooLarge`] before anything is sent, so the delivery
 //!   manager splits it; a 413 from Azure splits too (the cap is counted uncompressed even with
 //!   gzip, docs/decisions/0301-azure-size-cap-and-auth-retries.md);
-//! * 204 is the only success; 400 and 404 are permanent; 401 gets one fresh token and one
-//!   resend, then counts as an authentication failure; 403 (missing *Monitoring Metrics
-//!   Publisher* role) is an authentication failure retried slowly; 429 waits exactly
-//!   `Retry-After`; 5xx and connection errors retry with the manager's backoff.
+//! * 204 is the only success; 400 and 404 are permanent, except 400
+//!   `RecordsTimeRangeIsMoreThan30Minutes`, which splits the batch (halves span less time);
+//!   401 gets one fresh token and one resend, then counts as an authentication failure; 403
+//!   (missing *Monitoring Metrics Publisher* role) is an authentication failure retried
+//!   slowly; 429 waits exactly `Retry-After`; 5xx and connection errors retry with the
+//!   manager's backoff.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -155,6 +157,13 @@ impl Transport for LogsIngestionTransport {
                     }
                     401 | 403 => {
                         return refused("the Logs Ingestion endpoint", &a, &self.auth, slow)
+                    }
+                    // §7a: some tables refuse a call whose records span more than 30 minutes
+                    // (a backlog after an outage); halves span less.
+                    400 if batch.len() > 1
+                        && a.text.starts_with("RecordsTimeRangeIsMoreThan30Minutes") =>
+                    {
+                        return BatchOutcome::TooLarge
                     }
                     _ => return classify(&a, &[204], batch.len()),
                 }
