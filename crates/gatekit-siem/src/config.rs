@@ -5,9 +5,9 @@
 //! `retry_backoff`), the platforms under `siem.platforms.<name>` (with `priority`), and the
 //! per-platform blocks `siem.splunk`, `siem.qradar`, `siem.azure_sentinel` also accepted. A
 //! platform may be configured in one of the two places, not both. Every struct denies unknown
-//! keys; validation is offline (no DNS, no connection). Transports that this build does not
-//! deliver yet are accepted by the schema and refused at load with a clear message, never
-//! silently ignored (an audit trail that quietly goes nowhere is the worst outcome).
+//! keys; validation is offline (no DNS, no connection). A block that could not deliver is
+//! refused at load with a clear message, never silently ignored (an audit trail that quietly
+//! goes nowhere is the worst outcome).
 
 use std::path::PathBuf;
 
@@ -15,6 +15,12 @@ use gatekit_config::yaml;
 use serde::Deserialize;
 
 use crate::secret::Secret;
+
+mod sentinel;
+pub use sentinel::{
+    DataCollectorConfig, EventHubsConfig, LogsIngestionConfig, SentinelAuthConfig,
+    SentinelSchemaConfig,
+};
 
 fn yes() -> bool {
     true
@@ -345,22 +351,22 @@ pub struct SentinelConfig {
     pub format: String,
     /// Legacy HTTP Data Collector API.
     #[serde(default)]
-    pub data_collector_api: Option<yaml::Mapping>,
+    pub data_collector_api: Option<DataCollectorConfig>,
     /// Event Hubs.
     #[serde(default)]
-    pub event_hubs: Option<yaml::Mapping>,
-    /// Logs Ingestion API.
+    pub event_hubs: Option<EventHubsConfig>,
+    /// Logs Ingestion API (Gatekit addition).
     #[serde(default)]
-    pub logs_ingestion_api: Option<yaml::Mapping>,
+    pub logs_ingestion_api: Option<LogsIngestionConfig>,
     /// File for the Azure Monitor Agent (the requirements' `log_analytics_agent`).
     #[serde(default)]
     pub log_analytics_agent: Option<FileEndpoint>,
     /// Entra ID / shared key authentication.
     #[serde(default)]
-    pub auth: Option<yaml::Mapping>,
+    pub auth: Option<SentinelAuthConfig>,
     /// Table schema.
     #[serde(default)]
-    pub schema: Option<yaml::Mapping>,
+    pub schema: Option<SentinelSchemaConfig>,
     /// Delivery options.
     #[serde(default)]
     pub delivery: Option<DeliveryBlock>,

@@ -5,4 +5,6 @@
 
 pub mod azure_auth;
 pub mod client;
+pub mod entra;
+pub mod entra_assertion;
 pub mod status;

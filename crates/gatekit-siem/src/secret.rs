@@ -23,6 +23,14 @@ impl Secret {
     pub fn expose(&self) -> &str {
         &self.value
     }
+
+    /// A secret obtained at run time (an access token, a signature), never from the file.
+    pub fn runtime(value: String) -> Secret {
+        Secret {
+            value,
+            plain_text: false,
+        }
+    }
 }
 
 impl fmt::Debug for Secret {

@@ -65,6 +65,9 @@ pub fn build_transport_with(
             port,
             settings,
         } => Arc::new(TlsTransport::new(host, *port, settings.clone())?.with_auth_monitor(auth)),
+        TransportPlan::LogsIngestion(plan) => plan.build(auth)?,
+        TransportPlan::DataCollector(plan) => plan.build(auth)?,
+        TransportPlan::EventHubs(plan) => plan.build(auth)?,
     })
 }
 

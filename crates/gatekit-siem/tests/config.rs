@@ -94,23 +94,6 @@ fn qradar_rest_api_is_the_http_receiver_not_ariel() {
 }
 
 #[test]
-fn planned_transports_are_refused_not_ignored() {
-    for (block, path) in [
-        (
-            "  azure_sentinel: {transport: event_hubs}\n",
-            "siem.azure_sentinel.transport",
-        ),
-        (
-            "  azure_sentinel: {transport: logs_ingestion_api}\n",
-            "siem.azure_sentinel.transport",
-        ),
-    ] {
-        let e = errors(block);
-        assert!(e.contains(path) && e.contains("not available"), "{e}");
-    }
-}
-
-#[test]
 fn secrets_never_show_in_debug_output() {
     std::env::set_var(
         "GATEKIT_TEST_HEC_SECRET",

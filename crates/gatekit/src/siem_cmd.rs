@@ -151,12 +151,12 @@ fn synthetic(factory: &EventFactory, i: u64) -> AuditEvent {
 fn cpu_seconds() -> f64 {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
     let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-    let f: Vec<f64> = rest
-        .split_whitespace()
-        .filter_map(|v| v.parse().ok())
-        .collect();
+    // Positional: parsing before indexing would drop the state letter (field 3) and shift
+    // every index by one (it used to report stime + cutime).
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let field = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
     // utime and stime are fields 14 and 15 of stat(5); after the command name they are 11 and 12.
-    (f.get(11).copied().unwrap_or(0.0) + f.get(12).copied().unwrap_or(0.0)) / 100.0
+    (field(11) + field(12)) / 100.0
 }
 
 fn peak_rss_mib() -> f64 {

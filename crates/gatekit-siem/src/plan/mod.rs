@@ -3,8 +3,9 @@
 //!
 //! Platform defaults follow the platforms (platform-corrections.md): Splunk `sc4s` is CEF in
 //! RFC 5424 over TLS with LF framing; QRadar takes LEEF 2.0 in RFC 5424; the file transports
-//! write one JSON object (or CEF line) per line. Transports that this build does not deliver
-//! yet are errors at load that say so.
+//! write one JSON object (or CEF line) per line; HEC, the HTTP Receiver and the Azure APIs take
+//! their own bodies. A configuration that could not deliver (an unknown transport, a missing
+//! endpoint, QRadar's search API as a target) is an error at load that says so.
 
 use gatekit_config::{yaml, Config, ConfigError};
 use gatekit_delivery::{DeliveryConfig, DeliverySettings};
@@ -13,7 +14,7 @@ use gatekit_format::{Formatter, Framing};
 use crate::config::SiemConfig;
 
 mod qradar;
-mod sentinel;
+pub mod sentinel;
 mod splunk;
 mod syslog;
 
@@ -61,6 +62,12 @@ pub enum TransportPlan {
         /// Port.
         port: u16,
     },
+    /// Sentinel Logs Ingestion API.
+    LogsIngestion(Box<sentinel::LogsIngestionPlan>),
+    /// Sentinel (Log Analytics) HTTP Data Collector API.
+    DataCollector(Box<sentinel::DataCollectorPlan>),
+    /// Azure Event Hubs over HTTPS.
+    EventHubs(Box<sentinel::EventHubsPlan>),
 }
 
 /// One enabled platform, ready to build.
@@ -116,14 +123,6 @@ pub fn parse(cfg: &Config) -> Result<Option<SiemConfig>, ConfigError> {
         )
     })?;
     Ok(siem.enabled.then_some(siem))
-}
-
-pub(crate) fn unavailable(source: &str, path: &str, what: &str, issue: &str) -> ConfigError {
-    ConfigError::at(
-        source,
-        path,
-        format!("{what} is not available in this version of Gatekit ({issue}); refusing to start rather than drop the audit trail"),
-    )
 }
 
 /// The delivery settings of one platform: its `delivery` block over the global defaults.
