@@ -105,6 +105,24 @@ struct Destination {
     framing: Framing,
     producer: Producer,
     pipeline: std::sync::Mutex<Option<Pipeline>>,
+    /// Size of the last rendered record: the next buffer starts that large, so rendering
+    /// rarely grows (and copies) it.
+    size_hint: std::sync::atomic::AtomicUsize,
+}
+
+impl Destination {
+    /// `event` rendered and framed for this destination.
+    fn render(
+        &self,
+        event: &gatekit_core::AuditEvent,
+    ) -> Result<Vec<u8>, gatekit_format::FormatError> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let mut payload = Vec::with_capacity(self.size_hint.load(Relaxed) + 64);
+        self.framing
+            .write_frame(self.formatter.as_ref(), event, &mut payload)?;
+        self.size_hint.store(payload.len(), Relaxed);
+        Ok(payload)
+    }
 }
 
 /// All SIEM destinations.
@@ -173,6 +191,7 @@ impl SiemSink {
                 framing: plan.framing,
                 producer,
                 pipeline: std::sync::Mutex::new(Some(pipeline)),
+                size_hint: std::sync::atomic::AtomicUsize::new(512),
             });
         }
         let sink = Arc::new(SiemSink {
@@ -282,14 +301,13 @@ impl SiemSink {
         let id = RecordId(event.event_id.as_uuid().as_u128());
         let mut result = Ok(());
         for d in &self.destinations {
-            let mut payload = Vec::with_capacity(512);
-            if let Err(e) = d
-                .framing
-                .write_frame(d.formatter.as_ref(), event, &mut payload)
-            {
-                warn!(platform = d.platform, error = %e, "Event could not be formatted; not sent.");
-                continue;
-            }
+            let payload = match d.render(event) {
+                Ok(p) => p,
+                Err(e) => {
+                    warn!(platform = d.platform, error = %e, "Event could not be formatted; not sent.");
+                    continue;
+                }
+            };
             match d.producer.try_submit(Record::new(id, payload)) {
                 Ok(_) => {}
                 Err(SubmitError::Full { destination, .. }) => {
@@ -309,11 +327,7 @@ impl SiemSink {
     pub async fn submit_waiting(&self, event: &gatekit_core::AuditEvent) {
         let id = RecordId(event.event_id.as_uuid().as_u128());
         for d in &self.destinations {
-            let mut payload = Vec::with_capacity(512);
-            if d.framing
-                .write_frame(d.formatter.as_ref(), event, &mut payload)
-                .is_ok()
-            {
+            if let Ok(payload) = d.render(event) {
                 let _ = d.producer.submit(Record::new(id, payload)).await;
             }
         }
