@@ -170,7 +170,9 @@ pub async fn run(
         }
     });
 
+    let anchor = tokio::spawn(timer_anchor(gw.settings.request_timeout));
     let reason = gw.read_client(input).await;
+    anchor.abort();
     info!(?reason, "Gateway stopping.");
     if reason == StopReason::ClientClosed {
         gw.drain().await;
@@ -192,6 +194,24 @@ pub async fn run(
         client.take();
     }
     reason
+}
+
+/// Keeps a timer armed that fires sooner than any request deadline.
+///
+/// Every forwarded request arms a timeout. When tokio's timer wheel gets a deadline earlier
+/// than the one the driver last parked with (or any deadline when none was armed), it unparks
+/// the driver: on a current-thread runtime that is an eventfd write and one more
+/// `epoll_wait` per request (seen with `strace -c`: 3 writes and 3 `epoll_wait`s per call
+/// instead of 2 and 2). With this tick armed, request deadlines are always later than the
+/// driver's next wake and arming them costs nothing extra. Price: one wake-up per tick while
+/// idle.
+async fn timer_anchor(request_timeout: Duration) {
+    let period = (request_timeout / 2).clamp(Duration::from_millis(100), Duration::from_secs(1));
+    let mut tick = tokio::time::interval(period);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+    }
 }
 
 impl Gateway {

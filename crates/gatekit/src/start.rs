@@ -192,7 +192,17 @@ pub fn run_gateway(path: &Path, verbose: bool) -> ExitCode {
     info!(config = %cfg.source, upstreams = settings.upstreams.len(), "Gatekit starting.");
     let (reason, writer_thread) = runtime.block_on(async {
         let io = client::attach();
-        let reason = gateway::run(settings, io.input, io.output).await;
+        // The gateway runs as a spawned task, not as the `block_on` future itself: on a
+        // current-thread runtime, waking the `block_on` future always goes through the
+        // driver's eventfd (a write and an extra `epoll_wait` per message), while waking a
+        // spawned task from the runtime thread is a queue push.
+        let gateway = tokio::spawn(gateway::run(settings, io.input, io.output));
+        // A panic in the gateway stays a panic, as it was when it ran inside `block_on`
+        // (the task is never cancelled: the runtime outlives it).
+        let reason = match gateway.await {
+            Ok(reason) => reason,
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        };
         (reason, io.writer_thread)
     });
     runtime.shutdown_timeout(Duration::from_secs(1));
