@@ -89,9 +89,15 @@ pub trait AuditSink: Send + Sync + std::fmt::Debug {
     /// Records one event; an error means a critical destination lost it.
     fn record(&self, record: &AuditRecord<'_>) -> Result<(), String>;
 
-    /// Whether records should carry bodies (the gateway then parses results it would
-    /// otherwise pass through as raw bytes).
+    /// Whether request records should carry the request's params.
     fn wants_bodies(&self) -> bool;
+
+    /// Whether response records should carry the result. Asking for it makes the gateway
+    /// parse every result it would otherwise pass through as raw bytes (and write it out
+    /// again), so a sink that does not use results says no.
+    fn wants_response_bodies(&self) -> bool {
+        self.wants_bodies()
+    }
 }
 
 /// Several sinks as one: a record goes to each; the first critical failure is reported after
@@ -116,5 +122,9 @@ impl AuditSink for Fanout {
 
     fn wants_bodies(&self) -> bool {
         self.0.iter().any(|s| s.wants_bodies())
+    }
+
+    fn wants_response_bodies(&self) -> bool {
+        self.0.iter().any(|s| s.wants_response_bodies())
     }
 }

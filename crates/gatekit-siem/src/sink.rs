@@ -287,6 +287,12 @@ impl AuditSink for SiemSink {
     fn wants_bodies(&self) -> bool {
         true
     }
+
+    /// SIEM events carry the request's arguments, never results (which may be large and
+    /// hold whatever the tool read): results pass through unparsed.
+    fn wants_response_bodies(&self) -> bool {
+        false
+    }
 }
 
 impl SiemSink {

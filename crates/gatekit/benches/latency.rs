@@ -309,8 +309,24 @@ fn main() {
         ),
     )
     .unwrap();
+    let siem_only = dir.join("siem-only.yaml");
+    std::fs::write(
+        &siem_only,
+        format!(
+            "{base}siem:\n  splunk: {{transport: file, format: cef, file: {{path: {:?}}}}}\n  azure_sentinel: {{transport: log_analytics_agent, format: json, log_analytics_agent: {{path: {:?}}}}}\n",
+            dir.join("splunk-only.cef").display().to_string(),
+            dir.join("sentinel-only.jsonl").display().to_string()
+        ),
+    )
+    .unwrap();
     let variants = [
         via_gatekit(gatekit, &plain, "via gatekit", &args),
+        via_gatekit(
+            gatekit,
+            &siem_only,
+            "via gatekit, SIEM only (CEF + JSON files)",
+            &args,
+        ),
         via_gatekit(
             gatekit,
             &audited,

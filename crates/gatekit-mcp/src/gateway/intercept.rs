@@ -91,7 +91,7 @@ impl Gateway {
             Err(e) => Err(e.to_error_object()),
             Ok(Outcome::Error(err)) => Ok(Reply::Upstream(Outcome::Error(err))),
             Ok(Outcome::Result(raw_result))
-                if hooks.is_none() && !audit.is_some_and(|a| a.wants_bodies()) =>
+                if hooks.is_none() && !audit.is_some_and(|a| a.wants_response_bodies()) =>
             {
                 Ok(Reply::Upstream(Outcome::Result(raw_result)))
             }
@@ -116,7 +116,7 @@ impl Gateway {
         };
         if let Some(audit) = audit {
             let body = match &reply {
-                Ok(Reply::Value(v)) if audit.wants_bodies() => Some(v),
+                Ok(Reply::Value(v)) if audit.wants_response_bodies() => Some(v),
                 _ => None,
             };
             let error = match &reply {

@@ -121,7 +121,7 @@ impl Gateway {
                 tool: None,
                 stages: &[],
                 blocked: false,
-                body: audit.wants_bodies().then_some(&result),
+                body: audit.wants_response_bodies().then_some(&result),
                 error: None,
                 duration: None,
                 session: &session,
