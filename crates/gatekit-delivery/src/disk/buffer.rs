@@ -400,15 +400,21 @@ impl DiskBuffer {
         let Some(w) = self.writer.as_mut() else {
             return Ok(());
         };
-        let path = self.dir.join(segment_name(w.seq));
+        // The path is only built for an error message: this runs for every spilled chunk.
+        let dir = &self.dir;
+        let seq = w.seq;
+        let path = || dir.join(segment_name(seq));
         let mut result = w
             .file
             .write_all(&self.buf)
-            .map_err(io_err("write segment", &path));
+            .map_err(|e| io_err("write segment", &path())(e));
         if result.is_err() {
             self.stats.write_errors += 1;
         } else if self.settings.fsync == FsyncPolicy::Always {
-            result = w.file.sync().map_err(io_err("fsync segment", &path));
+            result = w
+                .file
+                .sync()
+                .map_err(|e| io_err("fsync segment", &path())(e));
             if result.is_err() {
                 self.stats.sync_errors += 1;
             }
