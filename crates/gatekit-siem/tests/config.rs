@@ -73,6 +73,17 @@ fn mistakes_name_their_path() {
 }
 
 #[test]
+fn a_malformed_pin_is_a_load_error() {
+    let e = errors(
+        "  qradar: {transport: syslog_tls, syslog: {host: q, tls: {pins: [\"sha256:abc\"]}}}\n",
+    );
+    assert!(
+        e.contains("siem.qradar.syslog.tls") && e.contains("not a SHA-256 certificate fingerprint"),
+        "{e}"
+    );
+}
+
+#[test]
 fn qradar_rest_api_is_the_http_receiver_not_ariel() {
     let ariel = errors("  qradar: {transport: rest_api, rest_api: {endpoint: \"https://q.example.com/api/ariel/events\"}}\n");
     assert!(

@@ -135,8 +135,16 @@ async fn tls_rejections_are_authentication_failures() {
         "{outcome:?}"
     );
     assert_eq!(monitor.failures(), 1);
-    // Everything right, with the server's own pin: delivered.
-    let (t, monitor) = transport(&url, &pinned(fingerprint(&pki.file("server.pem"))));
+    // Everything right, with the server's own pin written as openssl prints it
+    // (upper case, colons): delivered.
+    let openssl_style = fingerprint(&pki.file("server.pem"))
+        .to_uppercase()
+        .as_bytes()
+        .chunks(2)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect::<Vec<_>>()
+        .join(":");
+    let (t, monitor) = transport(&url, &pinned(openssl_style));
     assert_eq!(t.send(&batch(2)).await, BatchOutcome::Delivered);
     assert_eq!(monitor.failures(), 0);
     assert_eq!(rx.events().len(), 2);

@@ -103,8 +103,31 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
+/// A pin as the verifier compares it: a SHA-256 fingerprint as 64 lower-case hex digits.
+/// Colons are accepted (`openssl x509 -fingerprint -sha256` prints `AB:CD:...`); anything
+/// else is an error at load, not a handshake that fails for every batch.
+pub fn normalize_pin(pin: &str) -> Result<String, String> {
+    let hex: String = pin
+        .chars()
+        .filter(|c| *c != ':')
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    if hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(hex)
+    } else {
+        Err(format!(
+            "pin {pin:?} is not a SHA-256 certificate fingerprint (64 hex digits, colons allowed)"
+        ))
+    }
+}
+
 /// Builds the client configuration from the files as they are now.
 pub fn client_config(s: &TlsSettings) -> Result<ClientConfig, String> {
+    let pins = s
+        .pins
+        .iter()
+        .map(|p| normalize_pin(p))
+        .collect::<Result<Vec<_>, _>>()?;
     let builder = ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(|e| e.to_string())?;
@@ -131,7 +154,7 @@ pub fn client_config(s: &TlsSettings) -> Result<ClientConfig, String> {
     let verifier = Arc::new(Verifier {
         inner: webpki,
         verify: s.verify,
-        pins: s.pins.clone(),
+        pins,
     });
     let builder = builder
         .dangerous()
@@ -178,7 +201,7 @@ impl ServerCertVerifier for Verifier {
         if !self.pins.is_empty() {
             let digest = ring::digest::digest(&ring::digest::SHA256, end_entity.as_ref());
             let hex: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
-            if !self.pins.iter().any(|p| p.eq_ignore_ascii_case(&hex)) {
+            if !self.pins.contains(&hex) {
                 return Err(rustls::Error::General(format!(
                     "server certificate sha256 {hex} matches no configured pin"
                 )));
@@ -354,5 +377,27 @@ impl Transport for TlsTransport {
                 }
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalize_pin;
+
+    #[test]
+    fn pins_are_checked_and_normalised_at_load() {
+        let hex = "ab".repeat(32);
+        assert_eq!(normalize_pin(&hex), Ok(hex.clone()));
+        let openssl_style = vec!["AB"; 32].join(":");
+        assert_eq!(normalize_pin(&openssl_style), Ok(hex));
+        for bad in [
+            "",
+            "ab",
+            &"ab".repeat(31),
+            &"zz".repeat(32),
+            &"ab".repeat(33),
+        ] {
+            assert!(normalize_pin(bad).is_err(), "{bad:?}");
+        }
     }
 }
