@@ -97,7 +97,8 @@ pub struct TlsConfig {
     /// Client key (PEM).
     #[serde(default)]
     pub key_file: Option<PathBuf>,
-    /// SHA-256 fingerprints (hex) of accepted server certificates (Gatekit addition).
+    /// SHA-256 fingerprints of accepted server certificates: 64 hex digits, colons allowed as
+    /// `openssl x509 -fingerprint -sha256` prints them; checked at load (Gatekit addition).
     #[serde(default)]
     pub pins: Vec<String>,
     /// Name to verify and send as SNI when it differs from `host` (Gatekit addition).
