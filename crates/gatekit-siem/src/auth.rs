@@ -106,6 +106,14 @@ impl AuthReporter {
         ));
     }
 
+    /// A connection that could not be made or used: an authentication failure when TLS
+    /// refused it ([`is_tls_rejection`]), otherwise a network problem that is not counted.
+    pub fn connection_failed(&self, reason: &str) {
+        if is_tls_rejection(reason) {
+            self.failed(reason);
+        }
+    }
+
     /// Authentication worked: the next failure is reported at once.
     pub fn succeeded(&self) {
         self.last_report

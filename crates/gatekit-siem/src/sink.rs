@@ -15,7 +15,9 @@ use tracing::warn;
 
 use crate::auth::AuthMonitor;
 use crate::event::to_event;
+use crate::http::client::HttpClient;
 use crate::plan::{DestinationPlan, TransportPlan};
+use crate::transport::hec::HecTransport;
 use crate::transport::{
     file::FileTransport, tcp::TcpTransport, tls::TlsTransport, udp::UdpTransport,
 };
@@ -38,24 +40,15 @@ pub fn build_transport_with(
             endpoint,
             settings,
             tls,
-        } => {
-            let client = crate::http::client::HttpClient::new(
-                endpoint.clone(),
-                tls,
-                std::time::Duration::from_secs(30),
-            )?;
-            Arc::new(crate::transport::hec::HecTransport::with_settings(
-                client,
-                settings.clone(),
-                auth,
-            ))
-        }
+        } => Arc::new(hec_transport(
+            endpoint,
+            settings,
+            tls,
+            HTTP_REQUEST_TIMEOUT,
+            auth,
+        )?),
         TransportPlan::QRadarHttp { endpoint, tls } => {
-            let client = crate::http::client::HttpClient::new(
-                endpoint.clone(),
-                tls,
-                std::time::Duration::from_secs(30),
-            )?;
+            let client = HttpClient::new(endpoint.clone(), tls, HTTP_REQUEST_TIMEOUT)?;
             Arc::new(crate::transport::qradar_http::QRadarHttpTransport::new(
                 client, auth,
             ))
@@ -82,20 +75,32 @@ pub async fn health_check(plan: &TransportPlan) -> Option<Result<String, String>
     else {
         return None;
     };
-    let client = match crate::http::client::HttpClient::new(
-        endpoint.clone(),
+    let transport = match hec_transport(
+        endpoint,
+        settings,
         tls,
         std::time::Duration::from_secs(10),
+        Arc::default(),
     ) {
-        Ok(c) => c,
+        Ok(t) => t,
         Err(e) => return Some(Err(e)),
     };
-    let transport = crate::transport::hec::HecTransport::with_settings(
-        client,
-        settings.clone(),
-        Arc::default(),
-    );
     Some(transport.health().await)
+}
+
+/// Per-request timeout of the HTTP transports built here.
+const HTTP_REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// A HEC transport with its own client.
+fn hec_transport(
+    endpoint: &crate::http::client::Endpoint,
+    settings: &crate::transport::hec::HecSettings,
+    tls: &crate::transport::tls::TlsSettings,
+    timeout: std::time::Duration,
+    auth: Arc<AuthMonitor>,
+) -> Result<HecTransport, String> {
+    let client = HttpClient::new(endpoint.clone(), tls, timeout)?;
+    Ok(HecTransport::with_settings(client, settings.clone(), auth))
 }
 
 /// One platform's pipeline.

@@ -93,11 +93,7 @@ impl FileTransport {
             return Ok(());
         };
         let before = file.metadata()?.len();
-        let total: usize = batch.iter().map(|r| r.payload.len()).sum();
-        let mut buf = Vec::with_capacity(total);
-        for record in batch {
-            buf.extend_from_slice(&record.payload);
-        }
+        let buf = super::concatenated(batch);
         let result = file.write_all(&buf).and_then(|()| file.sync_data());
         if result.is_err() {
             let _ = file.set_len(before);

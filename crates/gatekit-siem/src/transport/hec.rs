@@ -166,8 +166,9 @@ impl HecTransport {
     }
 
     fn body(&self, batch: &[Record]) -> Vec<u8> {
-        let len = batch.iter().map(|r| r.payload.len()).sum();
         if self.settings.gzip {
+            // Streamed record by record into the encoder: no uncompressed copy of the batch.
+            let len: usize = batch.iter().map(|r| r.payload.len()).sum();
             let mut encoder = flate2::write::GzEncoder::new(
                 Vec::with_capacity(len / 4),
                 flate2::Compression::fast(),
@@ -178,11 +179,7 @@ impl HecTransport {
             }
             encoder.finish().unwrap_or_default()
         } else {
-            let mut body = Vec::with_capacity(len);
-            for record in batch {
-                body.extend_from_slice(&record.payload);
-            }
-            body
+            super::concatenated(batch)
         }
     }
 
@@ -293,9 +290,7 @@ impl Transport for HecTransport {
             let (a, ack_id) = match self.post_batch(batch).await {
                 Ok(answered) => answered,
                 Err(reason) => {
-                    if crate::auth::is_tls_rejection(&reason) {
-                        self.auth.failed(&reason);
-                    }
+                    self.auth.connection_failed(&reason);
                     return BatchOutcome::Retry {
                         reason,
                         retry_after: None,

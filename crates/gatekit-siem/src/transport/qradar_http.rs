@@ -55,17 +55,12 @@ impl Transport for QRadarHttpTransport {
 
     fn send<'a>(&'a self, batch: &'a [Record]) -> SendFuture<'a> {
         Box::pin(async move {
-            let mut body = Vec::with_capacity(batch.iter().map(|r| r.payload.len()).sum());
-            for record in batch {
-                body.extend_from_slice(&record.payload);
-            }
+            let body = super::concatenated(batch);
             let headers = [("content-type", "text/plain; charset=utf-8".to_string())];
             let response = match self.client.post(self.path, &headers, body).await {
                 Ok(r) => r,
                 Err(reason) => {
-                    if crate::auth::is_tls_rejection(&reason) {
-                        self.auth.failed(&reason);
-                    }
+                    self.auth.connection_failed(&reason);
                     return BatchOutcome::Retry {
                         reason,
                         retry_after: None,

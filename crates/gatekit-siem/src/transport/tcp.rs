@@ -73,10 +73,7 @@ impl Transport for TcpTransport {
                     retry_after: None,
                 };
             };
-            let mut buf = Vec::with_capacity(batch.iter().map(|r| r.payload.len()).sum());
-            for record in batch {
-                buf.extend_from_slice(&record.payload);
-            }
+            let buf = super::concatenated(batch);
             match stream.write_all(&buf).await.and(stream.flush().await) {
                 Ok(()) => BatchOutcome::Delivered,
                 Err(e) => {

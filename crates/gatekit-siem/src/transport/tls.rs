@@ -341,9 +341,7 @@ impl Transport for TlsTransport {
                         tracing::warn!(transport = %self.name, %reason, "TLS connection failed.");
                         // Certificate, pin and client-certificate trouble (not plain network
                         // errors) are authentication failures worth a system_event.
-                        if crate::auth::is_tls_rejection(&reason) {
-                            self.auth.failed(&reason);
-                        }
+                        self.auth.connection_failed(&reason);
                         return BatchOutcome::Retry {
                             reason,
                             retry_after: None,
@@ -357,10 +355,7 @@ impl Transport for TlsTransport {
                     retry_after: None,
                 };
             };
-            let mut buf = Vec::with_capacity(batch.iter().map(|r| r.payload.len()).sum());
-            for record in batch {
-                buf.extend_from_slice(&record.payload);
-            }
+            let buf = super::concatenated(batch);
             match conn
                 .stream
                 .write_all(&buf)
