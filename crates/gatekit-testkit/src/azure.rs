@@ -4,13 +4,14 @@
 //! transport cannot be mirrored here.
 
 use std::collections::VecDeque;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde_json::{json, Value};
 
+pub use crate::server::lock;
 use crate::server::Reply;
 
 /// A scripted behaviour for the next data request of an Azure receiver.
@@ -41,11 +42,6 @@ impl Script {
     }
 }
 
-/// Locks, ignoring poisoning (a panicking test thread must not hide the receiver's state).
-pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 /// Applies a fault: `Err(reply)` to answer at once, `Ok(delay)` to handle the request
 /// (answering after `delay`, if any).
 pub fn apply(fault: Option<Fault>) -> Result<Option<Duration>, Reply> {
@@ -54,11 +50,7 @@ pub fn apply(fault: Option<Fault>) -> Result<Option<Duration>, Reply> {
         Some(Fault::Slow(d)) => Ok(Some(d)),
         Some(Fault::HangUp) => Err(Reply::hang_up()),
         Some(Fault::Reply(status, body, retry_after)) => {
-            let mut reply = Reply::json(status, &body);
-            if let Some(s) = retry_after {
-                reply = reply.with_header("retry-after", s.to_string());
-            }
-            Err(reply)
+            Err(Reply::json(status, &body).with_retry_after(retry_after))
         }
     }
 }

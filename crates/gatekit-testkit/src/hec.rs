@@ -24,12 +24,12 @@
 //! with an `ackId` and then lost).
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::server::{HttpServer, Reply, Request};
+use crate::server::{lock, HttpServer, Reply, Request};
 
 /// A scripted behaviour for the next data request.
 #[derive(Debug, Clone)]
@@ -99,10 +99,6 @@ struct State {
 pub struct HecReceiver {
     server: HttpServer,
     state: Arc<Mutex<State>>,
-}
-
-fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
-    state.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 fn code(status: u16, code: i64, text: &str) -> Reply {
@@ -317,11 +313,7 @@ fn data(options: &HecOptions, state: &Mutex<State>, req: Request) -> Reply {
     let mut hang_up_after = false;
     match st.script.pop_front() {
         Some(Fault::Reply(status, body, retry_after)) => {
-            let reply = Reply::json(status, &body);
-            return match retry_after {
-                Some(s) => reply.with_header("retry-after", s.to_string()),
-                None => reply,
-            };
+            return Reply::json(status, &body).with_retry_after(retry_after)
         }
         Some(Fault::HangUp) => return Reply::hang_up(),
         Some(Fault::InvalidAt(n)) => limit = Some(n),

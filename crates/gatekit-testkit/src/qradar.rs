@@ -19,10 +19,10 @@
 //! answer, or a dropped connection.
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::server::{HttpServer, Reply, Request};
+use crate::server::{lock, HttpServer, Reply, Request};
 
 /// A scripted behaviour for the next request.
 #[derive(Debug, Clone)]
@@ -71,10 +71,6 @@ struct State {
 pub struct QRadarReceiver {
     server: HttpServer,
     state: Arc<Mutex<State>>,
-}
-
-fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
-    state.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl QRadarReceiver {
@@ -155,11 +151,7 @@ fn handle(options: &QRadarOptions, state: &Mutex<State>, req: Request) -> Reply 
     let mut delay = None;
     match st.script.pop_front() {
         Some(Fault::Status(status, retry_after)) => {
-            let reply = Reply::empty(status);
-            return match retry_after {
-                Some(s) => reply.with_header("retry-after", s.to_string()),
-                None => reply,
-            };
+            return Reply::empty(status).with_retry_after(retry_after)
         }
         Some(Fault::HangUp) => return Reply::hang_up(),
         Some(Fault::Slow(d)) => delay = Some(d),

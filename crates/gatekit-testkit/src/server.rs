@@ -6,7 +6,7 @@
 //! (a slow receiver) or for the connection to be dropped without an answer, which is how the
 //! receivers inject the faults the transports must survive.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -102,11 +102,25 @@ impl Reply {
         self
     }
 
+    /// Adds `Retry-After: <seconds>` when `seconds` is given.
+    pub fn with_retry_after(self, seconds: Option<u64>) -> Reply {
+        match seconds {
+            Some(s) => self.with_header("retry-after", s.to_string()),
+            None => self,
+        }
+    }
+
     /// Answers after `delay`.
     pub fn delayed(mut self, delay: Duration) -> Reply {
         self.delay = Some(delay);
         self
     }
+}
+
+/// Locks a receiver's state, ignoring poisoning (a panicking test thread must not hide what
+/// the receiver saw).
+pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// The function a receiver implements.
