@@ -4,7 +4,6 @@
 
 mod support;
 
-use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -42,21 +41,7 @@ logging:
             gk = gatekit().display().to_string(),
         ),
     );
-    let output = Command::new(&python)
-        .arg(python_dir().join("mcp_test_client.py"))
-        .arg(gatekit())
-        .arg(&config)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "client failed: {}\n--- stderr ---\n{stderr}",
-        output.status
-    );
-    let out: Value = serde_json::from_str(stdout.lines().last().unwrap_or_default())
-        .unwrap_or_else(|e| panic!("client printed no JSON ({e}): {stdout}\n{stderr}"));
+    let out = run_python_client("mcp_test_client.py", &config);
 
     assert_eq!(out["server_name"], "gatekit");
     assert_eq!(out["has_tools_capability"], true);
@@ -161,66 +146,24 @@ logging:
 
 #[test]
 fn python_sdk_client_sees_plugins_and_the_audit_trail() {
-    let python = python();
     let dir = tempfile::tempdir().unwrap();
-    let config = write_config(
+    let config = python_plugins_config(
         dir.path(),
-        &format!(
-            r#"
-proxy:
-  transport: stdio
-  upstreams:
-    - name: py
-      command: [{py:?}, {server:?}]
-plugins:
-  middleware:
-    py:
-      - handler: tool_manager
-        config:
-          tools:
-            - {{tool: echo, display_name: say}}
-            - {{tool: pid}}
-  security:
-    _global:
-      - handler: basic_secrets_filter
-        config: {{action: redact}}
-      - handler: basic_pii_filter
-        config: {{action: block}}
-  auditing:
+        r#"  auditing:
     _global:
       - handler: audit_jsonl
-        config: {{output_file: audit.jsonl, include_request_body: true, include_response_body: true}}
+        config: {output_file: audit.jsonl, include_request_body: true, include_response_body: true}
 siem:
   platforms:
     azure_sentinel:
       priority: 1
       transport: log_analytics_agent
       format: json
-      log_analytics_agent: {{path: siem/sentinel.jsonl}}
-      delivery: {{batch_timeout: 0.05}}
+      log_analytics_agent: {path: siem/sentinel.jsonl}
+      delivery: {batch_timeout: 0.05}
 "#,
-            py = python.display().to_string(),
-            server = python_dir()
-                .join("mcp_test_server.py")
-                .display()
-                .to_string(),
-        ),
     );
-    let output = Command::new(&python)
-        .arg(python_dir().join("mcp_plugins_client.py"))
-        .arg(gatekit())
-        .arg(&config)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "client failed: {}\n--- stderr ---\n{stderr}",
-        output.status
-    );
-    let out: Value = serde_json::from_str(stdout.lines().last().unwrap_or_default())
-        .unwrap_or_else(|e| panic!("client printed no JSON ({e}): {stdout}\n{stderr}"));
+    let out = run_python_client("mcp_plugins_client.py", &config);
     assert_eq!(out["tools"], serde_json::json!(["py__pid", "py__say"]));
     assert_eq!(out["redacted"][0], "token [SECRET REDACTED by Gatekit]");
     assert_eq!(out["blocked"]["code"], -32000, "{out}");

@@ -92,7 +92,6 @@ fn events_reach_hec_as_envelopes_after_a_retried_503() {
 /// every event is checked against what the client did.
 #[test]
 fn python_sdk_session_reaches_hec_over_https_with_acknowledgement() {
-    let python = python();
     let dir = tempfile::tempdir().unwrap();
     let pki = gatekit_testkit::pki::Pki::generate(dir.path(), "hec").unwrap();
     let rx = HecReceiver::start_with(
@@ -105,30 +104,10 @@ fn python_sdk_session_reaches_hec_over_https_with_acknowledgement() {
     rx.script([Fault::AckLost]);
     let token_file = dir.path().join("hec-token");
     std::fs::write(&token_file, format!("{TOKEN}\n")).unwrap();
-    let config = write_config(
+    let config = python_plugins_config(
         dir.path(),
         &format!(
-            r#"
-proxy:
-  transport: stdio
-  upstreams:
-    - name: py
-      command: [{py:?}, {server:?}]
-plugins:
-  middleware:
-    py:
-      - handler: tool_manager
-        config:
-          tools:
-            - {{tool: echo, display_name: say}}
-            - {{tool: pid}}
-  security:
-    _global:
-      - handler: basic_secrets_filter
-        config: {{action: redact}}
-      - handler: basic_pii_filter
-        config: {{action: block}}
-siem:
+            r#"siem:
   splunk:
     transport: hec
     hec:
@@ -143,24 +122,13 @@ siem:
       tls: {{ca_file: {ca:?}}}
     delivery: {{batch_timeout: 0.05, retry_initial_delay: 0.05}}
 "#,
-            py = python.display().to_string(),
-            server = python_dir()
-                .join("mcp_test_server.py")
-                .display()
-                .to_string(),
             port = rx.port(),
             token = token_file.display().to_string(),
             ca = pki.file("ca.pem").display().to_string(),
         ),
     );
-    let output = std::process::Command::new(&python)
-        .arg(python_dir().join("mcp_plugins_client.py"))
-        .arg(gatekit())
-        .arg(&config)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "client failed: {stderr}");
+    let out = run_python_client("mcp_plugins_client.py", &config);
+    assert_eq!(out["hidden"], -32601, "the session ran to its end: {out}");
     // The gateway exited with the client; its shutdown flush waited for the acknowledgements.
     let events = rx.events();
     let ids: std::collections::HashSet<&str> = events

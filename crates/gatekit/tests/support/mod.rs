@@ -50,6 +50,63 @@ pub fn write_config(dir: &Path, yaml: &str) -> PathBuf {
     path
 }
 
+/// The configuration `mcp_plugins_client.py` expects: the Python test server as upstream `py`,
+/// its `echo` tool renamed `say` next to `pid` (everything else hidden), secrets redacted and
+/// PII blocked everywhere. `rest` is appended as written: more `plugins` categories (indented
+/// two spaces) and top-level sections such as `siem`.
+pub fn python_plugins_config(dir: &Path, rest: &str) -> PathBuf {
+    let yaml = format!(
+        r#"
+proxy:
+  transport: stdio
+  upstreams:
+    - name: py
+      command: [{py:?}, {server:?}]
+plugins:
+  middleware:
+    py:
+      - handler: tool_manager
+        config:
+          tools:
+            - {{tool: echo, display_name: say}}
+            - {{tool: pid}}
+  security:
+    _global:
+      - handler: basic_secrets_filter
+        config: {{action: redact}}
+      - handler: basic_pii_filter
+        config: {{action: block}}
+{rest}"#,
+        py = python().display().to_string(),
+        server = python_dir()
+            .join("mcp_test_server.py")
+            .display()
+            .to_string(),
+    );
+    write_config(dir, &yaml)
+}
+
+/// Runs the Python client `script` (in `tests/python`, built on the official SDK's
+/// `ClientSession`) through gatekit with `config`; returns the JSON summary it prints last,
+/// after asserting that it succeeded.
+pub fn run_python_client(script: &str, config: &Path) -> Value {
+    let output = Command::new(python())
+        .arg(python_dir().join(script))
+        .arg(gatekit())
+        .arg(config)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "client failed: {}\n--- stderr ---\n{stderr}",
+        output.status
+    );
+    serde_json::from_str(stdout.lines().last().unwrap_or_default())
+        .unwrap_or_else(|e| panic!("client printed no JSON ({e}): {stdout}\n{stderr}"))
+}
+
 /// A config with the bundled example server as upstream `ex`, plus `extra` YAML appended
 /// under `proxy:` (indented two spaces).
 pub fn example_config(dir: &Path, proxy_extra: &str) -> PathBuf {
