@@ -8,99 +8,20 @@
 use std::sync::Arc;
 
 use gatekit_core::EventFactory;
-use gatekit_delivery::{Pipeline, Producer, Record, RecordId, SubmitError, Transport};
+use gatekit_delivery::{Pipeline, Producer, Record, RecordId, SubmitError};
 use gatekit_format::{Formatter, Framing};
 use gatekit_mcp::audit::{AuditRecord, AuditSink};
 use tracing::warn;
 
 use crate::auth::AuthMonitor;
+use crate::connector::ConnectorPlan;
 use crate::event::to_event;
-use crate::http::client::HttpClient;
-use crate::plan::{DestinationPlan, TransportPlan};
-use crate::transport::hec::HecTransport;
-use crate::transport::{
-    file::FileTransport, tcp::TcpTransport, tls::TlsTransport, udp::UdpTransport,
-};
+use crate::platform::DestinationPlan;
 
-/// The transport for a plan.
-pub fn build_transport(plan: &TransportPlan) -> Result<Arc<dyn Transport>, String> {
-    build_transport_with(plan, Arc::default())
-}
-
-/// The transport for a plan, counting and reporting authentication failures to `auth`.
-pub fn build_transport_with(
-    plan: &TransportPlan,
-    auth: Arc<AuthMonitor>,
-) -> Result<Arc<dyn Transport>, String> {
-    Ok(match plan {
-        TransportPlan::File(settings) => Arc::new(FileTransport::new(settings.clone())),
-        TransportPlan::Tcp { host, port } => Arc::new(TcpTransport::new(host, *port)),
-        TransportPlan::Udp { host, port } => Arc::new(UdpTransport::new(host, *port)),
-        TransportPlan::Hec {
-            endpoint,
-            settings,
-            tls,
-        } => Arc::new(hec_transport(
-            endpoint,
-            settings,
-            tls,
-            HTTP_REQUEST_TIMEOUT,
-            auth,
-        )?),
-        TransportPlan::QRadarHttp { endpoint, tls } => {
-            let client = HttpClient::new(endpoint.clone(), tls, HTTP_REQUEST_TIMEOUT)?;
-            Arc::new(crate::transport::qradar_http::QRadarHttpTransport::new(
-                client, auth,
-            ))
-        }
-        TransportPlan::Tls {
-            host,
-            port,
-            settings,
-        } => Arc::new(TlsTransport::new(host, *port, settings.clone())?.with_auth_monitor(auth)),
-        TransportPlan::LogsIngestion(plan) => plan.build(auth)?,
-        TransportPlan::DataCollector(plan) => plan.build(auth)?,
-        TransportPlan::EventHubs(plan) => plan.build(auth)?,
-    })
-}
-
-/// The platform's own health check, where it has one (Splunk HEC's health endpoint, wire
-/// reference §4.1): `Some(Ok(text))` healthy, `Some(Err(text))` not, `None` no such check.
-pub async fn health_check(plan: &TransportPlan) -> Option<Result<String, String>> {
-    let TransportPlan::Hec {
-        endpoint,
-        settings,
-        tls,
-    } = plan
-    else {
-        return None;
-    };
-    let transport = match hec_transport(
-        endpoint,
-        settings,
-        tls,
-        std::time::Duration::from_secs(10),
-        Arc::default(),
-    ) {
-        Ok(t) => t,
-        Err(e) => return Some(Err(e)),
-    };
-    Some(transport.health().await)
-}
-
-/// Per-request timeout of the HTTP transports built here.
-const HTTP_REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
-
-/// A HEC transport with its own client.
-fn hec_transport(
-    endpoint: &crate::http::client::Endpoint,
-    settings: &crate::transport::hec::HecSettings,
-    tls: &crate::transport::tls::TlsSettings,
-    timeout: std::time::Duration,
-    auth: Arc<AuthMonitor>,
-) -> Result<HecTransport, String> {
-    let client = HttpClient::new(endpoint.clone(), tls, timeout)?;
-    Ok(HecTransport::with_settings(client, settings.clone(), auth))
+/// The platform's own health check, where it has one (Splunk HEC's health endpoint):
+/// `Some(Ok(text))` healthy, `Some(Err(text))` not, `None` no such check.
+pub async fn health_check(plan: &ConnectorPlan) -> Option<Result<String, String>> {
+    plan.health_check().await
 }
 
 /// One platform's pipeline.
@@ -182,7 +103,9 @@ impl SiemSink {
             })))
         };
         for plan in plans {
-            let transport = build_transport_with(&plan.transport, Arc::clone(&auth))
+            let transport = plan
+                .connector
+                .build(Arc::clone(&auth))
                 .map_err(|e| format!("{}: {e}", plan.platform))?;
             let pipeline =
                 Pipeline::spawn_on(runtime, plan.platform, plan.delivery, vec![transport])

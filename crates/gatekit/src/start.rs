@@ -27,12 +27,25 @@ pub fn check(path: &Path) -> ExitCode {
             for w in &cfg.warnings {
                 eprintln!("warning: {w}");
             }
-            let checked = gatekit_plugins::build_hooks(&cfg)
-                .map(|_| ())
-                .and(gatekit_audit::validate(&cfg))
-                .and(gatekit_siem::validate(&cfg).map(|_| ()));
-            if let Err(errors) = checked {
-                print_errors(&errors);
+            // Every section is checked, and every error of every section printed: a user fixing
+            // a file should not meet the next section's problems one run at a time.
+            let mut errors = Vec::new();
+            if let Err(e) = gatekit_plugins::build_hooks(&cfg) {
+                errors.extend(e.0);
+            }
+            if let Err(e) = gatekit_audit::validate(&cfg) {
+                errors.extend(e.0);
+            }
+            match gatekit_siem::validate(&cfg) {
+                Ok(checked) => {
+                    for w in &checked.warnings {
+                        eprintln!("warning: {w}");
+                    }
+                }
+                Err(e) => errors.extend(e.0),
+            }
+            if !errors.is_empty() {
+                print_errors(&ConfigErrors(errors));
                 return ExitCode::FAILURE;
             }
             let plugins = plugin_availability(&cfg);
@@ -139,7 +152,12 @@ pub fn run_gateway(path: &Path, verbose: bool) -> ExitCode {
         }
     };
     let siem_plans = match gatekit_siem::validate(&cfg) {
-        Ok(plans) => plans,
+        Ok(checked) => {
+            for w in &checked.warnings {
+                warn!(warning = %w, "SIEM configuration warning.");
+            }
+            checked.plans
+        }
         Err(errors) => {
             return refuse_start(
                 &errors,
@@ -219,7 +237,7 @@ pub fn run_gateway(path: &Path, verbose: bool) -> ExitCode {
 
 /// Starts SIEM delivery on a runtime of its own.
 fn start_siem(
-    plans: Vec<gatekit_siem::plan::DestinationPlan>,
+    plans: Vec<gatekit_siem::platform::DestinationPlan>,
     monitor_interval: Duration,
 ) -> Result<(tokio::runtime::Runtime, Arc<gatekit_siem::SiemSink>), String> {
     let runtime = tokio::runtime::Builder::new_multi_thread()

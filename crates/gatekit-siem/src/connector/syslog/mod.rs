@@ -1,13 +1,46 @@
-//! Shared pieces of the syslog destinations: facility and severity names, the RFC 5424
-//! wrapper, TLS settings checked at load, and framing.
+//! The syslog connectors: TCP ([`tcp`], RFC 6587), UDP ([`udp`], RFC 5426) and TLS ([`tls`],
+//! RFC 5425). What they share lives here: the endpoint block ([`SyslogEndpoint`]), facility
+//! and severity names, the RFC 5424 wrapper around a CEF/LEEF/JSON body, and framing.
 
-use std::path::PathBuf;
+pub mod tcp;
+pub mod tls;
+pub mod udp;
 
 use gatekit_config::{yaml, Config, ConfigError};
 use gatekit_format::{Formatter, Framing, Syslog5424Formatter, SyslogSettings};
 
-use super::TransportPlan;
-use crate::config::SyslogEndpoint;
+use serde::Deserialize;
+
+use super::ConnectorPlan;
+
+/// A syslog receiver.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyslogEndpoint {
+    /// Host name or address.
+    pub host: String,
+    /// Port (default: 6514 for TLS, 514 otherwise).
+    #[serde(default)]
+    pub port: Option<u16>,
+    /// Syslog facility name or number (default `local0`).
+    #[serde(default)]
+    pub facility: Option<yaml::Value>,
+    /// Fixed syslog PRI severity for every event (`info`, `notice`, ... or 0-7); when absent,
+    /// each event's own severity sets the PRI.
+    #[serde(default)]
+    pub severity: Option<String>,
+    /// `lf` or `octet_counting` (default: LF, which SC4S's and QRadar's TLS listeners expect).
+    #[serde(default)]
+    pub framing: Option<String>,
+    /// TLS options.
+    #[serde(default)]
+    pub tls: Option<crate::tls::TlsConfig>,
+    /// Accept settings that send events unprotected (a `tls` block under a plain transport);
+    /// Gatekit addition, default off.
+    #[serde(default)]
+    pub allow_insecure: bool,
+}
+
 
 fn facility(source: &str, path: &str, value: Option<&yaml::Value>) -> Result<u8, ConfigError> {
     const NAMES: [&str; 24] = [
@@ -92,22 +125,62 @@ pub(crate) fn syslog_wrap(
         .map_err(|e| ConfigError::at(source, path, e.to_string()))
 }
 
-pub(crate) fn tls_settings(
+/// `body` in an RFC 5424 header with the default facility (`local0`) and each event's own
+/// severity: `format: syslog` for a destination that has no syslog block (a file).
+pub(crate) fn wrap_with_defaults(
+    body: Box<dyn Formatter>,
+    source: &str,
+    path: &str,
+) -> Result<Box<dyn Formatter>, ConfigError> {
+    Syslog5424Formatter::new(
+        SyslogSettings {
+            app_name: "gatekit".to_string(),
+            ..SyslogSettings::default()
+        },
+        body,
+    )
+    .map(|f| Box::new(f) as Box<dyn Formatter>)
+    .map_err(|e| ConfigError::at(source, path, e.to_string()))
+}
+
+/// A `tls:` block under a plain TCP or UDP transport would be silently ignored and the events
+/// sent in clear text: an error, unless `allow_insecure: true` is set on the endpoint (then a
+/// warning).
+pub(crate) fn no_ignored_tls(
     cfg: &Config,
-    tls: &crate::config::TlsConfig,
-) -> crate::transport::tls::TlsSettings {
-    let resolve = |p: &Option<PathBuf>| {
-        p.as_ref()
-            .map(|p| cfg.resolve_path(&p.display().to_string()))
-    };
-    crate::transport::tls::TlsSettings {
-        verify: tls.verify_certs,
-        ca_file: resolve(&tls.ca_file),
-        cert_file: resolve(&tls.cert_file),
-        key_file: resolve(&tls.key_file),
-        pins: tls.pins.clone(),
-        server_name: tls.server_name.clone(),
+    endpoint: &SyslogEndpoint,
+    path: &str,
+    warnings: &mut crate::platform::Warnings,
+) -> Result<(), ConfigError> {
+    if endpoint.tls.as_ref().is_some_and(|t| t.enabled) {
+        let message = "a `tls` block is set but this transport is plain syslog: events would be sent unencrypted; use the TLS transport (`syslog_tls`), remove the block, or set `allow_insecure: true`";
+        if endpoint.allow_insecure {
+            warnings.add(format!("{path}.tls"), message);
+        } else {
+            return Err(ConfigError::at(&cfg.source, format!("{path}.tls"), message));
+        }
     }
+    Ok(())
+}
+
+/// A TCP or UDP syslog peer.
+#[derive(Debug, Clone)]
+pub struct SyslogPlan {
+    /// Host.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+}
+
+/// A TLS syslog peer.
+#[derive(Debug, Clone)]
+pub struct TlsPlan {
+    /// Host.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// Certificates, verification, pins.
+    pub settings: crate::tls::TlsSettings,
 }
 
 /// TLS settings for a TLS syslog endpoint; files are checked now (a missing CA file is a
@@ -116,7 +189,8 @@ pub(crate) fn tls_plan(
     cfg: &Config,
     endpoint: &SyslogEndpoint,
     path: &str,
-) -> Result<TransportPlan, ConfigError> {
+    warnings: &mut crate::platform::Warnings,
+) -> Result<ConnectorPlan, ConfigError> {
     let src = cfg.source.as_str();
     let tls = endpoint.tls.clone().unwrap_or_default();
     if !tls.enabled {
@@ -127,16 +201,16 @@ pub(crate) fn tls_plan(
         ));
     }
     if !tls.verify_certs {
-        tracing::warn!(path, "TLS certificate verification is OFF for this SIEM destination; events can be intercepted.");
+        warnings.add(format!("{path}.tls.verify_certs"), crate::platform::NO_VERIFY);
     }
-    let settings = tls_settings(cfg, &tls);
-    crate::transport::tls::client_config(&settings)
+    let settings = tls.settings(cfg);
+    crate::tls::client_config(&settings)
         .map_err(|e| ConfigError::at(src, format!("{path}.tls"), e))?;
-    Ok(TransportPlan::Tls {
+    Ok(ConnectorPlan::SyslogTls(TlsPlan {
         host: endpoint.host.clone(),
         port: endpoint.port.unwrap_or(6514),
         settings,
-    })
+    }))
 }
 
 pub(crate) fn framing(

@@ -1,38 +1,94 @@
-//! TLS syslog (RFC 5425 transport, framing per destination): SC4S on 6514 and QRadar's TLS
-//! Syslog log source.
+//! TLS client settings shared by every TLS connector (syslog over TLS, and HTTPS for HEC,
+//! QRadar's HTTP Receiver, the Azure endpoints and Entra ID).
 //!
 //! * rustls with the ring provider; TLS 1.2 and 1.3; server verification on unless
-//!   `verify_certs: false` (logged loudly at start-up).
+//!   `verify_certs: false` (a warning at load, see `platform`).
 //! * Trust: `ca_file`, else the system bundle (`/etc/ssl/certs/ca-certificates.crt`).
 //! * Mutual TLS: `cert_file` + `key_file`. Optional pinning: the SHA-256 of the server's
 //!   end-entity certificate must be one of `pins` (checked in addition to verification).
-//! * Certificates and keys are re-read when their files change, at the next connection, so a
-//!   rotation needs no restart.
-//! * After the handshake the transport waits briefly for the peer to hang up: GnuTLS-based
-//!   rsyslog accepts a handshake without the client certificate it requires and then closes
-//!   the connection silently (test-peers.md), and writes into such a connection would appear to
-//!   succeed under TLS 1.3.
+//! * [`ReloadingConfig`]: certificates and keys are re-read when their files change, before the
+//!   next connection, so a rotation needs no restart. Every TLS client goes through it.
 
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
 
-use gatekit_delivery::{BatchOutcome, Record, SendFuture, Transport};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-use tokio::sync::Mutex;
-use tokio_rustls::client::TlsStream;
-use tokio_rustls::TlsConnector;
 
-use crate::auth::{AuthMonitor, AuthReporter};
+use gatekit_config::Config;
+use serde::Deserialize;
 
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long to watch a fresh connection for an immediate hang-up by the peer.
-const CLOSE_PROBE: Duration = Duration::from_millis(100);
+use crate::error::SiemError;
+
+fn yes() -> bool {
+    true
+}
+
+/// TLS options shared by the TLS transports.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// Use TLS.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Verify the server certificate (never turn off in production).
+    #[serde(default = "yes")]
+    pub verify_certs: bool,
+    /// CA bundle (PEM).
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// Client certificate (PEM), for mutual TLS.
+    #[serde(default)]
+    pub cert_file: Option<PathBuf>,
+    /// Client key (PEM).
+    #[serde(default)]
+    pub key_file: Option<PathBuf>,
+    /// SHA-256 fingerprints of accepted server certificates: 64 hex digits, colons allowed as
+    /// `openssl x509 -fingerprint -sha256` prints them; checked at load (Gatekit addition).
+    #[serde(default)]
+    pub pins: Vec<String>,
+    /// Name to verify and send as SNI when it differs from `host` (Gatekit addition).
+    #[serde(default)]
+    pub server_name: Option<String>,
+}
+
+impl Default for TlsConfig {
+    /// TLS on, certificates verified against the system roots.
+    fn default() -> Self {
+        TlsConfig {
+            enabled: true,
+            verify_certs: true,
+            ca_file: None,
+            cert_file: None,
+            key_file: None,
+            pins: Vec::new(),
+            server_name: None,
+        }
+    }
+}
+
+impl TlsConfig {
+    /// The settings these options describe, paths resolved against the configuration file.
+    pub fn settings(&self, cfg: &Config) -> TlsSettings {
+        let resolve = |p: &Option<PathBuf>| {
+            p.as_ref()
+                .map(|p| cfg.resolve_path(&p.display().to_string()))
+        };
+        TlsSettings {
+            verify: self.verify_certs,
+            ca_file: resolve(&self.ca_file),
+            cert_file: resolve(&self.cert_file),
+            key_file: resolve(&self.key_file),
+            pins: self.pins.clone(),
+            server_name: self.server_name.clone(),
+        }
+    }
+}
+
+
 const SYSTEM_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
 
 /// TLS settings, checked at load.
@@ -63,33 +119,6 @@ impl Default for TlsSettings {
             pins: Vec::new(),
             server_name: None,
         }
-    }
-}
-
-struct Connection {
-    stream: TlsStream<TcpStream>,
-}
-
-struct State {
-    conn: Option<Connection>,
-    config: Option<(Arc<ClientConfig>, Vec<Option<SystemTime>>)>,
-}
-
-/// A TLS syslog peer.
-pub struct TlsTransport {
-    name: String,
-    host: String,
-    port: u16,
-    settings: TlsSettings,
-    state: Mutex<State>,
-    auth: AuthReporter,
-}
-
-impl std::fmt::Debug for TlsTransport {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TlsTransport")
-            .field("name", &self.name)
-            .finish_non_exhaustive()
     }
 }
 
@@ -233,146 +262,83 @@ impl ServerCertVerifier for Verifier {
     }
 }
 
-impl TlsTransport {
-    /// A transport to `host:port`; the configuration is built (and checked) now.
-    pub fn new(host: &str, port: u16, settings: TlsSettings) -> Result<Self, String> {
-        client_config(&settings)?;
-        Ok(TlsTransport {
-            name: format!("tls:{host}:{port}"),
-            host: host.to_string(),
-            port,
+
+/// A client configuration that follows its files: [`ReloadingConfig::current`] rebuilds it
+/// when the CA, certificate or key file changed since the last build (by modification time).
+pub struct ReloadingConfig {
+    settings: TlsSettings,
+    label: String,
+    state: Mutex<Option<(Arc<ClientConfig>, [Option<SystemTime>; 3])>>,
+}
+
+impl std::fmt::Debug for ReloadingConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReloadingConfig")
+            .field("label", &self.label)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ReloadingConfig {
+    /// Builds the configuration now (a bad file is an error at start, not at first send).
+    pub fn new(settings: TlsSettings, label: &str) -> Result<Self, SiemError> {
+        let files = file_times(&settings);
+        let config = Arc::new(client_config(&settings).map_err(SiemError::Setup)?);
+        Ok(ReloadingConfig {
             settings,
-            state: Mutex::new(State {
-                conn: None,
-                config: None,
-            }),
-            auth: AuthReporter::detached(&format!("tls:{host}:{port}")),
+            label: label.to_string(),
+            state: Mutex::new(Some((config, files))),
         })
     }
 
-    /// Reports authentication failures to `monitor`.
-    pub fn with_auth_monitor(mut self, monitor: Arc<AuthMonitor>) -> Self {
-        self.auth = AuthReporter::new(&self.name, monitor);
-        self
+    /// The settings it was built from.
+    pub fn settings(&self) -> &TlsSettings {
+        &self.settings
     }
 
-    fn files(&self) -> Vec<Option<SystemTime>> {
-        vec![
-            mtime(&self.settings.ca_file),
-            mtime(&self.settings.cert_file),
-            mtime(&self.settings.key_file),
-        ]
-    }
-
-    async fn connect(&self, state: &mut State) -> Result<(), String> {
-        let files = self.files();
-        let config = match &state.config {
-            Some((config, seen)) if *seen == files => Arc::clone(config),
-            _ => {
-                // First use, or a certificate/key file changed: (re)load it.
-                let config = Arc::new(client_config(&self.settings)?);
-                if state.config.is_some() {
-                    tracing::info!(transport = %self.name, "TLS certificates reloaded.");
-                }
-                state.config = Some((Arc::clone(&config), files));
-                config
+    /// The configuration for the next connection, rebuilt if a file changed. A file that is
+    /// being rewritten (unreadable or half written) keeps the previous configuration for now.
+    pub fn current(&self) -> Result<Arc<ClientConfig>, SiemError> {
+        let files = file_times(&self.settings);
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((config, seen)) = state.as_ref() {
+            if *seen == files {
+                return Ok(Arc::clone(config));
             }
-        };
+        }
+        match client_config(&self.settings) {
+            Ok(config) => {
+                let config = Arc::new(config);
+                if state.is_some() {
+                    tracing::info!(client = %self.label, "TLS certificates reloaded.");
+                }
+                *state = Some((Arc::clone(&config), files));
+                Ok(config)
+            }
+            Err(e) => match state.as_ref() {
+                Some((config, _)) => {
+                    tracing::warn!(client = %self.label, error = %e, "Changed TLS files could not be loaded; keeping the previous ones.");
+                    Ok(Arc::clone(config))
+                }
+                None => Err(SiemError::Setup(e)),
+            },
+        }
+    }
+
+    /// The name to verify and send as SNI: `server_name`, else `host`.
+    pub fn server_name(&self, host: &str) -> Result<ServerName<'static>, SiemError> {
         let name = self
             .settings
             .server_name
             .clone()
-            .unwrap_or_else(|| self.host.clone());
-        let server_name = ServerName::try_from(name.clone())
-            .map_err(|e| format!("invalid TLS server name {name}: {e}"))?;
-        let addr = format!("{}:{}", self.host, self.port);
-        let tcp = match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(&addr)).await {
-            Ok(Ok(tcp)) => tcp,
-            Ok(Err(e)) => return Err(format!("cannot connect to {addr}: {e}")),
-            Err(_) => return Err(format!("connecting to {addr} timed out")),
-        };
-        let _ = tcp.set_nodelay(true);
-        let mut stream = match tokio::time::timeout(
-            CONNECT_TIMEOUT,
-            TlsConnector::from(config).connect(server_name, tcp),
-        )
-        .await
-        {
-            Ok(Ok(s)) => s,
-            Ok(Err(e)) => return Err(format!("TLS handshake with {addr} failed: {e}")),
-            Err(_) => return Err(format!("TLS handshake with {addr} timed out")),
-        };
-        // A syslog receiver never sends application data; anything readable right after the
-        // handshake is a close or an alert (for example "certificate required").
-        let mut probe = [0u8; 1];
-        match tokio::time::timeout(CLOSE_PROBE, stream.read(&mut probe)).await {
-            Err(_) => {}
-            Ok(Ok(0)) => return Err(format!("{addr} closed the TLS connection right after the handshake (client certificate refused?)")),
-            Ok(Ok(_)) => return Err(format!("{addr} sent unexpected data after the TLS handshake")),
-            Ok(Err(e)) => return Err(format!("{addr} rejected the TLS connection: {e}")),
-        }
-        state.conn = Some(Connection { stream });
-        Ok(())
+            .unwrap_or_else(|| host.to_string());
+        ServerName::try_from(name.clone())
+            .map_err(|e| SiemError::Setup(format!("invalid TLS server name {name}: {e}")))
     }
 }
 
-impl Transport for TlsTransport {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn send<'a>(&'a self, batch: &'a [Record]) -> SendFuture<'a> {
-        Box::pin(async move {
-            let mut state = self.state.lock().await;
-            // An idle connection the peer has closed would swallow the next batch (see tcp.rs).
-            let dead = match state.conn.as_ref() {
-                Some(c) => crate::transport::tcp::peer_hung_up(c.stream.get_ref().0).await,
-                None => false,
-            };
-            if dead {
-                state.conn = None;
-            }
-            if state.conn.is_none() {
-                match self.connect(&mut state).await {
-                    Ok(()) => {
-                        self.auth.succeeded();
-                    }
-                    Err(reason) => {
-                        tracing::warn!(transport = %self.name, %reason, "TLS connection failed.");
-                        // Certificate, pin and client-certificate trouble (not plain network
-                        // errors) are authentication failures worth a system_event.
-                        self.auth.connection_failed(&reason);
-                        return BatchOutcome::Retry {
-                            reason,
-                            retry_after: None,
-                        };
-                    }
-                }
-            }
-            let Some(conn) = state.conn.as_mut() else {
-                return BatchOutcome::Retry {
-                    reason: "no connection".into(),
-                    retry_after: None,
-                };
-            };
-            let buf = super::concatenated(batch);
-            match conn
-                .stream
-                .write_all(&buf)
-                .await
-                .and(conn.stream.flush().await)
-            {
-                Ok(()) => BatchOutcome::Delivered,
-                Err(e) => {
-                    state.conn = None;
-                    BatchOutcome::Retry {
-                        reason: format!("TLS write to {}:{} failed: {e}", self.host, self.port),
-                        retry_after: None,
-                    }
-                }
-            }
-        })
-    }
+fn file_times(s: &TlsSettings) -> [Option<SystemTime>; 3] {
+    [mtime(&s.ca_file), mtime(&s.cert_file), mtime(&s.key_file)]
 }
 
 #[cfg(test)]

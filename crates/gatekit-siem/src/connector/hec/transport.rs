@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 use gatekit_delivery::{BatchOutcome, Record, SendFuture, Transport};
 use serde_json::Value;
 
+use crate::error::SiemError;
 use crate::auth::{AuthMonitor, AuthReporter};
 use crate::http::client::HttpClient;
 use crate::http::status::{classify, parse_retry_after, HttpAnswer};
@@ -146,7 +147,11 @@ impl HecTransport {
         } else {
             HEALTH_PATH.to_string()
         };
-        let response = self.client.get(&path, &self.headers(false)).await?;
+        let response = self
+            .client
+            .get(&path, &self.headers(false))
+            .await
+            .map_err(|e| e.to_string())?;
         let a = answer(response.status, None, &response.body);
         let text = format!(
             "HTTP {}{}{}",
@@ -179,11 +184,11 @@ impl HecTransport {
             }
             encoder.finish().unwrap_or_default()
         } else {
-            super::concatenated(batch)
+            crate::connector::concatenated(batch)
         }
     }
 
-    async fn post_batch(&self, batch: &[Record]) -> Result<(HttpAnswer, Option<u64>), String> {
+    async fn post_batch(&self, batch: &[Record]) -> Result<(HttpAnswer, Option<u64>), SiemError> {
         let response = self
             .client
             .post(
@@ -289,12 +294,9 @@ impl Transport for HecTransport {
         Box::pin(async move {
             let (a, ack_id) = match self.post_batch(batch).await {
                 Ok(answered) => answered,
-                Err(reason) => {
-                    self.auth.connection_failed(&reason);
-                    return BatchOutcome::Retry {
-                        reason,
-                        retry_after: None,
-                    };
+                Err(error) => {
+                    self.auth.connection_failed(&error);
+                    return error.retry();
                 }
             };
             if matches!(a.status, 401 | 403) {

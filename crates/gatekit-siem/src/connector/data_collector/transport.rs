@@ -17,9 +17,9 @@ use std::time::Duration;
 
 use gatekit_delivery::{BatchOutcome, Record, SendFuture, Transport};
 
-use super::azure::{answer, json_array, refused};
+use crate::azure::body::{answer, json_array, refused};
 use crate::auth::AuthReporter;
-use crate::http::azure_auth::{data_collector_authorization, rfc1123};
+use crate::azure::signature::{data_collector_authorization, rfc1123};
 use crate::http::client::HttpClient;
 use crate::http::status::classify;
 use crate::secret::Secret;
@@ -135,10 +135,10 @@ impl Transport for DataCollectorTransport {
                         _ => classify(&a, &[200], batch.len()),
                     }
                 }
-                Err(reason) => BatchOutcome::Retry {
-                    reason,
-                    retry_after: None,
-                },
+                Err(error) => {
+                    self.auth.connection_failed(&error);
+                    error.retry()
+                }
             }
         })
     }

@@ -24,11 +24,12 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::azure_auth::url_encode;
-use super::client::{Endpoint, HttpClient};
-use super::status::parse_retry_after;
+use super::signature::url_encode;
+use crate::http::client::{Endpoint, HttpClient};
+use crate::http::status::parse_retry_after;
+use crate::error::SiemError;
 use crate::secret::Secret;
-use crate::transport::tls::TlsSettings;
+use crate::tls::TlsSettings;
 
 /// Scope of the Logs Ingestion API (Microsoft's samples and the Azure SDK).
 pub const MONITOR_SCOPE: &str = "https://monitor.azure.com//.default";
@@ -87,7 +88,10 @@ pub struct TokenSettings {
 pub enum TokenError {
     /// The credential was refused (an authentication failure; retrying at once would not help).
     Refused(String),
-    /// The token service could not answer now (429, 5xx, connection error).
+    /// The token service could not be reached: a TLS rejection here is an authentication
+    /// failure like a refused secret; other connection errors are retried.
+    Connection(SiemError),
+    /// The token service could not answer now (429, 5xx).
     Unavailable {
         /// Why.
         reason: String,
@@ -100,6 +104,7 @@ impl std::fmt::Display for TokenError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             TokenError::Refused(r) => write!(f, "token request refused: {r}"),
+            TokenError::Connection(e) => write!(f, "token service unreachable: {e}"),
             TokenError::Unavailable { reason, .. } => {
                 write!(f, "token service unavailable: {reason}")
             }
@@ -139,7 +144,8 @@ impl std::fmt::Debug for TokenSource {
 impl TokenSource {
     /// A source for `settings` (no request is made yet).
     pub fn new(settings: TokenSettings) -> Result<TokenSource, String> {
-        let client = HttpClient::new(settings.endpoint.clone(), &settings.tls, settings.timeout)?;
+        let client = HttpClient::new(settings.endpoint.clone(), &settings.tls, settings.timeout)
+            .map_err(|e| e.to_string())?;
         Ok(TokenSource {
             settings,
             client,
@@ -273,10 +279,7 @@ impl TokenSource {
                     .await
             }
         };
-        let response = response.map_err(|reason| TokenError::Unavailable {
-            reason,
-            retry_after: None,
-        })?;
+        let response = response.map_err(TokenError::Connection)?;
         let json: Value = serde_json::from_slice(&response.body).unwrap_or(Value::Null);
         match response.status {
             200 => {

@@ -23,11 +23,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use gatekit_delivery::{BatchOutcome, Record, SendFuture, Transport};
 
-use super::azure::{answer, refused, token_failure, trim_line_end};
+use crate::azure::body::{answer, refused, token_failure, trim_line_end};
 use crate::auth::AuthReporter;
-use crate::http::azure_auth::event_hubs_sas;
+use crate::azure::signature::event_hubs_sas;
 use crate::http::client::HttpClient;
-use crate::http::entra::{refresh_margin, TokenSource};
+use crate::azure::entra::{refresh_margin, TokenSource};
 use crate::http::status::classify;
 use crate::secret::Secret;
 
@@ -271,11 +271,9 @@ impl Transport for EventHubsTransport {
                 ];
                 let response = match self.client.post(&self.path, &headers, body.clone()).await {
                     Ok(r) => r,
-                    Err(reason) => {
-                        return BatchOutcome::Retry {
-                            reason,
-                            retry_after: None,
-                        }
+                    Err(error) => {
+                        self.auth.connection_failed(&error);
+                        return error.retry();
                     }
                 };
                 let a = answer(

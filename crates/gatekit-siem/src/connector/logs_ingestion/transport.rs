@@ -23,10 +23,11 @@ use std::time::Duration;
 
 use gatekit_delivery::{BatchOutcome, Record, SendFuture, Transport};
 
-use super::azure::{answer, gzip, json_array, refused, token_failure};
+use crate::azure::body::{answer, gzip, json_array, refused, token_failure};
+use crate::error::SiemError;
 use crate::auth::AuthReporter;
 use crate::http::client::HttpClient;
-use crate::http::entra::TokenSource;
+use crate::azure::entra::TokenSource;
 use crate::http::status::classify;
 
 /// The documented per-call limit (§7a), applied to the uncompressed JSON.
@@ -90,7 +91,7 @@ impl LogsIngestionTransport {
         token: &crate::secret::Secret,
         body: &[u8],
         batch: &[Record],
-    ) -> Result<crate::http::client::Response, String> {
+    ) -> Result<crate::http::client::Response, SiemError> {
         let mut headers = vec![
             ("authorization", format!("Bearer {}", token.expose())),
             ("content-type", "application/json".to_string()),
@@ -130,11 +131,9 @@ impl Transport for LogsIngestionTransport {
             loop {
                 let response = match self.post(&token, &body, batch).await {
                     Ok(r) => r,
-                    Err(reason) => {
-                        return BatchOutcome::Retry {
-                            reason,
-                            retry_after: None,
-                        }
+                    Err(error) => {
+                        self.auth.connection_failed(&error);
+                        return error.retry();
                     }
                 };
                 let a = answer(

@@ -14,7 +14,7 @@
 
 use std::sync::Arc;
 
-use gatekit_delivery::{BatchOutcome, Record, SendFuture, Transport};
+use gatekit_delivery::{Record, SendFuture, Transport};
 
 use crate::auth::{AuthMonitor, AuthReporter};
 use crate::http::client::HttpClient;
@@ -55,16 +55,13 @@ impl Transport for QRadarHttpTransport {
 
     fn send<'a>(&'a self, batch: &'a [Record]) -> SendFuture<'a> {
         Box::pin(async move {
-            let body = super::concatenated(batch);
+            let body = crate::connector::concatenated(batch);
             let headers = [("content-type", "text/plain; charset=utf-8".to_string())];
             let response = match self.client.post(self.path, &headers, body).await {
                 Ok(r) => r,
-                Err(reason) => {
-                    self.auth.connection_failed(&reason);
-                    return BatchOutcome::Retry {
-                        reason,
-                        retry_after: None,
-                    };
+                Err(error) => {
+                    self.auth.connection_failed(&error);
+                    return error.retry();
                 }
             };
             let answer = HttpAnswer {

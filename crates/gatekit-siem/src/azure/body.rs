@@ -14,7 +14,8 @@ use gatekit_delivery::{BatchOutcome, Record};
 use serde_json::Value;
 
 use crate::auth::AuthReporter;
-use crate::http::entra::TokenError;
+use crate::error::SiemError;
+use crate::azure::entra::TokenError;
 use crate::http::status::{parse_retry_after, HttpAnswer};
 
 /// Default delay before retrying after an authentication failure.
@@ -81,6 +82,20 @@ pub fn token_failure(e: TokenError, auth: &AuthReporter, slow: Duration) -> Batc
                 retry_after: Some(slow),
             }
         }
+        TokenError::Connection(e) => {
+            let reason = format!("Entra ID token service: {e}");
+            if e.is_auth_failure() {
+                auth.failed(&reason);
+                return BatchOutcome::Retry {
+                    reason,
+                    retry_after: Some(slow),
+                };
+            }
+            BatchOutcome::Retry {
+                reason,
+                retry_after: None,
+            }
+        }
         TokenError::Unavailable {
             reason,
             retry_after,
@@ -106,14 +121,15 @@ pub fn refused(what: &str, a: &HttpAnswer, auth: &AuthReporter, slow: Duration) 
 }
 
 /// Gzips `body` (level 6).
-pub fn gzip(body: &[u8]) -> Result<Vec<u8>, String> {
+pub fn gzip(body: &[u8]) -> Result<Vec<u8>, SiemError> {
     use std::io::Write;
     let mut encoder = flate2::write::GzEncoder::new(
         Vec::with_capacity(body.len() / 4),
         flate2::Compression::new(6),
     );
-    encoder.write_all(body).map_err(|e| e.to_string())?;
-    encoder.finish().map_err(|e| e.to_string())
+    let failed = |e: std::io::Error| SiemError::Setup(format!("gzip failed: {e}"));
+    encoder.write_all(body).map_err(failed)?;
+    encoder.finish().map_err(failed)
 }
 
 #[cfg(test)]

@@ -1,73 +1,80 @@
-//! From the `siem` configuration to destinations: which formatter, which framing, which
-//! transport and which delivery settings each enabled platform gets.
+//! From the `siem` configuration to destinations: the requirements' `splunk`, `qradar` and
+//! `azure_sentinel` blocks mapped onto connectors, each with its formatter, framing and
+//! delivery settings.
 //!
-//! Platform defaults follow the platforms (platform-corrections.md): Splunk `sc4s` is CEF in
-//! RFC 5424 over TLS with LF framing; QRadar takes LEEF 2.0 in RFC 5424; the file transports
-//! write one JSON object (or CEF line) per line; HEC, the HTTP Receiver and the Azure APIs take
-//! their own bodies. A configuration that could not deliver (an unknown transport, a missing
-//! endpoint, QRadar's search API as a target) is an error at load that says so.
+//! Platform defaults follow the platforms (docs/reference/platform-facts.md): Splunk `sc4s` is
+//! CEF in RFC 5424 over TLS with LF framing; QRadar takes LEEF 2.0 in RFC 5424; the file
+//! connectors write one JSON object (or CEF line) per line; HEC, the HTTP Receiver and the Azure
+//! APIs take their own bodies. A configuration that could not deliver (an unknown transport, a
+//! missing endpoint, QRadar's search API as a target) is an error at load that says so; a
+//! configuration that delivers with less protection than it could (certificate verification
+//! off, plain `http://`, a credential in plain text, a retired API) is a [`Warning`], returned
+//! as a value so `gatekit check` prints every one that `gatekit run` would log.
 
-use gatekit_config::{yaml, Config, ConfigError};
+use gatekit_config::{yaml, Config, ConfigError, Warning};
 use gatekit_delivery::{DeliveryConfig, DeliverySettings};
 use gatekit_format::{Formatter, Framing};
 
 use crate::config::SiemConfig;
+use crate::connector::ConnectorPlan;
+use crate::http::client::Endpoint;
 
 mod qradar;
-pub mod sentinel;
+mod sentinel;
 mod splunk;
-mod syslog;
 
-/// How a destination reaches its SIEM.
-#[derive(Debug, Clone)]
-pub enum TransportPlan {
-    /// Append lines to a file.
-    File(crate::transport::file::FileSettings),
-    /// TCP syslog.
-    Tcp {
-        /// Host.
-        host: String,
-        /// Port.
-        port: u16,
-    },
-    /// TLS syslog.
-    Tls {
-        /// Host.
-        host: String,
-        /// Port.
-        port: u16,
-        /// Certificates, verification, pins.
-        settings: crate::transport::tls::TlsSettings,
-    },
-    /// Splunk HEC.
-    Hec {
-        /// `https://host:8088`.
-        endpoint: crate::http::client::Endpoint,
-        /// Token, channel, acknowledgement, compression.
-        settings: crate::transport::hec::HecSettings,
-        /// TLS options for https.
-        tls: crate::transport::tls::TlsSettings,
-    },
-    /// QRadar HTTP Receiver.
-    QRadarHttp {
-        /// `https://event-collector:12469[/path]`.
-        endpoint: crate::http::client::Endpoint,
-        /// TLS options for https (client certificate for mutual TLS).
-        tls: crate::transport::tls::TlsSettings,
-    },
-    /// UDP syslog.
-    Udp {
-        /// Host.
-        host: String,
-        /// Port.
-        port: u16,
-    },
-    /// Sentinel Logs Ingestion API.
-    LogsIngestion(Box<sentinel::LogsIngestionPlan>),
-    /// Sentinel (Log Analytics) HTTP Data Collector API.
-    DataCollector(Box<sentinel::DataCollectorPlan>),
-    /// Azure Event Hubs over HTTPS.
-    EventHubs(Box<sentinel::EventHubsPlan>),
+/// What certificate verification turned off means, for the warning.
+pub(crate) const NO_VERIFY: &str = "TLS certificate verification is off for this SIEM destination: events and credentials can be intercepted by anyone on the path";
+
+/// Warnings found while planning, in the order found.
+#[derive(Debug, Default)]
+pub struct Warnings(pub Vec<Warning>);
+
+impl Warnings {
+    /// Adds a warning about the key at `path`.
+    pub fn add(&mut self, path: impl Into<String>, message: impl Into<String>) {
+        self.0.push(Warning {
+            path: path.into(),
+            message: message.into(),
+        });
+    }
+}
+
+/// Whether `host` is this machine (a name or address on the loopback).
+fn is_loopback(host: &str) -> bool {
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// A plain `http://` endpoint: fine for a receiver on this machine; to any other host the
+/// credential and the events would cross the network in clear text, so it is an error unless
+/// `allow_insecure: true` is set (then a warning).
+pub(crate) fn plain_http(
+    cfg: &Config,
+    endpoint: &Endpoint,
+    allow_insecure: bool,
+    path: &str,
+    warnings: &mut Warnings,
+) -> Result<(), ConfigError> {
+    if is_loopback(&endpoint.host) {
+        return Ok(());
+    }
+    let message = format!(
+        "`http://{}` is not encrypted: credentials and audit events would cross the network in clear text; use https://",
+        endpoint.host
+    );
+    if allow_insecure {
+        warnings.add(path, format!("{message} (allowed by `allow_insecure: true`)"));
+        Ok(())
+    } else {
+        Err(ConfigError::at(
+            &cfg.source,
+            path,
+            format!("{message}, or set `allow_insecure: true` next to it to accept the risk"),
+        ))
+    }
 }
 
 /// One enabled platform, ready to build.
@@ -79,7 +86,7 @@ pub struct DestinationPlan {
     /// Frames one event on the wire.
     pub framing: Framing,
     /// Where it goes.
-    pub transport: TransportPlan,
+    pub connector: ConnectorPlan,
     /// Queue, batching, retry, disk buffer.
     pub delivery: DeliverySettings,
     /// Whether a full queue refuses tool calls (`overflow: fail_closed`).
@@ -91,21 +98,8 @@ impl std::fmt::Debug for DestinationPlan {
         f.debug_struct("DestinationPlan")
             .field("platform", &self.platform)
             .field("framing", &self.framing)
-            .field("transport", &self.transport)
+            .field("connector", &self.connector)
             .finish_non_exhaustive()
-    }
-}
-
-pub(crate) fn file_settings(
-    cfg: &Config,
-    file: &crate::config::FileEndpoint,
-) -> crate::transport::file::FileSettings {
-    crate::transport::file::FileSettings {
-        path: cfg.resolve_path(&file.path),
-        max_bytes: file.max_size_mb.saturating_mul(1024 * 1024),
-        max_age: (file.max_age_hours.is_finite() && file.max_age_hours > 0.0)
-            .then(|| std::time::Duration::from_secs_f64(file.max_age_hours * 3600.0)),
-        backups: file.backup_count,
     }
 }
 
@@ -209,8 +203,12 @@ fn locate<'a, T>(
     }
 }
 
-/// Every enabled platform as a destination plan.
-pub fn plan(cfg: &Config, siem: &SiemConfig) -> Result<Vec<DestinationPlan>, Vec<ConfigError>> {
+/// Every enabled platform as a destination plan; warnings are added to `warnings`.
+pub fn plan(
+    cfg: &Config,
+    siem: &SiemConfig,
+    warnings: &mut Warnings,
+) -> Result<Vec<DestinationPlan>, Vec<ConfigError>> {
     let src = cfg.source.as_str();
     let mut plans = Vec::new();
     let mut errors = Vec::new();
@@ -224,7 +222,7 @@ pub fn plan(cfg: &Config, siem: &SiemConfig) -> Result<Vec<DestinationPlan>, Vec
         &mut errors,
     )
     .filter(|(s, _)| s.enabled)
-    .map(|(s, path)| splunk::plan(cfg, siem, s, &path));
+    .map(|(s, path)| splunk::plan(cfg, siem, s, &path, warnings));
     let qradar = locate(
         src,
         &siem.qradar,
@@ -234,7 +232,7 @@ pub fn plan(cfg: &Config, siem: &SiemConfig) -> Result<Vec<DestinationPlan>, Vec
         &mut errors,
     )
     .filter(|(q, _)| q.enabled)
-    .map(|(q, path)| qradar::plan(cfg, siem, q, &path));
+    .map(|(q, path)| qradar::plan(cfg, siem, q, &path, warnings));
     let sentinel_block = &siem.platforms.azure_sentinel;
     let sentinel = locate(
         src,
@@ -245,7 +243,7 @@ pub fn plan(cfg: &Config, siem: &SiemConfig) -> Result<Vec<DestinationPlan>, Vec
         &mut errors,
     )
     .filter(|(s, _)| s.enabled)
-    .map(|(s, path)| sentinel::plan(cfg, siem, s, &path));
+    .map(|(s, path)| sentinel::plan(cfg, siem, s, &path, warnings));
     for planned in [splunk, qradar, sentinel].into_iter().flatten() {
         match planned {
             Ok(p) => plans.push(p),
