@@ -36,7 +36,9 @@ pub fn find(text: &str, path: &str) -> Option<(usize, usize)> {
             .find(|&i| {
                 let l = lines[i];
                 let t = l.trim_start();
-                !t.is_empty() && !t.starts_with('#') && indentation(l) <= indent
+                !t.is_empty()
+                    && !t.starts_with('#')
+                    && indentation(l) <= indent
                     && !t.starts_with("- ")
             })
             .unwrap_or(lines.len());

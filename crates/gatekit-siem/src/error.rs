@@ -32,11 +32,12 @@ pub enum SiemError {
     /// TLS refused the connection over identity: a certificate that does not verify, a pin
     /// that does not match, or the peer refusing our client certificate (a fatal alert, or a
     /// hang-up right after the handshake). An authentication failure.
-    #[error("TLS with {peer} rejected: {reason}")]
+    #[error("{reason}")]
     TlsRejected {
         /// `host:port`.
         peer: String,
-        /// What TLS said (the alert or the verification error).
+        /// What happened, with the peer and what TLS said (the alert or the verification
+        /// error).
         reason: String,
     },
     /// No answer within the deadline.
@@ -85,7 +86,7 @@ impl SiemError {
         if let Some(tls) = tls_error_in(e) {
             return SiemError::TlsRejected {
                 peer: peer.to_string(),
-                reason: tls.to_string(),
+                reason: format!("{during} {peer} failed: {tls}"),
             };
         }
         SiemError::Connection(format!("{during} {peer} failed: {e}"))

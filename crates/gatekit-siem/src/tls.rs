@@ -88,7 +88,6 @@ impl TlsConfig {
     }
 }
 
-
 const SYSTEM_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
 
 /// TLS settings, checked at load.
@@ -262,13 +261,15 @@ impl ServerCertVerifier for Verifier {
     }
 }
 
+/// A built configuration and the modification times of the files it was built from.
+type Built = (Arc<ClientConfig>, [Option<SystemTime>; 3]);
 
 /// A client configuration that follows its files: [`ReloadingConfig::current`] rebuilds it
 /// when the CA, certificate or key file changed since the last build (by modification time).
 pub struct ReloadingConfig {
     settings: TlsSettings,
     label: String,
-    state: Mutex<Option<(Arc<ClientConfig>, [Option<SystemTime>; 3])>>,
+    state: Mutex<Option<Built>>,
 }
 
 impl std::fmt::Debug for ReloadingConfig {

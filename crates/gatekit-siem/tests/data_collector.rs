@@ -9,8 +9,10 @@ use std::time::Duration;
 
 use azure_common::*;
 use gatekit_delivery::{BatchOutcome, Record, Transport};
+use gatekit_siem::connector::data_collector::transport::{
+    DataCollectorSettings, DataCollectorTransport,
+};
 use gatekit_siem::connector::data_collector::DataCollectorFormatter;
-use gatekit_siem::connector::data_collector::transport::{DataCollectorSettings, DataCollectorTransport};
 use gatekit_testkit::azure::Fault;
 use gatekit_testkit::data_collector::DataCollectorReceiver;
 use serde_json::json;

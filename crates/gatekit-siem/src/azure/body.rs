@@ -14,8 +14,8 @@ use gatekit_delivery::{BatchOutcome, Record};
 use serde_json::Value;
 
 use crate::auth::AuthReporter;
-use crate::error::SiemError;
 use crate::azure::entra::TokenError;
+use crate::error::SiemError;
 use crate::http::status::{parse_retry_after, HttpAnswer};
 
 /// Default delay before retrying after an authentication failure.

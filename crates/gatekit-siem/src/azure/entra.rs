@@ -25,9 +25,9 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use super::signature::url_encode;
+use crate::error::SiemError;
 use crate::http::client::{Endpoint, HttpClient};
 use crate::http::status::parse_retry_after;
-use crate::error::SiemError;
 use crate::secret::Secret;
 use crate::tls::TlsSettings;
 

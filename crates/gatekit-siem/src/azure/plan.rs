@@ -50,10 +50,19 @@ pub(crate) fn endpoint(
         crate::tls::client_config(&settings)
             .map_err(|e| ConfigError::at(src, format!("{path}.tls"), e))?;
         if !tls.verify_certs {
-            warnings.add(format!("{path}.tls.verify_certs"), crate::platform::NO_VERIFY);
+            warnings.add(
+                format!("{path}.tls.verify_certs"),
+                crate::platform::NO_VERIFY,
+            );
         }
     } else {
-        crate::platform::plain_http(cfg, &endpoint, allow_insecure, &format!("{path}.{key}"), warnings)?;
+        crate::platform::plain_http(
+            cfg,
+            &endpoint,
+            allow_insecure,
+            &format!("{path}.{key}"),
+            warnings,
+        )?;
     }
     Ok((endpoint, settings))
 }

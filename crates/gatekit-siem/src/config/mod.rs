@@ -12,7 +12,6 @@
 use gatekit_config::yaml;
 use serde::Deserialize;
 
-
 mod sentinel;
 pub use crate::connector::data_collector::DataCollectorConfig;
 pub use crate::connector::event_hubs::EventHubsConfig;
@@ -242,7 +241,6 @@ pub struct SplunkConfig {
     pub delivery: Option<DeliveryBlock>,
 }
 
-
 /// `siem.qradar`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -272,7 +270,6 @@ pub struct QRadarConfig {
     #[serde(default)]
     pub delivery: Option<DeliveryBlock>,
 }
-
 
 /// `siem.qradar.dsm`.
 #[derive(Debug, Clone, Deserialize)]

@@ -62,8 +62,12 @@ impl ConnectorPlan {
     pub fn build(&self, auth: Arc<AuthMonitor>) -> Result<Arc<dyn Transport>, SiemError> {
         Ok(match self {
             ConnectorPlan::File(settings) => Arc::new(file::FileTransport::new(settings.clone())),
-            ConnectorPlan::SyslogTcp(p) => Arc::new(syslog::tcp::TcpTransport::new(&p.host, p.port)),
-            ConnectorPlan::SyslogUdp(p) => Arc::new(syslog::udp::UdpTransport::new(&p.host, p.port)),
+            ConnectorPlan::SyslogTcp(p) => {
+                Arc::new(syslog::tcp::TcpTransport::new(&p.host, p.port))
+            }
+            ConnectorPlan::SyslogUdp(p) => {
+                Arc::new(syslog::udp::UdpTransport::new(&p.host, p.port))
+            }
             ConnectorPlan::SyslogTls(p) => Arc::new(
                 syslog::tls::TlsTransport::new(&p.host, p.port, p.settings.clone())?
                     .with_auth_monitor(auth),

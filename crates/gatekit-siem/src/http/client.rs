@@ -139,7 +139,7 @@ fn classify(peer: &str, e: &(dyn std::error::Error + 'static)) -> SiemError {
     match tls_error_in(e) {
         Some(tls) => SiemError::TlsRejected {
             peer: peer.to_string(),
-            reason: tls.to_string(),
+            reason: format!("TLS with {peer} failed: {tls}"),
         },
         None => SiemError::Connection(format!("request to {peer} failed: {}", chain(e))),
     }
@@ -197,9 +197,7 @@ impl HttpClient {
             })?;
         let _ = tcp.set_nodelay(true);
         let watch = |addr: String| {
-            move |result: Result<(), hyper::Error>| {
-                result.err().map(|e| classify(&addr, &e))
-            }
+            move |result: Result<(), hyper::Error>| result.err().map(|e| classify(&addr, &e))
         };
         let connection = if let Some(tls) = &self.tls {
             let server_name = tls.server_name(&self.endpoint.host)?;
@@ -239,11 +237,7 @@ impl HttpClient {
     }
 
     /// Sends one GET (health checks, instance metadata).
-    pub async fn get(
-        &self,
-        path: &str,
-        headers: &[(&str, String)],
-    ) -> Result<Response, SiemError> {
+    pub async fn get(&self, path: &str, headers: &[(&str, String)]) -> Result<Response, SiemError> {
         self.request(hyper::Method::GET, path, headers, Vec::new())
             .await
     }

@@ -66,7 +66,10 @@ pub(crate) fn plain_http(
         endpoint.host
     );
     if allow_insecure {
-        warnings.add(path, format!("{message} (allowed by `allow_insecure: true`)"));
+        warnings.add(
+            path,
+            format!("{message} (allowed by `allow_insecure: true`)"),
+        );
         Ok(())
     } else {
         Err(ConfigError::at(

@@ -82,8 +82,7 @@ pub(crate) fn plan(
         }
         SentinelTransport::DataCollectorApi => {
             json_only(s, path, "data_collector_api", warnings);
-            let (formatter, plan) =
-                crate::connector::data_collector::plan(cfg, s, path, warnings)?;
+            let (formatter, plan) = crate::connector::data_collector::plan(cfg, s, path, warnings)?;
             Ok(destination(
                 formatter,
                 ConnectorPlan::DataCollector(Box::new(plan)),

@@ -92,13 +92,8 @@ pub(crate) fn plan(
                     "the `hec` transport needs `hec: {endpoint: ..., token: ...}`",
                 )
             })?;
-            let (formatter, plan) = crate::connector::hec::plan(
-                cfg,
-                hec,
-                &format!("{path}.hec"),
-                &delivery,
-                warnings,
-            )?;
+            let (formatter, plan) =
+                crate::connector::hec::plan(cfg, hec, &format!("{path}.hec"), &delivery, warnings)?;
             Ok(DestinationPlan {
                 platform: "splunk",
                 formatter,

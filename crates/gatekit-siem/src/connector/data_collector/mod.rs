@@ -14,15 +14,15 @@ use std::time::Duration;
 use gatekit_config::{Config, ConfigError};
 use gatekit_delivery::Transport;
 
-use crate::azure::body::AUTH_FAILURE_RETRY;
 use crate::auth::{AuthMonitor, AuthReporter};
+use crate::azure::body::AUTH_FAILURE_RETRY;
 use crate::azure::plan::{endpoint, seconds};
 use crate::config::SentinelConfig;
 use crate::error::SiemError;
 use crate::http::client::{Endpoint, HttpClient};
 use crate::platform::Warnings;
-use crate::tls::{TlsConfig, TlsSettings};
 use crate::secret::Secret;
+use crate::tls::{TlsConfig, TlsSettings};
 use transport::{valid_log_type, DataCollectorSettings, DataCollectorTransport};
 
 /// `siem.azure_sentinel.data_collector_api` (the requirements' legacy HTTP Data Collector
@@ -202,7 +202,15 @@ pub(crate) fn plan(
             .to_string(),
         None => format!("https://{workspace}.ods.opinsights.azure.com"),
     };
-    let (endpoint, tls) = endpoint(cfg, &url, dc.tls.as_ref(), dc.allow_insecure, &block, "endpoint", warnings)?;
+    let (endpoint, tls) = endpoint(
+        cfg,
+        &url,
+        dc.tls.as_ref(),
+        dc.allow_insecure,
+        &block,
+        "endpoint",
+        warnings,
+    )?;
     let auth_retry = s
         .auth
         .as_ref()
@@ -233,4 +241,3 @@ pub(crate) fn plan(
         },
     ))
 }
-

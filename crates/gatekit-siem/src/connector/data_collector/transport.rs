@@ -17,8 +17,8 @@ use std::time::Duration;
 
 use gatekit_delivery::{BatchOutcome, Record, SendFuture, Transport};
 
-use crate::azure::body::{answer, json_array, refused};
 use crate::auth::AuthReporter;
+use crate::azure::body::{answer, json_array, refused};
 use crate::azure::signature::{data_collector_authorization, rfc1123};
 use crate::http::client::HttpClient;
 use crate::http::status::classify;

@@ -12,16 +12,16 @@ use std::time::Duration;
 use gatekit_config::{Config, ConfigError};
 use gatekit_delivery::Transport;
 
-use crate::azure::body::AUTH_FAILURE_RETRY;
 use crate::auth::{AuthMonitor, AuthReporter};
+use crate::azure::body::AUTH_FAILURE_RETRY;
+use crate::azure::entra::{self, TokenSettings, TokenSource};
 use crate::azure::plan::{endpoint, entra_settings, seconds};
 use crate::config::SentinelConfig;
 use crate::error::SiemError;
 use crate::http::client::{Endpoint, HttpClient};
 use crate::platform::Warnings;
-use crate::tls::{TlsConfig, TlsSettings};
-use crate::azure::entra::{self, TokenSettings, TokenSource};
 use crate::secret::Secret;
+use crate::tls::{TlsConfig, TlsSettings};
 use transport::{
     parse_connection_string, EventHubsAuth, EventHubsSettings, EventHubsTransport, BASIC_MAX_BYTES,
     STANDARD_MAX_BYTES,
@@ -182,12 +182,25 @@ pub(crate) fn plan(
         .endpoint
         .clone()
         .unwrap_or_else(|| format!("https://{}", conn.namespace));
-    let (endpoint, tls) = endpoint(cfg, &url, eh.tls.as_ref(), eh.allow_insecure, &block, "endpoint", warnings)?;
+    let (endpoint, tls) = endpoint(
+        cfg,
+        &url,
+        eh.tls.as_ref(),
+        eh.allow_insecure,
+        &block,
+        "endpoint",
+        warnings,
+    )?;
     let method = s.auth.as_ref().and_then(|a| a.method.as_deref());
     let (entra, auth_retry) = match method {
         Some("service_principal" | "managed_identity") => {
-            let (token, retry) =
-                entra_settings(cfg, s.auth.as_ref(), path, entra::EVENT_HUBS_SCOPE, warnings)?;
+            let (token, retry) = entra_settings(
+                cfg,
+                s.auth.as_ref(),
+                path,
+                entra::EVENT_HUBS_SCOPE,
+                warnings,
+            )?;
             (Some(token), retry)
         }
         _ => {

@@ -23,11 +23,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use gatekit_delivery::{BatchOutcome, Record, SendFuture, Transport};
 
-use crate::azure::body::{answer, refused, token_failure, trim_line_end};
 use crate::auth::AuthReporter;
+use crate::azure::body::{answer, refused, token_failure, trim_line_end};
+use crate::azure::entra::{refresh_margin, TokenSource};
 use crate::azure::signature::event_hubs_sas;
 use crate::http::client::HttpClient;
-use crate::azure::entra::{refresh_margin, TokenSource};
 use crate::http::status::classify;
 use crate::secret::Secret;
 

@@ -109,27 +109,27 @@ pub(crate) fn plan(
     warnings: &mut Warnings,
 ) -> Result<(Box<dyn Formatter>, HecPlan), ConfigError> {
     let src = cfg.source.as_str();
-            let endpoint = Endpoint::parse(&hec.endpoint)
-                .map_err(|e| ConfigError::at(src, format!("{path}.endpoint"), e))?;
-            if hec.token.plain_text {
-                warnings.add(format!("{path}.token"), "the HEC token is written in the configuration file in plain text; use ${ENV_VAR} or {file: PATH}");
-            }
-            let default = gatekit_format::HecSettings::default();
-            let settings = gatekit_format::HecSettings {
-                host: None,
-                source: hec.source.clone().unwrap_or(default.source),
-                sourcetype: hec.sourcetype.clone().unwrap_or(default.sourcetype),
-                index: hec.index.clone(),
-                indexed_fields: default.indexed_fields,
-            };
-            let formatter = gatekit_format::HecFormatter::new(settings)
-                .map_err(|e| ConfigError::at(src, format!("{path}"), e.to_string()))?;
-            let tls = hec.tls.clone().unwrap_or_default();
-            let tls = tls.settings(cfg);
-            if endpoint.tls {
-                crate::tls::client_config(&tls)
-                    .map_err(|e| ConfigError::at(src, format!("{path}.tls"), e))?;
-            }
+    let endpoint = Endpoint::parse(&hec.endpoint)
+        .map_err(|e| ConfigError::at(src, format!("{path}.endpoint"), e))?;
+    if hec.token.plain_text {
+        warnings.add(format!("{path}.token"), "the HEC token is written in the configuration file in plain text; use ${ENV_VAR} or {file: PATH}");
+    }
+    let default = gatekit_format::HecSettings::default();
+    let settings = gatekit_format::HecSettings {
+        host: None,
+        source: hec.source.clone().unwrap_or(default.source),
+        sourcetype: hec.sourcetype.clone().unwrap_or(default.sourcetype),
+        index: hec.index.clone(),
+        indexed_fields: default.indexed_fields,
+    };
+    let formatter = gatekit_format::HecFormatter::new(settings)
+        .map_err(|e| ConfigError::at(src, path, e.to_string()))?;
+    let tls = hec.tls.clone().unwrap_or_default();
+    let tls = tls.settings(cfg);
+    if endpoint.tls {
+        crate::tls::client_config(&tls)
+            .map_err(|e| ConfigError::at(src, format!("{path}.tls"), e))?;
+    }
     let settings = hec_settings(src, hec, path, delivery)?;
     Ok((
         Box::new(formatter),

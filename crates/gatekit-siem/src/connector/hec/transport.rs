@@ -26,8 +26,8 @@ use std::time::{Duration, Instant};
 use gatekit_delivery::{BatchOutcome, Record, SendFuture, Transport};
 use serde_json::Value;
 
-use crate::error::SiemError;
 use crate::auth::{AuthMonitor, AuthReporter};
+use crate::error::SiemError;
 use crate::http::client::HttpClient;
 use crate::http::status::{classify, parse_retry_after, HttpAnswer};
 use crate::secret::Secret;

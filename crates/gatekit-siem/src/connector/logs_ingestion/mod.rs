@@ -14,15 +14,15 @@ use std::time::Duration;
 use gatekit_config::{Config, ConfigError};
 use gatekit_delivery::Transport;
 
-use crate::azure::entra::TokenSettings;
 use crate::auth::{AuthMonitor, AuthReporter};
+use crate::azure::entra::TokenSettings;
+use crate::azure::entra::{self, TokenSource};
 use crate::azure::plan::{endpoint, entra_settings, seconds};
 use crate::config::SentinelConfig;
 use crate::error::SiemError;
 use crate::http::client::{Endpoint, HttpClient};
 use crate::platform::Warnings;
 use crate::tls::{TlsConfig, TlsSettings};
-use crate::azure::entra::{self, TokenSource};
 use transport::{LogsIngestionSettings, LogsIngestionTransport, MAX_REQUEST_BYTES};
 
 /// `siem.azure_sentinel.logs_ingestion_api` (Gatekit addition: the current Azure Monitor
@@ -106,7 +106,15 @@ pub(crate) fn plan(
             "the `logs_ingestion_api` transport needs `logs_ingestion_api: {endpoint: ..., dcr_immutable_id: ...}` and `auth`",
         )
     })?;
-    let (endpoint, tls) = endpoint(cfg, &li.endpoint, li.tls.as_ref(), li.allow_insecure, &block, "endpoint", warnings)?;
+    let (endpoint, tls) = endpoint(
+        cfg,
+        &li.endpoint,
+        li.tls.as_ref(),
+        li.allow_insecure,
+        &block,
+        "endpoint",
+        warnings,
+    )?;
     let dcr = li.dcr_immutable_id.trim();
     if !(dcr.starts_with("dcr-")
         && dcr.len() > 4
@@ -153,7 +161,8 @@ pub(crate) fn plan(
             format!("must be between 1 and {MAX_REQUEST_BYTES} (the API's 1 MB limit)"),
         ));
     }
-    let (token, auth_retry) = entra_settings(cfg, s.auth.as_ref(), path, entra::MONITOR_SCOPE, warnings)?;
+    let (token, auth_retry) =
+        entra_settings(cfg, s.auth.as_ref(), path, entra::MONITOR_SCOPE, warnings)?;
     Ok(LogsIngestionPlan {
         endpoint,
         tls,
@@ -168,4 +177,3 @@ pub(crate) fn plan(
         token,
     })
 }
-

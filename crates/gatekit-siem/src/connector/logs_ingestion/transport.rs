@@ -23,11 +23,11 @@ use std::time::Duration;
 
 use gatekit_delivery::{BatchOutcome, Record, SendFuture, Transport};
 
-use crate::azure::body::{answer, gzip, json_array, refused, token_failure};
-use crate::error::SiemError;
 use crate::auth::AuthReporter;
-use crate::http::client::HttpClient;
+use crate::azure::body::{answer, gzip, json_array, refused, token_failure};
 use crate::azure::entra::TokenSource;
+use crate::error::SiemError;
+use crate::http::client::HttpClient;
 use crate::http::status::classify;
 
 /// The documented per-call limit (§7a), applied to the uncompressed JSON.

@@ -104,7 +104,13 @@ pub(crate) fn plan(
         crate::tls::client_config(&tls)
             .map_err(|e| ConfigError::at(src, format!("{path}.tls"), e))?;
     } else {
-        crate::platform::plain_http(cfg, &endpoint, rest.allow_insecure, &format!("{path}.endpoint"), warnings)?;
+        crate::platform::plain_http(
+            cfg,
+            &endpoint,
+            rest.allow_insecure,
+            &format!("{path}.endpoint"),
+            warnings,
+        )?;
     }
     Ok(QRadarHttpPlan { endpoint, tls })
 }

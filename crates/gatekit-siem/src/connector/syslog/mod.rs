@@ -41,7 +41,6 @@ pub struct SyslogEndpoint {
     pub allow_insecure: bool,
 }
 
-
 fn facility(source: &str, path: &str, value: Option<&yaml::Value>) -> Result<u8, ConfigError> {
     const NAMES: [&str; 24] = [
         "kern",
@@ -201,7 +200,10 @@ pub(crate) fn tls_plan(
         ));
     }
     if !tls.verify_certs {
-        warnings.add(format!("{path}.tls.verify_certs"), crate::platform::NO_VERIFY);
+        warnings.add(
+            format!("{path}.tls.verify_certs"),
+            crate::platform::NO_VERIFY,
+        );
     }
     let settings = tls.settings(cfg);
     crate::tls::client_config(&settings)

@@ -102,16 +102,13 @@ impl TlsTransport {
         };
         match tokio::time::timeout(CLOSE_PROBE, stream.read(&mut probe)).await {
             Err(_) => Ok(stream),
-            Ok(Ok(0)) => Err(rejected(
-                "the peer closed the connection right after the handshake (client certificate refused?)".into(),
-            )),
+            Ok(Ok(0)) => Err(rejected(format!(
+                "{addr} closed the TLS connection right after the handshake (client certificate refused?)"
+            ))),
             Ok(Ok(_)) => Err(SiemError::Protocol(format!(
                 "{addr} sent unexpected data after the TLS handshake"
             ))),
-            Ok(Err(e)) => Err(match SiemError::from_io(&addr, "TLS with", &e) {
-                SiemError::Connection(_) => rejected(e.to_string()),
-                other => other,
-            }),
+            Ok(Err(e)) => Err(rejected(format!("{addr} rejected the TLS connection: {e}"))),
         }
     }
 }
