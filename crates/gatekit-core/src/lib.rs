@@ -16,6 +16,7 @@
 //! - `event_id` is created once and never changes, so receivers can de-duplicate
 //!   re-sent events (delivery is at-least-once).
 
+pub mod chain;
 mod event;
 mod factory;
 mod time;

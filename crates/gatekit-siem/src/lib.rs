@@ -43,21 +43,27 @@ pub struct Checked {
 /// Checks the `siem` section offline (for `gatekit check` and start-up); every error found,
 /// each with its key path and, where the file shows it, its line.
 pub fn validate(cfg: &Config) -> Result<Checked, ConfigErrors> {
+    let (checked, errors) = check(cfg);
+    if errors.is_empty() {
+        Ok(checked)
+    } else {
+        Err(ConfigErrors(errors))
+    }
+}
+
+/// [`validate`], keeping the warnings when there are errors too (`gatekit check` prints
+/// both): the plans of the platforms that planned, every warning, and every error.
+pub fn check(cfg: &Config) -> (Checked, Vec<gatekit_config::ConfigError>) {
     let siem = match platform::parse(cfg) {
         Ok(Some(siem)) => siem,
-        Ok(None) => return Ok(Checked::default()),
-        Err(e) => return Err(ConfigErrors::single(cfg.locate(e))),
+        Ok(None) => return (Checked::default(), Vec::new()),
+        Err(e) => return (Checked::default(), vec![cfg.locate(e)]),
     };
     let mut warnings = platform::Warnings::default();
-    match platform::plan(cfg, &siem, &mut warnings) {
-        Ok(plans) => Ok(Checked {
-            plans,
-            warnings: warnings.0,
-        }),
-        Err(errors) => Err(ConfigErrors(
-            errors.into_iter().map(|e| cfg.locate(e)).collect(),
-        )),
-    }
+    let (plans, errors) = platform::plan(cfg, &siem, &mut warnings);
+    let warnings = warnings.0;
+    let errors = errors.into_iter().map(|e| cfg.locate(e)).collect();
+    (Checked { plans, warnings }, errors)
 }
 
 /// Seconds between delivery-trouble checks (`siem.monitor_interval`, default 5).

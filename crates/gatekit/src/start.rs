@@ -31,19 +31,16 @@ pub fn check(path: &Path) -> ExitCode {
             // a file should not meet the next section's problems one run at a time.
             let mut errors = Vec::new();
             if let Err(e) = gatekit_plugins::build_hooks(&cfg) {
-                errors.extend(e.0);
+                errors.extend(e.0.into_iter().map(|e| cfg.locate(e)));
             }
             if let Err(e) = gatekit_audit::validate(&cfg) {
-                errors.extend(e.0);
+                errors.extend(e.0.into_iter().map(|e| cfg.locate(e)));
             }
-            match gatekit_siem::validate(&cfg) {
-                Ok(checked) => {
-                    for w in &checked.warnings {
-                        eprintln!("warning: {w}");
-                    }
-                }
-                Err(e) => errors.extend(e.0),
+            let (siem, siem_errors) = gatekit_siem::check(&cfg);
+            for w in &siem.warnings {
+                eprintln!("warning: {w}");
             }
+            errors.extend(siem_errors);
             if !errors.is_empty() {
                 print_errors(&ConfigErrors(errors));
                 return ExitCode::FAILURE;

@@ -47,6 +47,66 @@ fn check_prints_every_problem_with_paths() {
 }
 
 #[test]
+fn check_prints_every_warning_and_every_sections_errors_with_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        "proxy:
+  transport: stdio
+  upstreams:
+    - {name: a, command: [x]}
+plugins:
+  auditing:
+    _global:
+      - handler: audit_jsonl
+        config: {output_file: a.jsonl, no_such_option: 1}
+siem:
+  splunk:
+    transport: hec
+    hec: {endpoint: \"http://splunk.example.com:8088\", token: plain-token}
+  qradar:
+    transport: syslog_tcp
+    syslog: {host: q.example.com, tls: {ca_file: ca.pem}}
+  azure_sentinel:
+    transport: log_analytics_agent
+    format: cef
+    log_analytics_agent: {path: s.cef}
+",
+    );
+    let out = Command::new(gatekit())
+        .args(["check", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    // The audit section's error and both SIEM errors, in one run, each with its line.
+    assert!(err.contains("no_such_option"), "{err}");
+    assert!(
+        err.contains(":13:")
+            && err.contains("siem.splunk.hec.endpoint")
+            && err.contains("clear text"),
+        "{err}"
+    );
+    assert!(
+        err.contains(":16:")
+            && err.contains("siem.qradar.syslog.tls")
+            && err.contains("unencrypted"),
+        "{err}"
+    );
+    assert!(err.contains("3 problems found"), "{err}");
+    // The warning `run` would log: the token in plain text.
+    assert!(
+        err.contains("warning: siem.splunk.hec.token") && err.contains("plain text"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("plain-token"),
+        "a secret in the output: {err}"
+    );
+}
+
+#[test]
 fn python_validate_only_accepts_a_python_gatekit_file() {
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(

@@ -206,12 +206,13 @@ fn locate<'a, T>(
     }
 }
 
-/// Every enabled platform as a destination plan; warnings are added to `warnings`.
+/// Every enabled platform that plans as a destination plan, and the errors of the others;
+/// warnings are added to `warnings`.
 pub fn plan(
     cfg: &Config,
     siem: &SiemConfig,
     warnings: &mut Warnings,
-) -> Result<Vec<DestinationPlan>, Vec<ConfigError>> {
+) -> (Vec<DestinationPlan>, Vec<ConfigError>) {
     let src = cfg.source.as_str();
     let mut plans = Vec::new();
     let mut errors = Vec::new();
@@ -254,9 +255,5 @@ pub fn plan(
         }
     }
 
-    if errors.is_empty() {
-        Ok(plans)
-    } else {
-        Err(errors)
-    }
+    (plans, errors)
 }

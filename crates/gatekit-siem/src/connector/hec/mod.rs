@@ -40,6 +40,10 @@ pub struct HecConfig {
     /// TLS options for `https://` endpoints (Gatekit addition).
     #[serde(default)]
     pub tls: Option<TlsConfig>,
+    /// Accept `http://` to a host that is not this machine (Gatekit addition; default off:
+    /// the token and events would cross the network in clear text).
+    #[serde(default)]
+    pub allow_insecure: bool,
     /// Indexer acknowledgement: a batch counts as delivered only when Splunk confirms it was
     /// indexed (the token needs `useACK = 1`; Gatekit addition, default off).
     #[serde(default)]
@@ -124,11 +128,25 @@ pub(crate) fn plan(
     };
     let formatter = gatekit_format::HecFormatter::new(settings)
         .map_err(|e| ConfigError::at(src, path, e.to_string()))?;
-    let tls = hec.tls.clone().unwrap_or_default();
-    let tls = tls.settings(cfg);
+    let tls_config = hec.tls.clone().unwrap_or_default();
+    let tls = tls_config.settings(cfg);
     if endpoint.tls {
         crate::tls::client_config(&tls)
             .map_err(|e| ConfigError::at(src, format!("{path}.tls"), e))?;
+        if !tls_config.verify_certs {
+            warnings.add(
+                format!("{path}.tls.verify_certs"),
+                crate::platform::NO_VERIFY,
+            );
+        }
+    } else {
+        crate::platform::plain_http(
+            cfg,
+            &endpoint,
+            hec.allow_insecure,
+            &format!("{path}.endpoint"),
+            warnings,
+        )?;
     }
     let settings = hec_settings(src, hec, path, delivery)?;
     Ok((

@@ -99,10 +99,17 @@ pub(crate) fn plan(
         // checks it is a credential leaked to whatever answers.
         warnings.add(path, "QRadar's HTTP Receiver does not take OAuth or API keys: `auth_method`, `client_id`, `client_secret` and `api_key` are ignored and never sent; authenticate with a client certificate (`rest_api.tls.cert_file`/`key_file`, the log source's \"HTTPs and Client Authentication\")");
     }
-    let tls = rest.tls.clone().unwrap_or_default().settings(cfg);
+    let tls_config = rest.tls.clone().unwrap_or_default();
+    let tls = tls_config.settings(cfg);
     if endpoint.tls {
         crate::tls::client_config(&tls)
             .map_err(|e| ConfigError::at(src, format!("{path}.tls"), e))?;
+        if !tls_config.verify_certs {
+            warnings.add(
+                format!("{path}.tls.verify_certs"),
+                crate::platform::NO_VERIFY,
+            );
+        }
     } else {
         crate::platform::plain_http(
             cfg,
