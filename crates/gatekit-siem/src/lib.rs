@@ -38,6 +38,8 @@ pub struct Checked {
     /// Settings that load but deserve the operator's attention (printed by `gatekit check`,
     /// logged by `gatekit run`).
     pub warnings: Vec<Warning>,
+    /// `siem.hash_chain`.
+    pub hash_chain: bool,
 }
 
 /// Checks the `siem` section offline (for `gatekit check` and start-up); every error found,
@@ -63,7 +65,15 @@ pub fn check(cfg: &Config) -> (Checked, Vec<gatekit_config::ConfigError>) {
     let (plans, errors) = platform::plan(cfg, &siem, &mut warnings);
     let warnings = warnings.0;
     let errors = errors.into_iter().map(|e| cfg.locate(e)).collect();
-    (Checked { plans, warnings }, errors)
+    let hash_chain = siem.hash_chain;
+    (
+        Checked {
+            plans,
+            warnings,
+            hash_chain,
+        },
+        errors,
+    )
 }
 
 /// Seconds between delivery-trouble checks (`siem.monitor_interval`, default 5).

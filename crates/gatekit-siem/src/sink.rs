@@ -7,6 +7,7 @@
 
 use std::sync::Arc;
 
+use gatekit_core::chain::Chain;
 use gatekit_core::EventFactory;
 use gatekit_delivery::{Pipeline, Producer, Record, RecordId, SubmitError};
 use gatekit_format::{Formatter, Framing};
@@ -54,9 +55,31 @@ impl Destination {
 /// All SIEM destinations.
 pub struct SiemSink {
     destinations: Vec<Destination>,
+    /// The hash chain over the events, when `siem.hash_chain` is on: each event's link is
+    /// computed over its canonical JSON (the `json` format without the link), and the lock is
+    /// held until every destination has the event, so destinations see chain order.
+    chain: Option<std::sync::Mutex<Chain>>,
     factory: EventFactory,
     auth: Arc<AuthMonitor>,
     stopping: std::sync::atomic::AtomicBool,
+}
+
+/// How a [`SiemSink`] runs.
+#[derive(Debug, Clone, Copy)]
+pub struct SinkOptions {
+    /// How often delivery metrics are checked for trouble to report.
+    pub monitor_interval: std::time::Duration,
+    /// Link every event into a hash chain (`siem.hash_chain`).
+    pub hash_chain: bool,
+}
+
+impl Default for SinkOptions {
+    fn default() -> Self {
+        SinkOptions {
+            monitor_interval: MONITOR_INTERVAL,
+            hash_chain: false,
+        }
+    }
 }
 
 /// Default for how often delivery metrics are checked for drops, dead letters and
@@ -90,6 +113,25 @@ impl SiemSink {
         host: String,
         monitor_interval: std::time::Duration,
     ) -> Result<Arc<Self>, String> {
+        Self::start_with_options(
+            plans,
+            runtime,
+            host,
+            SinkOptions {
+                monitor_interval,
+                hash_chain: false,
+            },
+        )
+    }
+
+    /// [`SiemSink::start`] with every option.
+    pub fn start_with_options(
+        plans: Vec<DestinationPlan>,
+        runtime: &tokio::runtime::Handle,
+        host: String,
+        options: SinkOptions,
+    ) -> Result<Arc<Self>, String> {
+        let monitor_interval = options.monitor_interval;
         let mut destinations = Vec::new();
         // Transports are built before the sink exists; they reach it through this cell.
         let cell: Arc<std::sync::OnceLock<std::sync::Weak<SiemSink>>> = Arc::default();
@@ -124,6 +166,9 @@ impl SiemSink {
         }
         let sink = Arc::new(SiemSink {
             destinations,
+            chain: options
+                .hash_chain
+                .then(|| std::sync::Mutex::new(Chain::default())),
             factory: EventFactory::new(host, env!("CARGO_PKG_VERSION")),
             auth,
             stopping: std::sync::atomic::AtomicBool::new(false),
@@ -232,6 +277,23 @@ impl SiemSink {
     /// Renders `event` for every destination and hands it over without waiting; an error only
     /// when a `fail_closed` destination is full.
     pub fn submit(&self, event: &gatekit_core::AuditEvent) -> Result<(), String> {
+        let Some(chain) = &self.chain else {
+            return self.submit_unlinked(event);
+        };
+        let mut chain = chain.lock().unwrap_or_else(|e| e.into_inner());
+        let mut body = Vec::with_capacity(1024);
+        if let Err(e) = gatekit_format::JsonFormatter.format(event, &mut body) {
+            warn!(error = %e, "Event could not be rendered for the hash chain; sent unlinked.");
+            return self.submit_unlinked(event);
+        }
+        let (prev_hash, hash) = chain.next(&body);
+        let linked = event.clone().with_hash_chain(prev_hash, hash.clone());
+        chain.commit(hash);
+        self.submit_unlinked(&linked)
+    }
+
+    /// [`SiemSink::submit`] without the chain.
+    fn submit_unlinked(&self, event: &gatekit_core::AuditEvent) -> Result<(), String> {
         let id = RecordId(event.event_id.as_uuid().as_u128());
         let mut result = Ok(());
         for d in &self.destinations {

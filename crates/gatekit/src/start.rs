@@ -148,12 +148,12 @@ pub fn run_gateway(path: &Path, verbose: bool) -> ExitCode {
             )
         }
     };
-    let siem_plans = match gatekit_siem::validate(&cfg) {
+    let (siem_plans, hash_chain) = match gatekit_siem::validate(&cfg) {
         Ok(checked) => {
             for w in &checked.warnings {
                 warn!(warning = %w, "SIEM configuration warning.");
             }
-            checked.plans
+            (checked.plans, checked.hash_chain)
         }
         Err(errors) => {
             return refuse_start(
@@ -171,7 +171,11 @@ pub fn run_gateway(path: &Path, verbose: bool) -> ExitCode {
     let siem = if siem_plans.is_empty() {
         None
     } else {
-        match start_siem(siem_plans, gatekit_siem::monitor_interval(&cfg)) {
+        let options = gatekit_siem::sink::SinkOptions {
+            monitor_interval: gatekit_siem::monitor_interval(&cfg),
+            hash_chain,
+        };
+        match start_siem(siem_plans, options) {
             Ok(siem) => Some(siem),
             Err(e) => {
                 eprintln!("error: {e}");
@@ -235,7 +239,7 @@ pub fn run_gateway(path: &Path, verbose: bool) -> ExitCode {
 /// Starts SIEM delivery on a runtime of its own.
 fn start_siem(
     plans: Vec<gatekit_siem::platform::DestinationPlan>,
-    monitor_interval: Duration,
+    options: gatekit_siem::sink::SinkOptions,
 ) -> Result<(tokio::runtime::Runtime, Arc<gatekit_siem::SiemSink>), String> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -244,7 +248,7 @@ fn start_siem(
         .build()
         .map_err(|e| format!("cannot start the SIEM runtime: {e}"))?;
     let sink =
-        gatekit_siem::SiemSink::start_with(plans, runtime.handle(), host_name(), monitor_interval)?;
+        gatekit_siem::SiemSink::start_with_options(plans, runtime.handle(), host_name(), options)?;
     Ok((runtime, sink))
 }
 

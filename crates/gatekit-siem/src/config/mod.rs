@@ -177,6 +177,11 @@ pub struct SiemConfig {
     /// unreachable destinations as `system_event`s (Gatekit addition; default 5).
     #[serde(default)]
     pub monitor_interval: Option<f64>,
+    /// Link every event into a SHA-256 hash chain (`hash_chain` in every format), so `gatekit
+    /// audit verify` finds a changed, removed or reordered event in a received JSON stream
+    /// (Gatekit addition; default off).
+    #[serde(default)]
+    pub hash_chain: bool,
     /// Platforms with a priority.
     #[serde(default)]
     pub platforms: Platforms,
