@@ -8,6 +8,7 @@
 //!   plan and its transport, behind one closed enum ([`connector::ConnectorPlan`]).
 //! * [`tls`] and [`http`]: the TLS settings and the HTTP client every connector shares;
 //!   [`azure`]: what the Azure connectors share (Entra ID, signatures, bodies).
+//! * [`checks`]: warnings and the insecure-setting rules every connector applies at load.
 //! * [`error`]: typed connector errors; [`auth`]: authentication failures counted and
 //!   reported as `system_event`s, decided by error kind.
 //! * [`event`]: gateway audit records → canonical events; [`sink`]: the SIEM audit sink.
@@ -15,6 +16,7 @@
 
 pub mod auth;
 pub mod azure;
+pub mod checks;
 pub mod config;
 pub mod connector;
 pub mod error;

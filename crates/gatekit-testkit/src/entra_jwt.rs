@@ -10,7 +10,15 @@ use base64::Engine;
 use serde_json::Value;
 
 use crate::azure::unix_now;
-use crate::entra::RegisteredCertificate;
+
+/// A certificate registered on the application.
+#[derive(Debug, Clone)]
+pub struct RegisteredCertificate {
+    /// Base64url SHA-256 of the certificate's DER (`x5t#S256`).
+    pub x5t_s256: String,
+    /// The RSA public key, PKCS#1 `RSAPublicKey` DER.
+    pub rsa_public_key_der: Vec<u8>,
+}
 
 /// `Ok` when `jwt` is a valid assertion for `client_id`; else the AADSTS code and a text.
 pub fn verify(

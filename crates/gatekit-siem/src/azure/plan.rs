@@ -8,9 +8,9 @@ use gatekit_config::{Config, ConfigError};
 
 use crate::azure::body::AUTH_FAILURE_RETRY;
 use crate::azure::entra::{self, Credential, TokenSettings};
+use crate::checks::Warnings;
 use crate::config::{SentinelAuthConfig, TlsConfig};
 use crate::http::client::Endpoint;
-use crate::platform::Warnings;
 use crate::tls::TlsSettings;
 
 /// Seconds from the configuration, or `default`.
@@ -50,13 +50,10 @@ pub(crate) fn endpoint(
         crate::tls::client_config(&settings)
             .map_err(|e| ConfigError::at(src, format!("{path}.tls"), e))?;
         if !tls.verify_certs {
-            warnings.add(
-                format!("{path}.tls.verify_certs"),
-                crate::platform::NO_VERIFY,
-            );
+            warnings.add(format!("{path}.tls.verify_certs"), crate::checks::NO_VERIFY);
         }
     } else {
-        crate::platform::plain_http(
+        crate::checks::plain_http(
             cfg,
             &endpoint,
             allow_insecure,

@@ -19,6 +19,7 @@
 //! TCP, the bytes reached the local kernel buffer; for UDP, nothing at all; for HTTP, the
 //! endpoint's success answer (for HEC with indexer acknowledgement, the ack itself).
 
+pub mod batch;
 pub mod data_collector;
 pub mod event_hubs;
 pub mod file;
@@ -95,14 +96,4 @@ impl ConnectorPlan {
             | ConnectorPlan::EventHubs(_) => None,
         }
     }
-}
-
-/// The batch's records back to back, as one buffer: how every stream transport (file, TCP,
-/// TLS, HEC, the QRadar HTTP Receiver) puts a batch on the wire in a single write.
-pub fn concatenated(batch: &[gatekit_delivery::Record]) -> Vec<u8> {
-    let mut buf = Vec::with_capacity(batch.iter().map(|r| r.payload.len()).sum());
-    for record in batch {
-        buf.extend_from_slice(&record.payload);
-    }
-    buf
 }

@@ -9,76 +9,21 @@
 //! missing endpoint, QRadar's search API as a target) is an error at load that says so; a
 //! configuration that delivers with less protection than it could (certificate verification
 //! off, plain `http://`, a credential in plain text, a retired API) is a [`Warning`], returned
-//! as a value so `gatekit check` prints every one that `gatekit run` would log.
+//! as a value ([`Warnings`]) so `gatekit check` prints every one that `gatekit run` would
+//! log.
 
-use gatekit_config::{yaml, Config, ConfigError, Warning};
+use gatekit_config::{yaml, Config, ConfigError};
 use gatekit_delivery::{DeliveryConfig, DeliverySettings};
 use gatekit_format::{Formatter, Framing};
 
 use crate::config::SiemConfig;
 use crate::connector::ConnectorPlan;
-use crate::http::client::Endpoint;
 
 mod qradar;
 mod sentinel;
 mod splunk;
 
-/// What certificate verification turned off means, for the warning.
-pub(crate) const NO_VERIFY: &str = "TLS certificate verification is off for this SIEM destination: events and credentials can be intercepted by anyone on the path";
-
-/// Warnings found while planning, in the order found.
-#[derive(Debug, Default)]
-pub struct Warnings(pub Vec<Warning>);
-
-impl Warnings {
-    /// Adds a warning about the key at `path`.
-    pub fn add(&mut self, path: impl Into<String>, message: impl Into<String>) {
-        self.0.push(Warning {
-            path: path.into(),
-            message: message.into(),
-        });
-    }
-}
-
-/// Whether `host` is this machine (a name or address on the loopback).
-fn is_loopback(host: &str) -> bool {
-    host == "localhost"
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
-}
-
-/// A plain `http://` endpoint: fine for a receiver on this machine; to any other host the
-/// credential and the events would cross the network in clear text, so it is an error unless
-/// `allow_insecure: true` is set (then a warning).
-pub(crate) fn plain_http(
-    cfg: &Config,
-    endpoint: &Endpoint,
-    allow_insecure: bool,
-    path: &str,
-    warnings: &mut Warnings,
-) -> Result<(), ConfigError> {
-    if is_loopback(&endpoint.host) {
-        return Ok(());
-    }
-    let message = format!(
-        "`http://{}` is not encrypted: credentials and audit events would cross the network in clear text; use https://",
-        endpoint.host
-    );
-    if allow_insecure {
-        warnings.add(
-            path,
-            format!("{message} (allowed by `allow_insecure: true`)"),
-        );
-        Ok(())
-    } else {
-        Err(ConfigError::at(
-            &cfg.source,
-            path,
-            format!("{message}, or set `allow_insecure: true` next to it to accept the risk"),
-        ))
-    }
-}
+pub use crate::checks::Warnings;
 
 /// One enabled platform, ready to build.
 pub struct DestinationPlan {

@@ -94,7 +94,7 @@ pub(crate) fn plan(
             ConnectorPlan::SyslogUdp(plain())
         }
         QRadarTransport::SyslogTls | QRadarTransport::RestApi => {
-            tls_plan(cfg, endpoint, &syslog_path, warnings)?
+            ConnectorPlan::SyslogTls(tls_plan(cfg, endpoint, &syslog_path, warnings)?)
         }
     };
     // QRadar identifies the log source by the syslog HOSTNAME.

@@ -72,7 +72,8 @@ pub(crate) fn plan(
                 )
             })?;
             let sc4s_path = format!("{path}.sc4s");
-            let connector = tls_plan(cfg, endpoint, &sc4s_path, warnings)?;
+            let connector =
+                ConnectorPlan::SyslogTls(tls_plan(cfg, endpoint, &sc4s_path, warnings)?);
             let formatter = syslog_wrap(body, endpoint, "gatekit", None, src, &sc4s_path)?;
             let framing = framing(src, &sc4s_path, endpoint)?;
             Ok(DestinationPlan {

@@ -16,10 +16,10 @@ use crate::auth::{AuthMonitor, AuthReporter};
 use crate::azure::body::AUTH_FAILURE_RETRY;
 use crate::azure::entra::{self, TokenSettings, TokenSource};
 use crate::azure::plan::{endpoint, entra_settings, seconds};
+use crate::checks::Warnings;
 use crate::config::SentinelConfig;
 use crate::error::SiemError;
 use crate::http::client::{Endpoint, HttpClient};
-use crate::platform::Warnings;
 use crate::secret::Secret;
 use crate::tls::{TlsConfig, TlsSettings};
 use transport::{

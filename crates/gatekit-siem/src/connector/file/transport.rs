@@ -93,7 +93,7 @@ impl FileTransport {
             return Ok(());
         };
         let before = file.metadata()?.len();
-        let buf = crate::connector::concatenated(batch);
+        let buf = crate::connector::batch::concatenated(batch);
         let result = file.write_all(&buf).and_then(|()| file.sync_data());
         if result.is_err() {
             let _ = file.set_len(before);

@@ -13,9 +13,9 @@ use gatekit_format::Formatter;
 use serde::Deserialize;
 
 use crate::auth::AuthMonitor;
+use crate::checks::Warnings;
 use crate::error::SiemError;
 use crate::http::client::{Endpoint, HttpClient};
-use crate::platform::Warnings;
 use crate::secret::Secret;
 use crate::tls::{TlsConfig, TlsSettings};
 use transport::{AckSettings, HecSettings, HecTransport};
@@ -134,13 +134,10 @@ pub(crate) fn plan(
         crate::tls::client_config(&tls)
             .map_err(|e| ConfigError::at(src, format!("{path}.tls"), e))?;
         if !tls_config.verify_certs {
-            warnings.add(
-                format!("{path}.tls.verify_certs"),
-                crate::platform::NO_VERIFY,
-            );
+            warnings.add(format!("{path}.tls.verify_certs"), crate::checks::NO_VERIFY);
         }
     } else {
-        crate::platform::plain_http(
+        crate::checks::plain_http(
             cfg,
             &endpoint,
             hec.allow_insecure,

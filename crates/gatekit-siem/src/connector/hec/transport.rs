@@ -184,7 +184,7 @@ impl HecTransport {
             }
             encoder.finish().unwrap_or_default()
         } else {
-            crate::connector::concatenated(batch)
+            crate::connector::batch::concatenated(batch)
         }
     }
 

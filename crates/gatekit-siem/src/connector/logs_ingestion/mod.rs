@@ -18,10 +18,10 @@ use crate::auth::{AuthMonitor, AuthReporter};
 use crate::azure::entra::TokenSettings;
 use crate::azure::entra::{self, TokenSource};
 use crate::azure::plan::{endpoint, entra_settings, seconds};
+use crate::checks::Warnings;
 use crate::config::SentinelConfig;
 use crate::error::SiemError;
 use crate::http::client::{Endpoint, HttpClient};
-use crate::platform::Warnings;
 use crate::tls::{TlsConfig, TlsSettings};
 use transport::{LogsIngestionSettings, LogsIngestionTransport, MAX_REQUEST_BYTES};
 

@@ -11,9 +11,9 @@ use gatekit_config::{Config, ConfigError};
 use serde::Deserialize;
 
 use crate::auth::AuthMonitor;
+use crate::checks::Warnings;
 use crate::error::SiemError;
 use crate::http::client::{Endpoint, HttpClient};
-use crate::platform::Warnings;
 use crate::secret::Secret;
 use crate::tls::{TlsConfig, TlsSettings};
 use transport::QRadarHttpTransport;
@@ -105,13 +105,10 @@ pub(crate) fn plan(
         crate::tls::client_config(&tls)
             .map_err(|e| ConfigError::at(src, format!("{path}.tls"), e))?;
         if !tls_config.verify_certs {
-            warnings.add(
-                format!("{path}.tls.verify_certs"),
-                crate::platform::NO_VERIFY,
-            );
+            warnings.add(format!("{path}.tls.verify_certs"), crate::checks::NO_VERIFY);
         }
     } else {
-        crate::platform::plain_http(
+        crate::checks::plain_http(
             cfg,
             &endpoint,
             rest.allow_insecure,

@@ -55,7 +55,7 @@ impl Transport for QRadarHttpTransport {
 
     fn send<'a>(&'a self, batch: &'a [Record]) -> SendFuture<'a> {
         Box::pin(async move {
-            let body = crate::connector::concatenated(batch);
+            let body = crate::connector::batch::concatenated(batch);
             let headers = [("content-type", "text/plain; charset=utf-8".to_string())];
             let response = match self.client.post(self.path, &headers, body).await {
                 Ok(r) => r,

@@ -11,8 +11,6 @@ use gatekit_format::{Formatter, Framing, Syslog5424Formatter, SyslogSettings};
 
 use serde::Deserialize;
 
-use super::ConnectorPlan;
-
 /// A syslog receiver.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -149,7 +147,7 @@ pub(crate) fn no_ignored_tls(
     cfg: &Config,
     endpoint: &SyslogEndpoint,
     path: &str,
-    warnings: &mut crate::platform::Warnings,
+    warnings: &mut crate::checks::Warnings,
 ) -> Result<(), ConfigError> {
     if endpoint.tls.as_ref().is_some_and(|t| t.enabled) {
         let message = "a `tls` block is set but this transport is plain syslog: events would be sent unencrypted; use the TLS transport (`syslog_tls`), remove the block, or set `allow_insecure: true`";
@@ -188,8 +186,8 @@ pub(crate) fn tls_plan(
     cfg: &Config,
     endpoint: &SyslogEndpoint,
     path: &str,
-    warnings: &mut crate::platform::Warnings,
-) -> Result<ConnectorPlan, ConfigError> {
+    warnings: &mut crate::checks::Warnings,
+) -> Result<TlsPlan, ConfigError> {
     let src = cfg.source.as_str();
     let tls = endpoint.tls.clone().unwrap_or_default();
     if !tls.enabled {
@@ -200,19 +198,16 @@ pub(crate) fn tls_plan(
         ));
     }
     if !tls.verify_certs {
-        warnings.add(
-            format!("{path}.tls.verify_certs"),
-            crate::platform::NO_VERIFY,
-        );
+        warnings.add(format!("{path}.tls.verify_certs"), crate::checks::NO_VERIFY);
     }
     let settings = tls.settings(cfg);
     crate::tls::client_config(&settings)
         .map_err(|e| ConfigError::at(src, format!("{path}.tls"), e))?;
-    Ok(ConnectorPlan::SyslogTls(TlsPlan {
+    Ok(TlsPlan {
         host: endpoint.host.clone(),
         port: endpoint.port.unwrap_or(6514),
         settings,
-    }))
+    })
 }
 
 pub(crate) fn framing(

@@ -73,7 +73,7 @@ impl Transport for TcpTransport {
                     retry_after: None,
                 };
             };
-            let buf = crate::connector::concatenated(batch);
+            let buf = crate::connector::batch::concatenated(batch);
             match stream.write_all(&buf).await.and(stream.flush().await) {
                 Ok(()) => BatchOutcome::Delivered,
                 Err(e) => {
