@@ -275,7 +275,7 @@ pub fn connector_definition() -> Value {
                 },
                 "instructionSteps": [
                     {"title": "1. Deploy the table, the data collection endpoint and the rule", "description": "Deploy `Deploy/azuredeploy.json` into the workspace's resource group. Pass the object id of Gatekit's service principal as `senderPrincipalId` to grant it Monitoring Metrics Publisher on the rule. Note the outputs `logsIngestionEndpoint` and `dcrImmutableId`."},
-                    {"title": "2. Configure Gatekit", "description": "In gatekit.yaml, under `siem.sentinel`, use the `logs_ingestion_api` transport with the endpoint, the DCR immutable id, the stream `Custom-GatekitAudit` and the tenant, client id and secret (or certificate)."},
+                    {"title": "2. Configure Gatekit", "description": "In gatekit.yaml, under `siem.azure_sentinel`, set `transport: logs_ingestion_api`, `logs_ingestion_api: {endpoint, dcr_immutable_id}` from the outputs, and `auth: {method: service_principal, tenant_id, client_id, client_secret}` (or a certificate, or `method: managed_identity`). See docs/siem/sentinel.md."},
                     {"title": "3. Verify", "description": "Run `gatekit siem test --config gatekit.yaml`, then query `GatekitAudit_CL | take 10` (ingestion takes a few minutes the first time)."}
                 ]
             }
