@@ -61,8 +61,35 @@ fn esc(s: &str) -> String {
     String::from_utf8(out).unwrap()
 }
 
-/// The fields the add-on must give for `e`, computed from the event (not from the line).
+/// The fields the add-on must give for `e` on `gatekit:cef`, computed from the event (not
+/// from the line).
 fn expected(e: &gatekit_core::AuditEvent) -> BTreeMap<&'static str, String> {
+    expected_with(e, esc, true)
+}
+
+/// The same fields on `gatekit:audit` (JSON: values as the event holds them; the CEF header
+/// fields and the ones the add-on computes with EVAL are not extractions).
+fn expected_json(e: &gatekit_core::AuditEvent) -> BTreeMap<&'static str, String> {
+    let mut m = expected_with(e, str::to_owned, false);
+    for k in [
+        "signature_id",
+        "cef_vendor",
+        "cef_product",
+        "severity_level",
+        "rt",
+        "outcome",
+        "decision",
+    ] {
+        m.remove(k);
+    }
+    m
+}
+
+fn expected_with(
+    e: &gatekit_core::AuditEvent,
+    esc: impl Fn(&str) -> String,
+    cef: bool,
+) -> BTreeMap<&'static str, String> {
     let mut m = BTreeMap::new();
     m.insert("signature_id", cef_signature_id(e).to_owned());
     m.insert("cef_vendor", "Gatekit".to_owned());
@@ -121,12 +148,25 @@ fn expected(e: &gatekit_core::AuditEvent) -> BTreeMap<&'static str, String> {
     if let Some(err) = &e.error {
         m.insert("error_code", err.code.to_string());
     }
-    if let Some(msg) = e
-        .message
-        .as_deref()
-        .or(e.error.as_ref().map(|x| x.message.as_str()))
-    {
+    let msg = if cef {
+        e.message
+            .as_deref()
+            .or(e.error.as_ref().map(|x| x.message.as_str()))
+    } else {
+        e.message.as_deref()
+    };
+    if let Some(msg) = msg {
         m.insert("message", esc(msg));
+    }
+    if !cef {
+        if let Some(err) = &e.error {
+            m.insert("error_message", err.message.clone());
+        }
+        if let Some(c) = &e.client_info {
+            m.insert("client_id", c.client_id.clone());
+            m.insert("client_version", c.client_version.clone());
+        }
+        m.insert("severity_name", e.severity.as_str().to_owned());
     }
     m
 }
@@ -156,6 +196,42 @@ fn extractions_give_the_expected_fields_on_every_cef_sample() {
         );
         for (i, (e, fields)) in events.iter().zip(&got).enumerate() {
             for (name, want) in expected(e) {
+                assert_eq!(
+                    fields.get(name),
+                    Some(&want),
+                    "{kind} sample {}: field `{name}`; extracted: {fields:?}",
+                    i + 1
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn json_fields_and_aliases_give_the_expected_fields_on_json_and_hec_samples() {
+    let python = support::venv_bin().join("python");
+    if !support::require("the test Python (target/test-venv)", python.exists()) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let events = sample_events();
+    for kind in ["json", "hec"] {
+        let samples = support::write_samples(tmp.path(), kind);
+        let out = support::run(
+            Command::new(&python)
+                .arg(support::peers().join("splunk_extract.py"))
+                .arg(app_dir())
+                .arg("gatekit:audit")
+                .arg(&samples),
+        );
+        let got: Vec<BTreeMap<String, String>> = serde_json::from_str(&out).unwrap();
+        assert_eq!(
+            got.len(),
+            events.len(),
+            "{kind}: one result per sample line"
+        );
+        for (i, (e, fields)) in events.iter().zip(&got).enumerate() {
+            for (name, want) in expected_json(e) {
                 assert_eq!(
                     fields.get(name),
                     Some(&want),

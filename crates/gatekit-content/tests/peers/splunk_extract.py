@@ -1,6 +1,7 @@
 """Applies TA-gatekit's search-time extractions to sample lines, the way Splunk does for the
 subset the add-on uses: the REPORT- transforms of a sourcetype (REGEX with FORMAT
-`name::$n ...`, or `$1::$2` for every match), then its FIELDALIAS- pairs.
+`name::$n ...`, or `$1::$2` for every match), KV_MODE = json (nested keys as `a.b`; a HEC
+envelope's `event` is the raw event), then its FIELDALIAS- pairs.
 
 usage: splunk_extract.py APP_DIR SOURCETYPE SAMPLES_FILE  -> JSON list, one object per line.
 """
@@ -35,6 +36,16 @@ def apply_transform(stanza, line, fields):
         fields[name] = m.group(int(ref.lstrip("$")))
 
 
+def flatten(prefix, value, fields):
+    if isinstance(value, dict):
+        for k, v in value.items():
+            flatten(f"{prefix}.{k}" if prefix else k, v, fields)
+    elif isinstance(value, bool):
+        fields[prefix] = "true" if value else "false"
+    elif value is not None:
+        fields[prefix] = str(value)
+
+
 def main():
     app, sourcetype, samples = sys.argv[1:4]
     props = read_conf(f"{app}/default/props.conf")[sourcetype]
@@ -44,6 +55,11 @@ def main():
         lines = [l.rstrip("\n") for l in f if l.strip()]
     for line in lines:
         fields = {}
+        if props.get("KV_MODE", "").strip() == "json":
+            event = json.loads(line)
+            if "event" in event and "sourcetype" in event:
+                event = event["event"]
+            flatten("", event, fields)
         for key, value in props.items():
             if key.startswith("REPORT-"):
                 for name in value.split(","):
