@@ -29,10 +29,12 @@ fn every_kql_query_passes_the_kusto_language_service() {
         .map(|(name, table, cols)| json!({"name": name, "table": table, "columns": cols}))
         .collect();
     let queries = sentinel::queries();
-    let input: Vec<Value> = queries
+    let mut input: Vec<Value> = queries
         .iter()
         .map(|q| json!({"label": q.label, "schema": q.schema, "kql": q.kql}))
         .collect();
+    // A canary: the checker must report an unknown column, or it is not checking anything.
+    input.push(json!({"label": "canary", "schema": "gatekit", "kql": "GatekitAudit_CL | where NoSuchColumn == 1"}));
     let tmp = tempfile::tempdir().unwrap();
     let spec = tmp.path().join("kql.json");
     std::fs::write(
@@ -47,9 +49,14 @@ fn every_kql_query_passes_the_kusto_language_service() {
             .arg(&spec),
     );
     let results: Vec<Value> = serde_json::from_str(&out).unwrap();
-    assert_eq!(results.len(), queries.len());
+    assert_eq!(results.len(), queries.len() + 1);
+    let (canary, results) = results.split_last().unwrap();
+    assert!(
+        !canary["diagnostics"].as_array().unwrap().is_empty(),
+        "the Kusto language service did not flag an unknown column"
+    );
     let mut problems = Vec::new();
-    for r in &results {
+    for r in results {
         for d in r["diagnostics"].as_array().unwrap() {
             problems.push(format!(
                 "{}: {} {}",
