@@ -153,3 +153,49 @@ fn rules_have_entities_tactics_and_severity() {
         }
     }
 }
+
+#[test]
+fn rule_hunting_and_parser_yaml_parse_and_carry_the_checked_queries() {
+    let python = support::venv_bin().join("python");
+    if !support::require("the test Python (target/test-venv)", python.exists()) {
+        return;
+    }
+    let root = support::root().join(sentinel::ROOT);
+    let mut files = Vec::new();
+    for dir in ["Analytic Rules", "Hunting Queries", "Parsers"] {
+        for e in std::fs::read_dir(root.join(dir)).unwrap() {
+            files.push(e.unwrap().path());
+        }
+    }
+    let out = support::run(
+        Command::new(&python)
+            .arg(support::peers().join("yaml_load.py"))
+            .args(&files),
+    );
+    let docs: serde_json::Map<String, Value> = serde_json::from_str(&out).unwrap();
+    let kql: Vec<String> = sentinel::queries().into_iter().map(|q| q.kql).collect();
+    for (path, doc) in &docs {
+        let query = doc["query"]
+            .as_str()
+            .or(doc["FunctionQuery"].as_str())
+            .unwrap_or_else(|| panic!("{path}: no query"));
+        assert!(
+            kql.iter().any(|k| k.trim_end() == query.trim_end()),
+            "{path}: its query is not one of the checked queries"
+        );
+        if path.contains("Analytic Rules") {
+            for key in [
+                "id",
+                "name",
+                "severity",
+                "tactics",
+                "entityMappings",
+                "queryFrequency",
+                "queryPeriod",
+            ] {
+                assert!(!doc[key].is_null(), "{path}: no {key}");
+            }
+        }
+    }
+    assert_eq!(docs.len(), files.len());
+}
