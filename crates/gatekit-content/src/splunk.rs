@@ -53,6 +53,7 @@ pub fn files() -> Vec<File> {
         File::new(app_path("default/tags.conf"), tags_conf()),
         File::new(app_path("metadata/default.meta"), default_meta()),
         File::new(app_path("README.txt"), readme()),
+        File::new(app_path("app.manifest"), app_manifest()),
         File::new(format!("{PATH}/sc4s/splunk_metadata.csv"), sc4s_metadata()),
         File::new(format!("{PATH}/sc4s/app-cef-gatekit.conf"), sc4s_parser()),
     ];
@@ -70,6 +71,37 @@ fn app_conf() -> String {
 [ui]\nis_visible = true\nlabel = Gatekit Add-on for Splunk\n\n\
 [id]\nname = {APP}\nversion = {v}\n"
     )
+}
+
+/// The packaging manifest (schema 2.0.0): identity, CIM models and supported deployments.
+fn app_manifest() -> String {
+    let v = serde_json::json!({
+        "schemaVersion": "2.0.0",
+        "info": {
+            "title": "Gatekit Add-on for Splunk",
+            "id": {"group": null, "name": APP, "version": env!("CARGO_PKG_VERSION")},
+            "author": [{"name": "Gatekit", "email": null, "company": null}],
+            "releaseDate": null,
+            "description": "Field extractions, CIM mapping, dashboard and saved searches for Gatekit MCP gateway audit events.",
+            "classification": {
+                "intendedAudience": "Security",
+                "categories": ["Security, Fraud & Compliance"],
+                "developmentStatus": "Production/Stable"
+            },
+            "commonInformationModels": {"Alerts": ">=4.0.0", "Intrusion_Detection": ">=4.0.0", "Change": ">=4.0.0"},
+            "license": {"name": "Apache-2.0", "text": null, "uri": "https://www.apache.org/licenses/LICENSE-2.0"},
+            "privacyPolicy": {"name": null, "text": null, "uri": null},
+            "releaseNotes": {"name": null, "text": null, "uri": null}
+        },
+        "dependencies": null,
+        "tasks": null,
+        "inputGroups": null,
+        "incompatibleApps": null,
+        "platformRequirements": null,
+        "supportedDeployments": ["_standalone", "_distributed"],
+        "targetWorkloads": ["_search_heads", "_indexers"]
+    });
+    crate::text::json(&v)
 }
 
 /// `(from, to)` pairs for FIELDALIAS on the CEF sourcetype.
