@@ -11,7 +11,10 @@ use std::process::Command;
 
 use gatekit_content::schema::event_kinds;
 use gatekit_core::AuditEvent;
-use gatekit_format::{cef_signature_id, leef_sanitize_value, sample_events};
+use gatekit_format::{
+    cef_signature_id, leef_sanitize_value, render_lines, sample_events, LeefFormatter,
+    LeefSettings, Syslog5424Formatter, SyslogSettings,
+};
 
 fn dir() -> std::path::PathBuf {
     support::root().join("integrations/qradar")
@@ -98,13 +101,30 @@ fn java_regex_extracts_every_declared_property_from_every_sample() {
             .arg(support::peers().join("LsxCheck.java")),
     );
     let events = sample_events();
+    // Gatekit's QRadar default: LEEF 2.0 inside an RFC 5424 header.
+    let wrapped = Syslog5424Formatter::new(
+        SyslogSettings::default(),
+        Box::new(LeefFormatter::new(LeefSettings::default()).unwrap()),
+    )
+    .unwrap();
+    let syslog_leef2 = tmp.path().join("leef2-syslog5424.txt");
+    std::fs::write(&syslog_leef2, render_lines(&wrapped, &events).unwrap()).unwrap();
     let mut total = 0;
     for (format, sample_kind, lsx) in [
         ("leef1", "leef", "GatekitMCPGateway-LEEF.lsx.xml"),
         ("leef2", "leef2", "GatekitMCPGateway-LEEF.lsx.xml"),
+        (
+            "leef2",
+            "leef2-syslog5424",
+            "GatekitMCPGateway-LEEF.lsx.xml",
+        ),
         ("json", "json", "GatekitMCPGateway-JSON.lsx.xml"),
     ] {
-        let samples = support::write_samples(tmp.path(), sample_kind);
+        let samples = if sample_kind == "leef2-syslog5424" {
+            syslog_leef2.clone()
+        } else {
+            support::write_samples(tmp.path(), sample_kind)
+        };
         let out = support::run(
             Command::new("java")
                 .arg("-cp")
@@ -129,7 +149,12 @@ fn java_regex_extracts_every_declared_property_from_every_sample() {
             total += 1;
         }
         for (i, e) in events.iter().enumerate() {
-            assert_eq!(got[i], expected(e, format), "{format} sample {}", i + 1);
+            assert_eq!(
+                got[i],
+                expected(e, format),
+                "{sample_kind} sample {}",
+                i + 1
+            );
         }
     }
     eprintln!("Java regex: {total} values extracted, all as expected");
