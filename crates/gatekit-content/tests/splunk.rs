@@ -242,3 +242,31 @@ fn json_fields_and_aliases_give_the_expected_fields_on_json_and_hec_samples() {
         }
     }
 }
+
+/// Splunk evaluates a stanza's `EVAL-` settings independently: one must not read a field that
+/// another creates (it would see nothing).
+#[test]
+fn calculated_fields_do_not_chain() {
+    let props = std::fs::read_to_string(app_dir().join("default/props.conf")).unwrap();
+    let strings = regex::Regex::new(r#""[^"]*""#).unwrap();
+    let ident = regex::Regex::new(r"'?([A-Za-z_][A-Za-z0-9_.]*)'?").unwrap();
+    for stanza in props.split("\n[").skip(1) {
+        let evals: Vec<(&str, &str)> = stanza
+            .lines()
+            .filter_map(|l| l.strip_prefix("EVAL-"))
+            .filter_map(|l| l.split_once(" = "))
+            .collect();
+        let names: Vec<&str> = evals.iter().map(|(n, _)| *n).collect();
+        for (name, expr) in &evals {
+            let bare = strings.replace_all(expr, "");
+            for c in ident.captures_iter(&bare) {
+                let used = c.get(1).unwrap().as_str();
+                assert!(
+                    !names.contains(&used),
+                    "[{}: EVAL-{name} reads {used}, which another EVAL- creates",
+                    stanza.lines().next().unwrap_or("")
+                );
+            }
+        }
+    }
+}
