@@ -64,8 +64,9 @@ pub fn build_transport_with(
     })
 }
 
-/// The platform's own health check, where it has one (Splunk HEC's health endpoint, wire
-/// reference §4.1): `Some(Ok(text))` healthy, `Some(Err(text))` not, `None` no such check.
+/// The platform's own health check, where it has one (Splunk HEC's health endpoint,
+/// docs/reference/splunk-hec.md §1): `Some(Ok(text))` healthy, `Some(Err(text))` not, `None` no
+/// such check.
 pub async fn health_check(plan: &TransportPlan) -> Option<Result<String, String>> {
     let TransportPlan::Hec {
         endpoint,

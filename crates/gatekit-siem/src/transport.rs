@@ -4,8 +4,8 @@
 //!
 //! Each implements [`gatekit_delivery::Transport`]: it sends one batch and classifies the
 //! result; retries, breakers and failover are the delivery manager's. What "delivered" proves
-//! differs (siem-wire-reference §8.1): for a file, the lines were written; for TCP, the bytes
-//! reached the local kernel buffer (RFC 6587 has no acknowledgement, so a reconnect may
+//! differs (docs/reference/delivery-semantics.md §1): for a file, the lines were written; for TCP,
+//! the bytes reached the local kernel buffer (RFC 6587 has no acknowledgement, so a reconnect may
 //! resend and a SIEM must de-duplicate on `event_id`); for UDP, nothing at all; for HTTP, the
 //! endpoint's success answer (for HEC with indexer acknowledgement, the ack itself).
 

@@ -1,7 +1,8 @@
 //! The typed blocks of `siem.azure_sentinel`: the requirements' `data_collector_api`,
 //! `event_hubs`, `auth` and `schema` keys, kept as written, plus the Logs Ingestion API block
-//! and the keys Gatekit needs to reach the platform as it really is (platform-corrections
-//! 12-17). Every struct denies unknown keys; every credential is a [`Secret`].
+//! and the keys Gatekit needs to reach the platform as it really is
+//! (docs/reference/platform-facts.md §12-17). Every struct denies unknown keys; every
+//! credential is a [`Secret`].
 
 use serde::Deserialize;
 
@@ -9,7 +10,7 @@ use super::TlsConfig;
 use crate::secret::Secret;
 
 /// `siem.azure_sentinel.logs_ingestion_api` (Gatekit addition: the current Azure Monitor
-/// ingestion path, siem-wire-reference §7a).
+/// ingestion path, docs/reference/sentinel.md §1).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LogsIngestionConfig {
@@ -37,7 +38,7 @@ pub struct LogsIngestionConfig {
 }
 
 /// `siem.azure_sentinel.data_collector_api` (the requirements' legacy HTTP Data Collector
-/// API; Microsoft retires it on 2026-09-14, siem-wire-reference §7c).
+/// API; Microsoft retires it on 2026-09-14, docs/reference/sentinel.md §3).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DataCollectorConfig {
@@ -64,7 +65,7 @@ pub struct DataCollectorConfig {
     pub tls: Option<TlsConfig>,
 }
 
-/// `siem.azure_sentinel.event_hubs` (HTTPS send, siem-wire-reference §7d).
+/// `siem.azure_sentinel.event_hubs` (HTTPS send, docs/reference/sentinel.md §4).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EventHubsConfig {

@@ -1,8 +1,8 @@
 //! From the `siem` configuration to destinations: which formatter, which framing, which
 //! transport and which delivery settings each enabled platform gets.
 //!
-//! Platform defaults follow the platforms (platform-corrections.md): Splunk `sc4s` is CEF in
-//! RFC 5424 over TLS with LF framing; QRadar takes LEEF 2.0 in RFC 5424; the file transports
+//! Platform defaults follow the platforms (docs/reference/platform-facts.md): Splunk `sc4s` is CEF
+//! in RFC 5424 over TLS with LF framing; QRadar takes LEEF 2.0 in RFC 5424; the file transports
 //! write one JSON object (or CEF line) per line; HEC, the HTTP Receiver and the Azure APIs take
 //! their own bodies. A configuration that could not deliver (an unknown transport, a missing
 //! endpoint, QRadar's search API as a target) is an error at load that says so.

@@ -139,7 +139,7 @@ pub(crate) fn plan(
     })
 }
 
-/// The `rest_api` block as a QRadar HTTP Receiver endpoint (wire reference §6.2).
+/// The `rest_api` block as a QRadar HTTP Receiver endpoint (docs/reference/qradar.md §2).
 fn http_receiver(
     cfg: &Config,
     q: &crate::config::QRadarConfig,

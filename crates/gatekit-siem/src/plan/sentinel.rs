@@ -2,8 +2,8 @@
 //! Event Hubs over HTTPS, or JSON (or CEF) to a file for the Azure Monitor Agent
 //! (`log_analytics_agent`).
 //!
-//! The requirements' keys keep working where the platform allows (platform-corrections
-//! 12-17): `data_collector_api` signs with the workspace key; `event_hubs` takes the
+//! The requirements' keys keep working where the platform allows (docs/reference/platform-facts.md
+//! §12-17): `data_collector_api` signs with the workspace key; `event_hubs` takes the
 //! connection string (plus `hub_name`); `auth: {method: service_principal, tenant_id,
 //! client_id, client_secret}` is the Entra client-credentials grant; `schema.timestamp_field`
 //! becomes the Data Collector `time-generated-field`. Credentials written in plain text load
@@ -122,7 +122,7 @@ pub(crate) fn plan(
         }
         "logs_ingestion_api" => {
             // The stream declaration fixes the record shape: Sentinel columns, whatever
-            // `format` says (§7a).
+            // `format` says (sentinel.md §1.2).
             json_only(s, path, "logs_ingestion_api");
             let plan = logs_ingestion(cfg, s, path)?;
             Ok(destination(

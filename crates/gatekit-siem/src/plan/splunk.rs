@@ -59,7 +59,7 @@ pub(crate) fn plan(
             })
         }
         "sc4s" => {
-            // SC4S: CEF:0 in RFC 5424 over TLS, LF framing on 6514 (platform-corrections 11, 20).
+            // SC4S: CEF:0 in RFC 5424 over TLS, LF framing on 6514 (platform-facts.md §11, §20).
             let endpoint = s.sc4s.as_ref().ok_or_else(|| {
                 ConfigError::at(
                     src,
@@ -88,7 +88,7 @@ pub(crate) fn plan(
         }
         "hec" => {
             // HEC takes its own JSON envelope whatever `format` says: the event is the canonical
-            // JSON, with Splunk's metadata around it (siem-wire-reference §4.3).
+            // JSON, with Splunk's metadata around it (docs/reference/splunk-hec.md §3).
             let hec = s.hec.as_ref().ok_or_else(|| {
                 ConfigError::at(
                     src,
@@ -143,8 +143,8 @@ pub(crate) fn plan(
 const DEFAULT_ACK_TIMEOUT: f64 = 60.0;
 
 /// HEC's delivery defaults: requests under 1 MB (Splunk Cloud's documented content length,
-/// wire reference §4.4), and with acknowledgement on, a send deadline long enough for the
-/// POST, the acknowledgement wait and the last poll.
+/// docs/reference/splunk-hec.md §4), and with acknowledgement on, a send deadline long enough for
+/// the POST, the acknowledgement wait and the last poll.
 fn hec_delivery_defaults(s: &crate::config::SplunkConfig) -> Vec<(&'static str, yaml::Value)> {
     let Some(hec) = s.hec.as_ref().filter(|_| s.transport == "hec") else {
         return Vec::new();

@@ -10,8 +10,8 @@
 //!   rotation needs no restart.
 //! * After the handshake the transport waits briefly for the peer to hang up: GnuTLS-based
 //!   rsyslog accepts a handshake without the client certificate it requires and then closes
-//!   the connection silently (test-peers.md), and writes into such a connection would appear to
-//!   succeed under TLS 1.3.
+//!   the connection silently (docs/reference/real-peers.md §4), and writes into such a connection
+//!   would appear to succeed under TLS 1.3.
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -105,7 +105,8 @@ impl EventHubsPlan {
 }
 
 /// Sentinel records for the Data Collector API: `TimeGenerated` is a reserved name there
-/// (§7c), so the event time travels as `time_field` (named by `time-generated-field`).
+/// (docs/reference/sentinel.md §3.2), so the event time travels as `time_field` (named by
+/// `time-generated-field`).
 #[derive(Debug, Clone)]
 pub struct DataCollectorFormatter {
     /// Name of the event-time property.
