@@ -1,5 +1,5 @@
 //! The Data Collector transport against the strict receiver of
-//! `gatekit_testkit::data_collector` (siem-wire-reference §7c): the SharedKey signature over
+//! `gatekit_testkit::data_collector` (docs/reference/sentinel.md §3): the SharedKey signature over
 //! the exact body bytes (non-ASCII text included), the headers, and every documented status.
 #![allow(clippy::unwrap_used)]
 

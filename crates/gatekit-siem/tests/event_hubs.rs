@@ -1,5 +1,5 @@
 //! The Event Hubs transport against the strict receiver of `gatekit_testkit::event_hubs`
-//! (siem-wire-reference §7d): SAS tokens from the connection string checked by signature,
+//! (docs/reference/sentinel.md §4): SAS tokens from the connection string checked by signature,
 //! token renewal, the batch body, the tier size limit, every status, and Entra bearer tokens.
 #![allow(clippy::unwrap_used)]
 

@@ -1,6 +1,6 @@
 //! The Logs Ingestion transport and the Entra token source against the strict receivers of
-//! `gatekit_testkit::{entra, logs_ingestion}` (siem-wire-reference §7a, §7b): the request, every
-//! documented status, token caching, expiry and refresh, the 1 MiB cap, and nothing lost
+//! `gatekit_testkit::{entra, logs_ingestion}` (docs/reference/sentinel.md §1, §2): the request,
+//! every documented status, token caching, expiry and refresh, the 1 MiB cap, and nothing lost
 //! through an outage.
 #![allow(clippy::unwrap_used)]
 

@@ -1,5 +1,5 @@
 //! A strict Microsoft Entra ID token endpoint (client-credentials grant) and Azure instance
-//! metadata token endpoint, written from siem-wire-reference §7b and platform-corrections 15.
+//! metadata token endpoint, written from docs/reference/sentinel.md §2 and platform-facts.md §15.
 //!
 //! What it checks on `POST /{tenant}/oauth2/v2.0/token`:
 //! * `Content-Type: application/x-www-form-urlencoded`, else 400 `invalid_request`;

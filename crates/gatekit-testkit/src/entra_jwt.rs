@@ -1,5 +1,5 @@
-//! Verification of Entra ID client assertions (certificate credentials, siem-wire-reference
-//! §7b), as the token endpoint does it: a compact JWT whose header says `alg: RS256` and names
+//! Verification of Entra ID client assertions (certificate credentials, docs/reference/sentinel.md
+//! §2.2), as the token endpoint does it: a compact JWT whose header says `alg: RS256` and names
 //! the registered certificate by `x5t#S256`; whose RS256 signature verifies with that
 //! certificate's RSA public key; whose `aud` is this tenant's token endpoint URL; whose `iss`
 //! and `sub` are the client id; which has a `jti`; and whose `nbf`/`exp` cover now (5 minutes

@@ -4,8 +4,8 @@
 //!
 //! Authentication failures (a refused credential at the token endpoint, 401 after a fresh
 //! token, 403 for a missing role assignment) are retried after a fixed, long delay rather than
-//! rejected: role assignments take up to 30 minutes to propagate (siem-wire-reference §7a) and
-//! a rotated secret is fixed without a restart; `retry_attempts` still bounds the attempts and
+//! rejected: role assignments take up to 30 minutes to propagate (docs/reference/sentinel.md §1.1)
+//! and a rotated secret is fixed without a restart; `retry_attempts` still bounds the attempts and
 //! dead-letters the batch in the end (docs/decisions/0301-azure-size-cap-and-auth-retries.md).
 
 use std::time::Duration;

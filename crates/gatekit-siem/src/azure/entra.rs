@@ -1,5 +1,5 @@
-//! Microsoft Entra ID access tokens for the Azure transports (siem-wire-reference §7b;
-//! platform-corrections 15).
+//! Microsoft Entra ID access tokens for the Azure transports (docs/reference/sentinel.md §2;
+//! platform-facts.md §15).
 //!
 //! Job: hand a transport a bearer token for one resource, fetching it with the OAuth 2.0
 //! client-credentials grant (client secret, or a certificate: a signed JWT assertion,
@@ -208,8 +208,8 @@ impl TokenSource {
                 client_id,
                 secret,
             } => {
-                // §7b: form-encoded client credentials; the secret goes in the body, never
-                // in the URL.
+                // sentinel.md §2.1: form-encoded client credentials; the secret goes in the body,
+                // never in the URL.
                 let body = format!(
                     "client_id={}&client_secret={}&grant_type=client_credentials&scope={}",
                     url_encode(client_id),

@@ -1,5 +1,5 @@
 //! Entra ID certificate credentials: the signed JWT client assertion of the client-credentials
-//! grant (siem-wire-reference §7b: `client_assertion_type=
+//! grant (docs/reference/sentinel.md §2.2: `client_assertion_type=
 //! urn:ietf:params:oauth:client-assertion-type:jwt-bearer` with `client_assertion=<JWT>`).
 //!
 //! Invariants: the JWT is signed RS256 (RSASSA-PKCS1-v1_5 with SHA-256) with the application's

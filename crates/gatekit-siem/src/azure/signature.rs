@@ -1,5 +1,5 @@
-//! Azure request signatures, from the documented string-to-sign (siem-wire-reference §7c, §7d;
-//! platform-corrections 16), checked against the worked test vectors of the wire reference.
+//! Azure request signatures, from the documented string-to-sign (docs/reference/sentinel.md §3, §4;
+//! platform-facts.md §16), checked against the worked test vectors (sentinel.md §3.3, §4.3).
 //!
 //! * Log Analytics HTTP Data Collector API: `SharedKey <workspace>:<sig>`, HMAC-SHA256 keyed
 //!   with the Base64-DECODED workspace key over
@@ -93,7 +93,7 @@ mod tests {
 
     #[test]
     fn data_collector_signature_matches_the_worked_vector() {
-        // siem-wire-reference §7c.
+        // docs/reference/sentinel.md §3.3.
         let body =
             r#"[{"EventType":"tool_call","Decision":"deny","Tool":"fs.write","User":"alice"}]"#;
         assert_eq!(body.len(), 78);
@@ -110,7 +110,7 @@ mod tests {
 
     #[test]
     fn event_hubs_sas_matches_the_worked_vector() {
-        // siem-wire-reference §7d: the key string is used as is, not Base64-decoded.
+        // docs/reference/sentinel.md §4.3: the key string is used as is, not Base64-decoded.
         let token = event_hubs_sas(
             "https://gk-test-ns.servicebus.windows.net/audit",
             "gatekit-send",

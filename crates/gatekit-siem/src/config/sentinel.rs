@@ -1,7 +1,8 @@
-//! The typed blocks of `siem.azure_sentinel`: the requirements' `data_collector_api`,
-//! `event_hubs`, `auth` and `schema` keys, kept as written, plus the Logs Ingestion API block
-//! and the keys Gatekit needs to reach the platform as it really is (platform-corrections
-//! 12-17). Every struct denies unknown keys; every credential is a [`Secret`].
+//! The platform-level blocks of `siem.azure_sentinel`: the requirements' `auth` and `schema`
+//! keys, kept as written, plus the keys Gatekit needs to reach the platform as it really is
+//! (docs/reference/platform-facts.md §§12-17). The connector blocks (`logs_ingestion_api`,
+//! `data_collector_api`, `event_hubs`) live with their connectors. Every struct denies
+//! unknown keys; every credential is a [`Secret`].
 
 use serde::Deserialize;
 

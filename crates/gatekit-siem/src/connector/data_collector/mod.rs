@@ -26,7 +26,7 @@ use crate::tls::{TlsConfig, TlsSettings};
 use transport::{valid_log_type, DataCollectorSettings, DataCollectorTransport};
 
 /// `siem.azure_sentinel.data_collector_api` (the requirements' legacy HTTP Data Collector
-/// API; Microsoft retires it on 2026-09-14, siem-wire-reference §7c).
+/// API; Microsoft retires it on 2026-09-14, docs/reference/sentinel.md §7c).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DataCollectorConfig {
@@ -87,7 +87,7 @@ impl DataCollectorPlan {
 }
 
 /// Sentinel records for the Data Collector API: `TimeGenerated` is a reserved name there
-/// (§7c), so the event time travels as `time_field` (named by `time-generated-field`).
+/// (docs/reference/sentinel.md §3.2), so the event time travels as `time_field` (named by `time-generated-field`).
 #[derive(Debug, Clone)]
 pub struct DataCollectorFormatter {
     /// Name of the event-time property.

@@ -1,5 +1,5 @@
 //! Log Analytics HTTP Data Collector API (legacy: Microsoft retires it on 2026-09-14;
-//! siem-wire-reference §7c, platform-corrections 12 and 16).
+//! docs/reference/sentinel.md §3, platform-facts.md §12, §16).
 //!
 //! Job: POST a batch of flat records as one JSON array to `/api/logs?api-version=2016-04-01`
 //! signed with the workspace key, and classify the answer.

@@ -27,7 +27,7 @@ use transport::{
     STANDARD_MAX_BYTES,
 };
 
-/// `siem.azure_sentinel.event_hubs` (HTTPS send, siem-wire-reference §7d).
+/// `siem.azure_sentinel.event_hubs` (HTTPS send, docs/reference/sentinel.md §4).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EventHubsConfig {

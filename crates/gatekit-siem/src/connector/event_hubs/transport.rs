@@ -1,4 +1,4 @@
-//! Azure Event Hubs over HTTPS (siem-wire-reference §7d, platform-corrections 16 and 17).
+//! Azure Event Hubs over HTTPS (docs/reference/sentinel.md §4, platform-facts.md §16-17).
 //!
 //! Job: send a batch of events as one "send batch" request,
 //! `POST https://<namespace>/<hub>/messages?api-version=2014-01` with

@@ -161,7 +161,7 @@ pub(crate) fn plan(
 const DEFAULT_ACK_TIMEOUT: f64 = 60.0;
 
 /// HEC's delivery defaults: requests under 1 MB (Splunk Cloud's documented content length,
-/// wire reference §4.4), and with acknowledgement on, a send deadline long enough for the
+/// docs/reference/qradar.md splunk-hec.md §4), and with acknowledgement on, a send deadline long enough for the
 /// POST, the acknowledgement wait and the last poll.
 pub(crate) fn delivery_defaults(hec: &HecConfig) -> Vec<(&'static str, yaml::Value)> {
     let mut defaults = vec![("batch_max_bytes", yaml::Value::from(1_000_000u64))];

@@ -1,13 +1,13 @@
 //! Splunk HTTP Event Collector.
 //!
-//! A batch is its event envelopes concatenated (never a JSON array: platform-corrections 6),
-//! POSTed to `/services/collector/event` with `Authorization: Splunk <token>` (not `Bearer`:
-//! platform-corrections 7), optionally gzipped, with the connector's channel in
-//! `X-Splunk-Request-Channel` (harmless without acknowledgement, required with it: wire
-//! reference §4.5).
+//! A batch is its event envelopes concatenated (never a JSON array:
+//! docs/reference/platform-facts.md §6), POSTed to `/services/collector/event` with
+//! `Authorization: Splunk <token>` (not `Bearer`: platform-facts.md §7), optionally gzipped,
+//! with the connector's channel in `X-Splunk-Request-Channel` (harmless without
+//! acknowledgement, required with it: docs/reference/splunk-hec.md §5).
 //!
 //! Invariant: a batch is reported `Delivered` only on the strongest proof Splunk offers. With
-//! indexer acknowledgement on, a 200 only means "parsed and queued" (platform-corrections 8):
+//! indexer acknowledgement on, a 200 only means "parsed and queued" (platform-facts.md §8):
 //! the transport polls `/services/collector/ack` for the batch's `ackId` until Splunk says
 //! `true`, and if no confirmation comes within `ack_timeout` the batch is retried as a whole,
 //! so Splunk may hold it twice (at-least-once; consumers de-duplicate on `event_id`). A 200
@@ -34,9 +34,9 @@ use crate::secret::Secret;
 
 /// The event endpoint's path.
 pub const EVENT_PATH: &str = "/services/collector/event";
-/// The acknowledgement endpoint's path (§4.1).
+/// The acknowledgement endpoint's path (splunk-hec.md §1).
 pub const ACK_PATH: &str = "/services/collector/ack";
-/// The health endpoint's path (§4.1).
+/// The health endpoint's path (splunk-hec.md §1).
 pub const HEALTH_PATH: &str = "/services/collector/health";
 
 /// Indexer acknowledgement settings.
@@ -63,8 +63,8 @@ pub struct HecSettings {
     pub gzip: bool,
 }
 
-/// A new random channel GUID (RFC 4122 version 4 layout), one per transport instance: wire
-/// reference §4.5 asks for one long-lived channel per connector.
+/// A new random channel GUID (RFC 4122 version 4 layout), one per transport instance:
+/// docs/reference/splunk-hec.md §5 asks for one long-lived channel per connector.
 pub fn new_channel() -> String {
     use ring::rand::SecureRandom;
     let mut b = [0u8; 16];
@@ -139,8 +139,8 @@ impl HecTransport {
     }
 
     /// Asks the health endpoint (with `?ack=true` when acknowledgement is on): `Ok` with
-    /// Splunk's text for 200, `Err` with the status and text otherwise (§4.1: 200 code 17
-    /// healthy, 503 codes 18-20 unhealthy, 400 an invalid token).
+    /// Splunk's text for 200, `Err` with the status and text otherwise (splunk-hec.md §1: 200
+    /// code 17 healthy, 503 codes 18-20 unhealthy, 400 an invalid token).
     pub async fn health(&self) -> Result<String, String> {
         let path = if self.settings.ack.is_some() {
             format!("{HEALTH_PATH}?ack=true")

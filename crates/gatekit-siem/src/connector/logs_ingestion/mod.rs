@@ -26,7 +26,7 @@ use crate::tls::{TlsConfig, TlsSettings};
 use transport::{LogsIngestionSettings, LogsIngestionTransport, MAX_REQUEST_BYTES};
 
 /// `siem.azure_sentinel.logs_ingestion_api` (Gatekit addition: the current Azure Monitor
-/// ingestion path, siem-wire-reference §7a).
+/// ingestion path, docs/reference/sentinel.md §1).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LogsIngestionConfig {

@@ -1,5 +1,5 @@
-//! Azure Monitor Logs Ingestion API (the Sentinel default; siem-wire-reference §7a,
-//! platform-corrections 14).
+//! Azure Monitor Logs Ingestion API (the Sentinel default; docs/reference/sentinel.md §1,
+//! platform-facts.md §14).
 //!
 //! Job: POST a batch of Sentinel records as one JSON array to
 //! `{endpoint}/dataCollectionRules/{dcr}/streams/{stream}?api-version=2023-01-01` with an
@@ -30,7 +30,8 @@ use crate::error::SiemError;
 use crate::http::client::HttpClient;
 use crate::http::status::classify;
 
-/// The documented per-call limit (§7a), applied to the uncompressed JSON.
+/// The documented per-call limit (docs/reference/sentinel.md §1.4), applied to the uncompressed
+/// JSON.
 pub const MAX_REQUEST_BYTES: usize = 1_048_576;
 /// The API version this transport speaks.
 pub const API_VERSION: &str = "2023-01-01";
@@ -146,7 +147,7 @@ impl Transport for LogsIngestionTransport {
                         self.auth.succeeded();
                         return BatchOutcome::Delivered;
                     }
-                    // §7a: a bad or expired token; refresh once, then alert.
+                    // sentinel.md §1.3: a bad or expired token; refresh once, then alert.
                     401 if !refreshed => {
                         refreshed = true;
                         token = match self.tokens.refresh(&token).await {
@@ -157,8 +158,8 @@ impl Transport for LogsIngestionTransport {
                     401 | 403 => {
                         return refused("the Logs Ingestion endpoint", &a, &self.auth, slow)
                     }
-                    // §7a: some tables refuse a call whose records span more than 30 minutes
-                    // (a backlog after an outage); halves span less.
+                    // sentinel.md §1.3: some tables refuse a call whose records span more than 30
+                    // minutes (a backlog after an outage); halves span less.
                     400 if batch.len() > 1
                         && a.text.starts_with("RecordsTimeRangeIsMoreThan30Minutes") =>
                     {

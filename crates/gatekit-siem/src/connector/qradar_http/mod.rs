@@ -65,7 +65,7 @@ impl QRadarHttpPlan {
     }
 }
 
-/// The `rest_api` block as a QRadar HTTP Receiver endpoint (wire reference §6.2).
+/// The `rest_api` block as a QRadar HTTP Receiver endpoint (docs/reference/qradar.md §2).
 pub(crate) fn plan(
     cfg: &Config,
     rest: Option<&QRadarRestApi>,

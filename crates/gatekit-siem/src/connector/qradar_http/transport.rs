@@ -1,11 +1,11 @@
-//! QRadar's HTTP Receiver log-source protocol (the requirements' `rest_api`; wire reference
-//! §6.2). QRadar has no event-ingest REST endpoint (`/api/ariel` is the search API,
-//! platform-corrections 1): events enter through a log source that listens for POSTs,
-//! by default on port 12469, over HTTPS, optionally demanding a client certificate.
+//! QRadar's HTTP Receiver log-source protocol (the requirements' `rest_api`;
+//! docs/reference/qradar.md §2). QRadar has no event-ingest REST endpoint (`/api/ariel` is the
+//! search API, docs/reference/platform-facts.md §1): events enter through a log source that listens
+//! for POSTs, by default on port 12469, over HTTPS, optionally demanding a client certificate.
 //!
 //! A batch is one `text/plain` POST of LF-terminated events (LEEF by default). QRadar treats a
 //! whole body as one event unless the log source's *Message Pattern* marks where each event
-//! starts (`^LEEF:` for LEEF, `^CEF:` for CEF; platform-corrections 4), so the formatters'
+//! starts (`^LEEF:` for LEEF, `^CEF:` for CEF; platform-facts.md §4), so the formatters'
 //! guarantee that no value can contain a line break is what keeps one event one event.
 //!
 //! Any 2xx is delivered; connection errors, 408, 429 and 5xx retry; other 4xx reject (one

@@ -216,7 +216,8 @@ pub(crate) fn framing(
     endpoint: &SyslogEndpoint,
 ) -> Result<Framing, ConfigError> {
     match endpoint.framing.as_deref() {
-        // LF is what SC4S's and QRadar's TCP/TLS listeners expect (platform-corrections 20).
+        // LF is what SC4S's and QRadar's TCP/TLS listeners expect
+        // (docs/reference/platform-facts.md §20).
         None => Ok(Framing::Lf),
         Some(f) => Framing::parse(f).map_err(|_| {
             ConfigError::at(

@@ -1,5 +1,6 @@
 //! UDP syslog (RFC 5426): one datagram per record. UDP gives no delivery signal, so
-//! "delivered" means "sent"; prefer TCP or TLS for an audit trail (platform-corrections 21).
+//! "delivered" means "sent"; prefer TCP or TLS for an audit trail
+//! (docs/reference/platform-facts.md §21).
 
 use gatekit_delivery::{BatchOutcome, Record, SendFuture, Transport};
 use tokio::net::UdpSocket;
