@@ -10,6 +10,7 @@
 use gatekit_config::{Config, ConfigError, Warning};
 
 use crate::http::client::Endpoint;
+use crate::tls::{TlsConfig, TlsSettings};
 
 /// What certificate verification turned off means, for the warning.
 pub const NO_VERIFY: &str = "TLS certificate verification is off for this SIEM destination: events and credentials can be intercepted by anyone on the path";
@@ -66,4 +67,37 @@ pub fn plain_http(
             format!("{message}, or set `allow_insecure: true` next to it to accept the risk"),
         ))
     }
+}
+
+/// An `https://` (or local `http://`) endpoint with its TLS settings, checked now.
+pub fn endpoint(
+    cfg: &Config,
+    url: &str,
+    tls: Option<&TlsConfig>,
+    allow_insecure: bool,
+    path: &str,
+    key: &str,
+    warnings: &mut Warnings,
+) -> Result<(Endpoint, TlsSettings), ConfigError> {
+    let src = cfg.source.as_str();
+    let endpoint =
+        Endpoint::parse(url).map_err(|e| ConfigError::at(src, format!("{path}.{key}"), e))?;
+    let tls = tls.cloned().unwrap_or_default();
+    let settings = tls.settings(cfg);
+    if endpoint.tls {
+        crate::tls::client_config(&settings)
+            .map_err(|e| ConfigError::at(src, format!("{path}.tls"), e))?;
+        if !tls.verify_certs {
+            warnings.add(format!("{path}.tls.verify_certs"), NO_VERIFY);
+        }
+    } else {
+        plain_http(
+            cfg,
+            &endpoint,
+            allow_insecure,
+            &format!("{path}.{key}"),
+            warnings,
+        )?;
+    }
+    Ok((endpoint, settings))
 }

@@ -8,10 +8,8 @@ use gatekit_config::{Config, ConfigError};
 
 use crate::azure::body::AUTH_FAILURE_RETRY;
 use crate::azure::entra::{self, Credential, TokenSettings};
-use crate::checks::Warnings;
-use crate::config::{SentinelAuthConfig, TlsConfig};
-use crate::http::client::Endpoint;
-use crate::tls::TlsSettings;
+use crate::checks::{endpoint, Warnings};
+use crate::config::SentinelAuthConfig;
 
 /// Seconds from the configuration, or `default`.
 pub(crate) fn seconds(
@@ -29,39 +27,6 @@ pub(crate) fn seconds(
         ));
     }
     Ok(Duration::from_secs_f64(v))
-}
-
-/// An `https://` (or local `http://`) endpoint with its TLS settings, checked now.
-pub(crate) fn endpoint(
-    cfg: &Config,
-    url: &str,
-    tls: Option<&TlsConfig>,
-    allow_insecure: bool,
-    path: &str,
-    key: &str,
-    warnings: &mut Warnings,
-) -> Result<(Endpoint, TlsSettings), ConfigError> {
-    let src = cfg.source.as_str();
-    let endpoint =
-        Endpoint::parse(url).map_err(|e| ConfigError::at(src, format!("{path}.{key}"), e))?;
-    let tls = tls.cloned().unwrap_or_default();
-    let settings = tls.settings(cfg);
-    if endpoint.tls {
-        crate::tls::client_config(&settings)
-            .map_err(|e| ConfigError::at(src, format!("{path}.tls"), e))?;
-        if !tls.verify_certs {
-            warnings.add(format!("{path}.tls.verify_certs"), crate::checks::NO_VERIFY);
-        }
-    } else {
-        crate::checks::plain_http(
-            cfg,
-            &endpoint,
-            allow_insecure,
-            &format!("{path}.{key}"),
-            warnings,
-        )?;
-    }
-    Ok((endpoint, settings))
 }
 
 /// Entra token settings from `auth` for `default_scope`, and the delay after an

@@ -16,7 +16,8 @@ use gatekit_delivery::Transport;
 
 use crate::auth::{AuthMonitor, AuthReporter};
 use crate::azure::body::AUTH_FAILURE_RETRY;
-use crate::azure::plan::{endpoint, seconds};
+use crate::azure::plan::seconds;
+use crate::checks::endpoint;
 use crate::checks::Warnings;
 use crate::config::SentinelConfig;
 use crate::error::SiemError;

@@ -113,8 +113,6 @@ pub(crate) fn plan(
     warnings: &mut Warnings,
 ) -> Result<(Box<dyn Formatter>, HecPlan), ConfigError> {
     let src = cfg.source.as_str();
-    let endpoint = Endpoint::parse(&hec.endpoint)
-        .map_err(|e| ConfigError::at(src, format!("{path}.endpoint"), e))?;
     if hec.token.plain_text {
         warnings.add(format!("{path}.token"), "the HEC token is written in the configuration file in plain text; use ${ENV_VAR} or {file: PATH}");
     }
@@ -128,23 +126,15 @@ pub(crate) fn plan(
     };
     let formatter = gatekit_format::HecFormatter::new(settings)
         .map_err(|e| ConfigError::at(src, path, e.to_string()))?;
-    let tls_config = hec.tls.clone().unwrap_or_default();
-    let tls = tls_config.settings(cfg);
-    if endpoint.tls {
-        crate::tls::client_config(&tls)
-            .map_err(|e| ConfigError::at(src, format!("{path}.tls"), e))?;
-        if !tls_config.verify_certs {
-            warnings.add(format!("{path}.tls.verify_certs"), crate::checks::NO_VERIFY);
-        }
-    } else {
-        crate::checks::plain_http(
-            cfg,
-            &endpoint,
-            hec.allow_insecure,
-            &format!("{path}.endpoint"),
-            warnings,
-        )?;
-    }
+    let (endpoint, tls) = crate::checks::endpoint(
+        cfg,
+        &hec.endpoint,
+        hec.tls.as_ref(),
+        hec.allow_insecure,
+        path,
+        "endpoint",
+        warnings,
+    )?;
     let settings = hec_settings(src, hec, path, delivery)?;
     Ok((
         Box::new(formatter),

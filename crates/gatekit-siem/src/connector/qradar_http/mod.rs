@@ -87,8 +87,6 @@ pub(crate) fn plan(
             "`/api/ariel` is QRadar's search API and cannot take events; create an HTTP Receiver log source (default port 12469) and use its URL, e.g. https://qradar-ec.example.com:12469 (see docs/siem/qradar.md)",
         ));
     }
-    let endpoint = Endpoint::parse(&rest.endpoint)
-        .map_err(|e| ConfigError::at(src, format!("{path}.endpoint"), e))?;
     if rest.auth_method.is_some()
         || rest.client_id.is_some()
         || rest.client_secret.is_some()
@@ -99,22 +97,14 @@ pub(crate) fn plan(
         // checks it is a credential leaked to whatever answers.
         warnings.add(path, "QRadar's HTTP Receiver does not take OAuth or API keys: `auth_method`, `client_id`, `client_secret` and `api_key` are ignored and never sent; authenticate with a client certificate (`rest_api.tls.cert_file`/`key_file`, the log source's \"HTTPs and Client Authentication\")");
     }
-    let tls_config = rest.tls.clone().unwrap_or_default();
-    let tls = tls_config.settings(cfg);
-    if endpoint.tls {
-        crate::tls::client_config(&tls)
-            .map_err(|e| ConfigError::at(src, format!("{path}.tls"), e))?;
-        if !tls_config.verify_certs {
-            warnings.add(format!("{path}.tls.verify_certs"), crate::checks::NO_VERIFY);
-        }
-    } else {
-        crate::checks::plain_http(
-            cfg,
-            &endpoint,
-            rest.allow_insecure,
-            &format!("{path}.endpoint"),
-            warnings,
-        )?;
-    }
+    let (endpoint, tls) = crate::checks::endpoint(
+        cfg,
+        &rest.endpoint,
+        rest.tls.as_ref(),
+        rest.allow_insecure,
+        path,
+        "endpoint",
+        warnings,
+    )?;
     Ok(QRadarHttpPlan { endpoint, tls })
 }
