@@ -75,7 +75,7 @@ fn build_with(cfg: &Config, open: bool) -> Result<Option<Arc<AuditTrail>>, Confi
     if destinations.is_empty() {
         return Ok(None);
     }
-    Ok(Some(Arc::new(AuditTrail::new(destinations, host_name()))))
+    Ok(Some(Arc::new(AuditTrail::new(destinations))))
 }
 
 fn destination(

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use gatekit_core::chain::Chain;
-use gatekit_core::EventFactory;
+use gatekit_core::AuditEvent;
 use gatekit_mcp::audit::{AuditRecord, AuditSink};
 use tracing::{error, warn};
 
@@ -129,20 +129,18 @@ fn append_linked(d: &Destination, chain: &Mutex<Chain>, object: &str) -> Result<
 #[derive(Debug)]
 pub struct AuditTrail {
     destinations: Vec<Destination>,
-    factory: EventFactory,
     wants_bodies: bool,
 }
 
 impl AuditTrail {
-    /// A trail over `destinations`, stamping events with `host`.
-    pub fn new(destinations: Vec<Destination>, host: String) -> Self {
+    /// A trail over `destinations`; events come stamped from the gateway's audit fan-out.
+    pub fn new(destinations: Vec<Destination>) -> Self {
         let wants_bodies = destinations.iter().any(|d| match &d.render {
             Render::Jsonl(b) => b.request || b.response || b.notification,
             _ => false,
         });
         AuditTrail {
             destinations,
-            factory: EventFactory::new(host, env!("CARGO_PKG_VERSION")),
             wants_bodies,
         }
     }
@@ -170,9 +168,7 @@ impl AuditSink for AuditTrail {
         Ok(())
     }
 
-    fn record(&self, record: &AuditRecord<'_>) -> Result<(), String> {
-        let (event_type, severity) = render::classify(record);
-        let event = self.factory.event(event_type, severity);
+    fn record(&self, record: &AuditRecord<'_>, event: &AuditEvent) -> Result<(), String> {
         let no_bodies = BodyPolicy {
             request: false,
             response: false,
@@ -184,7 +180,7 @@ impl AuditSink for AuditTrail {
         for d in &self.destinations {
             let line = match &d.render {
                 Render::Jsonl(bodies) => {
-                    let object = render::jsonl_object(record, &event, *bodies);
+                    let object = render::jsonl_object(record, event, *bodies);
                     let line = serde_json::to_string(&object).unwrap_or_default();
                     if let Some(chain) = &d.chain {
                         result = result.and(append_linked(d, chain, &line));
@@ -193,13 +189,13 @@ impl AuditSink for AuditTrail {
                     line + "\n"
                 }
                 Render::Csv(dialect) => {
-                    let object = plain
-                        .get_or_insert_with(|| render::jsonl_object(record, &event, no_bodies));
+                    let object =
+                        plain.get_or_insert_with(|| render::jsonl_object(record, event, no_bodies));
                     dialect.row(&render::csv_values(object))
                 }
                 Render::Human => {
-                    let object = plain
-                        .get_or_insert_with(|| render::jsonl_object(record, &event, no_bodies));
+                    let object =
+                        plain.get_or_insert_with(|| render::jsonl_object(record, event, no_bodies));
                     let mut line = render::human_line(object);
                     line.push('\n');
                     line

@@ -33,7 +33,7 @@ use tokio::io::AsyncBufRead;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info, warn};
 
-use crate::audit::{AuditSink, SessionInfo};
+use crate::audit::{Fanout, SessionInfo};
 use crate::client::ClientSender;
 use crate::framing::{top_level_id, Frame, FrameReader};
 use crate::handshake;
@@ -59,7 +59,7 @@ pub struct GatewaySettings {
     /// Plugin hooks; `None` runs a plain proxy.
     pub hooks: Option<Arc<dyn Hooks>>,
     /// The audit trail; `None` records nothing.
-    pub audit: Option<Arc<dyn AuditSink>>,
+    pub audit: Option<Arc<Fanout>>,
 }
 
 /// Why the gateway stopped.

@@ -164,6 +164,10 @@ pub fn run_gateway(path: &Path, verbose: bool) -> ExitCode {
             )
         }
     };
+    let factory = Arc::new(gatekit_core::EventFactory::new(
+        host_name(),
+        env!("CARGO_PKG_VERSION"),
+    ));
     let mut settings = gateway_settings(&cfg);
     settings.hooks = hooks.map(|h| h as Arc<dyn gatekit_mcp::hooks::Hooks>);
     // SIEM delivery runs on its own runtime thread, so disk and network work never shares
@@ -174,6 +178,7 @@ pub fn run_gateway(path: &Path, verbose: bool) -> ExitCode {
         let options = gatekit_siem::sink::SinkOptions {
             monitor_interval: gatekit_siem::monitor_interval(&cfg),
             hash_chain,
+            factory: Some(Arc::clone(&factory)),
         };
         match start_siem(siem_plans, options) {
             Ok(siem) => Some(siem),
@@ -196,11 +201,10 @@ pub fn run_gateway(path: &Path, verbose: bool) -> ExitCode {
     if let Some((_, sink)) = &siem {
         sinks.push(Arc::clone(sink) as Arc<dyn gatekit_mcp::audit::AuditSink>);
     }
-    settings.audit = match sinks.len() {
-        0 => None,
-        1 => sinks.pop(),
-        _ => Some(Arc::new(gatekit_mcp::audit::Fanout(sinks))),
-    };
+    // One factory for every event of this process: the audit files, the SIEM and the SIEM's
+    // own system events share `event_id`s and one `sequence`.
+    settings.audit = (!sinks.is_empty())
+        .then(|| Arc::new(gatekit_mcp::audit::Fanout::new(Arc::clone(&factory), sinks)));
     let runtime = match build_runtime() {
         Ok(rt) => rt,
         Err(e) => {
