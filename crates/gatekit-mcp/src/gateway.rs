@@ -67,7 +67,7 @@ pub struct GatewaySettings {
 pub enum StopReason {
     /// The client closed stdin.
     ClientClosed,
-    /// SIGTERM or SIGINT.
+    /// SIGTERM, SIGINT or SIGHUP.
     Signal,
 }
 
@@ -704,10 +704,13 @@ fn params_object(params: Option<&RawValue>) -> Result<Map<String, Value>, ErrorO
     }
 }
 
-/// SIGTERM and SIGINT, as one future.
+/// SIGTERM, SIGINT and SIGHUP, as one future. SIGHUP stops the gateway the way SIGTERM does
+/// (flushing the audit trail): its default action would kill the process with events still
+/// queued, and a terminal closing under a gateway started by hand sends it.
 struct Signals {
     term: Option<tokio::signal::unix::Signal>,
     int: Option<tokio::signal::unix::Signal>,
+    hup: Option<tokio::signal::unix::Signal>,
 }
 
 impl Signals {
@@ -716,6 +719,7 @@ impl Signals {
         Signals {
             term: signal(SignalKind::terminate()).ok(),
             int: signal(SignalKind::interrupt()).ok(),
+            hup: signal(SignalKind::hangup()).ok(),
         }
     }
 
@@ -731,6 +735,7 @@ impl Signals {
         tokio::select! {
             _ = one(&mut self.term) => {}
             _ = one(&mut self.int) => {}
+            _ = one(&mut self.hup) => {}
         }
     }
 }
