@@ -19,6 +19,7 @@
 
 mod intercept;
 mod lists;
+mod rejections;
 mod routing;
 mod server_requests;
 
@@ -91,6 +92,8 @@ enum Lifecycle {
 struct Inflight {
     cancel: Option<oneshot::Sender<()>>,
     route: Option<(Arc<Session>, i64)>,
+    /// The forwarding path recorded this request; an error answer needs no record of its own.
+    audited: bool,
 }
 
 struct ServerRequest {
@@ -270,6 +273,7 @@ impl Gateway {
                     return;
                 }
                 let err = ErrorObject::new(codes::INVALID_REQUEST, message);
+                self.audit_rejection(id.as_ref(), rejections::OVERSIZED, &err);
                 self.send_to_client(jsonrpc::encode_error(id.as_ref(), &err))
                     .await;
                 return;
@@ -286,6 +290,7 @@ impl Gateway {
             Err(e) => {
                 warn!(error = %e, "Client sent an invalid message.");
                 let err = ErrorObject::new(e.code(), e.to_string());
+                self.audit_rejection(e.id(), rejections::UNPARSED, &err);
                 self.send_to_client(jsonrpc::encode_error(e.id(), &err))
                     .await;
             }
@@ -308,6 +313,7 @@ impl Gateway {
                 let entry = Inflight {
                     cancel: (method != "initialize").then_some(cancel_tx),
                     route: None,
+                    audited: false,
                 };
                 inflight.insert(id.clone(), entry);
             }
@@ -318,6 +324,7 @@ impl Gateway {
                 codes::INVALID_REQUEST,
                 format!("request id {id} is already in use by a request in flight"),
             );
+            self.audit_rejection(Some(&id), &method, &err);
             self.send_to_client(jsonrpc::encode_error(Some(&id), &err))
                 .await;
             return;
@@ -353,7 +360,12 @@ impl Gateway {
                 }
                 Some(Ok(Reply::Upstream(outcome))) => jsonrpc::encode_response(&id, &outcome),
                 Some(Ok(Reply::Value(value))) => jsonrpc::encode_result(&id, &value),
-                Some(Err(err)) => jsonrpc::encode_error(Some(&id), &err),
+                Some(Err(err)) => {
+                    if !entry.as_ref().is_some_and(|e| e.audited) {
+                        gw.audit_rejection(Some(&id), &method, &err);
+                    }
+                    jsonrpc::encode_error(Some(&id), &err)
+                }
             };
             gw.send_to_client(line).await;
         });
