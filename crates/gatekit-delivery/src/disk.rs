@@ -75,6 +75,7 @@ mod types;
 pub use buffer::DiskBuffer;
 pub use format::{encoded_len, segment_name, MAX_PAYLOAD_LEN, SEGMENT_HEADER_LEN};
 pub use fs::{FileSystem, SegmentFile, SegmentRead, StdFs};
+pub use lock::{dir_owner_alive, process_start_time};
 pub use types::{
     AckDone, AckJob, AppendStop, Appended, DiskError, DiskStats, RecoveryReport, SyncJob,
 };

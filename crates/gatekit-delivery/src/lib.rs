@@ -52,6 +52,7 @@ pub use config::{
     DiskConfig, DiskSettings, FsyncMode, FsyncPolicy, OverflowPolicy, RateLimitConfig,
     RateSettings, RetrySettings,
 };
+pub use disk::{dir_owner_alive, process_start_time};
 pub use metrics::{BreakerState, DropReason, Metrics, MetricsSnapshot};
 pub use pipeline::{default_dead_letter_path, Pipeline, PipelineError};
 pub use producer::{Producer, SubmitError, Submitted};

@@ -11,9 +11,12 @@
 //! * [`checks`]: warnings and the insecure-setting rules every connector applies at load.
 //! * [`error`]: typed connector errors; [`auth`]: authentication failures counted and
 //!   reported as `system_event`s, decided by error kind.
+//! * [`adopt`]: many gateway processes on one configuration, each with its own buffer
+//!   directory; live processes deliver the backlogs of dead ones.
 //! * [`sink`]: the SIEM audit sink (canonical events come from `gatekit_mcp::audit_event`).
 //! * [`secret`]: tokens and keys that never reach logs.
 
+pub mod adopt;
 pub mod auth;
 pub mod azure;
 pub mod checks;

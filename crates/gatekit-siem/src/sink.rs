@@ -62,7 +62,9 @@ pub struct SiemSink {
     chain: Option<std::sync::Mutex<Chain>>,
     factory: Arc<EventFactory>,
     auth: Arc<AuthMonitor>,
-    stopping: std::sync::atomic::AtomicBool,
+    stopping: Arc<std::sync::atomic::AtomicBool>,
+    /// Backlogs of dead processes this one is delivering.
+    adoptions: Arc<crate::adopt::Adoptions>,
 }
 
 /// How a [`SiemSink`] runs.
@@ -149,7 +151,23 @@ impl SiemSink {
                 }
             })))
         };
-        for plan in plans {
+        let mut adopters = Vec::new();
+        for mut plan in plans {
+            // Each process buffers in its own directory under the configured path, and adopts
+            // the directories of processes that are gone (`adopt.rs`).
+            if let Some(base) = plan.delivery.disk.as_ref().map(|d| d.path.clone()) {
+                let own = crate::adopt::own_dir(&base);
+                adopters.push(crate::adopt::Adopter {
+                    platform: plan.platform,
+                    base,
+                    own: own.clone(),
+                    delivery: plan.delivery.clone(),
+                    connector: plan.connector.clone(),
+                });
+                if let Some(disk) = plan.delivery.disk.as_mut() {
+                    disk.path = own;
+                }
+            }
             let transport = plan
                 .connector
                 .build(Arc::clone(&auth))
@@ -178,7 +196,8 @@ impl SiemSink {
                 .factory
                 .unwrap_or_else(|| Arc::new(EventFactory::new(host, env!("CARGO_PKG_VERSION")))),
             auth,
-            stopping: std::sync::atomic::AtomicBool::new(false),
+            stopping: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+            adoptions: Arc::default(),
         });
         let _ = cell.set(Arc::downgrade(&sink));
         let names: Vec<&str> = sink.destinations.iter().map(|d| d.platform).collect();
@@ -192,6 +211,22 @@ impl SiemSink {
         );
         let _ = sink.submit(&started);
         runtime.spawn(monitor(Arc::downgrade(&sink), monitor_interval));
+        if !adopters.is_empty() {
+            let weak = Arc::downgrade(&sink);
+            let report: crate::adopt::Report = Arc::new(move |message: String| {
+                if let Some(sink) = weak.upgrade() {
+                    let _ =
+                        sink.submit(&sink.system_event(gatekit_core::Severity::Notice, message));
+                }
+            });
+            runtime.spawn(crate::adopt::run(
+                adopters,
+                Arc::clone(&sink.adoptions),
+                Arc::clone(&sink.auth),
+                report,
+                Arc::clone(&sink.stopping),
+            ));
+        }
         Ok(sink)
     }
 
@@ -240,6 +275,7 @@ impl SiemSink {
                 tracing::info!(platform = d.platform, ?report, "SIEM delivery stopped.");
             }
         }
+        self.adoptions.shutdown().await;
     }
 }
 

@@ -120,9 +120,15 @@ pub(crate) fn delivery_with(
             )
         })?;
     let fail_closed = config.overflow == gatekit_delivery::OverflowPolicy::FailClosed;
-    let settings = config
+    let mut settings = config
         .validate(&format!("{path}.delivery"))
         .map_err(|e| ConfigError::at(&cfg.source, e.key, e.reason))?;
+    // Relative paths are relative to the configuration file, like every other path in it
+    // (they used to be relative to whatever directory the MCP client started Gatekit in).
+    if let Some(disk) = settings.disk.as_mut() {
+        disk.path = cfg.resolve_path(&disk.path.display().to_string());
+    }
+    settings.dead_letter_path = cfg.resolve_path(&settings.dead_letter_path.display().to_string());
     Ok((settings, fail_closed))
 }
 

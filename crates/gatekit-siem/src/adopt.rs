@@ -1,0 +1,229 @@
+//! Many gateway processes, one configuration: every MCP client starts its own gateway, so any
+//! number of processes share one `delivery.disk.path`. Each buffers in a directory of its own
+//! under it, `proc-<pid>-<start time>`, and every live process looks for directories left by
+//! dead ones and delivers their backlog ("adopts" them).
+//!
+//! Invariants:
+//! - A process writes only to its own directory; the disk buffer's directory lock (PID plus the
+//!   process's start time, so a reused PID is not mistaken for the owner) keeps two processes
+//!   from opening one directory, which is also what lets exactly one live process adopt a dead
+//!   one's directory.
+//! - An adopted directory is delivered like any backlog (at-least-once, event ids kept) and
+//!   removed only when drained: nothing queued, nothing unacknowledged on disk, nothing in
+//!   flight. The configured directory itself (an older layout) is never removed.
+//! - A directory written by an older Gatekit (segments directly under the configured path) is
+//!   adopted the same way.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use gatekit_delivery::{DeliverySettings, Pipeline};
+
+use crate::auth::AuthMonitor;
+use crate::connector::ConnectorPlan;
+
+/// How often a live process looks for directories left by dead ones.
+pub const SCAN_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Prefix of a process's own buffer directory.
+const PREFIX: &str = "proc-";
+
+/// The buffer directory of this process under `base`.
+pub fn own_dir(base: &Path) -> PathBuf {
+    let pid = std::process::id();
+    let start = gatekit_delivery::process_start_time(pid).unwrap_or(0);
+    base.join(format!("{PREFIX}{pid}-{start}"))
+}
+
+/// Directories under `base` (and `base` itself, for an older layout) that may hold a dead
+/// process's backlog: every `proc-*` directory but `own`.
+fn candidates(base: &Path, own: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(base) {
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let name = entry.file_name();
+            let is_proc = name.to_str().is_some_and(|n| n.starts_with(PREFIX));
+            if is_proc && path.is_dir() && path != own {
+                found.push(path);
+            }
+        }
+    }
+    // An older Gatekit kept its segments directly in `base`.
+    let legacy = std::fs::read_dir(base)
+        .map(|entries| {
+            entries.flatten().any(|e| {
+                e.path().is_file() && e.file_name().to_str().is_some_and(|n| n.ends_with(".seg"))
+            })
+        })
+        .unwrap_or(false);
+    if legacy {
+        found.push(base.to_path_buf());
+    }
+    found
+}
+
+/// What the adopter needs to deliver a backlog for one destination.
+#[derive(Debug, Clone)]
+pub struct Adopter {
+    /// `splunk`, `qradar` or `azure_sentinel`.
+    pub platform: &'static str,
+    /// The configured buffer path (the parent of every process's directory).
+    pub base: PathBuf,
+    /// This process's own directory (never adopted).
+    pub own: PathBuf,
+    /// The destination's delivery settings (the disk path is replaced per directory).
+    pub delivery: DeliverySettings,
+    /// How to reach the destination.
+    pub connector: ConnectorPlan,
+}
+
+/// One adopted backlog being delivered.
+#[derive(Debug)]
+pub struct Adopted {
+    /// The directory.
+    pub dir: PathBuf,
+    /// Its pipeline.
+    pub pipeline: Pipeline,
+    /// Records found in it.
+    pub events: u64,
+}
+
+impl Adopter {
+    /// Opens every dead process's directory that no one else holds, each as a pipeline that
+    /// delivers its backlog. A directory whose owner is alive, or that another process
+    /// adopted first, is refused by its lock and skipped.
+    pub fn scan(&self, runtime: &tokio::runtime::Handle, auth: &Arc<AuthMonitor>) -> Vec<Adopted> {
+        let mut adopted = Vec::new();
+        for dir in candidates(&self.base, &self.own) {
+            if gatekit_delivery::dir_owner_alive(&dir) {
+                continue;
+            }
+            let Some(disk) = self.delivery.disk.clone() else {
+                continue;
+            };
+            let mut delivery = self.delivery.clone();
+            delivery.disk = Some(gatekit_delivery::DiskSettings {
+                path: dir.clone(),
+                ..disk
+            });
+            let transport = match self.connector.build(Arc::clone(auth)) {
+                Ok(t) => t,
+                Err(e) => {
+                    tracing::warn!(dir = %dir.display(), error = %e, "Cannot build a transport to deliver an adopted backlog.");
+                    continue;
+                }
+            };
+            match Pipeline::spawn_on(runtime, self.platform, delivery, vec![transport]) {
+                Ok(pipeline) => {
+                    let events = pipeline.recovery().map_or(0, |r| r.events);
+                    tracing::info!(platform = self.platform, dir = %dir.display(), events, "Adopted the SIEM backlog of a gateway process that is gone.");
+                    adopted.push(Adopted {
+                        dir,
+                        pipeline,
+                        events,
+                    });
+                }
+                // Locked by its live owner or by a process that adopted it first.
+                Err(e) => {
+                    tracing::debug!(dir = %dir.display(), error = %e, "Buffer directory not adopted.")
+                }
+            }
+        }
+        adopted
+    }
+}
+
+/// Whether an adopted pipeline has nothing left: no record queued, on disk or in flight.
+pub fn drained(pipeline: &Pipeline) -> bool {
+    let s = pipeline.snapshot();
+    s.memory_events == 0 && s.disk_events == 0 && s.in_flight_events == 0
+}
+
+/// Removes an adopted directory whose pipeline drained and stopped: its segments hold only
+/// acknowledged records (no producer writes to an adopted directory, so nothing new arrives).
+pub fn remove_drained(dir: &Path) {
+    match std::fs::remove_dir_all(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => {
+            tracing::warn!(dir = %dir.display(), error = %e, "Cannot remove an adopted buffer directory.")
+        }
+    }
+}
+
+/// Called with a message for a `system_event` (adoptions are reported to the SIEM).
+pub type Report = Arc<dyn Fn(String) + Send + Sync>;
+
+/// The backlogs this process is delivering for dead ones.
+#[derive(Debug, Default)]
+pub struct Adoptions {
+    running: std::sync::Mutex<Vec<Adopted>>,
+}
+
+impl Adoptions {
+    fn take(&self) -> Vec<Adopted> {
+        std::mem::take(&mut *self.running.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    fn put(&self, adopted: Vec<Adopted>) {
+        self.running
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend(adopted);
+    }
+
+    /// Stops every adopted pipeline (what is left stays in its directory for the next live
+    /// process to adopt).
+    pub async fn shutdown(&self) {
+        for adopted in self.take() {
+            let report = adopted.pipeline.shutdown().await;
+            tracing::info!(dir = %adopted.dir.display(), ?report, "Adopted SIEM backlog delivery stopped.");
+        }
+    }
+}
+
+/// Looks for dead processes' directories every [`SCAN_INTERVAL`] (at once first), delivers
+/// their backlogs, and removes each directory once drained; returns when `stop` is set.
+pub async fn run(
+    adopters: Vec<Adopter>,
+    adoptions: Arc<Adoptions>,
+    auth: Arc<AuthMonitor>,
+    report: Report,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+) {
+    let runtime = tokio::runtime::Handle::current();
+    let stopping = || stop.load(std::sync::atomic::Ordering::SeqCst);
+    while !stopping() {
+        for adopter in &adopters {
+            let found = adopter.scan(&runtime, &auth);
+            for a in &found {
+                report(format!(
+                    "delivering the SIEM backlog of a gateway process that is gone: {} events for {} from {}",
+                    a.events,
+                    adopter.platform,
+                    a.dir.display()
+                ));
+            }
+            adoptions.put(found);
+        }
+        let (done, running): (Vec<_>, Vec<_>) = adoptions
+            .take()
+            .into_iter()
+            .partition(|a| drained(&a.pipeline));
+        adoptions.put(running);
+        for adopted in done {
+            let is_base = adopters.iter().any(|a| a.base == adopted.dir);
+            let _ = adopted.pipeline.shutdown().await;
+            if !is_base {
+                remove_drained(&adopted.dir);
+            }
+            tracing::info!(dir = %adopted.dir.display(), events = adopted.events, "Adopted SIEM backlog delivered.");
+        }
+        if stopping() {
+            break;
+        }
+        tokio::time::sleep(SCAN_INTERVAL).await;
+    }
+}
