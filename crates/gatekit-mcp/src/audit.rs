@@ -112,6 +112,7 @@ pub trait AuditSink: Send + Sync + std::fmt::Debug {
 #[derive(Debug)]
 pub struct Fanout {
     factory: std::sync::Arc<EventFactory>,
+    context: crate::audit_context::AuditContext,
     sinks: Vec<std::sync::Arc<dyn AuditSink>>,
 }
 
@@ -121,7 +122,17 @@ impl Fanout {
         factory: std::sync::Arc<EventFactory>,
         sinks: Vec<std::sync::Arc<dyn AuditSink>>,
     ) -> Self {
-        Fanout { factory, sinks }
+        Fanout {
+            factory,
+            context: crate::audit_context::AuditContext::default(),
+            sinks,
+        }
+    }
+
+    /// Stamps every event with the process's user and the upstreams' command lines.
+    pub fn with_context(mut self, context: crate::audit_context::AuditContext) -> Self {
+        self.context = context;
+        self
     }
 
     /// Whether every critical destination can record; the reason when not.
@@ -131,7 +142,7 @@ impl Fanout {
 
     /// Records `record` in every sink as one canonical event.
     pub fn record(&self, record: &AuditRecord<'_>) -> Result<(), String> {
-        let event = crate::audit_event::to_event(&self.factory, record);
+        let event = crate::audit_event::to_event_in(&self.factory, record, &self.context);
         let mut result = Ok(());
         for sink in &self.sinks {
             if let Err(e) = sink.record(record, &event) {

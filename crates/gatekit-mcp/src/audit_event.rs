@@ -9,6 +9,7 @@
 //! content stays redacted; blocked content never reaches this point).
 
 use crate::audit::{AuditRecord, Phase};
+use crate::audit_context::AuditContext;
 use crate::namespace;
 use gatekit_core::{
     AuditEvent, ClientInfo, EventFactory, EventType, McpData, SecurityDecision, Severity,
@@ -16,8 +17,35 @@ use gatekit_core::{
 };
 use serde_json::Value;
 
+/// The risk score of a record (0-100) from what the security plugins decided: a block 90, a
+/// redaction 60, a detection that was only reported (`audit_only`) 40, a security check that
+/// found nothing 0; the highest over the plugins that ran. `None` when no security plugin ran.
+/// Middleware decisions (a tool renamed or hidden) do not count.
+pub fn risk_score(record: &AuditRecord<'_>) -> Option<u32> {
+    record
+        .stages
+        .iter()
+        .filter(|s| s.category == "security")
+        .map(|s| match s.outcome {
+            "blocked" => 90,
+            "modified" => 60,
+            "observed" => 40,
+            _ => 0,
+        })
+        .max()
+}
+
 /// Builds the event for `record`, stamped by `factory` (id, sequence, time, host).
 pub fn to_event(factory: &EventFactory, record: &AuditRecord<'_>) -> AuditEvent {
+    to_event_in(factory, record, &AuditContext::default())
+}
+
+/// [`to_event`] with the process's user and the upstreams' command lines.
+pub fn to_event_in(
+    factory: &EventFactory,
+    record: &AuditRecord<'_>,
+    context: &AuditContext,
+) -> AuditEvent {
     // The decision worth reporting: a block, else what a security plugin did (redaction,
     // detection), else what middleware did (a rename).
     let acted = |s: &&crate::hooks::StageRecord| s.outcome == "modified" || s.outcome == "observed";
@@ -54,14 +82,18 @@ pub fn to_event(factory: &EventFactory, record: &AuditRecord<'_>) -> AuditEvent 
             crate::jsonrpc::RequestId::String(s) => s.clone(),
         });
     }
-    if let Some(name) = &record.session.client_name {
+    if record.session.client_name.is_some() || context.user.is_some() {
         event = event.with_client(ClientInfo {
-            client_id: name.clone(),
+            client_id: record.session.client_name.clone().unwrap_or_default(),
             client_version: record.session.client_version.clone().unwrap_or_default(),
-            user: None,
+            user: context.user.clone(),
         });
     }
     let parameters = match (record.phase, record.body) {
+        // A resource is named by its URI: kept as the one parameter of the request.
+        (Phase::Request, Some(body)) if record.method.starts_with("resources/") => body
+            .get("uri")
+            .map(|uri| serde_json::Map::from_iter([("uri".to_string(), uri.clone())])),
         (Phase::Request, Some(body)) => body.get("arguments").and_then(Value::as_object).cloned(),
         _ => None,
     };
@@ -79,13 +111,13 @@ pub fn to_event(factory: &EventFactory, record: &AuditRecord<'_>) -> AuditEvent 
             allowed: !record.blocked,
             plugin: stage.plugin.to_string(),
             reason: stage.reason.clone(),
-            risk_score: None,
+            risk_score: risk_score(record),
         });
     }
     if let Some(up) = record.upstream {
         event = event.with_upstream(UpstreamServer {
             name: up.to_string(),
-            command: None,
+            command: context.commands.get(up).cloned(),
         });
     }
     if let Some(d) = record.duration {

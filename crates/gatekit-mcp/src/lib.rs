@@ -6,11 +6,12 @@
 //! * [`gateway`]: the router between one client and many upstreams: handshake, namespacing,
 //!   aggregation, id remapping, cancellation, server-to-client requests.
 //! * [`audit`]: what the gateway tells the audit trail; [`audit_event`]: the one canonical
-//!   event per record.
+//!   event per record; [`audit_context`]: the user and the upstreams' command lines.
 //! * [`hooks`]: where plugins inspect, modify or refuse traffic.
 //! * [`client`]: the client side over stdin/stdout.
 
 pub mod audit;
+pub mod audit_context;
 pub mod audit_event;
 pub mod client;
 pub mod framing;

@@ -203,8 +203,23 @@ pub fn run_gateway(path: &Path, verbose: bool) -> ExitCode {
     }
     // One factory for every event of this process: the audit files, the SIEM and the SIEM's
     // own system events share `event_id`s and one `sequence`.
-    settings.audit = (!sinks.is_empty())
-        .then(|| Arc::new(gatekit_mcp::audit::Fanout::new(Arc::clone(&factory), sinks)));
+    let context = gatekit_mcp::audit_context::AuditContext {
+        user: gatekit_mcp::audit_context::AuditContext::process_user(),
+        commands: settings
+            .upstreams
+            .iter()
+            .map(|u| {
+                let command = gatekit_mcp::audit_context::display_command(
+                    &u.process.program,
+                    &u.process.args,
+                );
+                (u.name.to_string(), command)
+            })
+            .collect(),
+    };
+    settings.audit = (!sinks.is_empty()).then(|| {
+        Arc::new(gatekit_mcp::audit::Fanout::new(Arc::clone(&factory), sinks).with_context(context))
+    });
     let runtime = match build_runtime() {
         Ok(rt) => rt,
         Err(e) => {
