@@ -121,6 +121,11 @@ pub struct DeliveryConfig {
     /// (default 30). Bounds a hung connection that the transport itself never times out.
     #[serde(default = "default_request_timeout")]
     pub request_timeout: f64,
+    /// Seconds: records older than this (by enqueue time) when their turn comes are written
+    /// to the dead-letter file with the reason instead of being sent, and counted in
+    /// `expired`. Absent (the default): no age limit.
+    #[serde(default)]
+    pub max_event_age: Option<f64>,
 }
 
 /// The `delivery.disk` block.
@@ -252,6 +257,7 @@ impl Default for DeliveryConfig {
             rate_limit: None,
             shutdown_timeout: default_shutdown_timeout(),
             request_timeout: default_request_timeout(),
+            max_event_age: None,
         }
     }
 }
@@ -283,6 +289,8 @@ pub struct DeliverySettings {
     pub shutdown_timeout: Duration,
     /// Longest wait for one endpoint's answer to one send.
     pub request_timeout: Duration,
+    /// Records older than this are dead-lettered instead of sent; `None`: no limit.
+    pub max_event_age: Option<Duration>,
 }
 
 /// Batch limits: a batch is sent when any of them is reached.
@@ -481,6 +489,10 @@ impl DeliveryConfig {
             rate,
             shutdown_timeout: secs(prefix, "shutdown_timeout", self.shutdown_timeout, true)?,
             request_timeout: secs(prefix, "request_timeout", self.request_timeout, false)?,
+            max_event_age: match self.max_event_age {
+                None => None,
+                Some(v) => Some(secs(prefix, "max_event_age", v, false)?),
+            },
         })
     }
 }
@@ -594,7 +606,8 @@ mod tests {
         };
         let huge = 1e15;
         type Set = fn(&mut DeliveryConfig, f64);
-        let cases: [(&str, Set); 9] = [
+        let cases: [(&str, Set); 10] = [
+            ("p.max_event_age", |c, v| c.max_event_age = Some(v)),
             ("p.flush_interval", |c, v| c.flush_interval = v),
             ("p.batch_timeout", |c, v| c.batch_timeout = v),
             ("p.retry_initial_delay", |c, v| c.retry_initial_delay = v),

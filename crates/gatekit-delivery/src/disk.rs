@@ -76,5 +76,6 @@ pub use buffer::DiskBuffer;
 pub use format::{encoded_len, segment_name, MAX_PAYLOAD_LEN, SEGMENT_HEADER_LEN};
 pub use fs::{FileSystem, SegmentFile, SegmentRead, StdFs};
 pub use types::{
-    AckDone, AckJob, AppendStop, Appended, DiskError, DiskStats, RecoveryReport, SyncJob,
+    AckDone, AckJob, AppendStop, Appended, DiskError, DiskStats, LossKind, RecoveryLoss,
+    RecoveryReport, SyncJob,
 };

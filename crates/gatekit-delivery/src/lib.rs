@@ -31,6 +31,7 @@
 //! # let _ = report; Ok(()) }
 //! ```
 
+mod backpressure;
 mod batch;
 pub mod breaker;
 pub mod config;
@@ -39,6 +40,7 @@ pub mod disk;
 mod failover;
 pub mod metrics;
 mod pipeline;
+pub mod private;
 mod producer;
 mod queue;
 pub mod rate;

@@ -93,6 +93,7 @@ impl Worker {
             self.spill();
             self.maintain_disk().await;
             self.publish(None);
+            self.ease_pressure();
             let (events, bytes) = self.available();
             if events == 0 {
                 if deadline.is_some() {
@@ -138,7 +139,8 @@ impl Worker {
             let n = batch.len() as u64;
             self.publish(batch.first().map(|r| r.enqueued_us));
             self.metrics().in_flight_events.store(n, Relaxed);
-            let done = self.deliver(batch, &mut deadline).await;
+            let durable = matches!(source, Source::Disk);
+            let done = self.deliver(batch, durable, &mut deadline).await;
             self.metrics().in_flight_events.store(0, Relaxed);
             if !done {
                 // Deadline hit mid-batch.
@@ -199,7 +201,12 @@ impl Worker {
 
     /// Delivers one batch while keeping the disk spill going. Returns false if the shutdown
     /// deadline passed first.
-    async fn deliver(&mut self, batch: Vec<Record>, deadline: &mut Option<Instant>) -> bool {
+    async fn deliver(
+        &mut self,
+        batch: Vec<Record>,
+        durable: bool,
+        deadline: &mut Option<Instant>,
+    ) -> bool {
         let tick = self.tick();
         let grace = self.settings.shutdown_timeout;
         let Self {
@@ -210,7 +217,7 @@ impl Worker {
             disk_retry_at,
             ..
         } = self;
-        let fut = deliverer.deliver(batch);
+        let fut = deliverer.deliver(batch, durable);
         tokio::pin!(fut);
         // One timer for the whole batch: a fresh `sleep(tick)` per pass would be restarted by
         // every wake-up, so steady traffic would starve fsyncs and ack writes for as long as
@@ -247,6 +254,15 @@ impl Worker {
                     }
                 }
             }
+        }
+    }
+
+    /// Clears the back-pressure flag once producers would be accepted again.
+    fn ease_pressure(&self) {
+        if self.shared.pressure.is_active()
+            && self.shared.lock().has_room(crate::record::RECORD_OVERHEAD)
+        {
+            self.shared.pressure.clear();
         }
     }
 

@@ -1,0 +1,151 @@
+//! Start-up checks of a buffer directory that lose nothing they can keep: whether the ack
+//! file can be trusted, which segments are missing, and how to describe damage found while
+//! counting.
+//!
+//! Job: turn what the directory holds into a start position and a list of
+//! [`RecoveryLoss`]es, each logged with its segment and offset. Pure functions over the
+//! listing plus read-only scans; the buffer applies the result.
+//!
+//! Invariants:
+//! - An ack position is obeyed only if it is somewhere acknowledged data can end: inside an
+//!   existing segment at a record boundary (or its end), or at the start of the segment
+//!   right after the last one (where `drop_oldest` leaves it after giving up the newest
+//!   segment). Anything else is refused: nothing is deleted and everything is re-sent.
+//! - Nothing here deletes or changes a file.
+
+use std::path::Path;
+
+use super::super::format::{segment_name, SEGMENT_HEADER_LEN};
+use super::super::fs::FileSystem;
+use super::super::reader::{SegmentReader, Step};
+use super::super::tail::Pos;
+use super::super::types::{LossKind, RecoveryLoss};
+
+/// Why an ack position is refused, or `None` if it can be obeyed. `segments` are the
+/// `(seq, len)` of every segment file, in order.
+pub(super) fn refuse_ack(
+    ack: Pos,
+    segments: &[(u64, u64)],
+    fs: &dyn FileSystem,
+    dir: &Path,
+) -> Option<String> {
+    let (Some(&(first, _)), Some(&(last, _))) = (segments.first(), segments.last()) else {
+        return None; // nothing on disk that the ack could make us skip
+    };
+    if let Some(&(_, len)) = segments.iter().find(|(s, _)| *s == ack.seq) {
+        if ack.offset < SEGMENT_HEADER_LEN || ack.offset > len.max(SEGMENT_HEADER_LEN) {
+            return Some(format!(
+                "offset {} is outside segment {} ({len} bytes)",
+                ack.offset,
+                segment_name(ack.seq)
+            ));
+        }
+        if !is_record_boundary(
+            fs,
+            &dir.join(segment_name(ack.seq)),
+            ack.seq,
+            ack.offset,
+            len,
+        ) {
+            return Some(format!(
+                "offset {} in segment {} is not the start of a record",
+                ack.offset,
+                segment_name(ack.seq)
+            ));
+        }
+        return None;
+    }
+    if ack.seq > last.saturating_add(1)
+        || (ack.seq == last.saturating_add(1) && ack.offset != SEGMENT_HEADER_LEN)
+    {
+        return Some(format!(
+            "segment {} offset {} is past the end of the data (last segment {})",
+            ack.seq,
+            ack.offset,
+            segment_name(last)
+        ));
+    }
+    if ack.seq > first && ack.seq <= last {
+        return Some(format!(
+            "segment {} does not exist, but segments before it do",
+            segment_name(ack.seq)
+        ));
+    }
+    None
+}
+
+/// Whether some record (or the end of the data) ends exactly at `offset`. A segment that
+/// cannot be read is given the benefit of the doubt: it is skipped and counted anyway.
+fn is_record_boundary(fs: &dyn FileSystem, path: &Path, seq: u64, offset: u64, len: u64) -> bool {
+    if offset <= SEGMENT_HEADER_LEN || offset >= len {
+        return true;
+    }
+    let Ok(mut r) = SegmentReader::open(fs, path, seq, SEGMENT_HEADER_LEN) else {
+        return true;
+    };
+    loop {
+        match r.next(len) {
+            Ok(Step::End) | Err(_) => return false,
+            Ok(_) if r.pos() == offset => return true,
+            Ok(_) if r.pos() > offset => return false,
+            Ok(_) => {}
+        }
+    }
+}
+
+/// Gaps in the sequence of segment files still to be read (`seqs`, in order), starting
+/// from the acknowledged segment `from` when there is one. Each gap is logged.
+pub(super) fn missing_segments(from: Option<u64>, seqs: &[u64], dir: &Path) -> Vec<RecoveryLoss> {
+    let mut out = Vec::new();
+    let mut expect = from;
+    for &seq in seqs {
+        if let Some(e) = expect.filter(|e| *e < seq) {
+            let last = seq - 1;
+            tracing::error!(dir = %dir.display(), first = %segment_name(e), last = %segment_name(last), "Disk buffer segments are missing (deleted outside Gatekit, or dropped by drop_oldest just before a crash); their records cannot be recovered or counted.");
+            out.push(RecoveryLoss {
+                kind: LossKind::MissingSegments,
+                segment: e,
+                last_segment: last,
+                offset: 0,
+                bytes: 0,
+                records: None,
+            });
+        }
+        expect = Some(seq.saturating_add(1));
+    }
+    out
+}
+
+/// Describes a damaged region `[at, at + bytes)` of segment `seq` (`len` bytes) found while
+/// counting, and logs it.
+pub(super) fn damaged_region(path: &Path, seq: u64, at: u64, bytes: u64, len: u64) -> RecoveryLoss {
+    let kind = if len == 0 {
+        LossKind::EmptySegment
+    } else if at == 0 {
+        LossKind::DamagedHeader
+    } else if at + bytes >= len {
+        LossKind::Truncated
+    } else {
+        LossKind::Corrupt
+    };
+    match kind {
+        LossKind::EmptySegment => {
+            tracing::error!(segment = %path.display(), "Disk buffer segment is empty (0 bytes); whatever it held cannot be recovered or counted.");
+        }
+        LossKind::DamagedHeader => {
+            tracing::error!(segment = %path.display(), offset = 0, bytes, "Disk buffer segment header is damaged; reading the records after it.");
+        }
+        _ => {
+            tracing::error!(segment = %path.display(), offset = at, bytes, ?kind, "Disk buffer region cannot be recovered; skipped to the next valid record.");
+        }
+    }
+    RecoveryLoss {
+        kind,
+        segment: seq,
+        last_segment: seq,
+        offset: at,
+        bytes,
+        // A damaged header costs no record: the records after it are read.
+        records: (kind == LossKind::DamagedHeader).then_some(0),
+    }
+}
