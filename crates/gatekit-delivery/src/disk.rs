@@ -56,11 +56,20 @@
 //! # Recovery
 //!
 //! On open: leftover `*.tmp` files are removed; the ack file is read (if it is missing or
-//! invalid, reading starts at the oldest segment: duplicates, never loss); segments before
-//! the ack segment are deleted (their deletion was interrupted); the unread records are
-//! counted. Reading validates each record's length and CRC. A torn or corrupt region is
-//! skipped up to the next offset where a complete record with a valid checksum starts (or
-//! the end of the file) and counted in `corrupt_regions`; everything else is delivered.
+//! invalid, reading starts at the oldest segment: duplicates, never loss) and checked: an
+//! ack that points past the data, into a missing segment or inside a record is refused
+//! (`RecoveryReport::ack_refused`) instead of deleting the backlog; segments before an
+//! accepted ack are deleted (their deletion was interrupted); gaps in the segment sequence
+//! are reported; the unread records are counted. Reading validates each record's length
+//! and CRC. A damaged segment header is skipped and the records after it are kept. A torn or
+//! corrupt region is skipped up to the next offset where a complete record with a valid
+//! checksum starts (or the end of the file) and counted in `corrupt_regions`; everything else
+//! is delivered. Every damaged region, empty, missing or unreadable segment found at open is
+//! logged with its segment and offset and listed in `RecoveryReport::losses`
+//! (`buffer/recover.rs`).
+//!
+//! Files are created 0600 and the directory 0700 (`crate::private`); wider existing ones are
+//! tightened at open with a warning.
 //! Records acknowledged after the last persisted ack are delivered again (at-least-once;
 //! receivers de-duplicate on the record id).
 
