@@ -3,17 +3,24 @@
 //! Job: one pure decision shared by the memory and disk paths, so "batch by count, bytes and
 //! time" means the same everywhere.
 //!
+//! The worker asks only when no batch is in flight (one batch in flight per destination), so
+//! whatever accumulated during the previous send is what is available now.
+//!
 //! A batch is sent as soon as any of these holds:
+//! - `batch_mode: adaptive` (the default): any event is available. A lone event in quiet
+//!   traffic leaves at once; under load the events that arrived while the previous batch was
+//!   in flight form the next one, up to the limits below, so batches grow with load by
+//!   themselves (decision 0207);
 //! - `batch_size` events are available, or `batch_max_bytes` bytes;
 //! - the oldest available event has waited `batch_timeout` (or `flush_interval`, if shorter)
-//!   since data became available;
+//!   since data became available (`batch_mode: fixed`);
 //! - the pipeline is shutting down (flush everything).
 
 use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::config::BatchSettings;
+use crate::config::{BatchMode, BatchSettings};
 
 /// What the worker should do with the data it has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,7 +43,11 @@ pub(crate) fn readiness(
 ) -> Readiness {
     let full =
         events >= settings.max_events.get() as u64 || bytes >= settings.max_bytes.get() as u64;
-    let due = crate::instant_after(since, settings.timeout.min(flush_interval));
+    let wait = match settings.mode {
+        BatchMode::Adaptive => Duration::ZERO,
+        BatchMode::Fixed => settings.timeout.min(flush_interval),
+    };
+    let due = crate::instant_after(since, wait);
     if full || closing || now >= due {
         Readiness::Send
     } else {
@@ -55,6 +66,7 @@ mod tests {
             max_events: NonZeroUsize::new(10).unwrap(),
             max_bytes: NonZeroUsize::new(1000).unwrap(),
             timeout: Duration::from_secs(2),
+            mode: BatchMode::Fixed,
         };
         let fi = Duration::from_secs(30);
         let t0 = Instant::now();
@@ -73,6 +85,14 @@ mod tests {
         assert_eq!(
             readiness(&s, short, 1, 1, t0, t0, false),
             Readiness::WaitUntil(t0 + short)
+        );
+        let adaptive = BatchSettings {
+            mode: BatchMode::Adaptive,
+            ..s
+        };
+        assert_eq!(
+            readiness(&adaptive, fi, 1, 1, t0, t0, false),
+            Readiness::Send
         );
     }
 }

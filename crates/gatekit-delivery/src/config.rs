@@ -43,6 +43,20 @@ pub enum OverflowPolicy {
     FailClosed,
 }
 
+/// How partial batches are formed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BatchMode {
+    /// Send whatever is available as soon as no batch is in flight; batches fill up (to
+    /// `batch_size` / `batch_max_bytes`) while the previous one is in flight. A lone event in
+    /// quiet traffic leaves at once; under load batches grow by themselves (decision 0207).
+    #[default]
+    Adaptive,
+    /// Hold a partial batch until `min(batch_timeout, flush_interval)` has passed since its
+    /// first event (fewer, fuller batches at moderate rates; a lone event waits).
+    Fixed,
+}
+
 /// When the disk buffer calls `fsync`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -82,6 +96,10 @@ pub struct DeliveryConfig {
     /// batch delivery under one second).
     #[serde(default = "default_batch_timeout")]
     pub batch_timeout: f64,
+    /// How partial batches are formed (default `adaptive`: no waiting when the destination
+    /// is idle; `fixed`: wait for `batch_timeout`).
+    #[serde(default)]
+    pub batch_mode: BatchMode,
     /// Retries after the first failed round before a batch is dead-lettered
     /// (requirements: `retry_attempts`, default 3).
     #[serde(default = "default_retry_attempts")]
@@ -245,6 +263,7 @@ impl Default for DeliveryConfig {
             batch_size: default_batch_size(),
             batch_max_bytes: default_batch_max_bytes(),
             batch_timeout: default_batch_timeout(),
+            batch_mode: BatchMode::default(),
             retry_attempts: default_retry_attempts(),
             retry_backoff: default_retry_backoff(),
             retry_initial_delay: default_retry_initial_delay(),
@@ -302,6 +321,8 @@ pub struct BatchSettings {
     pub max_bytes: NonZeroUsize,
     /// Longest wait for a partial batch.
     pub timeout: Duration,
+    /// `Adaptive`: a partial batch never waits while nothing is in flight.
+    pub mode: BatchMode,
 }
 
 /// Retry policy: exponential backoff with full jitter.
@@ -470,6 +491,7 @@ impl DeliveryConfig {
                 max_events: nonzero(prefix, "batch_size", self.batch_size)?,
                 max_bytes: nonzero(prefix, "batch_max_bytes", self.batch_max_bytes)?,
                 timeout: secs(prefix, "batch_timeout", self.batch_timeout, true)?,
+                mode: self.batch_mode,
             },
             retry: RetrySettings {
                 attempts: self.retry_attempts,

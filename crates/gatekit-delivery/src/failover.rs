@@ -21,10 +21,11 @@
 //!    after `retry_attempts` retries, counted in `retries_exhausted` as well.
 //! 3. If every breaker is open, the batch waits for the earliest probe time; this does not
 //!    use up attempts (the records stay buffered, which is the at-least-once promise).
-//! 4. While producers are refused or blocked (`backpressure.rs`), every wait is capped at
-//!    `PRESSURE_PROBE` and breakers let their probe through after that long, so delivery
-//!    resumes within about that interval once the destination accepts again. A wait cut
-//!    short this way does not use up an attempt.
+//! 4. While producers are refused or blocked (`backpressure.rs`), every backoff wait is
+//!    capped at `PRESSURE_PROBE` (a server's `Retry-After` is still honoured) and breakers
+//!    let their probe through after that long, so delivery resumes within about that
+//!    interval once the destination accepts again. A wait cut short this way does not use up
+//!    an attempt.
 //! 5. `TooLarge` halves the batch (order kept); a single record that is still too large is
 //!    dead-lettered. `Reject` dead-letters the batch. `Partial` counts the accepted prefix,
 //!    dead-letters the rejected record and resends the rest. These are the only definitive
@@ -148,9 +149,15 @@ impl Deliverer {
         keep
     }
 
-    /// Waits `full` (capped while producers are refused). Returns whether the wait was cut
-    /// short by back-pressure, in which case it does not count as a retry round.
-    async fn pause(&self, full: Duration) -> bool {
+    /// Waits `full` (capped while producers are refused, unless the server asked for it with
+    /// `Retry-After`: probing a throttling server faster would only be refused again).
+    /// Returns whether the wait was cut short by back-pressure, in which case it does not
+    /// count as a retry round.
+    async fn pause(&self, full: Duration, server_asked: bool) -> bool {
+        if server_asked {
+            tokio::time::sleep(full).await;
+            return false;
+        }
         let wait = self.pressure.cap(full);
         tokio::select! {
             _ = tokio::time::sleep(wait) => wait < full,
@@ -302,7 +309,7 @@ impl Deliverer {
                 .retried
                 .fetch_add(records.len() as u64, Relaxed);
             let delay = retry_delay(&self.retry, failed_rounds, retry_after, &mut self.rng);
-            if self.pause(delay).await {
+            if self.pause(delay, retry_after.is_some()).await {
                 // Cut short by back-pressure: a probe, not a spent attempt.
                 failed_rounds -= 1;
             }

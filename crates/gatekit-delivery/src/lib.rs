@@ -50,9 +50,9 @@ pub mod transport;
 mod worker;
 
 pub use config::{
-    BatchSettings, BreakerConfig, BreakerSettings, ConfigError, DeliveryConfig, DeliverySettings,
-    DiskConfig, DiskSettings, FsyncMode, FsyncPolicy, OverflowPolicy, RateLimitConfig,
-    RateSettings, RetrySettings,
+    BatchMode, BatchSettings, BreakerConfig, BreakerSettings, ConfigError, DeliveryConfig,
+    DeliverySettings, DiskConfig, DiskSettings, FsyncMode, FsyncPolicy, OverflowPolicy,
+    RateLimitConfig, RateSettings, RetrySettings,
 };
 pub use metrics::{BreakerState, DropReason, Metrics, MetricsSnapshot};
 pub use pipeline::{default_dead_letter_path, Pipeline, PipelineError};
