@@ -37,6 +37,7 @@ pub mod breaker;
 pub mod config;
 pub mod dead_letter;
 pub mod disk;
+mod disk_jobs;
 mod failover;
 pub mod metrics;
 mod pipeline;

@@ -186,6 +186,7 @@ impl Pipeline {
             shutdown: rx,
             disk_retry_at: None,
             read_retry_at: None,
+            jobs: Default::default(),
         };
         let task = tokio::spawn(worker.run());
         Ok(Self {
