@@ -22,6 +22,9 @@
 //!   current one past `segment_bytes` (a larger single record gets a segment to itself), after
 //!   any write or fsync error, and after every restart: a process never appends to a file a
 //!   previous process wrote, so a torn tail can only be at the end of an old file.
+//! - `seals`: the advisory seal index (see `seals.rs`): final length and record count of each
+//!   sealed segment, so recovery can count the records a truncated, emptied or deleted
+//!   segment lost.
 //! - `lock`: the PID of the process that has the directory open (see `lock.rs`); a second
 //!   opener is refused, a stale lock (its process is gone) is taken over.
 //! - `ack`: the acknowledged position, 28 bytes: magic `GKDACK01`, segment seq (u64 LE),
@@ -78,6 +81,7 @@ mod format;
 mod fs;
 mod lock;
 mod reader;
+mod seals;
 mod tail;
 mod types;
 

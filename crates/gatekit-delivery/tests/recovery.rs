@@ -1,7 +1,8 @@
 //! Recovery of damaged buffer directories: nothing that can be kept is lost, and what
 //! cannot be recovered is reported (`RecoveryReport::losses`, with segment and offset) and
 //! logged. One test per damaged-file case: an empty segment, a deleted segment, an ack file
-//! with a valid checksum pointing past the data, a truncated segment, a damaged header.
+//! with a valid checksum pointing past the data, a truncated segment (with and without the
+//! seal index that makes its lost records countable), a damaged header.
 //!
 //! The buffer is filled through the real `DiskBuffer`, then the files are damaged the way a
 //! disk, an operator or a crash would, then the buffer is reopened and read to the end.
@@ -100,6 +101,9 @@ fn an_empty_segment_in_the_middle_is_reported() {
     let loss = &report.losses[0];
     assert_eq!(loss.kind, LossKind::EmptySegment);
     assert_eq!(loss.segment, seq_of(&segs[1]));
+    // Counted from the seal index, which knew the segment when it was sealed.
+    assert_eq!(loss.records, Some(PER_SEGMENT as u64));
+    assert_eq!(loss.bytes, 8 + PER_SEGMENT as u64 * RECORD_LEN);
 }
 
 #[test]
@@ -117,6 +121,11 @@ fn a_deleted_segment_in_the_middle_is_reported() {
     assert_eq!(
         (loss.segment, loss.last_segment),
         (seq_of(&segs[1]), seq_of(&segs[1]))
+    );
+    assert_eq!(
+        loss.records,
+        Some(PER_SEGMENT as u64),
+        "from the seal index"
     );
 }
 
@@ -181,7 +190,49 @@ fn a_truncated_segment_reports_what_was_cut() {
     assert_eq!(loss.kind, LossKind::Truncated);
     assert_eq!(loss.segment, seq_of(&segs[1]));
     assert_eq!(loss.offset, 8 + 10 * RECORD_LEN);
-    assert_eq!(loss.bytes, 3);
+    // The seal index knows how long the segment was and how many records it held.
+    assert_eq!(loss.records, Some(32), "{report:#?}");
+    assert_eq!(loss.bytes, 32 * RECORD_LEN);
+}
+
+#[test]
+fn a_segment_cut_at_a_record_boundary_still_reports_its_lost_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let segs = three_segments(dir.path());
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&segs[1])
+        .unwrap();
+    f.set_len(8 + 10 * RECORD_LEN).unwrap(); // nothing torn: reading sees no damage
+    drop(f);
+    let (report, got) = reopen_and_read(dir.path());
+    assert_eq!(got.len() as u128, 3 * PER_SEGMENT - 32);
+    assert_eq!(report.losses.len(), 1, "{report:#?}");
+    let loss = &report.losses[0];
+    assert_eq!(loss.kind, LossKind::Truncated);
+    assert_eq!(
+        (loss.offset, loss.bytes),
+        (8 + 10 * RECORD_LEN, 32 * RECORD_LEN)
+    );
+    assert_eq!(loss.records, Some(32));
+}
+
+#[test]
+fn without_the_seal_index_a_truncation_is_reported_in_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let segs = three_segments(dir.path());
+    std::fs::remove_file(dir.path().join("seals")).unwrap();
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&segs[1])
+        .unwrap();
+    f.set_len(8 + 10 * RECORD_LEN + 3).unwrap();
+    drop(f);
+    let (report, _) = reopen_and_read(dir.path());
+    assert_eq!(report.losses.len(), 1, "{report:#?}");
+    let loss = &report.losses[0];
+    assert_eq!(loss.kind, LossKind::Truncated);
+    assert_eq!((loss.bytes, loss.records), (3, None));
 }
 
 #[test]

@@ -50,6 +50,9 @@ struct Segment {
     /// Could not be read when the buffer was opened: its records were counted as unreadable
     /// then, and the reader passes over it.
     skip: bool,
+    /// Records written to it, when known (written in this process, or found intact at open
+    /// with an entry in the seal index); feeds the seal index.
+    records: Option<u64>,
 }
 
 #[derive(Debug)]
@@ -130,7 +133,7 @@ impl DiskBuffer {
                     crate::private::FILE_MODE,
                 ));
                 seqs.push(seq);
-            } else if name == "ack" || name == "lock" {
+            } else if name == "ack" || name == "lock" || name == super::seals::SEALS_FILE {
                 tightened += u64::from(crate::private::tighten(
                     &entry.path(),
                     crate::private::FILE_MODE,
@@ -182,6 +185,7 @@ impl DiskBuffer {
                 seq,
                 len,
                 skip: false,
+                records: None,
             });
         }
         let kept: Vec<u64> = segments.iter().map(|s| s.seq).collect();
@@ -227,6 +231,7 @@ impl DiskBuffer {
             _lock: lock,
         };
         let (events, bytes, corrupt) = me.count_unread(&mut report.losses);
+        me.check_seals(&mut report.losses);
         report.events = events;
         report.corrupt_regions = corrupt;
         report.unreadable_segments = me.stats.unreadable_segments;
@@ -264,6 +269,7 @@ impl DiskBuffer {
                     tracing::error!(error = %e, "Disk buffer fsync failed while sealing a segment.");
                 }
             }
+            self.write_seals();
         }
     }
 
@@ -281,6 +287,7 @@ impl DiskBuffer {
             seq,
             len: 0,
             skip: false,
+            records: Some(0),
         });
         if let Err(e) = file.write_all(SEGMENT_MAGIC) {
             self.stats.write_errors += 1;
@@ -456,6 +463,7 @@ impl DiskBuffer {
         let n = self.buf.len() as u64;
         if let Some(s) = self.segments.back_mut() {
             s.len += n;
+            s.records = s.records.map(|r| r + events);
         }
         self.total_bytes += n;
         self.stats.unread_events += events;
@@ -657,6 +665,7 @@ impl DiskBuffer {
     pub fn close(mut self) -> Result<(), DiskError> {
         let r = self.sync();
         self.writer = None;
+        self.write_seals();
         r
     }
 }

@@ -83,7 +83,7 @@ impl DiskBuffer {
 
     /// Counts the records of segment `seq` in `[from, len)`; damaged regions are described
     /// in `losses` when given.
-    fn count_segment(
+    pub(super) fn count_segment(
         &self,
         path: &Path,
         seq: u64,

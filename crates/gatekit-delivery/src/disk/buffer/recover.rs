@@ -11,15 +11,18 @@
 //!   existing segment at a record boundary (or its end), or at the start of the segment
 //!   right after the last one (where `drop_oldest` leaves it after giving up the newest
 //!   segment). Anything else is refused: nothing is deleted and everything is re-sent.
-//! - Nothing here deletes or changes a file.
+//! - Nothing here deletes or changes a segment or the ack file; only the advisory seal
+//!   index (`seals.rs`) is written here.
 
 use std::path::Path;
 
 use super::super::format::{segment_name, SEGMENT_HEADER_LEN};
 use super::super::fs::FileSystem;
 use super::super::reader::{SegmentReader, Step};
+use super::super::seals::{self, Sealed};
 use super::super::tail::Pos;
 use super::super::types::{LossKind, RecoveryLoss};
+use super::DiskBuffer;
 
 /// Why an ack position is refused, or `None` if it can be obeyed. `segments` are the
 /// `(seq, len)` of every segment file, in order.
@@ -147,5 +150,92 @@ pub(super) fn damaged_region(path: &Path, seq: u64, at: u64, bytes: u64, len: u6
         bytes,
         // A damaged header costs no record: the records after it are read.
         records: (kind == LossKind::DamagedHeader).then_some(0),
+    }
+}
+
+impl DiskBuffer {
+    /// Rewrites the seal index with every sealed segment whose record count is known. Not
+    /// fsynced: the index is advisory (a stale one after a power loss only means a
+    /// truncation is reported in bytes), and sealing already fsyncs the segment itself.
+    pub(super) fn write_seals(&self) {
+        let active = self.writer.as_ref().map(|w| w.seq);
+        let entries: Vec<Sealed> = self
+            .segments
+            .iter()
+            .filter(|s| Some(s.seq) != active && !s.skip)
+            .filter_map(|s| {
+                Some(Sealed {
+                    seq: s.seq,
+                    len: s.len,
+                    records: s.records?,
+                })
+            })
+            .collect();
+        if let Err(e) = seals::write(&self.dir, &entries, false) {
+            tracing::warn!(dir = %self.dir.display(), error = %e, "Could not write the disk buffer seal index; truncated segments will be reported in bytes only.");
+        }
+    }
+
+    /// At open: compares the segments found with the seal index. A segment shorter than when
+    /// it was sealed lost the records counted in the index minus those still readable; that
+    /// count is added to its `Truncated` or `EmptySegment` loss (or a new `Truncated` one,
+    /// when the cut fell exactly on a record boundary and reading saw nothing wrong). Intact segments get their record count
+    /// back, so the next index keeps them.
+    pub(super) fn check_seals(&mut self, losses: &mut Vec<RecoveryLoss>) {
+        let index = seals::read(&self.dir);
+        for i in 0..self.segments.len() {
+            let (seq, len) = (self.segments[i].seq, self.segments[i].len);
+            let Some(entry) = index.iter().find(|e| e.seq == seq) else {
+                continue;
+            };
+            if len == entry.len {
+                self.segments[i].records = Some(entry.records);
+                continue;
+            }
+            if len > entry.len || self.segments[i].skip {
+                continue;
+            }
+            let path = self.seg_path(seq);
+            let Ok((readable, _, _)) =
+                self.count_segment(&path, seq, SEGMENT_HEADER_LEN, len, None)
+            else {
+                continue;
+            };
+            let lost = entry.records.saturating_sub(readable);
+            match losses.iter_mut().find(|l| {
+                l.segment == seq && matches!(l.kind, LossKind::Truncated | LossKind::EmptySegment)
+            }) {
+                Some(l) => {
+                    l.records = Some(lost);
+                    l.bytes = entry.len.saturating_sub(l.offset);
+                }
+                None => losses.push(RecoveryLoss {
+                    kind: LossKind::Truncated,
+                    segment: seq,
+                    last_segment: seq,
+                    offset: len,
+                    bytes: entry.len - len,
+                    records: Some(lost),
+                }),
+            }
+            tracing::error!(segment = %path.display(), sealed_bytes = entry.len, found_bytes = len, lost_records = lost, "Disk buffer segment is shorter than when it was sealed; its lost records are counted.");
+        }
+        // Missing segments the index still describes: their records are known too (if every
+        // one of them is described). A segment `drop_oldest` removed just before a crash can
+        // be among them; its records were then counted as dropped already.
+        for l in losses
+            .iter_mut()
+            .filter(|l| l.kind == LossKind::MissingSegments)
+        {
+            let described: Vec<&Sealed> = index
+                .iter()
+                .filter(|e| (l.segment..=l.last_segment).contains(&e.seq))
+                .collect();
+            if described.len() as u64 == l.last_segment - l.segment + 1 {
+                l.records = Some(described.iter().map(|e| e.records).sum());
+                l.bytes = described.iter().map(|e| e.len).sum();
+            }
+        }
+        losses.sort_by_key(|l| (l.segment, l.offset));
     }
 }
