@@ -273,3 +273,67 @@ fn corruption_in_the_middle_is_reported_with_segment_and_offset() {
     assert_eq!(loss.bytes, RECORD_LEN);
     let _ = segment_name(0);
 }
+
+/// The caller's view: `Pipeline::recovery()` lists the losses and the metrics carry the
+/// totals, so the gateway can report them as `system_event`s.
+#[tokio::test(start_paused = true)]
+async fn the_pipeline_exposes_recovery_losses_and_delivers_the_rest() {
+    use gatekit_delivery::{
+        BatchOutcome, DeliveryConfig, DiskConfig, FsyncMode, Pipeline, SendFuture, Transport,
+    };
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Debug, Default)]
+    struct Collect(Mutex<Vec<u128>>);
+    impl Transport for Collect {
+        fn name(&self) -> &str {
+            "collect"
+        }
+        fn send<'a>(&'a self, batch: &'a [Record]) -> SendFuture<'a> {
+            self.0.lock().unwrap().extend(batch.iter().map(|r| r.id.0));
+            Box::pin(async { BatchOutcome::Delivered })
+        }
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let segs = three_segments(dir.path());
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&segs[1])
+        .unwrap();
+    f.set_len(8 + 10 * RECORD_LEN + 3).unwrap();
+    drop(f);
+    let config = DeliveryConfig {
+        dead_letter_path: Some(dir.path().join("dl.jsonl")),
+        disk: Some(DiskConfig {
+            path: dir.path().to_path_buf(),
+            max_bytes: 1 << 20,
+            segment_bytes: 4096,
+            fsync: FsyncMode::Never,
+            fsync_interval_ms: 100,
+        }),
+        ..DeliveryConfig::default()
+    };
+    let t = Arc::new(Collect::default());
+    let transport: Arc<dyn Transport> = t.clone();
+    let p = Pipeline::spawn("d", config.validate("t").unwrap(), vec![transport]).unwrap();
+    let report = p.recovery().unwrap();
+    assert_eq!(report.lost_records(), 32);
+    let s = p.snapshot();
+    assert_eq!(
+        (
+            s.recovery_losses,
+            s.recovery_lost_records,
+            s.recovery_lost_bytes
+        ),
+        (1, 32, 32 * RECORD_LEN)
+    );
+    for _ in 0..1000 {
+        if t.0.lock().unwrap().len() as u128 == 3 * PER_SEGMENT - 32 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    assert_eq!(t.0.lock().unwrap().len() as u128, 3 * PER_SEGMENT - 32);
+    p.shutdown().await;
+}
