@@ -137,6 +137,7 @@ pub struct Metrics {
     pub(crate) recovery_losses: AtomicU64,
     pub(crate) recovery_lost_records: AtomicU64,
     pub(crate) recovery_lost_bytes: AtomicU64,
+    pub(crate) ack_refused: AtomicU64,
     pub(crate) lost_at_shutdown: AtomicU64,
     pub(crate) failovers: AtomicU64,
     pub(crate) rate_limited_waits: AtomicU64,
@@ -180,6 +181,7 @@ impl Metrics {
             recovery_losses: AtomicU64::new(0),
             recovery_lost_records: AtomicU64::new(0),
             recovery_lost_bytes: AtomicU64::new(0),
+            ack_refused: AtomicU64::new(0),
             lost_at_shutdown: AtomicU64::new(0),
             failovers: AtomicU64::new(0),
             rate_limited_waits: AtomicU64::new(0),
@@ -265,6 +267,7 @@ impl Metrics {
             recovery_losses: self.recovery_losses.load(Relaxed),
             recovery_lost_records: self.recovery_lost_records.load(Relaxed),
             recovery_lost_bytes: self.recovery_lost_bytes.load(Relaxed),
+            ack_refused: self.ack_refused.load(Relaxed),
             lost_at_shutdown: self.lost_at_shutdown.load(Relaxed),
             failovers: self.failovers.load(Relaxed),
             rate_limited_waits: self.rate_limited_waits.load(Relaxed),
@@ -352,6 +355,9 @@ pub struct MetricsSnapshot {
     pub recovery_lost_records: u64,
     /// Bytes that could not be recovered at start.
     pub recovery_lost_bytes: u64,
+    /// 1 if the ack file found at start pointed where no acknowledged data can be and was
+    /// refused (the whole backlog is re-sent), else 0.
+    pub ack_refused: u64,
     /// Records lost at shutdown because there was no disk buffer and the deadline passed.
     pub lost_at_shutdown: u64,
     /// Batches sent to an endpoint other than the first.

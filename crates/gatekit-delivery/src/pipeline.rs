@@ -143,6 +143,9 @@ impl Pipeline {
                 metrics
                     .recovery_lost_bytes
                     .store(report.lost_bytes(), Relaxed);
+                metrics
+                    .ack_refused
+                    .store(u64::from(report.ack_refused), Relaxed);
                 (Some(buf), Some(report))
             }
             None => (None, None),
