@@ -328,6 +328,7 @@ async fn the_pipeline_exposes_recovery_losses_and_delivers_the_rest() {
         ),
         (1, 32, 32 * RECORD_LEN)
     );
+    assert_eq!(s.ack_refused, 0);
     for _ in 0..1000 {
         if t.0.lock().unwrap().len() as u128 == 3 * PER_SEGMENT - 32 {
             break;
