@@ -3,8 +3,10 @@
 //! counting.
 //!
 //! Job: turn what the directory holds into a start position and a list of
-//! [`RecoveryLoss`]es, each logged with its segment and offset. Pure functions over the
-//! listing plus read-only scans; the buffer applies the result.
+//! [`RecoveryLoss`]es, each logged with its segment and offset: free functions over the
+//! listing plus read-only scans (the buffer applies the result), and the comparison with the
+//! seal index (`check_seals`), which turns a truncation's bytes into a record count. Also
+//! keeps that index up to date (`write_seals`).
 //!
 //! Invariants:
 //! - An ack position is obeyed only if it is somewhere acknowledged data can end: inside an
