@@ -1,11 +1,13 @@
 //! Load generator for the delivery pipeline (numbers go to docs/performance.md, "Delivery").
 //!
 //! ```text
-//! cargo run --release -p gatekit-delivery --example load -- <mode> [events] [payload_bytes] [interval|never|always]
+//! cargo run --release -p gatekit-delivery --example load -- <mode> [events] [payload_bytes] [interval|never|always] [rate] [adaptive|fixed]
 //!   mode: memory   pipeline without disk buffer -> null transport, events/s
 //!         disk     pipeline with disk buffer (fsync every 100 ms) -> null transport, events/s
 //!         backlog  destination down, everything spills to disk; resident memory at the end
-//!         paced    disk buffer on, 10,000 events/s for `events / 10,000` seconds: latency
+//!         paced    disk buffer on, `rate` events/s (default 10,000) for `events / rate`
+//!                  seconds, shipped batch defaults: delivery latency
+//!   adaptive|fixed: `batch_mode` (default: the shipped default, adaptive)
 //! ```
 //! The producer uses the `block` policy so no event is dropped and the rate measured is the
 //! pipeline's sustained rate, not the producer's.
@@ -15,8 +17,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use gatekit_delivery::{
-    BatchOutcome, DeliveryConfig, DiskConfig, FsyncMode, OverflowPolicy, Pipeline, Record,
-    RecordId, SendFuture, Transport,
+    BatchMode, BatchOutcome, DeliveryConfig, DiskConfig, FsyncMode, OverflowPolicy, Pipeline,
+    Record, RecordId, SendFuture, Transport,
 };
 
 #[derive(Debug)]
@@ -68,8 +70,15 @@ async fn main() {
         Some("never") => FsyncMode::Never,
         _ => FsyncMode::Interval,
     };
+    let rate: u64 = args.next().map_or(10_000, |v| v.parse().unwrap()).max(1);
+    let batch_mode = match args.next().as_deref() {
+        Some("fixed") => BatchMode::Fixed,
+        Some("adaptive") => BatchMode::Adaptive,
+        _ => BatchMode::default(),
+    };
     let dir = tempfile::tempdir().unwrap();
     let config = DeliveryConfig {
+        batch_mode,
         buffer_size: 20_000,
         buffer_max_bytes: 32 << 20,
         // Paced mode uses the default `batch_size` (100) to show latency with shipped defaults.
@@ -98,12 +107,17 @@ async fn main() {
     let cpu0 = cpu_seconds();
     let start = Instant::now();
     if mode == "paced" {
-        // 100 events every 10 ms = 10,000 events/s.
-        let mut tick = tokio::time::interval(Duration::from_millis(10));
+        // `rate` events/s in ticks of at least 1 ms (10,000/s: 10 events every 1 ms).
+        let period = Duration::from_secs(1)
+            .checked_div(rate as u32)
+            .unwrap_or_default();
+        let period = period.max(Duration::from_millis(1));
+        let per_tick = ((rate as f64 * period.as_secs_f64()).round() as u64).max(1);
+        let mut tick = tokio::time::interval(period);
         let mut i = 0u64;
         while i < events {
             tick.tick().await;
-            for _ in 0..100.min(events - i) {
+            for _ in 0..per_tick.min(events - i) {
                 prod.submit(Record::new(RecordId(u128::from(i)), template.clone()))
                     .await
                     .unwrap();
@@ -130,7 +144,7 @@ async fn main() {
     let elapsed = start.elapsed();
     let cpu = cpu_seconds() - cpu0;
     let s = p.snapshot();
-    println!("mode={mode} events={events} payload={payload_len}B fsync={fsync:?}");
+    println!("mode={mode} events={events} payload={payload_len}B fsync={fsync:?} rate={rate} batch_mode={batch_mode:?}");
     println!(
         "  {:.0} events/s ({:.2} s), CPU {:.2} s = {:.2} CPU-s per million events",
         events as f64 / elapsed.as_secs_f64(),

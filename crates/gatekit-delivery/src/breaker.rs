@@ -8,6 +8,11 @@
 //!   rejection, a split or a partial answer proves the endpoint is up.
 //! - In half-open at most one probe is outstanding; its result closes or re-opens the breaker.
 //! - Time comes from `tokio::time::Instant`, so tests drive it with paused time.
+//! - An early probe (`try_acquire_early`) is allowed no sooner than `early` after the breaker
+//!   opened; the caller uses it only while producers are being refused (see
+//!   `backpressure.rs`), so a dead endpoint still sees at most one probe per `early`.
+
+use std::time::Duration;
 
 use tokio::time::Instant;
 
@@ -17,7 +22,7 @@ use crate::metrics::BreakerState;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
     Closed { failures: u32 },
-    Open { until: Instant },
+    Open { until: Instant, since: Instant },
     HalfOpen { probing: bool },
 }
 
@@ -39,9 +44,18 @@ impl Breaker {
 
     /// Whether a send may start now. In half-open this takes the single probe permit.
     pub fn try_acquire(&mut self, now: Instant) -> bool {
+        self.try_acquire_early(now, None)
+    }
+
+    /// Like [`Breaker::try_acquire`], but an open breaker also lets its probe through once
+    /// `early` has passed since it opened (used while producers are being refused, so the
+    /// destination's recovery is noticed within `early` instead of `open_for`).
+    pub fn try_acquire_early(&mut self, now: Instant, early: Option<Duration>) -> bool {
         match self.state {
             State::Closed { .. } => true,
-            State::Open { until } if now >= until => {
+            State::Open { until, since }
+                if now >= until || early.is_some_and(|e| now >= crate::instant_after(since, e)) =>
+            {
                 self.state = State::HalfOpen { probing: true };
                 true
             }
@@ -59,8 +73,16 @@ impl Breaker {
 
     /// When an open breaker will allow a probe; `None` if it allows sends now.
     pub fn reopens_at(&self) -> Option<Instant> {
+        self.reopens_at_early(None)
+    }
+
+    /// When an open breaker will allow a probe through [`Breaker::try_acquire_early`].
+    pub fn reopens_at_early(&self, early: Option<Duration>) -> Option<Instant> {
         match self.state {
-            State::Open { until } => Some(until),
+            State::Open { until, since } => Some(match early {
+                Some(e) => until.min(crate::instant_after(since, e)),
+                None => until,
+            }),
             _ => None,
         }
     }
@@ -78,6 +100,7 @@ impl Breaker {
                 if failures >= self.settings.failure_threshold.get() {
                     State::Open {
                         until: crate::instant_after(now, self.settings.open_for),
+                        since: now,
                     }
                 } else {
                     State::Closed { failures }
@@ -86,6 +109,7 @@ impl Breaker {
             // A failed probe (or a failure while open) re-opens for a full period.
             State::HalfOpen { .. } | State::Open { .. } => State::Open {
                 until: crate::instant_after(now, self.settings.open_for),
+                since: now,
             },
         };
     }
@@ -104,7 +128,6 @@ impl Breaker {
 mod tests {
     use super::*;
     use std::num::NonZeroU32;
-    use std::time::Duration;
 
     fn breaker() -> Breaker {
         Breaker::new(BreakerSettings {
@@ -148,5 +171,23 @@ mod tests {
         b.on_success();
         assert_eq!(b.state(), BreakerState::Closed);
         assert!(b.try_acquire(t2));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_early_probe_comes_after_the_early_interval_only() {
+        let mut b = breaker();
+        let t0 = Instant::now();
+        b.on_failure(t0);
+        b.on_failure(t0);
+        let early = Some(Duration::from_secs(1));
+        assert_eq!(b.reopens_at_early(early), Some(t0 + Duration::from_secs(1)));
+        assert!(!b.try_acquire_early(t0 + Duration::from_millis(999), early));
+        assert!(b.try_acquire_early(t0 + Duration::from_secs(1), early));
+        assert!(
+            !b.try_acquire_early(t0 + Duration::from_secs(1), early),
+            "one probe"
+        );
+        b.on_success();
+        assert_eq!(b.state(), BreakerState::Closed);
     }
 }

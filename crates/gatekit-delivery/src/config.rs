@@ -43,6 +43,20 @@ pub enum OverflowPolicy {
     FailClosed,
 }
 
+/// How partial batches are formed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BatchMode {
+    /// Send whatever is available as soon as no batch is in flight; batches fill up (to
+    /// `batch_size` / `batch_max_bytes`) while the previous one is in flight. A lone event in
+    /// quiet traffic leaves at once; under load batches grow by themselves (decision 0207).
+    #[default]
+    Adaptive,
+    /// Hold a partial batch until `min(batch_timeout, flush_interval)` has passed since its
+    /// first event (fewer, fuller batches at moderate rates; a lone event waits).
+    Fixed,
+}
+
 /// When the disk buffer calls `fsync`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -82,6 +96,10 @@ pub struct DeliveryConfig {
     /// batch delivery under one second).
     #[serde(default = "default_batch_timeout")]
     pub batch_timeout: f64,
+    /// How partial batches are formed (default `adaptive`: no waiting when the destination
+    /// is idle; `fixed`: wait for `batch_timeout`).
+    #[serde(default)]
+    pub batch_mode: BatchMode,
     /// Retries after the first failed round before a batch is dead-lettered
     /// (requirements: `retry_attempts`, default 3).
     #[serde(default = "default_retry_attempts")]
@@ -121,6 +139,11 @@ pub struct DeliveryConfig {
     /// (default 30). Bounds a hung connection that the transport itself never times out.
     #[serde(default = "default_request_timeout")]
     pub request_timeout: f64,
+    /// Seconds: records older than this (by enqueue time) when their turn comes are written
+    /// to the dead-letter file with the reason instead of being sent, and counted in
+    /// `expired`. Absent (the default): no age limit.
+    #[serde(default)]
+    pub max_event_age: Option<f64>,
 }
 
 /// The `delivery.disk` block.
@@ -240,6 +263,7 @@ impl Default for DeliveryConfig {
             batch_size: default_batch_size(),
             batch_max_bytes: default_batch_max_bytes(),
             batch_timeout: default_batch_timeout(),
+            batch_mode: BatchMode::default(),
             retry_attempts: default_retry_attempts(),
             retry_backoff: default_retry_backoff(),
             retry_initial_delay: default_retry_initial_delay(),
@@ -252,6 +276,7 @@ impl Default for DeliveryConfig {
             rate_limit: None,
             shutdown_timeout: default_shutdown_timeout(),
             request_timeout: default_request_timeout(),
+            max_event_age: None,
         }
     }
 }
@@ -283,6 +308,8 @@ pub struct DeliverySettings {
     pub shutdown_timeout: Duration,
     /// Longest wait for one endpoint's answer to one send.
     pub request_timeout: Duration,
+    /// Records older than this are dead-lettered instead of sent; `None`: no limit.
+    pub max_event_age: Option<Duration>,
 }
 
 /// Batch limits: a batch is sent when any of them is reached.
@@ -294,6 +321,8 @@ pub struct BatchSettings {
     pub max_bytes: NonZeroUsize,
     /// Longest wait for a partial batch.
     pub timeout: Duration,
+    /// `Adaptive`: a partial batch never waits while nothing is in flight.
+    pub mode: BatchMode,
 }
 
 /// Retry policy: exponential backoff with full jitter.
@@ -462,6 +491,7 @@ impl DeliveryConfig {
                 max_events: nonzero(prefix, "batch_size", self.batch_size)?,
                 max_bytes: nonzero(prefix, "batch_max_bytes", self.batch_max_bytes)?,
                 timeout: secs(prefix, "batch_timeout", self.batch_timeout, true)?,
+                mode: self.batch_mode,
             },
             retry: RetrySettings {
                 attempts: self.retry_attempts,
@@ -481,6 +511,10 @@ impl DeliveryConfig {
             rate,
             shutdown_timeout: secs(prefix, "shutdown_timeout", self.shutdown_timeout, true)?,
             request_timeout: secs(prefix, "request_timeout", self.request_timeout, false)?,
+            max_event_age: match self.max_event_age {
+                None => None,
+                Some(v) => Some(secs(prefix, "max_event_age", v, false)?),
+            },
         })
     }
 }
@@ -594,7 +628,8 @@ mod tests {
         };
         let huge = 1e15;
         type Set = fn(&mut DeliveryConfig, f64);
-        let cases: [(&str, Set); 9] = [
+        let cases: [(&str, Set); 10] = [
+            ("p.max_event_age", |c, v| c.max_event_age = Some(v)),
             ("p.flush_interval", |c, v| c.flush_interval = v),
             ("p.batch_timeout", |c, v| c.batch_timeout = v),
             ("p.retry_initial_delay", |c, v| c.retry_initial_delay = v),

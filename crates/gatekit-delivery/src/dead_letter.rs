@@ -15,7 +15,7 @@
 //!   is cut back off the file (best effort), so no torn line is left behind.
 //! - The file is opened in append mode per write, so an external rotation (rename) is safe.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
@@ -58,6 +58,23 @@ impl DeadLetter {
         &self.path
     }
 
+    /// Start-up check: an existing dead-letter file readable by others is tightened to 0600
+    /// with a warning; a wider directory that is not `owned_dir` (the disk buffer's, checked
+    /// there) is only warned about, since it may be shared (`/var/log`). Returns how many
+    /// modes were tightened.
+    pub fn check_private(&self, owned_dir: Option<&Path>) -> u64 {
+        let tightened = u64::from(crate::private::tighten(
+            &self.path,
+            crate::private::FILE_MODE,
+        ));
+        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            if owned_dir != Some(dir) {
+                crate::private::warn_if_open(dir);
+            }
+        }
+        tightened
+    }
+
     /// Appends one line per record and fsyncs. See the module doc for the format.
     pub fn write(&self, records: &[Record], endpoint: &str, reason: &str) -> io::Result<()> {
         let mut buf = Vec::with_capacity(records.len() * 256);
@@ -83,10 +100,10 @@ impl DeadLetter {
         }
         if let Some(dir) = self.path.parent() {
             if !dir.as_os_str().is_empty() {
-                std::fs::create_dir_all(dir)?;
+                crate::private::create_dir_all(dir)?;
             }
         }
-        let mut f = OpenOptions::new()
+        let mut f = crate::private::file_options()
             .create(true)
             .append(true)
             .open(&self.path)?;
@@ -141,6 +158,7 @@ pub fn base64(data: &[u8]) -> String {
 mod tests {
     use super::*;
     use crate::record::RecordId;
+    use std::fs::OpenOptions;
 
     #[test]
     fn base64_matches_rfc4648_vectors() {

@@ -22,6 +22,9 @@
 //!   current one past `segment_bytes` (a larger single record gets a segment to itself), after
 //!   any write or fsync error, and after every restart: a process never appends to a file a
 //!   previous process wrote, so a torn tail can only be at the end of an old file.
+//! - `seals`: the advisory seal index (see `seals.rs`): final length and record count of each
+//!   sealed segment, so recovery can count the records a truncated, emptied or deleted
+//!   segment lost.
 //! - `lock`: the PID of the process that has the directory open (see `lock.rs`); a second
 //!   opener is refused, a stale lock (its process is gone) is taken over.
 //! - `ack`: the acknowledged position, 28 bytes: magic `GKDACK01`, segment seq (u64 LE),
@@ -56,11 +59,20 @@
 //! # Recovery
 //!
 //! On open: leftover `*.tmp` files are removed; the ack file is read (if it is missing or
-//! invalid, reading starts at the oldest segment: duplicates, never loss); segments before
-//! the ack segment are deleted (their deletion was interrupted); the unread records are
-//! counted. Reading validates each record's length and CRC. A torn or corrupt region is
-//! skipped up to the next offset where a complete record with a valid checksum starts (or
-//! the end of the file) and counted in `corrupt_regions`; everything else is delivered.
+//! invalid, reading starts at the oldest segment: duplicates, never loss) and checked: an
+//! ack that points past the data, into a missing segment or inside a record is refused
+//! (`RecoveryReport::ack_refused`) instead of deleting the backlog; segments before an
+//! accepted ack are deleted (their deletion was interrupted); gaps in the segment sequence
+//! are reported; the unread records are counted. Reading validates each record's length
+//! and CRC. A damaged segment header is skipped and the records after it are kept. A torn or
+//! corrupt region is skipped up to the next offset where a complete record with a valid
+//! checksum starts (or the end of the file) and counted in `corrupt_regions`; everything else
+//! is delivered. Every damaged region, empty, missing or unreadable segment found at open is
+//! logged with its segment and offset and listed in `RecoveryReport::losses`
+//! (`buffer/recover.rs`).
+//!
+//! Files are created 0600 and the directory 0700 (`crate::private`); wider existing ones are
+//! tightened at open with a warning.
 //! Records acknowledged after the last persisted ack are delivered again (at-least-once;
 //! receivers de-duplicate on the record id).
 
@@ -69,6 +81,7 @@ mod format;
 mod fs;
 mod lock;
 mod reader;
+mod seals;
 mod tail;
 mod types;
 
@@ -77,5 +90,6 @@ pub use format::{encoded_len, segment_name, MAX_PAYLOAD_LEN, SEGMENT_HEADER_LEN}
 pub use fs::{FileSystem, SegmentFile, SegmentRead, StdFs};
 pub use lock::{dir_owner_alive, process_start_time};
 pub use types::{
-    AckDone, AckJob, AppendStop, Appended, DiskError, DiskStats, RecoveryReport, SyncJob,
+    AckDone, AckJob, AppendStop, Appended, DiskError, DiskStats, LossKind, RecoveryLoss,
+    RecoveryReport, SyncJob,
 };

@@ -31,14 +31,17 @@
 //! # let _ = report; Ok(()) }
 //! ```
 
+mod backpressure;
 mod batch;
 pub mod breaker;
 pub mod config;
 pub mod dead_letter;
 pub mod disk;
+mod disk_jobs;
 mod failover;
 pub mod metrics;
 mod pipeline;
+pub mod private;
 mod producer;
 mod queue;
 pub mod rate;
@@ -48,9 +51,9 @@ pub mod transport;
 mod worker;
 
 pub use config::{
-    BatchSettings, BreakerConfig, BreakerSettings, ConfigError, DeliveryConfig, DeliverySettings,
-    DiskConfig, DiskSettings, FsyncMode, FsyncPolicy, OverflowPolicy, RateLimitConfig,
-    RateSettings, RetrySettings,
+    BatchMode, BatchSettings, BreakerConfig, BreakerSettings, ConfigError, DeliveryConfig,
+    DeliverySettings, DiskConfig, DiskSettings, FsyncMode, FsyncPolicy, OverflowPolicy,
+    RateLimitConfig, RateSettings, RetrySettings,
 };
 pub use disk::{dir_owner_alive, process_start_time};
 pub use metrics::{BreakerState, DropReason, Metrics, MetricsSnapshot};

@@ -123,6 +123,8 @@ pub struct Metrics {
     pub(crate) split_batches: AtomicU64,
     pub(crate) dead_lettered: AtomicU64,
     pub(crate) dead_letter_errors: AtomicU64,
+    pub(crate) retries_exhausted: AtomicU64,
+    pub(crate) expired: AtomicU64,
     dropped: [AtomicU64; DROP_REASONS.len()],
     pub(crate) refused: AtomicU64,
     pub(crate) blocked_submits: AtomicU64,
@@ -132,6 +134,10 @@ pub struct Metrics {
     pub(crate) unreadable_segments: AtomicU64,
     pub(crate) unreadable_lost_estimate: AtomicU64,
     pub(crate) redelivered_after_restart: AtomicU64,
+    pub(crate) recovery_losses: AtomicU64,
+    pub(crate) recovery_lost_records: AtomicU64,
+    pub(crate) recovery_lost_bytes: AtomicU64,
+    pub(crate) ack_refused: AtomicU64,
     pub(crate) lost_at_shutdown: AtomicU64,
     pub(crate) failovers: AtomicU64,
     pub(crate) rate_limited_waits: AtomicU64,
@@ -161,6 +167,8 @@ impl Metrics {
             split_batches: AtomicU64::new(0),
             dead_lettered: AtomicU64::new(0),
             dead_letter_errors: AtomicU64::new(0),
+            retries_exhausted: AtomicU64::new(0),
+            expired: AtomicU64::new(0),
             dropped: std::array::from_fn(|_| AtomicU64::new(0)),
             refused: AtomicU64::new(0),
             blocked_submits: AtomicU64::new(0),
@@ -170,6 +178,10 @@ impl Metrics {
             unreadable_segments: AtomicU64::new(0),
             unreadable_lost_estimate: AtomicU64::new(0),
             redelivered_after_restart: AtomicU64::new(0),
+            recovery_losses: AtomicU64::new(0),
+            recovery_lost_records: AtomicU64::new(0),
+            recovery_lost_bytes: AtomicU64::new(0),
+            ack_refused: AtomicU64::new(0),
             lost_at_shutdown: AtomicU64::new(0),
             failovers: AtomicU64::new(0),
             rate_limited_waits: AtomicU64::new(0),
@@ -236,6 +248,8 @@ impl Metrics {
             split_batches: self.split_batches.load(Relaxed),
             dead_lettered: self.dead_lettered.load(Relaxed),
             dead_letter_errors: self.dead_letter_errors.load(Relaxed),
+            retries_exhausted: self.retries_exhausted.load(Relaxed),
+            expired: self.expired.load(Relaxed),
             dropped: DROP_REASONS
                 .iter()
                 .zip(&self.dropped)
@@ -250,6 +264,10 @@ impl Metrics {
             unreadable_segments: self.unreadable_segments.load(Relaxed),
             unreadable_lost_estimate: self.unreadable_lost_estimate.load(Relaxed),
             redelivered_after_restart: self.redelivered_after_restart.load(Relaxed),
+            recovery_losses: self.recovery_losses.load(Relaxed),
+            recovery_lost_records: self.recovery_lost_records.load(Relaxed),
+            recovery_lost_bytes: self.recovery_lost_bytes.load(Relaxed),
+            ack_refused: self.ack_refused.load(Relaxed),
             lost_at_shutdown: self.lost_at_shutdown.load(Relaxed),
             failovers: self.failovers.load(Relaxed),
             rate_limited_waits: self.rate_limited_waits.load(Relaxed),
@@ -302,6 +320,12 @@ pub struct MetricsSnapshot {
     pub dead_lettered: u64,
     /// Failed writes to the dead-letter file (retried; records stay buffered meanwhile).
     pub dead_letter_errors: u64,
+    /// Of `dead_lettered`: records held only in memory (no disk buffer, or the disk was
+    /// failing) whose `retry_attempts` ran out during an outage. Records read from the disk
+    /// buffer are never dead-lettered for this reason.
+    pub retries_exhausted: u64,
+    /// Of `dead_lettered`: records older than `max_event_age` when their turn came.
+    pub expired: u64,
     /// Dropped records by reason.
     pub dropped: Vec<(DropReason, u64)>,
     /// Sum of `dropped`.
@@ -323,6 +347,17 @@ pub struct MetricsSnapshot {
     pub unreadable_lost_estimate: u64,
     /// Records found on disk at startup that may already have been delivered before a crash.
     pub redelivered_after_restart: u64,
+    /// Damaged regions, empty, missing or unreadable segments found when the disk buffer was
+    /// opened (details in `Pipeline::recovery()`).
+    pub recovery_losses: u64,
+    /// Records known lost in them (estimated for unreadable segments; a missing or empty
+    /// segment adds nothing here, as its count cannot be known).
+    pub recovery_lost_records: u64,
+    /// Bytes that could not be recovered at start.
+    pub recovery_lost_bytes: u64,
+    /// 1 if the ack file found at start pointed where no acknowledged data can be and was
+    /// refused (the whole backlog is re-sent), else 0.
+    pub ack_refused: u64,
     /// Records lost at shutdown because there was no disk buffer and the deadline passed.
     pub lost_at_shutdown: u64,
     /// Batches sent to an endpoint other than the first.

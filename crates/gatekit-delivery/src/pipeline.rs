@@ -21,10 +21,11 @@ use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use crate::backpressure::Backpressure;
 use crate::config::DeliverySettings;
 use crate::dead_letter::DeadLetter;
 use crate::disk::{DiskBuffer, DiskError, FileSystem, RecoveryReport, StdFs};
-use crate::failover::Deliverer;
+use crate::failover::{Deliverer, Policies};
 use crate::metrics::{Metrics, MetricsSnapshot};
 use crate::producer::{Producer, Shared};
 use crate::queue::MemQueue;
@@ -120,13 +121,36 @@ impl Pipeline {
                         "Disk buffer segments could not be read and were skipped; see the metric unreadable_lost_estimate."
                     );
                 }
+                if !report.losses.is_empty() || report.ack_refused {
+                    tracing::error!(
+                        destination,
+                        damaged = report.losses.len(),
+                        lost_records = report.lost_records(),
+                        lost_bytes = report.lost_bytes(),
+                        ack_refused = report.ack_refused,
+                        "Disk buffer recovery could not recover everything; see Pipeline::recovery()."
+                    );
+                }
                 metrics
                     .redelivered_after_restart
                     .store(report.events, Relaxed);
+                metrics
+                    .recovery_losses
+                    .store(report.losses.len() as u64, Relaxed);
+                metrics
+                    .recovery_lost_records
+                    .store(report.lost_records(), Relaxed);
+                metrics
+                    .recovery_lost_bytes
+                    .store(report.lost_bytes(), Relaxed);
+                metrics
+                    .ack_refused
+                    .store(u64::from(report.ack_refused), Relaxed);
                 (Some(buf), Some(report))
             }
             None => (None, None),
         };
+        let pressure = Arc::new(Backpressure::default());
         let shared = Arc::new(Shared {
             queue: Mutex::new(MemQueue::new(
                 settings.queue_events.get(),
@@ -138,15 +162,22 @@ impl Pipeline {
             closed: Default::default(),
             metrics: Arc::clone(&metrics),
             batch_events: settings.batch.max_events.get(),
+            pressure: Arc::clone(&pressure),
         });
+        let dead_letter = DeadLetter::new(settings.dead_letter_path.clone(), destination);
+        dead_letter.check_private(settings.disk.as_ref().map(|d| d.path.as_path()));
         let deliverer = Deliverer::new(
             transports,
-            settings.breaker,
-            settings.retry,
-            settings.request_timeout,
-            settings.rate.map(RateLimiter::new),
-            DeadLetter::new(settings.dead_letter_path.clone(), destination),
+            Policies {
+                breaker: settings.breaker,
+                retry: settings.retry,
+                request_timeout: settings.request_timeout,
+                rate: settings.rate.map(RateLimiter::new),
+                max_age: settings.max_event_age,
+            },
+            dead_letter,
             Arc::clone(&metrics),
+            pressure,
         );
         let (tx, rx) = watch::channel(None);
         let timeout = settings.shutdown_timeout;
@@ -158,6 +189,7 @@ impl Pipeline {
             shutdown: rx,
             disk_retry_at: None,
             read_retry_at: None,
+            jobs: Default::default(),
         };
         let task = tokio::spawn(worker.run());
         Ok(Self {
@@ -186,9 +218,12 @@ impl Pipeline {
         self.metrics.snapshot()
     }
 
-    /// What the disk buffer found at startup (`None` without a disk buffer).
+    /// What the disk buffer found at startup (`None` without a disk buffer): the backlog,
+    /// and every place where records could not be recovered (`RecoveryReport::losses`,
+    /// each with segment, offset, bytes and, when knowable, records), whether the ack file
+    /// was refused, and modes tightened. The gateway reports the losses as `system_event`s.
     pub fn recovery(&self) -> Option<RecoveryReport> {
-        self.recovery
+        self.recovery.clone()
     }
 
     /// Stops accepting records, flushes for up to the configured `shutdown_timeout`, then

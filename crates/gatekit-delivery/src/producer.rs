@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::Notify;
 
+use crate::backpressure::Backpressure;
 use crate::config::OverflowPolicy;
 use crate::metrics::{DropReason, Metrics};
 use crate::queue::{MemQueue, PushResult};
@@ -35,6 +36,8 @@ pub(crate) struct Shared {
     pub(crate) closed: AtomicBool,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) batch_events: usize,
+    /// Raised when a producer is refused or has to wait (see `backpressure.rs`).
+    pub(crate) pressure: Arc<Backpressure>,
 }
 
 impl Shared {
@@ -183,7 +186,9 @@ impl Producer {
                 Ok(Submitted::DroppedNewest)
             }
             PushResult::Full(record) => {
-                // Make sure the worker is draining (it may be waiting on a batch timer).
+                // Make sure the worker is draining (it may be waiting on a batch timer), and
+                // tell the deliverer that producers are being refused: it probes more often.
+                shared.pressure.raise();
                 shared.work.notify_one();
                 Err(SubmitError::Full {
                     destination: self.destination.to_string(),
@@ -221,6 +226,7 @@ mod tests {
             closed: AtomicBool::new(false),
             metrics,
             batch_events: 10,
+            pressure: Default::default(),
         });
         let producer = Producer::new(Arc::clone(&shared), "d");
         // The worker is in its final drain (holds the lock) when a producer arrives.

@@ -28,9 +28,10 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::batch::{readiness, Readiness};
+use crate::batch::{readiness, Readiness, ADAPTIVE_LINGER};
 use crate::config::{DeliverySettings, FsyncPolicy, OverflowPolicy};
 use crate::disk::{AppendStop, DiskBuffer, DiskError};
+use crate::disk_jobs::DiskJobs;
 use crate::failover::Deliverer;
 use crate::metrics::{DropReason, Metrics};
 use crate::producer::Shared;
@@ -64,6 +65,8 @@ pub(crate) struct Worker {
     /// before this, so an unreadable segment costs one attempt per `DISK_RETRY`, never a
     /// busy loop. The buffer gives the segment up after a few attempts.
     pub(crate) read_retry_at: Option<Instant>,
+    /// Background fsync and ack-file writes (see `disk_jobs.rs`).
+    pub(crate) jobs: DiskJobs,
 }
 
 enum Source {
@@ -82,6 +85,9 @@ impl Worker {
         let mut flushed_at_close: Option<u64> = None;
         let mut abandoned = 0;
         let mut abandoned_on_disk = 0;
+        // When the last batch was resolved: adaptive batching tops up a batch for a few
+        // milliseconds only while the destination is busy.
+        let mut last_resolved: Option<Instant> = None;
         let tick = self.tick();
         loop {
             if deadline.is_none() {
@@ -91,8 +97,9 @@ impl Worker {
                 flushed_at_close = Some(self.resolved());
             }
             self.spill();
-            self.maintain_disk().await;
+            self.maintain_disk();
             self.publish(None);
+            self.ease_pressure();
             let (events, bytes) = self.available();
             if events == 0 {
                 if deadline.is_some() {
@@ -118,6 +125,7 @@ impl Worker {
                 since,
                 Instant::now(),
                 deadline.is_some(),
+                last_resolved.is_some_and(|t| since.saturating_duration_since(t) < ADAPTIVE_LINGER),
             );
             if let Readiness::WaitUntil(at) = r {
                 tokio::select! {
@@ -138,8 +146,10 @@ impl Worker {
             let n = batch.len() as u64;
             self.publish(batch.first().map(|r| r.enqueued_us));
             self.metrics().in_flight_events.store(n, Relaxed);
-            let done = self.deliver(batch, &mut deadline).await;
+            let durable = matches!(source, Source::Disk);
+            let done = self.deliver(batch, durable, &mut deadline).await;
             self.metrics().in_flight_events.store(0, Relaxed);
+            last_resolved = Some(Instant::now());
             if !done {
                 // Deadline hit mid-batch.
                 match source {
@@ -164,6 +174,9 @@ impl Worker {
         let flushed = self
             .resolved()
             .saturating_sub(flushed_at_close.unwrap_or(0));
+        if let Some(d) = self.disk.as_mut() {
+            self.jobs.drain(d, &self.shared.metrics).await;
+        }
         let mut report = self.finish(abandoned);
         report.flushed = flushed;
         report.persisted += abandoned_on_disk;
@@ -199,7 +212,12 @@ impl Worker {
 
     /// Delivers one batch while keeping the disk spill going. Returns false if the shutdown
     /// deadline passed first.
-    async fn deliver(&mut self, batch: Vec<Record>, deadline: &mut Option<Instant>) -> bool {
+    async fn deliver(
+        &mut self,
+        batch: Vec<Record>,
+        durable: bool,
+        deadline: &mut Option<Instant>,
+    ) -> bool {
         let tick = self.tick();
         let grace = self.settings.shutdown_timeout;
         let Self {
@@ -208,9 +226,10 @@ impl Worker {
             disk,
             shutdown,
             disk_retry_at,
+            jobs,
             ..
         } = self;
-        let fut = deliverer.deliver(batch);
+        let fut = deliverer.deliver(batch, durable);
         tokio::pin!(fut);
         // One timer for the whole batch: a fresh `sleep(tick)` per pass would be restarted by
         // every wake-up, so steady traffic would starve fsyncs and ack writes for as long as
@@ -240,13 +259,19 @@ impl Worker {
                 _ = sync_tick.tick(), if disk.is_some() => {
                     if let Some(d) = disk.as_mut() {
                         spill(d, shared, disk_retry_at);
-                        background_sync(d, &shared.metrics).await;
-                        if let Err(e) = d.maintain() {
-                            report_disk_error(&shared.metrics, &e);
-                        }
+                        jobs.poll(d, &shared.metrics);
                     }
                 }
             }
+        }
+    }
+
+    /// Clears the back-pressure flag once producers would be accepted again.
+    fn ease_pressure(&self) {
+        if self.shared.pressure.is_active()
+            && self.shared.lock().has_room(crate::record::RECORD_OVERHEAD)
+        {
+            self.shared.pressure.clear();
         }
     }
 
@@ -256,12 +281,10 @@ impl Worker {
         }
     }
 
-    async fn maintain_disk(&mut self) {
+    /// Collects and starts background fsync / ack jobs; never waits (see `disk_jobs.rs`).
+    fn maintain_disk(&mut self) {
         if let Some(d) = self.disk.as_mut() {
-            background_sync(d, &self.shared.metrics).await;
-            if let Err(e) = d.maintain() {
-                report_disk_error(&self.shared.metrics, &e);
-            }
+            self.jobs.poll(d, &self.shared.metrics);
         }
     }
 
@@ -371,43 +394,8 @@ impl Worker {
     }
 }
 
-/// Runs a due fsync and ack write on the blocking pool so a slow disk never holds a runtime
-/// thread.
-async fn background_sync(disk: &mut DiskBuffer, metrics: &Metrics) {
-    background_ack(disk, metrics).await;
-    let Some(job) = disk.begin_sync() else {
-        return;
-    };
-    let (seq, result) = match tokio::task::spawn_blocking(move || job.run()).await {
-        Ok(r) => r,
-        Err(e) => {
-            tracing::error!(error = %e, "Disk buffer fsync task failed.");
-            return;
-        }
-    };
-    if let Err(e) = disk.finish_sync(seq, result) {
-        report_disk_error(metrics, &e);
-    }
-}
-
-/// Writes a due ack file on the blocking pool (a small-file fsync can take milliseconds).
-async fn background_ack(disk: &mut DiskBuffer, metrics: &Metrics) {
-    let Some(job) = disk.begin_ack() else {
-        return;
-    };
-    match tokio::task::spawn_blocking(move || job.run()).await {
-        Ok(done) => {
-            if let Err(e) = disk.finish_ack(done) {
-                report_disk_error(metrics, &e);
-            }
-        }
-        Err(e) => tracing::error!(error = %e, "Disk buffer ack task failed."),
-    }
-}
-
 fn report_disk_error(metrics: &Metrics, e: &DiskError) {
-    metrics.disk_errors.fetch_add(1, Relaxed);
-    tracing::error!(error = %e, "Disk buffer error.");
+    crate::disk_jobs::report(metrics, e);
 }
 
 /// Moves the memory queue to disk, applying the overflow policy when the disk is full.

@@ -43,9 +43,10 @@ async fn delivers_everything_in_order_in_bounded_batches() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn partial_batch_waits_for_batch_timeout() {
+async fn fixed_mode_partial_batch_waits_for_batch_timeout() {
     let dir = tempfile::tempdir().unwrap();
     let mut c = config(dir.path());
+    c.batch_mode = gatekit_delivery::BatchMode::Fixed;
     c.batch_timeout = 2.0;
     c.flush_interval = 60.0;
     let t = Scripted::ok("a");
@@ -490,4 +491,51 @@ async fn shutdown_flushes_within_deadline_and_refuses_new_records() {
         prod.try_submit(rec(9)),
         Err(SubmitError::Closed { .. })
     ));
+}
+
+#[tokio::test(start_paused = true)]
+async fn adaptive_batching_sends_a_lone_event_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config(dir.path());
+    c.batch_timeout = 1.0; // the shipped default; adaptive mode does not wait for it
+    assert_eq!(
+        c.batch_mode,
+        gatekit_delivery::BatchMode::Adaptive,
+        "the default"
+    );
+    let t = Scripted::ok("a");
+    let p = spawn("d", &c, vec![t.clone()]);
+    tokio::time::sleep(Duration::from_secs(5)).await; // quiet for a while
+    let at = Instant::now();
+    p.producer().try_submit(rec(1)).unwrap();
+    wait_until(10_000, || t.delivered().len() == 1).await;
+    assert_eq!(t.calls()[0].at, at, "no batch wait in (paused) time");
+    p.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn adaptive_batches_fill_while_the_previous_one_is_in_flight() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = config(dir.path()); // batch_size 10
+    let t = Scripted::new(
+        "slow",
+        Step::After(Duration::from_millis(100), BatchOutcome::Delivered),
+    );
+    let p = spawn("d", &c, vec![t.clone()]);
+    let prod = p.producer();
+    prod.try_submit(rec(0)).unwrap();
+    // 25 more arrive while the first one is in flight.
+    for i in 1..26 {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        prod.try_submit(rec(i)).unwrap();
+    }
+    wait_until(10_000, || t.delivered().len() == 26).await;
+    let sizes: Vec<usize> = t.calls().iter().map(|c| c.ids.len()).collect();
+    assert_eq!(
+        sizes,
+        vec![1, 10, 10, 5],
+        "full batches under load, limits kept"
+    );
+    assert_eq!(t.delivered(), (0..26).collect::<Vec<_>>());
+    p.shutdown().await;
 }

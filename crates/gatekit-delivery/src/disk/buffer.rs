@@ -38,6 +38,7 @@ use crate::config::{DiskSettings, FsyncPolicy};
 use crate::record::Record;
 
 mod read;
+mod recover;
 
 /// Memory for the hot tail of recently appended records.
 const TAIL_BYTES: usize = 4 << 20;
@@ -49,6 +50,9 @@ struct Segment {
     /// Could not be read when the buffer was opened: its records were counted as unreadable
     /// then, and the reader passes over it.
     skip: bool,
+    /// Records written to it, when known (written in this process, or found intact at open
+    /// with an entry in the seal index); feeds the seal index.
+    records: Option<u64>,
 }
 
 #[derive(Debug)]
@@ -115,7 +119,8 @@ impl DiskBuffer {
         fs: Arc<dyn FileSystem>,
     ) -> Result<(Self, RecoveryReport), DiskError> {
         let dir = settings.path.clone();
-        std::fs::create_dir_all(&dir).map_err(io_err("create directory", &dir))?;
+        crate::private::create_dir_all(&dir).map_err(io_err("create directory", &dir))?;
+        let mut tightened = u64::from(crate::private::tighten(&dir, crate::private::DIR_MODE));
         let lock = DirLock::acquire(&dir).map_err(io_err("lock directory", &dir))?;
         let mut seqs = Vec::new();
         for entry in std::fs::read_dir(&dir).map_err(io_err("list directory", &dir))? {
@@ -123,7 +128,16 @@ impl DiskBuffer {
             let name = entry.file_name();
             let name = name.to_string_lossy();
             if let Some(seq) = parse_segment_name(&name) {
+                tightened += u64::from(crate::private::tighten(
+                    &entry.path(),
+                    crate::private::FILE_MODE,
+                ));
                 seqs.push(seq);
+            } else if name == "ack" || name == "lock" || name == super::seals::SEALS_FILE {
+                tightened += u64::from(crate::private::tighten(
+                    &entry.path(),
+                    crate::private::FILE_MODE,
+                ));
             } else if name.ends_with(".tmp") {
                 // A torn ack write from a crash: the previous ack file is still intact.
                 let _ = std::fs::remove_file(entry.path());
@@ -131,34 +145,51 @@ impl DiskBuffer {
         }
         seqs.sort_unstable();
         let ack_path = dir.join("ack");
-        let ack = match std::fs::read(&ack_path) {
+        let mut ack = match std::fs::read(&ack_path) {
             Ok(bytes) => decode_ack(&bytes).map(|(seq, offset)| Pos { seq, offset }),
             Err(e) if e.kind() == io::ErrorKind::NotFound => None,
             Err(e) => return Err(io_err("read ack", &ack_path)(e)),
         };
-        let mut report = RecoveryReport {
-            ack_missing: ack.is_none() && !seqs.is_empty(),
-            ..RecoveryReport::default()
-        };
-        let mut segments = VecDeque::new();
-        let mut total_bytes = 0;
+        let mut found = Vec::with_capacity(seqs.len());
         for seq in seqs {
             let path = dir.join(segment_name(seq));
-            if ack.is_some_and(|a| seq < a.seq) {
-                // Fully acknowledged before the crash; its deletion just did not happen yet.
-                fs.remove(&path).map_err(io_err("remove segment", &path))?;
-                continue;
-            }
             let len = std::fs::metadata(&path)
                 .map_err(io_err("stat segment", &path))?
                 .len();
+            found.push((seq, len));
+        }
+        let mut report = RecoveryReport {
+            permissions_tightened: tightened,
+            ..RecoveryReport::default()
+        };
+        if let Some(a) = ack {
+            if let Some(why) = recover::refuse_ack(a, &found, &*fs, &dir) {
+                // Obeying it would delete or skip records nobody acknowledged.
+                tracing::error!(dir = %dir.display(), segment = a.seq, offset = a.offset, reason = %why, "Disk buffer ack file refused; keeping the whole backlog (it is re-sent: duplicates, never loss).");
+                report.ack_refused = true;
+                ack = None;
+            }
+        }
+        report.ack_missing = ack.is_none() && !found.is_empty();
+        let mut segments = VecDeque::new();
+        let mut total_bytes = 0;
+        for (seq, len) in found {
+            if ack.is_some_and(|a| seq < a.seq) {
+                // Fully acknowledged before the crash; its deletion just did not happen yet.
+                let path = dir.join(segment_name(seq));
+                fs.remove(&path).map_err(io_err("remove segment", &path))?;
+                continue;
+            }
             total_bytes += len;
             segments.push_back(Segment {
                 seq,
                 len,
                 skip: false,
+                records: None,
             });
         }
+        let kept: Vec<u64> = segments.iter().map(|s| s.seq).collect();
+        report.losses = recover::missing_segments(ack.map(|a| a.seq), &kept, &dir);
         let next_seq = segments
             .back()
             .map_or(ack.map_or(0, |a| a.seq + 1), |s| s.seq + 1);
@@ -199,7 +230,8 @@ impl DiskBuffer {
             last_positions: Vec::new(),
             _lock: lock,
         };
-        let (events, bytes, corrupt) = me.count_unread();
+        let (events, bytes, corrupt) = me.count_unread(&mut report.losses);
+        me.check_seals(&mut report.losses);
         report.events = events;
         report.corrupt_regions = corrupt;
         report.unreadable_segments = me.stats.unreadable_segments;
@@ -237,6 +269,7 @@ impl DiskBuffer {
                     tracing::error!(error = %e, "Disk buffer fsync failed while sealing a segment.");
                 }
             }
+            self.write_seals();
         }
     }
 
@@ -254,6 +287,7 @@ impl DiskBuffer {
             seq,
             len: 0,
             skip: false,
+            records: Some(0),
         });
         if let Err(e) = file.write_all(SEGMENT_MAGIC) {
             self.stats.write_errors += 1;
@@ -429,6 +463,7 @@ impl DiskBuffer {
         let n = self.buf.len() as u64;
         if let Some(s) = self.segments.back_mut() {
             s.len += n;
+            s.records = s.records.map(|r| r + events);
         }
         self.total_bytes += n;
         self.stats.unread_events += events;
@@ -630,6 +665,7 @@ impl DiskBuffer {
     pub fn close(mut self) -> Result<(), DiskError> {
         let r = self.sync();
         self.writer = None;
+        self.write_seals();
         r
     }
 }

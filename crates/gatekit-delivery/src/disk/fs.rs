@@ -6,7 +6,7 @@
 //! [`StdFs`]. Directory listing, `stat` and the ack read at open use `std::fs` directly.
 
 use std::fmt;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Read, Seek, Write};
 use std::path::Path;
 
@@ -64,7 +64,7 @@ impl SegmentFile for StdSegment {
 
 impl FileSystem for StdFs {
     fn create_segment(&self, path: &Path) -> io::Result<Box<dyn SegmentFile>> {
-        let f = OpenOptions::new()
+        let f = crate::private::file_options()
             .create_new(true)
             .append(true)
             .open(path)?;
@@ -73,7 +73,11 @@ impl FileSystem for StdFs {
 
     fn write_atomic(&self, path: &Path, bytes: &[u8], sync: bool) -> io::Result<()> {
         let tmp = path.with_extension("tmp");
-        let mut f = File::create(&tmp)?;
+        let mut f = crate::private::file_options()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&tmp)?;
         f.write_all(bytes)?;
         if sync {
             f.sync_data()?;

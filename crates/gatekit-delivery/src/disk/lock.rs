@@ -58,7 +58,7 @@ impl DirLock {
     fn take_file(file: &Path) -> io::Result<()> {
         let me = std::process::id();
         for _ in 0..2 {
-            match std::fs::OpenOptions::new()
+            match crate::private::file_options()
                 .write(true)
                 .create_new(true)
                 .open(file)

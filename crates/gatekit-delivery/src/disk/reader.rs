@@ -9,6 +9,10 @@
 //!   in this process, or the file size for segments found at startup).
 //! - A corrupt region ends at the next offset where a complete record with a valid checksum
 //!   starts, or at `end`.
+//! - A damaged or missing 8-byte segment header is reported once, as a corrupt region at
+//!   offset 0, when the reader starts at the beginning of the segment; the records after it
+//!   are still read (each one carries its own length and checksum, so the header is not
+//!   needed to trust them).
 
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
@@ -24,8 +28,9 @@ use crate::record::{Record, RECORD_OVERHEAD};
 pub(crate) enum Step {
     /// A valid record; the reader advanced past it.
     Record(Record),
-    /// Corrupt bytes were skipped; the reader advanced past them.
-    Corrupt { skipped: u64 },
+    /// Corrupt bytes `[at, at + skipped)` were skipped; the reader advanced past them.
+    /// `at == 0` is the segment header.
+    Corrupt { at: u64, skipped: u64 },
     /// Nothing more before `end`.
     End,
 }
@@ -36,7 +41,8 @@ pub(crate) struct SegmentReader {
     seq: u64,
     file: BufReader<Box<dyn SegmentRead>>,
     pos: u64,
-    header_ok: bool,
+    /// The header is damaged and not yet reported (only when reading from the start).
+    bad_header: bool,
 }
 
 impl SegmentReader {
@@ -51,13 +57,14 @@ impl SegmentReader {
             Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => false,
             Err(e) => return Err(e),
         };
+        let bad_header = !header_ok && pos <= SEGMENT_HEADER_LEN;
         let pos = pos.max(SEGMENT_HEADER_LEN);
         file.seek(SeekFrom::Start(pos))?;
         Ok(Self {
             seq,
             file: BufReader::with_capacity(256 << 10, file),
             pos,
-            header_ok,
+            bad_header,
         })
     }
 
@@ -71,14 +78,17 @@ impl SegmentReader {
 
     /// Reads the next step before `end`.
     pub(crate) fn next(&mut self, end: u64) -> io::Result<Step> {
+        if self.bad_header {
+            // Reported once; reading goes on at the first record position. An empty file
+            // reports a zero-byte region, so it is still seen (and logged) by the caller.
+            self.bad_header = false;
+            return Ok(Step::Corrupt {
+                at: 0,
+                skipped: end.min(SEGMENT_HEADER_LEN),
+            });
+        }
         if self.pos >= end {
             return Ok(Step::End);
-        }
-        if !self.header_ok {
-            // Without a valid header we cannot trust anything in the file.
-            let skipped = end - self.pos;
-            self.pos = end;
-            return Ok(Step::Corrupt { skipped });
         }
         let left = end - self.pos;
         if left >= RECORD_HEADER_LEN as u64 {
@@ -113,6 +123,7 @@ impl SegmentReader {
         self.file.seek(SeekFrom::Start(to))?;
         self.pos = to;
         Ok(Step::Corrupt {
+            at: start,
             skipped: to - start,
         })
     }

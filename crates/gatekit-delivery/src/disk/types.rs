@@ -54,8 +54,46 @@ pub struct Appended {
     pub stop: Option<AppendStop>,
 }
 
+/// The kind of damage recovery found in the buffer directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LossKind {
+    /// Bytes between valid records that are not a valid record (bit rot, overwritten data).
+    Corrupt,
+    /// The segment's 8-byte header is damaged; the valid records after it were kept.
+    DamagedHeader,
+    /// The segment ends inside a record: truncated, or torn by a crash or power loss.
+    Truncated,
+    /// The segment file is empty (0 bytes): whatever it held is gone, count unknown.
+    EmptySegment,
+    /// Segment files missing between others: deleted outside Gatekit, or given up by
+    /// `drop_oldest` just before a crash (then already counted as dropped). Count unknown.
+    MissingSegments,
+    /// The segment file could not be opened or read; `records` is an estimate.
+    Unreadable,
+}
+
+/// One place where records could not be recovered. Every one is also logged.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RecoveryLoss {
+    /// What was found.
+    pub kind: LossKind,
+    /// Segment sequence number (the file is `disk::segment_name(segment)`); for
+    /// `MissingSegments` the first missing one.
+    pub segment: u64,
+    /// For `MissingSegments` the last missing segment; otherwise equal to `segment`.
+    pub last_segment: u64,
+    /// Byte offset of the damage in the segment.
+    pub offset: u64,
+    /// Bytes that could not be used (0 when unknown, as for a missing file).
+    pub bytes: u64,
+    /// Records lost, when that can be known (or estimated, for `Unreadable`); `None` when
+    /// only the bytes are known.
+    pub records: Option<u64>,
+}
+
 /// What recovery found when the buffer was opened.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RecoveryReport {
     /// Unacknowledged records found (they will be delivered; some may be duplicates).
     pub events: u64,
@@ -68,6 +106,28 @@ pub struct RecoveryReport {
     pub unreadable_segments: u64,
     /// Whether the ack file was missing or invalid (everything on disk will be re-sent).
     pub ack_missing: bool,
+    /// Whether the ack file had a valid checksum but pointed where no acknowledged data can
+    /// be (past the end of the data, into a missing segment, or inside a record). It was not
+    /// obeyed: nothing was deleted and everything on disk is re-sent (duplicates, never loss).
+    pub ack_refused: bool,
+    /// Every place where records could not be recovered, in file order. The gateway reports
+    /// these (for example as `system_event`s); each is also logged with segment and offset.
+    pub losses: Vec<RecoveryLoss>,
+    /// Buffer files or the buffer directory found readable by other users and tightened to
+    /// 0600 / 0700 (each logged as a warning).
+    pub permissions_tightened: u64,
+}
+
+impl RecoveryReport {
+    /// Records known (or, for unreadable segments, estimated) to be lost.
+    pub fn lost_records(&self) -> u64 {
+        self.losses.iter().filter_map(|l| l.records).sum()
+    }
+
+    /// Bytes that could not be recovered.
+    pub fn lost_bytes(&self) -> u64 {
+        self.losses.iter().map(|l| l.bytes).sum()
+    }
 }
 
 /// Counters and gauges of a disk buffer.

@@ -20,7 +20,8 @@ use std::path::Path;
 use super::super::format::{RECORD_HEADER_LEN, SEGMENT_HEADER_LEN};
 use super::super::reader::{SegmentReader, Step};
 use super::super::tail::Pos;
-use super::super::types::{io_err, DiskError};
+use super::super::types::{io_err, DiskError, LossKind, RecoveryLoss};
+use super::recover::damaged_region;
 use super::DiskBuffer;
 use crate::record::Record;
 
@@ -37,7 +38,8 @@ impl DiskBuffer {
     /// Counts readable records from the read position without moving it. A segment that
     /// cannot be read is marked to be skipped and its records counted as unreadable (an
     /// estimate), so a bad file never prevents the buffer from opening.
-    pub(super) fn count_unread(&mut self) -> Counted {
+    /// Every damaged region and unreadable segment is added to `losses` (and logged).
+    pub(super) fn count_unread(&mut self, losses: &mut Vec<RecoveryLoss>) -> Counted {
         let (mut events, mut bytes, mut corrupt) = (0, 0, 0);
         let mut bad = Vec::new();
         for i in 0..self.segments.len() {
@@ -48,7 +50,7 @@ impl DiskBuffer {
                 SEGMENT_HEADER_LEN
             };
             let path = self.seg_path(seq);
-            match self.count_segment(&path, seq, from, len) {
+            match self.count_segment(&path, seq, from, len, Some(&mut *losses)) {
                 Ok((e, b, c)) => {
                     events += e;
                     bytes += b;
@@ -63,6 +65,15 @@ impl DiskBuffer {
         }
         for (i, left) in bad {
             let est = estimate_records(left, events, bytes);
+            let seq = self.segments[i].seq;
+            losses.push(RecoveryLoss {
+                kind: LossKind::Unreadable,
+                segment: seq,
+                last_segment: seq,
+                offset: self.segments[i].len.saturating_sub(left),
+                bytes: left,
+                records: Some(est),
+            });
             self.segments[i].skip = true;
             self.stats.unreadable_segments += 1;
             self.stats.unreadable_events += est;
@@ -70,7 +81,16 @@ impl DiskBuffer {
         (events, bytes, corrupt)
     }
 
-    fn count_segment(&self, path: &Path, seq: u64, from: u64, len: u64) -> io::Result<Counted> {
+    /// Counts the records of segment `seq` in `[from, len)`; damaged regions are described
+    /// in `losses` when given.
+    pub(super) fn count_segment(
+        &self,
+        path: &Path,
+        seq: u64,
+        from: u64,
+        len: u64,
+        mut losses: Option<&mut Vec<RecoveryLoss>>,
+    ) -> io::Result<Counted> {
         let (mut events, mut bytes, mut corrupt) = (0, 0, 0);
         let mut r = SegmentReader::open(&*self.fs, path, seq, from)?;
         loop {
@@ -79,7 +99,12 @@ impl DiskBuffer {
                     events += 1;
                     bytes += r.size() as u64;
                 }
-                Step::Corrupt { .. } => corrupt += 1,
+                Step::Corrupt { at, skipped } => {
+                    corrupt += 1;
+                    if let Some(l) = losses.as_deref_mut() {
+                        l.push(damaged_region(path, seq, at, skipped, len));
+                    }
+                }
                 Step::End => return Ok((events, bytes, corrupt)),
             }
         }
@@ -217,10 +242,10 @@ impl DiskBuffer {
                     offset: cursor.pos(),
                 },
             ))),
-            Step::Corrupt { skipped } => {
+            Step::Corrupt { at, skipped } => {
                 self.stats.corrupt_regions += 1;
                 self.stats.corrupt_bytes += skipped;
-                tracing::warn!(segment = %path.display(), offset = self.read.offset, bytes = skipped, "Skipped a corrupt region of the disk buffer.");
+                tracing::warn!(segment = %path.display(), offset = at, bytes = skipped, "Skipped a corrupt region of the disk buffer.");
                 self.read = Pos {
                     seq,
                     offset: cursor.pos(),
@@ -288,7 +313,7 @@ impl DiskBuffer {
             // Already counted as unreadable at open.
             (0, 0)
         } else {
-            match self.count_segment(&path, seq, from, len) {
+            match self.count_segment(&path, seq, from, len, None) {
                 Ok((e, b, _)) => (e, b),
                 Err(e) => {
                     self.stats.read_errors += 1;
