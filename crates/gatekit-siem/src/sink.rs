@@ -152,6 +152,7 @@ impl SiemSink {
             })))
         };
         let mut adopters = Vec::new();
+        let mut recovery_notes = Vec::new();
         for mut plan in plans {
             // Each process buffers in its own directory under the configured path, and adopts
             // the directories of processes that are gone (`adopt.rs`).
@@ -177,6 +178,9 @@ impl SiemSink {
                     .map_err(|e| {
                         format!("cannot start SIEM delivery for {}: {e}", plan.platform)
                     })?;
+            if let Some(report) = pipeline.recovery() {
+                recovery_notes.extend(recovery_messages(plan.platform, &report));
+            }
             let producer = pipeline.producer();
             destinations.push(Destination {
                 platform: plan.platform,
@@ -210,6 +214,10 @@ impl SiemSink {
             ),
         );
         let _ = sink.submit(&started);
+        for note in recovery_notes {
+            tracing::warn!(%note, "SIEM buffer recovery.");
+            let _ = sink.submit(&sink.system_event(gatekit_core::Severity::Warning, note));
+        }
         runtime.spawn(monitor(Arc::downgrade(&sink), monitor_interval));
         if !adopters.is_empty() {
             let weak = Arc::downgrade(&sink);
@@ -370,6 +378,33 @@ impl SiemSink {
             }
         }
     }
+}
+
+/// What a disk buffer's recovery could not keep, as `system_event` messages: every damaged,
+/// truncated, emptied or missing segment with what it cost, and an acknowledgement position that
+/// was refused (everything on disk is sent again, duplicates keep their ids).
+fn recovery_messages(
+    platform: &str,
+    report: &gatekit_delivery::disk::RecoveryReport,
+) -> Vec<String> {
+    let mut notes: Vec<String> = report
+        .losses
+        .iter()
+        .map(|loss| {
+            let what = match loss.records {
+                Some(n) => format!("{n} records"),
+                None => format!("{} bytes", loss.bytes),
+            };
+            format!(
+                "SIEM buffer of {platform}: {:?} in segment {} at offset {}: {what} could not be recovered",
+                loss.kind, loss.segment, loss.offset
+            )
+        })
+        .collect();
+    if report.ack_refused {
+        notes.push(format!("SIEM buffer of {platform}: the acknowledgement file pointed past the data and was refused; the whole backlog is sent again (duplicates keep their event ids)"));
+    }
+    notes
 }
 
 /// Compares delivery metrics every `interval` and reports what went wrong since the

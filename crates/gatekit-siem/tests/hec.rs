@@ -97,11 +97,13 @@ async fn every_receiver_answer_is_classified() {
 }
 
 #[tokio::test]
-async fn a_wrong_token_is_permanent() {
+async fn a_wrong_token_waits_for_a_fixed_credential_instead_of_dead_lettering() {
+    // It used to be a permanent rejection (dead-lettered); a refused credential says nothing
+    // about the events, so the batch is retried slowly until the token is fixed.
     let rx = HecReceiver::start(TOKEN);
     let t = transport(rx.port(), "00000000-0000-0000-0000-000000000000");
     assert!(
-        matches!(t.send(&batch(1)).await, BatchOutcome::Reject { reason } if reason.contains("403") && reason.contains("Invalid token"))
+        matches!(t.send(&batch(1)).await, BatchOutcome::Retry { reason, retry_after: Some(_) } if reason.contains("403") && reason.contains("Invalid token"))
     );
 }
 

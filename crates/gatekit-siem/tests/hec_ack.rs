@@ -158,13 +158,14 @@ async fn the_health_endpoint_is_read() {
 async fn authentication_failures_are_counted() {
     let rx = HecReceiver::start("99999999-2222-3333-4444-555555555555");
     let (t, monitor) = transport(rx.port(), None, false);
+    // Retried slowly rather than dead-lettered (a refused token says nothing about events).
     assert!(matches!(
         t.send(&batch(0..1)).await,
-        BatchOutcome::Reject { .. }
+        BatchOutcome::Retry { .. }
     ));
     assert!(matches!(
         t.send(&batch(0..1)).await,
-        BatchOutcome::Reject { .. }
+        BatchOutcome::Retry { .. }
     ));
     assert_eq!(monitor.failures(), 2);
 }

@@ -71,9 +71,13 @@ async fn a_batch_is_split_into_its_events_and_every_answer_is_classified() {
         t.send(&batch(1)).await,
         BatchOutcome::Reject { .. }
     ));
+    // 403 waits for a fixed certificate instead of dead-lettering (it used to be a Reject).
     assert!(matches!(
         t.send(&batch(1)).await,
-        BatchOutcome::Reject { .. }
+        BatchOutcome::Retry {
+            retry_after: Some(_),
+            ..
+        }
     ));
     assert_eq!(monitor.failures(), 1, "403 is an authentication failure");
     assert_eq!(t.send(&batch(2)).await, BatchOutcome::TooLarge);

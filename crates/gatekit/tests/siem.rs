@@ -211,7 +211,9 @@ fn qradar_leef_reaches_rsyslog_over_tcp_and_udp() {
         // Events now carry the real user (`usrName`), so the check is that the argument's
         // `usrName=forged` never became the attribute's value.
         assert!(
-            attrs.get("usrName").is_none_or(|u| !u.starts_with("forged")),
+            attrs
+                .get("usrName")
+                .is_none_or(|u| !u.starts_with("forged")),
             "the argument cannot forge an attribute: {msg}"
         );
     }

@@ -1,7 +1,8 @@
 //! HTTP status → delivery outcome, in one place (docs/reference/splunk-hec.md §6,
 //! delivery-semantics.md §2).
 //!
-//! Retry: 408, 429, 500, 502, 503, 504 (honouring `Retry-After`). Split: 413. Splunk HEC codes 6
+//! Retry: 408, 429, 500, 502, 503, 504 (honouring `Retry-After`), and 401/403 after
+//! [`AUTH_RETRY_AFTER`] (a credential problem is fixed without touching the events). Split: 413. Splunk HEC codes 6
 //! ("Invalid data format"), 12 ("Event field is required") and 13 ("Event field cannot be
 //! blank"), with `invalid-event-number`: the events before it were indexed, the bad one is
 //! dead-lettered and the rest is resent. Everything else in 4xx, and 501, is permanent: retrying
@@ -11,6 +12,9 @@
 use std::time::Duration;
 
 use gatekit_delivery::BatchOutcome;
+
+/// Delay before a batch refused with 401 or 403 is tried again.
+pub const AUTH_RETRY_AFTER: Duration = Duration::from_secs(30);
 
 /// What the HTTP layer learned from one response.
 #[derive(Debug, Clone, Default)]
@@ -62,6 +66,14 @@ pub fn classify(answer: &HttpAnswer, success: &[u16], batch_len: usize) -> Batch
     }
     match s {
         413 => BatchOutcome::TooLarge,
+        // A refused credential is not a verdict on the events: a rotated token or a role
+        // assignment still propagating fixes it without a restart, so the batch waits (slowly;
+        // counted as an authentication failure by the connector) instead of being
+        // dead-lettered. Without a disk buffer `retry_attempts` still bounds it.
+        401 | 403 => BatchOutcome::Retry {
+            reason: what(),
+            retry_after: Some(AUTH_RETRY_AFTER),
+        },
         408 | 429 | 500 | 502 | 503 | 504 => BatchOutcome::Retry {
             reason: what(),
             retry_after: answer.retry_after,
@@ -95,8 +107,12 @@ mod tests {
         for s in [408, 429, 500, 502, 503, 504] {
             assert!(retry(&classify(&answer(s), &[200], 5)), "{s}");
         }
-        for s in [400, 401, 403, 404, 405, 415, 501] {
+        for s in [400, 404, 405, 415, 501] {
             assert!(reject(&classify(&answer(s), &[200], 5)), "{s}");
+        }
+        // Authentication failures wait for a fixed credential instead of dead-lettering.
+        for s in [401, 403] {
+            assert!(retry(&classify(&answer(s), &[200], 5)), "{s}");
         }
         assert_eq!(classify(&answer(413), &[200], 5), BatchOutcome::TooLarge);
     }
@@ -114,10 +130,10 @@ mod tests {
         use Want::*;
         let table = [
             (200, 0, Delivered),
-            (403, 1, Reject),
-            (401, 2, Reject),
-            (401, 3, Reject),
-            (403, 4, Reject),
+            (403, 1, Retry),
+            (401, 2, Retry),
+            (401, 3, Retry),
+            (403, 4, Retry),
             (400, 5, Reject),
             (400, 6, Partial),
             (400, 7, Reject),
