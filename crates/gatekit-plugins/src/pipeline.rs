@@ -413,7 +413,7 @@ mod tests {
 
     #[test]
     fn plugin_option_errors_are_all_collected() {
-        let yaml = "proxy:\n  transport: stdio\n  upstreams: [{name: a, command: [x]}]\nplugins:\n  security:\n    _global:\n      - {handler: basic_pii_filter, config: {action: maybe}}\n      - {handler: basic_secrets_filter, config: {scan_base64: true}}\n";
+        let yaml = "proxy:\n  transport: stdio\n  upstreams: [{name: a, command: [x]}]\nplugins:\n  security:\n    _global:\n      - {handler: basic_pii_filter, config: {action: maybe}}\n      - {handler: basic_pii_filter, config: {scan_base64: true}}\n";
         let cfg = Config::from_yaml(yaml, "t.yaml", PathBuf::from("/")).unwrap();
         let errs = build_hooks(&cfg).unwrap_err();
         assert_eq!(errs.errors().len(), 2, "{errs}");

@@ -1,8 +1,34 @@
 //! Credentials: cloud and SaaS tokens with recognisable shapes, private key headers, and
 //! (optionally) long high-entropy tokens.
+//!
+//! Boundaries. A regex word boundary (`\b`) is not a token boundary for secrets: `_` is a
+//! word character, so `AWS_KEY_AKIA...` has no boundary before `AKIA`, and a key followed by
+//! one more letter (`AKIA...9`) has none after it. Whoever controls the text around a secret
+//! controls any boundary rule, so each shape's rule is the weakest one its prefix allows:
+//!
+//! | Shape | Before | After |
+//! |---|---|---|
+//! | AWS `AKIA`/`ASIA` + 16 upper-case alphanumerics | anything | anything; adjacent upper-case alphanumerics are taken into the match |
+//! | GitHub `gh[pousr]_`, `github_pat_` | anything | anything; the match runs to the end of the token |
+//! | Google `AIza` + 35 | anything | anything; likewise |
+//! | JWT `eyJ...` `.eyJ...` `.` signature | anything | anything |
+//! | Slack `xox?-` | anything | anything |
+//! | OpenAI `sk-` (optionally `proj-`, `svcacct-`, `admin-`) + 20 or more | not an ASCII letter | anything |
+//! | PEM headers | anything | anything |
+//!
+//! The prefixes `AKIA`, `ghp_`, `AIza`, `eyJ`, `xoxb-` and the PEM armour do not occur inside
+//! ordinary words, so no boundary is needed and none is required. `sk-` does end ordinary
+//! words (`task-`, `disk-`, `risk-`), so it needs a non-letter before it: `KEY=sk-...`,
+//! `OPENAI_KEY_sk-...`, `"sk-...` and `1sk-...` are found, `disk-usage-...` is not. Matches
+//! extend over the rest of the token, so redaction never leaves a readable tail of a key.
+//!
+//! Encodings. A secret is also looked for in the decoded views of [`super::decode`]
+//! (percent-encoding, backslash escapes, string concatenation, and, unless switched off,
+//! base64); a detection there is reported on the original span that encodes it.
 
 use regex::Regex;
 
+use super::decode::{self, View};
 use super::{Detection, Detector};
 
 /// Every secret kind and whether it is on by default (Python Gatekit's defaults).
@@ -19,12 +45,14 @@ pub const SECRET_KINDS: &[(&str, bool)] = &[
 
 fn pattern(kind: &str) -> &'static str {
     match kind {
-        "aws_access_keys" => r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b",
-        "github_tokens" => r"\b(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})\b",
-        "google_api_keys" => r"\bAIza[0-9A-Za-z_-]{35}\b",
-        "jwt_tokens" => r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}",
-        "openai_api_keys" => r"\bsk-(?:proj-|svcacct-)?[A-Za-z0-9_-]{20,}\b",
-        "slack_tokens" => r"\bxox[abposr]-[A-Za-z0-9-]{10,}\b",
+        // Boundary rules per shape: see the module doc. Where a pattern has a capture group,
+        // the group is the secret and what precedes it is the boundary.
+        "aws_access_keys" => r"(?:AKIA|ASIA)[0-9A-Z]{16,}",
+        "github_tokens" => r"gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,}",
+        "google_api_keys" => r"AIza[0-9A-Za-z_-]{35,}",
+        "jwt_tokens" => r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}",
+        "openai_api_keys" => r"(?:^|[^A-Za-z])(sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,})",
+        "slack_tokens" => r"xox[abposr]-[A-Za-z0-9-]{10,}",
         "ssh_private_keys" => r"-----BEGIN (?:OPENSSH|RSA|DSA|EC) PRIVATE KEY-----",
         _ => r"-----BEGIN (?:ENCRYPTED )?PRIVATE KEY-----",
     }
@@ -44,17 +72,51 @@ pub struct Entropy {
 pub struct SecretsDetector {
     patterns: Vec<(&'static str, Regex)>,
     entropy: Option<(Entropy, Regex)>,
+    base64: bool,
 }
 
 impl SecretsDetector {
-    /// A detector for `kinds` (names from [`SECRET_KINDS`]) and optional entropy detection.
+    /// A detector for `kinds` (names from [`SECRET_KINDS`]) and optional entropy detection;
+    /// base64 text is decoded and scanned (see [`SecretsDetector::without_base64`]).
     pub fn new(kinds: &[&'static str], entropy: Option<Entropy>) -> Self {
         let compile =
             |p: &str| Regex::new(p).unwrap_or_else(|e| panic!("invalid built-in pattern {p}: {e}"));
         SecretsDetector {
             patterns: kinds.iter().map(|k| (*k, compile(pattern(k)))).collect(),
             entropy: entropy.map(|e| (e, compile(r"[A-Za-z0-9+/=_-]+"))),
+            base64: true,
         }
+    }
+
+    /// The same detector without the base64 view (`scan_base64: false`).
+    pub fn without_base64(mut self) -> Self {
+        self.base64 = false;
+        self
+    }
+
+    /// The shape patterns only (no entropy), on `text` as it is.
+    fn find_shapes(&self, text: &str, out: &mut Vec<Detection>) {
+        for (kind, pattern) in &self.patterns {
+            for c in pattern.captures_iter(text) {
+                if let Some(m) = c.get(1).or_else(|| c.get(0)) {
+                    out.push(Detection {
+                        kind,
+                        start: m.start(),
+                        end: m.end(),
+                    });
+                }
+            }
+        }
+    }
+
+    /// Shapes found in a decoded view, reported on the original spans.
+    fn find_in_view(&self, view: &View, out: &mut Vec<Detection>) {
+        let mut found = Vec::new();
+        self.find_shapes(&view.text, &mut found);
+        out.extend(found.into_iter().map(|d| {
+            let (start, end) = view.origin(d.start, d.end);
+            Detection { start, end, ..d }
+        }));
     }
 }
 
@@ -77,12 +139,15 @@ pub fn shannon_entropy(s: &str) -> f64 {
 
 impl Detector for SecretsDetector {
     fn find(&self, text: &str, out: &mut Vec<Detection>) {
-        for (kind, pattern) in &self.patterns {
-            out.extend(pattern.find_iter(text).map(|m| Detection {
-                kind,
-                start: m.start(),
-                end: m.end(),
-            }));
+        self.find_shapes(text, out);
+        let views = [
+            decode::percent(text),
+            decode::escapes(text),
+            decode::concatenation(text),
+            self.base64.then(|| decode::base64(text)).flatten(),
+        ];
+        for view in views.iter().flatten() {
+            self.find_in_view(view, out);
         }
         if let Some((entropy, token)) = &self.entropy {
             for m in token.find_iter(text) {
