@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use gatekit_core::EventFactory;
+use gatekit_core::{EventFactory, LogSafe};
 use gatekit_mcp::audit::{AuditRecord, AuditSink};
 use tracing::{error, warn};
 
@@ -149,7 +149,7 @@ impl AuditSink for AuditTrail {
                     d.failed_at.lock().unwrap_or_else(|e| e.into_inner()).take();
                 }
                 Err(e) if d.critical => {
-                    error!(handler = d.handler, path = %d.file.path().display(), error = %e, "Critical audit destination cannot write; refusing calls.");
+                    error!(handler = d.handler, path = %d.file.path().display(), error = ?LogSafe(&e), "Critical audit destination cannot write; refusing calls.");
                     *d.failed_at.lock().unwrap_or_else(|e| e.into_inner()) =
                         Some((Instant::now(), e.to_string()));
                     result = Err(format!(
@@ -160,7 +160,7 @@ impl AuditSink for AuditTrail {
                 }
                 Err(e) => {
                     let lost = d.lost.fetch_add(1, Ordering::Relaxed) + 1;
-                    warn!(handler = d.handler, path = %d.file.path().display(), error = %e, lost, "Non-critical audit destination lost a record.");
+                    warn!(handler = d.handler, path = %d.file.path().display(), error = ?LogSafe(&e), lost, "Non-critical audit destination lost a record.");
                 }
             }
         }

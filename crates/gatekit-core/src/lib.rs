@@ -15,9 +15,13 @@
 //!   `upstream_server`), plus the additions of product decision 3.
 //! - `event_id` is created once and never changes, so receivers can de-duplicate
 //!   re-sent events (delivery is at-least-once).
+//!
+//! Also here, because every crate that logs needs it: [`LogSafe`], which escapes and bounds
+//! a client- or server-controlled value for Gatekit's own log lines.
 
 mod event;
 mod factory;
+mod log_safe;
 mod time;
 
 pub use event::{
@@ -25,4 +29,5 @@ pub use event::{
     SecurityDecision, Severity, UnknownName, UpstreamServer, EVENT_VERSION, SCHEMA_VERSION, SOURCE,
 };
 pub use factory::EventFactory;
+pub use log_safe::{LogSafe, MAX_LOG_VALUE};
 pub use time::{Civil, Timestamp, TimestampParseError};
