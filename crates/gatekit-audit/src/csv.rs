@@ -1,6 +1,7 @@
 //! CSV rows in Python's `csv` module dialects (`quote_style` minimal / all / nonnumeric /
-//! none). Each record stays on one line: CR and LF inside values become spaces, so line-based
-//! shippers (Splunk's Universal Forwarder) never split a record.
+//! none). Each record stays on one line: CR, LF and the other characters some readers break
+//! lines on (NEL U+0085, U+2028, U+2029) become spaces inside values, so line-based shippers
+//! (Splunk's Universal Forwarder) never split a record.
 //!
 //! Formula injection: a spreadsheet opening the file runs any cell that starts with `=`, `+`,
 //! `-` or `@` (and some also treat a leading tab or CR as the start of one) as a formula, so a
@@ -83,7 +84,9 @@ impl Dialect {
             match value {
                 None => out.push_str(&self.null_value),
                 Some(v) => {
-                    let one_line = v.as_ref().replace(['\r', '\n'], " ");
+                    let one_line = v
+                        .as_ref()
+                        .replace(['\r', '\n', '\u{85}', '\u{2028}', '\u{2029}'], " ");
                     self.field(&neutralise_formula(one_line), &mut out)
                 }
             }
@@ -182,6 +185,7 @@ mod tests {
             row,
             "\"'=HYPERLINK(\"\"http://evil\"\",\"\"x\"\")\",'+1+2,'-2+3,'@SUM(A1),'\tcmd,plain=ok\n"
         );
+        assert_eq!(d.row(&[Some("a\u{85}b\u{2028}c\u{2029}d")]), "a b c d\n");
         // A CR at the start is already a space (one record per line); numbers stay numbers.
         assert_eq!(d.row(&[Some("\r=1")]), " =1\n");
         assert_eq!(

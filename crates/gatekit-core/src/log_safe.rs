@@ -147,6 +147,43 @@ mod tests {
         assert_eq!(safe(&"a".repeat(MAX_LOG_VALUE)), "a".repeat(MAX_LOG_VALUE));
     }
 
+    fn hostile_char() -> impl proptest::strategy::Strategy<Value = char> {
+        use proptest::prelude::*;
+        prop_oneof![
+            any::<char>(),
+            prop::sample::select(vec![
+                '\n', '\r', '\t', '\0', '\u{1b}', '\u{7f}', '\u{85}', '\u{9b}', '\u{2028}',
+                '\u{2029}', '\u{202e}', '\u{2066}', '"', '\\', '=', ' ',
+            ]),
+        ]
+    }
+
+    proptest::proptest! {
+        /// Whatever the value, the rendered text is one line of printable characters, of
+        /// bounded length, and in debug position a single quoted string.
+        #[test]
+        fn any_value_renders_as_one_bounded_printable_field(
+            chars in proptest::collection::vec(hostile_char(), 0..700)
+        ) {
+            let value: String = chars.into_iter().collect();
+            for (text, quoted) in [(LogSafe(&value).to_string(), false), (format!("{:?}", LogSafe(&value)), true)] {
+                proptest::prop_assert!(
+                    !text.chars().any(|c| c.is_control() || needs_escape(c) && c != '\\'),
+                    "{:?}", text
+                );
+                // 8 bytes per escaped character at most, plus the length note and quotes.
+                proptest::prop_assert!(text.len() <= 8 * MAX_LOG_VALUE + 32);
+                if quoted {
+                    let inner = &text[1..text.len() - 1];
+                    let unescaped_quote = inner
+                        .char_indices()
+                        .any(|(i, c)| c == '"' && inner[..i].chars().rev().take_while(|&b| b == '\\').count() % 2 == 0);
+                    proptest::prop_assert!(!unescaped_quote, "{:?}", text);
+                }
+            }
+        }
+    }
+
     #[test]
     fn works_on_any_display_value_and_in_debug_position() {
         let e = std::io::Error::other("bad\nthing");
