@@ -90,10 +90,11 @@ fn hex(b: u8) -> Option<u8> {
 /// `%XX` sequences decoded (and `+` kept: it is a space only in form bodies, and a space
 /// would never join a secret).
 pub fn percent(s: &str) -> Option<View> {
-    if !s.contains('%') {
+    let b = s.as_bytes();
+    let encoded = |w: &[u8]| w[0] == b'%' && hex(w[1]).is_some() && hex(w[2]).is_some();
+    if !b.contains(&b'%') || !b.windows(3).any(encoded) {
         return None;
     }
-    let b = s.as_bytes();
     let mut out = Builder::new(b.len());
     let mut i = 0;
     while i < b.len() {
@@ -118,10 +119,12 @@ pub fn percent(s: &str) -> Option<View> {
 /// ASCII punctuation or `n r t` (the escaped character, or a space for `n r t`: they split
 /// tokens like the raw characters would).
 pub fn escapes(s: &str) -> Option<View> {
-    if !s.contains('\\') {
+    let b = s.as_bytes();
+    let escape =
+        |w: &[u8]| w[0] == b'\\' && (w[1].is_ascii_punctuation() || b"uxnrt".contains(&w[1]));
+    if !b.contains(&b'\\') || !b.windows(2).any(escape) {
         return None;
     }
-    let b = s.as_bytes();
     let mut out = Builder::new(b.len());
     let hex4 = |i: usize| -> Option<u32> {
         let d = b.get(i..i + 4)?;
@@ -192,31 +195,41 @@ pub fn escapes(s: &str) -> Option<View> {
 /// optional spaces and an opening quote of the same kind are dropped.
 pub fn concatenation(s: &str) -> Option<View> {
     let b = s.as_bytes();
+    if !(0..b.len()).any(|i| join_at(b, i).is_some()) {
+        return None;
+    }
     let mut out = Builder::new(b.len());
     let mut i = 0;
     while i < b.len() {
-        let q = b[i];
-        if q == b'"' || q == b'\'' {
-            let mut j = i + 1;
-            while j < b.len() && b[j] == b' ' {
-                j += 1;
-            }
-            if j < b.len() && (b[j] == b'+' || b[j] == b'.') {
-                j += 1;
-                while j < b.len() && b[j] == b' ' {
-                    j += 1;
-                }
-            }
-            if j > i + 1 && b.get(j) == Some(&q) {
-                out.changed = true;
-                i = j + 1;
-                continue;
-            }
+        if let Some(next) = join_at(b, i) {
+            out.changed = true;
+            i = next;
+            continue;
         }
         out.push(&b[i..=i], i);
         i += 1;
     }
     out.finish(b.len())
+}
+
+/// When `b[i..]` starts with a join (closing quote, spaces, optional `+` or `.`, spaces, the
+/// same quote opening again), the index after it.
+fn join_at(b: &[u8], i: usize) -> Option<usize> {
+    let q = b[i];
+    if q != b'"' && q != b'\'' {
+        return None;
+    }
+    let spaces = |mut j: usize| {
+        while j < b.len() && b[j] == b' ' {
+            j += 1;
+        }
+        j
+    };
+    let mut j = spaces(i + 1);
+    if j < b.len() && (b[j] == b'+' || b[j] == b'.') {
+        j = spaces(j + 1);
+    }
+    (j > i + 1 && b.get(j) == Some(&q)).then_some(j + 1)
 }
 
 fn base64_value(c: u8) -> Option<u32> {

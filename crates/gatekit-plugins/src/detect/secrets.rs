@@ -58,6 +58,21 @@ fn pattern(kind: &str) -> &'static str {
     }
 }
 
+/// Bytes of a string decoded at a time (see [`SecretsDetector`]'s `find`).
+const VIEW_WINDOW: usize = 1 << 20;
+
+/// Overlap of consecutive windows: longer than any encoded secret shape.
+const VIEW_OVERLAP: usize = 8 << 10;
+
+/// The largest index `<= i` (clamped to `text.len()`) on a character boundary.
+fn floor_char_boundary(text: &str, i: usize) -> usize {
+    let mut i = i.min(text.len());
+    while !text.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
 /// Entropy-based detection of unknown token formats.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Entropy {
@@ -140,14 +155,33 @@ pub fn shannon_entropy(s: &str) -> f64 {
 impl Detector for SecretsDetector {
     fn find(&self, text: &str, out: &mut Vec<Detection>) {
         self.find_shapes(text, out);
-        let views = [
-            decode::percent(text),
-            decode::escapes(text),
-            decode::concatenation(text),
-            self.base64.then(|| decode::base64(text)).flatten(),
-        ];
-        for view in views.iter().flatten() {
-            self.find_in_view(view, out);
+        // Views are built per window, so their offset maps stay small for any string size (a
+        // response is not size-capped); windows overlap by more than any encoded secret.
+        let mut start = 0;
+        loop {
+            let end = floor_char_boundary(text, start + VIEW_WINDOW);
+            let part = &text[start..end];
+            let views = [
+                decode::percent(part),
+                decode::escapes(part),
+                decode::concatenation(part),
+                self.base64.then(|| decode::base64(part)).flatten(),
+            ];
+            let first = out.len();
+            for view in views.iter().flatten() {
+                self.find_in_view(view, out);
+            }
+            for d in &mut out[first..] {
+                d.start += start;
+                d.end += start;
+            }
+            if end >= text.len() {
+                break;
+            }
+            start = floor_char_boundary(text, end - VIEW_OVERLAP).max(start + 1);
+            while !text.is_char_boundary(start) {
+                start += 1;
+            }
         }
         if let Some((entropy, token)) = &self.entropy {
             for m in token.find_iter(text) {
@@ -191,6 +225,22 @@ mod tests {
             assert!(
                 out.iter().any(|d| d.kind == kind),
                 "{kind} not found in {text}: {out:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn encoded_secrets_are_found_in_strings_longer_than_a_window() {
+        let secret = "%41KIAIOSFODNN7EXAMPLE";
+        for at in [10, VIEW_WINDOW - 5, VIEW_WINDOW + 100, 2 * VIEW_WINDOW + 3] {
+            let mut text = "é ".repeat((2 * VIEW_WINDOW + 200) / 3);
+            let at = floor_char_boundary(&text, at);
+            text.insert_str(at, secret);
+            let mut out = Vec::new();
+            all().find(&text, &mut out);
+            assert!(
+                out.iter().any(|d| &text[d.start..d.end] == secret),
+                "at {at}: {out:?}"
             );
         }
     }
