@@ -154,6 +154,7 @@ pub fn shannon_entropy(s: &str) -> f64 {
 
 impl Detector for SecretsDetector {
     fn find(&self, text: &str, out: &mut Vec<Detection>) {
+        let base = out.len();
         self.find_shapes(text, out);
         // Views are built per window, so their offset maps stay small for any string size (a
         // response is not size-capped); windows overlap by more than any encoded secret.
@@ -183,6 +184,23 @@ impl Detector for SecretsDetector {
                 start += 1;
             }
         }
+        // A secret found raw is often found again by a view (a string with an escape in it
+        // elsewhere), and windows overlap: report each kind once per span, and drop a view's
+        // finding inside a span already reported for the same kind.
+        // Sorted by start, longest first: a span is covered when an earlier one of its kind
+        // reaches at least as far (one pass; kinds are few).
+        out[base..].sort_by_key(|x| (x.start, std::cmp::Reverse(x.end), x.kind));
+        let mut reach: Vec<(&'static str, usize)> = Vec::new();
+        let mut kept = Vec::new();
+        for d in out.drain(base..) {
+            match reach.iter_mut().find(|(k, _)| *k == d.kind) {
+                Some((_, end)) if *end >= d.end => continue,
+                Some((_, end)) => *end = d.end,
+                None => reach.push((d.kind, d.end)),
+            }
+            kept.push(d);
+        }
+        out.extend(kept);
         if let Some((entropy, token)) = &self.entropy {
             for m in token.find_iter(text) {
                 if m.len() >= entropy.min_length && shannon_entropy(m.as_str()) >= entropy.threshold
@@ -243,6 +261,17 @@ mod tests {
                 "at {at}: {out:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_secret_found_raw_and_in_a_view_is_reported_once() {
+        let mut out = Vec::new();
+        all().find(r#"key AKIAIOSFODNN7EXAMPLE and a \n escape"#, &mut out);
+        assert_eq!(out.len(), 1, "{out:?}");
+        let mut out = Vec::new();
+        let long = format!("{}%41KIAIOSFODNN7EXAMPLE", "x".repeat(VIEW_WINDOW - 10));
+        all().find(&long, &mut out);
+        assert_eq!(out.len(), 1, "{out:?}");
     }
 
     #[test]
