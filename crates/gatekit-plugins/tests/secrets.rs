@@ -123,6 +123,12 @@ fn encoded_secrets_are_found() {
         ("hex escape", r"k = '\x41KIAIOSFODNN7EXAMPLE'"),
         ("base64", "Y3JlZHM6IEFLSUFJT1NGT0ROTjdFWEFNUExF"),
         ("base64, glued", "blobQUtJQUlPU0ZPRE5ON0VYQU1QTEU="),
+        // A byte that is not UTF-8 once decoded must not hide the rest.
+        ("percent, after %FF", "%FF%41KIAIOSFODNN7EXAMPLE"),
+        (
+            "base64, binary around",
+            "QUJD/9gAQUtJQUlPU0ZPRE5ON0VYQU1QTEWJ/g==",
+        ),
         ("concatenation", r#"key = "AKIAIOSF" + "ODNN7EXAMPLE""#),
     ] {
         let params = json!({"text": text});

@@ -3,7 +3,11 @@
 //! Job: from one scanned string, produce the text a receiver would see after undoing one
 //! common encoding: percent-encoding (`%41KIA...`), backslash escapes as JSON, JavaScript and
 //! many languages write them (`\u0041KIA...`, `\x41`, `\/`), string concatenation in code
-//! (`"AKIA" + "IOSF..."`), and base64 (standard or URL-safe) that decodes to UTF-8 text.
+//! (`"AKIA" + "IOSF..."`), and base64 (standard or URL-safe).
+//!
+//! Decoded bytes that are not UTF-8 become `?`, one for one: a stray `%FF` or a binary byte
+//! next to an encoded secret must not make the whole view unreadable (that would be a bypass),
+//! and keeping one byte per byte keeps the offset map exact.
 //!
 //! Invariants:
 //! - a view is only produced when the string contains the encoding's marker (`%`, `\`, a
@@ -28,16 +32,21 @@ pub struct View {
     /// `origin[i]` is the original offset where decoded byte `i` starts; `origin[len]` is
     /// where the last one ends. Non-decreasing.
     origin: Vec<usize>,
-    /// For base64 views, every byte maps to its whole run: (start, end) per decoded byte.
-    whole: Option<Vec<(usize, usize)>>,
+    /// For base64 views: (offset in `text`, run start, run end) per decoded piece, in order;
+    /// every byte of a piece maps to its whole run.
+    pieces: Option<Vec<(usize, usize, usize)>>,
 }
 
 impl View {
     /// The original byte range covering decoded range `start..end`.
     pub fn origin(&self, start: usize, end: usize) -> (usize, usize) {
-        if let Some(runs) = &self.whole {
-            let first = runs.get(start).map_or(0, |r| r.0);
-            let last = runs.get(end.saturating_sub(1)).map_or(first, |r| r.1);
+        if let Some(pieces) = &self.pieces {
+            let piece = |i: usize| {
+                let p = pieces.partition_point(|x| x.0 <= i).saturating_sub(1);
+                pieces.get(p).copied().unwrap_or((0, 0, 0))
+            };
+            let first = piece(start).1;
+            let last = piece(end.saturating_sub(1).max(start)).2;
             return (first, last.max(first));
         }
         let at = |i: usize| self.origin.get(i).copied().unwrap_or(0);
@@ -74,13 +83,24 @@ impl Builder {
             return None;
         }
         self.origin.push(end);
-        let text = String::from_utf8(self.bytes).ok()?;
         Some(View {
-            text,
+            text: into_text(self.bytes),
             origin: self.origin,
-            whole: None,
+            pieces: None,
         })
     }
+}
+
+/// `bytes` as text, every byte of an invalid UTF-8 sequence replaced by `?` (one for one).
+fn into_text(mut bytes: Vec<u8>) -> String {
+    let mut from = 0;
+    while let Err(e) = std::str::from_utf8(&bytes[from..]) {
+        let bad = from + e.valid_up_to();
+        let len = e.error_len().unwrap_or(bytes.len() - bad);
+        bytes[bad..bad + len].fill(b'?');
+        from = bad + len;
+    }
+    String::from_utf8(bytes).unwrap_or_default()
 }
 
 fn hex(b: u8) -> Option<u8> {
@@ -261,14 +281,14 @@ fn decode_base64(run: &[u8], out: &mut Vec<u8>) {
     }
 }
 
-/// Base64 runs (standard or URL-safe alphabet, [`MIN_BASE64_RUN`] characters or more) that
-/// decode to UTF-8 text, joined by newlines. Each of the four alignments of a run is tried,
-/// because the run may start with characters that are not part of the encoding (`key` in
-/// `keyQUtJQ...`). Binary content (images) fails the UTF-8 check and costs one decode.
+/// Base64 runs (standard or URL-safe alphabet, [`MIN_BASE64_RUN`] characters or more),
+/// decoded, joined by newlines. All four alignments of a run are decoded, because the run may
+/// start with characters that are not part of the encoding (`key` in `keyQUtJQ...`); binary
+/// content (an image) is decoded too, so a secret next to binary bytes is still seen.
 pub fn base64(s: &str) -> Option<View> {
     let b = s.as_bytes();
     let mut text = String::new();
-    let mut whole = Vec::new();
+    let mut pieces = Vec::new();
     let mut i = 0;
     let mut buf = Vec::new();
     while i < b.len() {
@@ -290,15 +310,9 @@ pub fn base64(s: &str) -> Option<View> {
         for skip in 0..4 {
             buf.clear();
             decode_base64(&b[start + skip..i], &mut buf);
-            if let Ok(t) = std::str::from_utf8(&buf) {
-                if !text.is_empty() {
-                    text.push('\n');
-                    whole.push((start, end));
-                }
-                text.push_str(t);
-                whole.extend(std::iter::repeat_n((start, end), t.len()));
-                break;
-            }
+            pieces.push((text.len(), start, end));
+            text.push_str(&into_text(std::mem::take(&mut buf)));
+            text.push('\n');
         }
     }
     if text.is_empty() {
@@ -307,7 +321,7 @@ pub fn base64(s: &str) -> Option<View> {
     Some(View {
         text,
         origin: Vec::new(),
-        whole: Some(whole),
+        pieces: Some(pieces),
     })
 }
 
@@ -326,6 +340,9 @@ mod tests {
         let v = percent(s).unwrap();
         assert_eq!(v.text, "x=AKIA-1");
         assert_eq!(span(&v, "AKIA-"), (2, 11));
+        // An invalid byte does not hide the rest.
+        let v = percent("%FF%41KIA").unwrap();
+        assert_eq!(v.text, "?AKIA");
         assert!(percent("no marker").is_none());
         assert!(percent("100% sure").is_none(), "nothing decoded");
     }
@@ -355,9 +372,17 @@ mod tests {
         assert_eq!(span(&v, "AKIAIOSFODNN7EXAMPLE"), (3, 34));
         // URL-safe alphabet.
         let v = base64("c2stcHJvai1hYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5ejAxMjM").unwrap();
-        assert_eq!(v.text, "sk-proj-abcdefghijklmnopqrstuvwxyz0123");
-        // Binary content and short runs give nothing.
-        assert!(base64("/9j/4AAQSkZJRgABAQAAAQABAAD/2wBDAAMCAgICAgMC").is_none());
+        assert!(
+            v.text
+                .starts_with("sk-proj-abcdefghijklmnopqrstuvwxyz0123\n"),
+            "{:?}",
+            v.text
+        );
+        // Binary bytes around an encoded secret do not hide it ("ABC", FF D8 00, the key,
+        // 89 FE).
+        let v = base64("QUJD/9gAQUtJQUlPU0ZPRE5ON0VYQU1QTEWJ/g==").unwrap();
+        assert!(v.text.contains("AKIAIOSFODNN7EXAMPLE"), "{:?}", v.text);
+        // Short runs give nothing.
         assert!(base64("short QUtJQQ==").is_none());
     }
 }
