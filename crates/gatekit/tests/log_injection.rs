@@ -1,6 +1,6 @@
 //! A client that tries to forge lines in Gatekit's own log: hostile tool names, method names,
 //! request ids and protocol versions (CR, LF, NUL, ESC, U+2028, quotes) through the real
-//! binary, then the log file is read back line by line.
+//! binary, then its stderr (Gatekit's log) is read back line by line.
 #![allow(clippy::unwrap_used)]
 
 mod support;
@@ -16,13 +16,13 @@ const FORGED: &str = "2026-01-01T00:00:00.000000Z ERROR forged: admin token acce
 #[test]
 fn hostile_names_and_ids_cannot_forge_log_lines() {
     let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("gatekit.log");
+    let log = dir.path().join("stderr.log");
     let yaml = format!(
-        "proxy:\n  transport: stdio\n  upstreams:\n    - name: ex\n      command: [{:?}, example-server]\nplugins:\n  middleware:\n    ex:\n      - handler: tool_manager\n        config: {{tools: [{{tool: echo}}]}}\nlogging:\n  level: DEBUG\n  handlers: [file]\n  file_path: {:?}\n",
+        "proxy:\n  transport: stdio\n  upstreams:\n    - name: ex\n      command: [{:?}, example-server]\nplugins:\n  middleware:\n    ex:\n      - handler: tool_manager\n        config: {{tools: [{{tool: echo}}]}}\nlogging:\n  level: DEBUG\n  handlers: [stderr]\n",
         gatekit().display().to_string(),
-        log.display().to_string()
     );
-    let mut gw = Gateway::start(&write_config(dir.path(), &yaml));
+    let stderr = std::fs::File::create(&log).unwrap();
+    let mut gw = Gateway::start_with_stderr_to(&write_config(dir.path(), &yaml), stderr);
     let init = gw.call(
         1,
         "initialize",
