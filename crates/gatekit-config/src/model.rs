@@ -178,9 +178,10 @@ impl<'de> Deserialize<'de> for Seconds {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let secs = f64::deserialize(deserializer)?;
         if !(secs.is_finite() && secs > 0.0 && secs <= 86_400.0) {
-            return Err(de::Error::custom(format!(
-                "must be a number of seconds greater than 0 and at most 86400, got {secs}"
-            )));
+            // The value is not repeated: no config error echoes what was written.
+            return Err(de::Error::custom(
+                "must be a number of seconds greater than 0 and at most 86400",
+            ));
         }
         Ok(Seconds(Duration::from_secs_f64(secs)))
     }

@@ -58,6 +58,7 @@ fn a_numeric_secret_in_the_wrong_type_is_not_echoed() {
         format!("proxy:\n  transport: sk{secret}\n{UPSTREAM}"),
         format!("proxy:\n  max_message_size: sk{secret}\n{UPSTREAM}"),
         format!("proxy:\n{UPSTREAM}logging:\n  level: {secret}\n"),
+        format!("proxy:\n{UPSTREAM}  timeouts: {{request_timeout: {secret}}}\n"),
     ];
     for text in texts {
         let errs = load(&text).unwrap_err();
