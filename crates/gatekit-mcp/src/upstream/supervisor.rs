@@ -256,9 +256,10 @@ fn backoff(attempt: u32) -> Duration {
 /// the client or the audit trail.
 fn with_tail(reason: String, tail: &StderrTail) -> String {
     let lines = tail.lock().unwrap_or_else(|e| e.into_inner());
-    if !lines.is_empty() {
-        let joined: Vec<&str> = lines.iter().map(String::as_str).collect();
-        warn!(reason = ?LogSafe(&reason), stderr = ?LogSafe(joined.join(" | ")), "Upstream stderr before the failure.");
+    // One log line per stderr line, each escaped and bounded on its own, so the last lines
+    // (usually the interesting ones) are never cut away by a long first line.
+    for (i, line) in lines.iter().enumerate() {
+        warn!(reason = ?LogSafe(&reason), line = i + 1, of = lines.len(), stderr = ?LogSafe(line), "Upstream stderr before the failure.");
     }
     reason
 }
