@@ -54,6 +54,43 @@ fn hostile_names_and_ids_cannot_forge_log_lines() {
         text.contains("Plugin blocked a message"),
         "the hostile names were logged: {text}"
     );
+    assert_no_forged_line(&text);
+}
+
+/// An upstream writing hostile bytes to its stderr (which Gatekit logs) forges nothing either.
+#[test]
+fn hostile_upstream_stderr_cannot_forge_log_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("stderr.log");
+    let script = format!(
+        "printf 'boot\\r{FORGED}\\033[2K\\302\\205{FORGED}\\n' >&2; exec \"$0\" example-server"
+    );
+    let command =
+        serde_json::to_string(&["sh", "-c", &script, &gatekit().display().to_string()]).unwrap();
+    let yaml = format!(
+        "proxy:\n  transport: stdio\n  upstreams:\n    - name: ex\n      command: {command}\nlogging:\n  level: DEBUG\n  handlers: [stderr]\n"
+    );
+    let stderr = std::fs::File::create(&log).unwrap();
+    let mut gw = Gateway::start_with_stderr_to(&write_config(dir.path(), &yaml), stderr);
+    let init = gw.initialize();
+    assert!(init.get("result").is_some(), "{init}");
+    let reply = gw.call(
+        2,
+        "tools/call",
+        json!({"name": "ex__echo", "arguments": {"text": "hi"}}),
+    );
+    assert!(reply.get("result").is_some(), "{reply}");
+    gw.close_stdin();
+    gw.wait_exit(Duration::from_secs(20));
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        text.contains("Upstream stderr"),
+        "stderr was logged: {text}"
+    );
+    assert_no_forged_line(&text);
+}
+
+fn assert_no_forged_line(text: &str) {
     for (n, line) in text.lines().enumerate() {
         // Every line is one of Gatekit's own: it starts with the subscriber's timestamp, and
         // none is the client's.
