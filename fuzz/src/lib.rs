@@ -1,8 +1,8 @@
 //! Shared helpers for the fuzz targets: turn fuzzer bytes into an `AuditEvent` with
 //! arbitrary strings in every field, and check the formatter contract.
 //!
-//! Invariant checked by every target: a formatter never panics and never writes a raw CR
-//! or LF inside an event.
+//! Invariant checked by every target: a formatter never panics and never writes a raw
+//! control character or line separator inside an event (TAB aside: LEEF 1.0's delimiter).
 
 use gatekit_core::{
     AuditEvent, ClientInfo, EventId, EventType, McpData, SecurityDecision, Severity, Timestamp,
@@ -81,16 +81,19 @@ pub fn event(data: &[u8]) -> AuditEvent {
     e
 }
 
-/// Formats and checks the "no raw line break" contract.
+/// Formats and checks the contract: UTF-8, no raw control character (C0, DEL, C1; TAB is
+/// allowed only as LEEF 1.0's delimiter, so it is not checked here) and no U+2028/U+2029.
 pub fn check(f: &dyn gatekit_format::Formatter, e: &AuditEvent) -> Vec<u8> {
     let mut out = Vec::new();
     if let Err(err) = f.format(e, &mut out) {
         panic!("formatter failed: {err}");
     }
-    assert!(
-        !out.contains(&b'\n') && !out.contains(&b'\r'),
-        "raw line break"
-    );
-    assert!(std::str::from_utf8(&out).is_ok(), "not UTF-8");
+    let Ok(text) = std::str::from_utf8(&out) else {
+        panic!("not UTF-8");
+    };
+    let raw = text
+        .chars()
+        .find(|&c| c != '\t' && (c.is_control() || c == '\u{2028}' || c == '\u{2029}'));
+    assert!(raw.is_none(), "raw {raw:?} in the output");
     out
 }

@@ -1,6 +1,15 @@
 //! CSV rows in Python's `csv` module dialects (`quote_style` minimal / all / nonnumeric /
-//! none). Each record stays on one line: CR and LF inside values become spaces, so line-based
-//! shippers (Splunk's Universal Forwarder) never split a record.
+//! none). Each record stays on one line: CR, LF and the other characters some readers break
+//! lines on (NEL U+0085, U+2028, U+2029) become spaces inside values, so line-based shippers
+//! (Splunk's Universal Forwarder) never split a record.
+//!
+//! Formula injection: a spreadsheet opening the file runs any cell that starts with `=`, `+`,
+//! `-` or `@` (and some also treat a leading tab or CR as the start of one) as a formula, so a
+//! client could plant `=HYPERLINK(...)` in a request id or tool name. Such cells are prefixed
+//! with a single quote (`'`), the OWASP recommendation, which spreadsheets show as text. A cell
+//! that is a plain decimal number (`-3`, `+1.5`) is left alone: it cannot be a formula, and
+//! prefixing it would turn numbers into text. The prefix is applied before quoting, so the
+//! quote rules of the dialect still hold.
 
 /// A validated dialect.
 #[derive(Debug, Clone)]
@@ -74,7 +83,12 @@ impl Dialect {
             }
             match value {
                 None => out.push_str(&self.null_value),
-                Some(v) => self.field(&v.as_ref().replace(['\r', '\n'], " "), &mut out),
+                Some(v) => {
+                    let one_line = v
+                        .as_ref()
+                        .replace(['\r', '\n', '\u{85}', '\u{2028}', '\u{2029}'], " ");
+                    self.field(&neutralise_formula(one_line), &mut out)
+                }
             }
         }
         out.push('\n');
@@ -114,6 +128,30 @@ impl Dialect {
     }
 }
 
+/// Characters that make a spreadsheet read a cell as a formula when they come first.
+const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+/// `'`-prefixes a value a spreadsheet would evaluate; plain decimal numbers are kept as they
+/// are (see the module doc).
+fn neutralise_formula(v: String) -> String {
+    if v.starts_with(FORMULA_STARTS) && !is_plain_number(&v) {
+        let mut out = String::with_capacity(v.len() + 1);
+        out.push('\'');
+        out.push_str(&v);
+        out
+    } else {
+        v
+    }
+}
+
+/// `[+-]?digits(.digits)?`: nothing a spreadsheet can evaluate beyond the number itself.
+fn is_plain_number(v: &str) -> bool {
+    let digits = v.strip_prefix(['+', '-']).unwrap_or(v);
+    let (int, frac) = digits.split_once('.').unwrap_or((digits, "0"));
+    let all_digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    all_digits(int) && all_digits(frac)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,6 +168,30 @@ mod tests {
             Some("x\ny"),
         ]);
         assert_eq!(row, "a,\"b,c\",\"say \"\"hi\"\"\",,x y\n");
+    }
+
+    #[test]
+    fn formula_cells_are_neutralised() {
+        let d = Dialect::new(&CsvConfig::default()).unwrap();
+        let row = d.row(&[
+            Some("=HYPERLINK(\"http://evil\",\"x\")"),
+            Some("+1+2"),
+            Some("-2+3"),
+            Some("@SUM(A1)"),
+            Some("\tcmd"),
+            Some("plain=ok"),
+        ]);
+        assert_eq!(
+            row,
+            "\"'=HYPERLINK(\"\"http://evil\"\",\"\"x\"\")\",'+1+2,'-2+3,'@SUM(A1),'\tcmd,plain=ok\n"
+        );
+        assert_eq!(d.row(&[Some("a\u{85}b\u{2028}c\u{2029}d")]), "a b c d\n");
+        // A CR at the start is already a space (one record per line); numbers stay numbers.
+        assert_eq!(d.row(&[Some("\r=1")]), " =1\n");
+        assert_eq!(
+            d.row(&[Some("-3"), Some("+1.5"), Some("-"), Some("-1e5")]),
+            "-3,+1.5,'-,'-1e5\n"
+        );
     }
 
     #[test]

@@ -189,7 +189,7 @@ fn spawn_syncer(file: Weak<LineFile>) {
             match file.upgrade() {
                 Some(f) => {
                     if let Err(e) = f.sync() {
-                        tracing::warn!(path = %f.path().display(), error = %e, "Audit file fsync failed.");
+                        tracing::warn!(path = %f.path().display(), error = ?gatekit_core::LogSafe(&e), "Audit file fsync failed.");
                     }
                 }
                 None => return,

@@ -255,6 +255,32 @@ pub fn human_line(o: &Map<String, Value>) -> String {
     if let Some(code) = o.get("error_code") {
         line.push_str(&format!(" - error {code}: {}", text("error_message")));
     }
-    // One record, one line, whatever the content.
-    line.replace(['\n', '\r', '\u{2028}', '\u{2029}'], " ")
+    // One record, one line, whatever the content; no control character (ESC sequences would
+    // rewrite the terminal of whoever reads the file, NEL and U+2028/9 break lines too).
+    line.chars()
+        .map(|c| {
+            if c.is_control() || c == '\u{2028}' || c == '\u{2029}' {
+                ' '
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn human_lines_hold_no_control_character_or_line_break() {
+        let o = json!({"timestamp": "t", "event_type": "REQUEST", "method": "tools/call",
+            "server_name": "ex", "tool": "a\u{1b}[2J\nb\u{0}c\u{85}d\u{2028}e\r", "pipeline_outcome": "allowed"});
+        let line = human_line(o.as_object().unwrap());
+        assert_eq!(
+            line,
+            "t - REQUEST: tools/call - ex - a [2J b c d e  - ALLOWED"
+        );
+    }
 }

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use gatekit_core::chain::Chain;
-use gatekit_core::AuditEvent;
+use gatekit_core::{AuditEvent, LogSafe};
 use gatekit_mcp::audit::{AuditRecord, AuditSink};
 use tracing::{error, warn};
 
@@ -93,7 +93,7 @@ fn write(d: &Destination, line: &str) -> (bool, Result<(), String>) {
             return (true, Ok(()));
         }
         Err(e) if d.critical => {
-            error!(handler = d.handler, path = %d.file.path().display(), error = %e, "Critical audit destination cannot write; refusing calls.");
+            error!(handler = d.handler, path = %d.file.path().display(), error = ?LogSafe(&e), "Critical audit destination cannot write; refusing calls.");
             *d.failed_at.lock().unwrap_or_else(|e| e.into_inner()) =
                 Some((Instant::now(), e.to_string()));
             Err(format!(
@@ -104,7 +104,7 @@ fn write(d: &Destination, line: &str) -> (bool, Result<(), String>) {
         }
         Err(e) => {
             let lost = d.lost.fetch_add(1, Ordering::Relaxed) + 1;
-            warn!(handler = d.handler, path = %d.file.path().display(), error = %e, lost, "Non-critical audit destination lost a record.");
+            warn!(handler = d.handler, path = %d.file.path().display(), error = ?LogSafe(&e), lost, "Non-critical audit destination lost a record.");
             Ok(())
         }
     };

@@ -6,6 +6,45 @@
 
 use std::fmt;
 
+/// `message` with every value serde quotes in it left out: `invalid type: integer \`1234\`,
+/// expected a string` becomes `invalid type: integer, expected a string`, and
+/// `unknown variant \`x\`` becomes `unknown variant`. A value in the wrong place may be a
+/// secret (a token pasted under the wrong key, a numeric PIN where a string is expected), and
+/// the error already names the key, line and column. Field and key names are kept: they are
+/// the file's structure, not its values.
+pub fn without_values(message: &str) -> String {
+    // serde's wording: `invalid type: <kind> <value>, expected ...`, `invalid value: <kind>
+    // <value>, expected ...`, `unknown variant <value>, expected ...`; values are written in
+    // backticks (numbers, chars, variants) or as a Rust string literal ("...").
+    let Some(start) = [
+        "invalid type: ",
+        "invalid value: ",
+        "invalid length ",
+        "unknown variant ",
+    ]
+    .iter()
+    .find_map(|p| message.find(p).map(|i| i + p.len())) else {
+        return message.to_string();
+    };
+    let head = &message[..start];
+    let rest = &message[start..];
+    // The value ends at the `, expected` serde always writes after it.
+    let (value_part, tail) = match rest.rfind(", expected") {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, ""),
+    };
+    let kept = match value_part.find(['`', '"']) {
+        Some(i) => value_part[..i].trim_end(),
+        None => value_part,
+    };
+    let head = if kept.is_empty() {
+        head.trim_end()
+    } else {
+        head
+    };
+    format!("{head}{kept}{tail}")
+}
+
 /// One problem found in a configuration file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
@@ -91,3 +130,41 @@ impl fmt::Display for ConfigErrors {
 }
 
 impl std::error::Error for ConfigErrors {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoted_values_are_left_out() {
+        let cases = [
+            (
+                "invalid type: integer `123456789`, expected a string",
+                "invalid type: integer, expected a string",
+            ),
+            (
+                "invalid type: floating point `3.14159`, expected a string",
+                "invalid type: floating point, expected a string",
+            ),
+            (
+                "invalid value: string \"sk-live-1234\", expected a list",
+                "invalid value: string, expected a list",
+            ),
+            (
+                "unknown variant `ghp_secret`, expected one of `block`, `redact`",
+                "unknown variant, expected one of `block`, `redact`",
+            ),
+            (
+                "invalid type: map, expected a string",
+                "invalid type: map, expected a string",
+            ),
+            (
+                "unknown field `actoin`, expected one of `action`",
+                "unknown field `actoin`, expected one of `action`",
+            ),
+        ];
+        for (input, want) in cases {
+            assert_eq!(without_values(input), want, "{input}");
+        }
+    }
+}

@@ -14,6 +14,7 @@
 //! Invariants: nothing here touches the network or starts a process; a value written as
 //! `${VAR}` is expanded once, at load, and an unset variable is an error, never an empty string.
 
+pub mod depth;
 pub mod error;
 pub mod expand;
 pub mod model;
@@ -105,8 +106,13 @@ impl Config {
         };
         let label = format!("{source} + {}", overlay_path.display());
         let parse = |t: &str, src: &str| -> Result<yaml::Value, ConfigErrors> {
-            yaml::from_str(t)
-                .map_err(|e| ConfigErrors::single(ConfigError::file(src, e.to_string())))
+            model::check_depth(t, src)?;
+            yaml::from_str(t).map_err(|e| {
+                ConfigErrors::single(ConfigError::file(
+                    src,
+                    error::without_values(&e.to_string()),
+                ))
+            })
         };
         let mut merged = parse(&text, &source)?;
         merge(

@@ -80,11 +80,47 @@ pub enum ClientTransport {
 #[serde(deny_unknown_fields)]
 pub struct HttpListen {
     /// Listen address.
-    #[serde(default = "default_http_host")]
+    #[serde(default = "default_http_host", deserialize_with = "non_empty_host")]
     pub host: String,
     /// Listen port.
-    #[serde(default = "default_http_port")]
+    #[serde(default = "default_http_port", deserialize_with = "non_zero_port")]
     pub port: u16,
+}
+
+/// A host name or address: not empty, no whitespace. Checked while parsing, so the error
+/// carries the key's line.
+fn non_empty_host<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    let host = String::deserialize(deserializer)?;
+    if host.trim().is_empty() {
+        return Err(de::Error::custom("the host must not be empty"));
+    }
+    if host.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(de::Error::custom(
+            "the host must not contain whitespace or control characters",
+        ));
+    }
+    Ok(host)
+}
+
+/// A TCP port: 0 would mean "any free port", never what a configuration means.
+fn non_zero_port<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u16, D::Error> {
+    match u16::deserialize(deserializer)? {
+        0 => Err(de::Error::custom(
+            "port 0 is not a usable port; use 1-65535",
+        )),
+        port => Ok(port),
+    }
+}
+
+/// An optional URL that, when given, is not empty.
+fn non_empty_url<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<ConfigString>, D::Error> {
+    let url = Option::<ConfigString>::deserialize(deserializer)?;
+    if url.as_ref().is_some_and(|u| u.as_str().trim().is_empty()) {
+        return Err(de::Error::custom("the url must not be empty"));
+    }
+    Ok(url)
 }
 
 fn default_http_host() -> String {
@@ -142,9 +178,10 @@ impl<'de> Deserialize<'de> for Seconds {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let secs = f64::deserialize(deserializer)?;
         if !(secs.is_finite() && secs > 0.0 && secs <= 86_400.0) {
-            return Err(de::Error::custom(format!(
-                "must be a number of seconds greater than 0 and at most 86400, got {secs}"
-            )));
+            // The value is not repeated: no config error echoes what was written.
+            return Err(de::Error::custom(
+                "must be a number of seconds greater than 0 and at most 86400",
+            ));
         }
         Ok(Seconds(Duration::from_secs_f64(secs)))
     }
@@ -166,7 +203,7 @@ pub struct UpstreamConfig {
     #[serde(default, deserialize_with = "command")]
     pub command: Option<Vec<ConfigString>>,
     /// URL of an HTTP server.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "non_empty_url")]
     pub url: Option<ConfigString>,
     /// Verify the HTTP server's certificate.
     #[serde(default = "yes")]
@@ -347,12 +384,15 @@ pub fn parse(text: &str, source: &str) -> Result<ConfigFile, ConfigErrors> {
             "the file is empty; it needs at least a `proxy` section",
         )));
     }
+    check_depth(text, source)?;
     let deserializer = serde_norway::Deserializer::from_str(text);
     serde_path_to_error::deserialize(deserializer).map_err(|err| {
         let path = err.path().to_string();
         let inner = err.into_inner();
         let location = inner.location();
-        let mut message = strip_path_prefix(&strip_location_suffix(&inner.to_string()), &path);
+        let message = strip_path_prefix(&strip_location_suffix(&inner.to_string()), &path);
+        // The value that failed may be a secret typed into the wrong place: never echo it.
+        let mut message = crate::error::without_values(&message);
         if let Some(hint) = hint_for(&path, &message) {
             message = format!("{message} ({hint})");
         }
@@ -362,6 +402,20 @@ pub fn parse(text: &str, source: &str) -> Result<ConfigFile, ConfigErrors> {
             line: location.as_ref().map(|l| l.line()),
             column: location.as_ref().map(|l| l.column()),
             message,
+        })
+    })
+}
+
+/// Refuses text nested deeper than [`crate::depth`] allows, before the YAML parser (whose
+/// cost grows faster than linearly with depth) sees it.
+pub fn check_depth(text: &str, source: &str) -> Result<(), ConfigErrors> {
+    crate::depth::check(text).map_err(|e| {
+        ConfigErrors::single(ConfigError {
+            source: source.to_string(),
+            path: String::new(),
+            line: Some(e.line),
+            column: Some(e.column),
+            message: e.message,
         })
     })
 }

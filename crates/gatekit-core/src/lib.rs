@@ -15,10 +15,14 @@
 //!   `upstream_server`), plus the additions of docs/reference/targets.md §2.
 //! - `event_id` is created once and never changes, so receivers can de-duplicate
 //!   re-sent events (delivery is at-least-once).
+//!
+//! Also here, because every crate that logs needs it: [`LogSafe`], which escapes and bounds
+//! a client- or server-controlled value for Gatekit's own log lines.
 
 pub mod chain;
 mod event;
 mod factory;
+mod log_safe;
 mod time;
 
 pub use event::{
@@ -26,4 +30,5 @@ pub use event::{
     SecurityDecision, Severity, UnknownName, UpstreamServer, EVENT_VERSION, SCHEMA_VERSION, SOURCE,
 };
 pub use factory::EventFactory;
+pub use log_safe::{LogSafe, MAX_LOG_VALUE};
 pub use time::{Civil, Timestamp, TimestampParseError};

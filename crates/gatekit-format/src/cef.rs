@@ -5,10 +5,11 @@
 //! columns and Splunk CIM fields (field map in `docs/formats.md`).
 //!
 //! Invariants (CEF Implementation Standard, "Character encoding" and "Header/Extension"):
-//! - header fields escape `\` as `\\` and `|` as `\|`; CR, LF and other control characters
-//!   become a space (the header may not contain line breaks);
+//! - header fields escape `\` as `\\` and `|` as `\|`; CR, LF, other control characters and
+//!   U+2028/U+2029 become a space (the header may not contain line breaks);
 //! - extension values escape `\` as `\\` and `=` as `\=`, write CR as `\r` and LF as `\n`,
-//!   and turn other control characters (C0, DEL, C1) into a space; `|` stays literal;
+//!   and turn other control characters (C0, DEL, C1) and the line and paragraph separators
+//!   U+2028/U+2029 into a space; `|` stays literal;
 //! - extension keys are fixed alphanumeric names (dictionary keys or `Gatekit*` custom
 //!   keys); absent or empty values are omitted, never written as `key=`;
 //! - the last pair is always `externalId=<sequence>` (numeric, so Sentinel's int
@@ -23,7 +24,8 @@ use gatekit_core::{AuditEvent, EventType};
 use crate::error::FormatError;
 use crate::formatter::Formatter;
 use crate::text::{
-    any_byte, is_c0_or_del, is_c1_at, push_i64, push_u64, truncate, with_scratch, MIN_CAP,
+    any_byte, is_c0_or_del, is_c1_at, is_line_sep_at, may_need_cleaning, push_i64, push_u64,
+    truncate, with_scratch, MIN_CAP,
 };
 
 /// Default `Device Vendor`.
@@ -295,6 +297,7 @@ const fn special_table(extension: bool) -> [bool; 256] {
     }
     t[0x7f] = true;
     t[0xC2] = true; // possible C1 control; checked precisely in the slow path
+    t[0xE2] = true; // possible U+2028/U+2029; likewise
     t[b'\\' as usize] = true;
     if extension {
         t[b'=' as usize] = true;
@@ -306,15 +309,15 @@ const fn special_table(extension: bool) -> [bool; 256] {
 static HEADER_SPECIAL: [bool; 256] = special_table(false);
 static EXT_SPECIAL: [bool; 256] = special_table(true);
 
-/// Appends `s` escaped for a CEF header field: `\` → `\\`, `|` → `\|`, CR/LF and other
-/// control characters → space (CEF Implementation Standard: header fields may not contain
+/// Appends `s` escaped for a CEF header field: `\` → `\\`, `|` → `\|`, CR/LF, other
+/// control characters and U+2028/U+2029 → space (CEF Implementation Standard: header fields may not contain
 /// line breaks).
 pub fn escape_header(s: &str, out: &mut Vec<u8>) {
     escape(s, out, &HEADER_SPECIAL, false);
 }
 
 /// Appends `s` escaped for a CEF extension value: `\` → `\\`, `=` → `\=`, CR → `\r`,
-/// LF → `\n`, other control characters → space; `|` is left literal, as the standard says.
+/// LF → `\n`, other control characters and U+2028/U+2029 → space; `|` is left literal, as the standard says.
 pub fn escape_extension_value(s: &str, out: &mut Vec<u8>) {
     escape(s, out, &EXT_SPECIAL, true);
 }
@@ -322,9 +325,7 @@ pub fn escape_extension_value(s: &str, out: &mut Vec<u8>) {
 fn escape(s: &str, out: &mut Vec<u8>, table: &[bool; 256], extension: bool) {
     let b = s.as_bytes();
     let delim = if extension { b'=' } else { b'|' };
-    if !any_byte(b, |c| {
-        (c < 0x20) | (c == 0x7f) | (c == 0xC2) | (c == b'\\') | (c == delim)
-    }) {
+    if !any_byte(b, |c| may_need_cleaning(c) | (c == b'\\') | (c == delim)) {
         out.extend_from_slice(b);
         return;
     }
@@ -336,7 +337,7 @@ fn escape(s: &str, out: &mut Vec<u8>, table: &[bool; 256], extension: bool) {
             i += 1;
             continue;
         }
-        if c == 0xC2 && !is_c1_at(b, i) {
+        if (c == 0xC2 && !is_c1_at(b, i)) || (c == 0xE2 && !is_line_sep_at(b, i)) {
             i += 1;
             continue;
         }
@@ -351,6 +352,11 @@ fn escape(s: &str, out: &mut Vec<u8>, table: &[bool; 256], extension: bool) {
                 // C1 control: two bytes become one space.
                 out.push(b' ');
                 i += 1;
+            }
+            0xE2 => {
+                // Line or paragraph separator: three bytes become one space.
+                out.push(b' ');
+                i += 2;
             }
             _ => {
                 debug_assert!(is_c0_or_del(c));

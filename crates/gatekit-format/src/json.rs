@@ -7,7 +7,9 @@
 //! `index`, indexed `fields`; docs/reference/splunk-hec.md §3).
 //!
 //! Invariants: output is one line (serde_json escapes every control character inside
-//! strings, RFC 8259 §7), so no raw CR/LF; HEC batches are these envelopes concatenated,
+//! strings, RFC 8259 §7), so no raw CR/LF, and DEL, C1 controls and U+2028/U+2029 are
+//! written as `\u` escapes (`jsonw::escape_raw_separators`), so no raw control character or
+//! line separator either; HEC batches are these envelopes concatenated,
 //! never a JSON array (splunk-hec.md §4); `fields` is flat with string values only
 //! (nested values are HEC error code 15).
 
@@ -22,8 +24,12 @@ pub struct JsonFormatter;
 
 impl Formatter for JsonFormatter {
     fn format(&self, event: &AuditEvent, out: &mut Vec<u8>) -> Result<(), FormatError> {
-        // Byte-identical to `serde_json::to_writer(out, event)`, faster (see `jsonw`).
-        crate::jsonw::write_event(event, out)
+        // Byte-identical to `serde_json::to_writer(out, event)`, faster (see `jsonw`), then
+        // the separators serde_json leaves raw are escaped.
+        let start = out.len();
+        crate::jsonw::write_event(event, out)?;
+        crate::jsonw::escape_raw_separators(out, start);
+        Ok(())
     }
 }
 
@@ -159,6 +165,7 @@ impl HecFormatter {
 
 impl Formatter for HecFormatter {
     fn format(&self, event: &AuditEvent, out: &mut Vec<u8>) -> Result<(), FormatError> {
+        let start = out.len();
         out.extend_from_slice(b"{\"time\":");
         event.timestamp.write_epoch_seconds_millis(out);
         out.extend_from_slice(b",\"host\":");
@@ -194,6 +201,7 @@ impl Formatter for HecFormatter {
             out.push(b'}');
         }
         out.push(b'}');
+        crate::jsonw::escape_raw_separators(out, start);
         Ok(())
     }
 }

@@ -5,16 +5,22 @@
 //! order, same omissions, same string escapes), faster: a string without characters that
 //! need escaping (the common case) is found by a vectorised scan and copied in one go.
 //!
-//! Invariants: output is byte-identical to serde_json's compact form of `AuditEvent` (a
-//! property test checks this for arbitrary events); strings are escaped per RFC 8259 §7 as
+//! Invariants: [`write_event`] is byte-identical to serde_json's compact form of `AuditEvent`
+//! (a unit test checks this on the samples); strings are escaped per RFC 8259 §7 as
 //! serde_json does (`\"`, `\\`, `\b`, `\f`, `\n`, `\r`, `\t`, other C0 as `\u00xx`), so the
 //! output never contains a raw CR or LF.
+//!
+//! RFC 8259 lets DEL, the C1 controls (NEL U+0085 among them) and U+2028/U+2029 stay raw
+//! inside strings, and serde_json leaves them raw. Receivers do not all agree: JavaScript
+//! before ES2019 and several log viewers end a line on U+2028/U+2029 or NEL. The formatters
+//! therefore pass their output through [`escape_raw_separators`], which writes those
+//! characters as `\u` escapes: the parsed value is unchanged, and the bytes are plain.
 
 use gatekit_core::AuditEvent;
 use serde_json::{Map, Value};
 
 use crate::error::FormatError;
-use crate::text::{any_byte, push_i64, push_u64};
+use crate::text::{any_byte, push_i64, push_u64, unsafe_char_width};
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
@@ -53,6 +59,38 @@ pub(crate) fn write_str(s: &str, out: &mut Vec<u8>) {
     }
     out.extend_from_slice(&b[start..]);
     out.push(b'"');
+}
+
+/// Rewrites every raw DEL, C1 control and U+2028/U+2029 in `out[start..]` as a `\uXXXX`
+/// escape. `out[start..]` must be JSON text: these characters can then only be inside
+/// strings (structural JSON is ASCII), where the escape means the same character.
+pub(crate) fn escape_raw_separators(out: &mut Vec<u8>, start: usize) {
+    if !any_byte(&out[start..], |c| (c == 0x7f) | (c == 0xC2) | (c == 0xE2)) {
+        return;
+    }
+    let tail = out.split_off(start);
+    let mut copied = 0;
+    let mut i = 0;
+    while i < tail.len() {
+        let width = unsafe_char_width(&tail, i);
+        let code: u32 = match width {
+            1 => u32::from(tail[i]), // DEL (C0 is already escaped by the JSON writer)
+            2 => u32::from(tail[i + 1]), // C2 80..9F is U+0080..U+009F
+            3 => 0x2000 | u32::from(tail[i + 2] - 0x80), // E2 80 A8/A9 is U+2028/U+2029
+            _ => {
+                i += 1;
+                continue;
+            }
+        };
+        out.extend_from_slice(&tail[copied..i]);
+        out.extend_from_slice(b"\\u");
+        for shift in [12, 8, 4, 0] {
+            out.push(HEX[((code >> shift) & 0xF) as usize]);
+        }
+        i += width;
+        copied = i;
+    }
+    out.extend_from_slice(&tail[copied..]);
 }
 
 fn write_value(v: &Value, out: &mut Vec<u8>) -> Result<(), FormatError> {
@@ -213,6 +251,19 @@ mod tests {
             write_str(s, &mut mine);
             assert_eq!(mine, serde_json::to_vec(s).unwrap(), "{s:?}");
         }
+    }
+
+    #[test]
+    fn raw_separators_become_escapes_with_the_same_meaning() {
+        let s = "a\u{7f}b\u{85}c\u{9f}d\u{2028}e\u{2029}f\u{a0}\u{2022}é🦀\n";
+        let mut out = serde_json::to_vec(s).unwrap();
+        escape_raw_separators(&mut out, 0);
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(
+            text,
+            "\"a\\u007fb\\u0085c\\u009fd\\u2028e\\u2029f\u{a0}\u{2022}é🦀\\n\""
+        );
+        assert_eq!(serde_json::from_str::<String>(&text).unwrap(), s);
     }
 
     #[test]

@@ -7,11 +7,11 @@
 //!
 //! LEEF has no escape mechanism (IBM "LEEF event components", "Best practices"), so values
 //! are sanitised by this rule (design note `docs/decisions/0101-leef-sanitisation.md`):
-//! - in attribute values, CR, LF, TAB and every other control character (C0, DEL, C1)
-//!   become a space (so a TAB delimiter in a value becomes a space), and a printable
+//! - in attribute values, CR, LF, TAB and every other control character (C0, DEL, C1), and
+//!   the line and paragraph separators U+2028/U+2029, become a space (so a TAB delimiter in a value becomes a space), and a printable
 //!   delimiter character becomes the configured substitute (default `_`);
 //! - in header fields, `|` and a printable delimiter become the substitute and control
-//!   characters a space;
+//!   characters (and U+2028/U+2029) a space;
 //! - keys are fixed alphanumeric names, each written at most once;
 //! - absent or empty values are omitted.
 //!
@@ -23,7 +23,10 @@ use gatekit_core::AuditEvent;
 use crate::cef::signature_id;
 use crate::error::FormatError;
 use crate::formatter::Formatter;
-use crate::text::{any_byte, is_c1_at, push_i64, push_u64, truncate, with_scratch, MIN_CAP};
+use crate::text::{
+    any_byte, is_unsafe_char, may_need_cleaning, push_i64, push_u64, truncate, unsafe_char_width,
+    with_scratch, MIN_CAP,
+};
 
 /// Default substitute for a delimiter (or a header `|`) found inside a value.
 pub const DEFAULT_SUBSTITUTE: char = '_';
@@ -129,8 +132,15 @@ pub fn parse_delimiter(field: &str) -> Result<char, FormatError> {
             char::from_u32(v).ok_or_else(|| bad("hex value is not a character"))?
         }
     };
-    if c == '\r' || c == '\n' || c == '|' || c == '=' || c == ' ' || c.is_alphanumeric() {
-        return Err(bad("must not be CR, LF, space, '|', '=' or alphanumeric"));
+    if c == '|' || c == '=' || c == ' ' || c.is_alphanumeric() {
+        return Err(bad("must not be space, '|', '=' or alphanumeric"));
+    }
+    // TAB is LEEF 1.0's own delimiter; any other control character or line separator would
+    // put a raw line break or control byte on the wire (receivers split or rewrite those).
+    if c != '\t' && is_unsafe_char(c) {
+        return Err(bad(
+            "must not be a control character (other than TAB) or a line separator",
+        ));
     }
     Ok(c)
 }
@@ -143,7 +153,7 @@ impl LeefFormatter {
             LeefVersion::V2 { delimiter } => ("2.0", parse_delimiter(delimiter)?, Some(delimiter)),
         };
         let s = settings.substitute;
-        if s.is_control() || s == '|' || s == '=' || s == delimiter {
+        if is_unsafe_char(s) || s == '|' || s == '=' || s == delimiter {
             return Err(FormatError::setting(
                 "substitute",
                 "must be printable and differ from '|', '=' and the delimiter",
@@ -350,7 +360,7 @@ pub fn sanitize_header(s: &str, delim: char, sub: char, out: &mut Vec<u8>) {
     }
     if let Some(d) = delim.is_ascii().then_some(delim as u8) {
         let clean = !any_byte(s.as_bytes(), |c| {
-            (c < 0x20) | (c == 0x7f) | (c == b'|') | (c == d) | (c == 0xC2)
+            may_need_cleaning(c) | (c == b'|') | (c == d)
         });
         if clean {
             out.extend_from_slice(s.as_bytes());
@@ -358,7 +368,7 @@ pub fn sanitize_header(s: &str, delim: char, sub: char, out: &mut Vec<u8>) {
         }
     }
     for c in s.chars() {
-        if c.is_control() {
+        if is_unsafe_char(c) {
             out.push(b' ');
         } else if c == '|' || c == delim {
             push_char(out, sub);
@@ -374,21 +384,20 @@ fn sanitize(s: &str, special: char, sub: char, out: &mut Vec<u8>) {
     };
     let b = s.as_bytes();
     // Fast path: nothing to replace (the common case) is one scan and one copy.
-    if !any_byte(b, |c| (c < 0x20) | (c == 0x7f) | (c == sp) | (c == 0xC2)) {
+    if !any_byte(b, |c| may_need_cleaning(c) | (c == sp)) {
         out.extend_from_slice(b);
         return;
     }
-    // Byte loop for an ASCII special character: the replaced characters are all ASCII or
-    // two-byte C1 controls, so runs of other bytes are copied whole.
+    // Byte loop for an ASCII special character: the replaced characters are ASCII, two-byte
+    // C1 controls or the three-byte U+2028/U+2029, so runs of other bytes are copied whole.
     let mut sub_buf = [0u8; 4];
     let sub_bytes = sub.encode_utf8(&mut sub_buf).as_bytes();
     let (mut start, mut i) = (0, 0);
     while i < b.len() {
         let c = b[i];
-        let width = if c < 0x20 || c == 0x7f {
-            1
-        } else if is_c1_at(b, i) {
-            2
+        let width = unsafe_char_width(b, i);
+        let width = if width > 0 {
+            width
         } else if c == sp {
             0
         } else {
@@ -414,7 +423,7 @@ fn sanitize_chars(s: &str, special: char, sub: char, out: &mut Vec<u8>) {
     for c in s.chars() {
         // Control characters first: a TAB delimiter (LEEF 1.0, `x09`) inside a value
         // becomes a space like every other control character.
-        if c.is_control() {
+        if is_unsafe_char(c) {
             out.push(b' ');
         } else if c == special {
             push_char(out, sub);
@@ -474,7 +483,8 @@ mod tests {
         assert_eq!(parse_delimiter("x09").unwrap(), '\t');
         assert_eq!(parse_delimiter("x2022").unwrap(), '•');
         for bad in [
-            "", "ab", "x", "x12345", "xZZ", "|", "=", "a", "x0A", "0x0d", " ",
+            "", "ab", "x", "x12345", "xZZ", "|", "=", "a", "x0A", "0x0d", " ", "x00", "x7F", "x85",
+            "x2028", "x2029",
         ] {
             assert!(parse_delimiter(bad).is_err(), "{bad:?}");
         }

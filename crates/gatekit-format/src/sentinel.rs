@@ -8,9 +8,10 @@
 //!
 //! Invariants: every property written is a declared column, with a JSON value of the
 //! column's type (a unit test checks this); absent values are omitted (the API stores
-//! null); one object per call — the connector wraps a batch in a JSON array, which the
-//! Logs Ingestion API requires (docs/reference/sentinel.md §1.2), or writes one object per line for
-//! the Azure Monitor Agent's Custom JSON Logs.
+//! null); DEL, C1 controls and U+2028/U+2029 are `\u`-escaped as in the JSON format; one
+//! object per call — the connector wraps a batch in a JSON array, which the
+//! Logs Ingestion API requires (docs/reference/sentinel.md §1.2), or writes one object per line for the
+//! Azure Monitor Agent's Custom JSON Logs.
 
 use gatekit_core::AuditEvent;
 use serde::Serialize;
@@ -262,7 +263,9 @@ impl Formatter for SentinelFormatter {
             prev_hash: e.hash_chain.as_ref().map(|h| h.prev_hash.as_str()),
             hash: e.hash_chain.as_ref().map(|h| h.hash.as_str()),
         };
-        serde_json::to_writer(out, &r)?;
+        let start = out.len();
+        serde_json::to_writer(&mut *out, &r)?;
+        crate::jsonw::escape_raw_separators(out, start);
         Ok(())
     }
 }

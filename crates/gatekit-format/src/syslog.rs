@@ -24,7 +24,7 @@ use gatekit_core::{AuditEvent, Severity};
 
 use crate::error::FormatError;
 use crate::formatter::Formatter;
-use crate::text::{any_byte, is_c0_or_del, is_c1_at, push_u64};
+use crate::text::{any_byte, may_need_cleaning, push_u64, unsafe_char_width};
 
 /// Maps event severities to syslog severity codes (0-7).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -172,11 +172,11 @@ fn push_pri(out: &mut Vec<u8>, facility: u8, sev: u8) {
 /// Appends an SD-PARAM value escaped per RFC 5424 §6.3.3 (`"`, `\`, `]` get a backslash),
 /// with CR and LF removed (nothing else is escaped there, and a raw line break would split
 /// the record on LF-framed transports) and other control characters (C0, DEL, C1) replaced
-/// by a space (receivers rewrite them, rsyslog as `#011`-style escapes).
+/// by a space (receivers rewrite them, rsyslog as `#011`-style escapes), as are U+2028/U+2029.
 pub fn escape_sd_value(s: &str, out: &mut Vec<u8>) {
     let b = s.as_bytes();
     if !any_byte(b, |c| {
-        (c < 0x20) | (c == 0x7f) | (c == 0xC2) | (c == b'"') | (c == b'\\') | (c == b']')
+        may_need_cleaning(c) | (c == b'"') | (c == b'\\') | (c == b']')
     }) {
         out.extend_from_slice(b);
         return;
@@ -185,8 +185,8 @@ pub fn escape_sd_value(s: &str, out: &mut Vec<u8>) {
     let mut i = 0;
     while i < b.len() {
         let c = b[i];
-        let special = matches!(c, b'"' | b'\\' | b']') || is_c0_or_del(c) || is_c1_at(b, i);
-        if !special {
+        let width = unsafe_char_width(b, i);
+        if width == 0 && !matches!(c, b'"' | b'\\' | b']') {
             i += 1;
             continue;
         }
@@ -197,13 +197,10 @@ pub fn escape_sd_value(s: &str, out: &mut Vec<u8>) {
                 out.push(c);
             }
             b'\r' | b'\n' => {}
-            0xC2 => {
-                out.push(b' ');
-                i += 1;
-            }
+            // Other C0, DEL, C1, U+2028/U+2029: one space for the whole character.
             _ => out.push(b' '),
         }
-        i += 1;
+        i += width.max(1);
         start = i;
     }
     out.extend_from_slice(&b[start..]);

@@ -1,5 +1,6 @@
 //! Byte-level helpers shared by the encoders: integer rendering, truncation on UTF-8
-//! character boundaries, and the control-character test.
+//! character boundaries, and the test for characters that must never reach an output raw
+//! (C0, DEL, C1 and the Unicode line and paragraph separators).
 //!
 //! Invariants: truncation never splits a UTF-8 sequence and always ends a shortened
 //! value with [`TRUNCATION_MARKER`], so a reader can tell a value was cut; the result
@@ -115,6 +116,46 @@ pub fn is_c1_at(bytes: &[u8], i: usize) -> bool {
     bytes[i] == 0xC2 && matches!(bytes.get(i + 1), Some(0x80..=0x9F))
 }
 
+/// `true` if `bytes[i]` starts U+2028 LINE SEPARATOR or U+2029 PARAGRAPH SEPARATOR
+/// (E2 80 A8 / E2 80 A9). They are not control characters, but JavaScript, some log viewers
+/// and line-oriented receivers end a line on them, so they are treated like CR and LF.
+#[inline]
+pub fn is_line_sep_at(bytes: &[u8], i: usize) -> bool {
+    bytes[i] == 0xE2
+        && bytes.get(i + 1) == Some(&0x80)
+        && matches!(bytes.get(i + 2), Some(0xA8 | 0xA9))
+}
+
+/// Byte length of the character at `bytes[i]` when it must never be written raw to a text
+/// format: 1 for C0 and DEL, 2 for C1 (U+0080..=U+009F, which includes NEL U+0085), 3 for
+/// U+2028/U+2029; 0 for every other character. The quick pre-scan for such characters is
+/// [`may_need_cleaning`].
+#[inline]
+pub fn unsafe_char_width(bytes: &[u8], i: usize) -> usize {
+    if is_c0_or_del(bytes[i]) {
+        1
+    } else if is_c1_at(bytes, i) {
+        2
+    } else if is_line_sep_at(bytes, i) {
+        3
+    } else {
+        0
+    }
+}
+
+/// Byte test for the pre-scan: `true` for every first byte [`unsafe_char_width`] can accept
+/// (and for some others, which the precise test then lets through).
+#[inline]
+pub fn may_need_cleaning(c: u8) -> bool {
+    (c < 0x20) | (c == 0x7f) | (c == 0xC2) | (c == 0xE2)
+}
+
+/// `true` for the characters [`unsafe_char_width`] reports, as `char`s.
+#[inline]
+pub fn is_unsafe_char(c: char) -> bool {
+    c.is_control() || c == '\u{2028}' || c == '\u{2029}'
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -140,6 +181,27 @@ mod tests {
             let got = truncate(input, *max);
             assert_eq!(got, *want, "{input:?} @ {max}");
             assert!(got.len() <= *max);
+        }
+    }
+
+    #[test]
+    fn unsafe_character_widths() {
+        for (s, w) in [
+            ("\0", 1),
+            ("\u{7f}", 1),
+            ("\u{85}", 2),
+            ("\u{9f}", 2),
+            ("\u{a0}", 0),
+            ("\u{2028}", 3),
+            ("\u{2029}", 3),
+            ("\u{2027}", 0),
+            ("\u{2022}", 0),
+            ("a", 0),
+        ] {
+            assert_eq!(unsafe_char_width(s.as_bytes(), 0), w, "{s:?}");
+            let c = s.chars().next().unwrap();
+            assert_eq!(is_unsafe_char(c), w > 0, "{s:?}");
+            assert!(w == 0 || may_need_cleaning(s.as_bytes()[0]));
         }
     }
 

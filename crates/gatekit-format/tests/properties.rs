@@ -1,5 +1,6 @@
 //! Property tests: for arbitrary Unicode (biased to every format's special characters) in
-//! every field, (1) no output contains a raw CR or LF, and (2) an independent parser
+//! every field, (1) no output contains a raw control character (C0, DEL, C1; TAB only as the
+//! LEEF 1.0 delimiter) or a line separator (U+2028/U+2029), and (2) an independent parser
 //! written from the specification (`tests/common/parsers.rs`, no code shared with the
 //! encoders) recovers every value exactly, or exactly as the documented sanitisation rule
 //! says (`docs/formats.md`), and finds no key the event did not have (no forged fields).
@@ -8,7 +9,7 @@
 mod common;
 
 use common::expect::{
-    cef_header, cut, expected_cef, expected_leef, hostname, json_through, rfc3339,
+    cef_header, cut, expected_cef, expected_leef, hostname, is_unsafe, json_through, rfc3339,
 };
 use common::{gen, parsers};
 use gatekit_core::AuditEvent;
@@ -21,13 +22,20 @@ use proptest::prelude::*;
 use serde_json::Value;
 
 fn render(f: &dyn Formatter, e: &AuditEvent) -> String {
+    render_with(f, e, false)
+}
+
+/// Renders `e` and checks that no character a receiver could take for a line break or a
+/// control sequence is in the output; `tab_delimits` allows TAB (LEEF 1.0's delimiter).
+fn render_with(f: &dyn Formatter, e: &AuditEvent, tab_delimits: bool) -> String {
     let mut out = Vec::new();
     f.format(e, &mut out).unwrap();
-    assert!(
-        !out.contains(&b'\n') && !out.contains(&b'\r'),
-        "raw line break in {out:?}"
-    );
-    String::from_utf8(out).unwrap()
+    let text = String::from_utf8(out).unwrap();
+    let raw = text
+        .chars()
+        .find(|&c| is_unsafe(c) && !(tab_delimits && c == '\t'));
+    assert!(raw.is_none(), "raw {raw:?} in {text:?}");
+    text
 }
 
 fn leef_formatter(delim: Option<&str>) -> LeefFormatter {
@@ -76,7 +84,7 @@ fn check_leef(line: &str, e: &AuditEvent, delim: char) -> Result<(), TestCaseErr
     let hdr: String = cut(&e.gateway_version, 255)
         .chars()
         .map(|c| {
-            if c.is_control() {
+            if is_unsafe(c) {
                 ' '
             } else if c == '|' || c == delim {
                 '_'
@@ -114,7 +122,7 @@ proptest! {
     fn leef_roundtrips(e in gen::event(), d in prop::sample::select(vec![None, Some("^"), Some("x5E"), Some("0x7E"), Some("x2022"), Some("#")])) {
         let f = leef_formatter(d);
         let delim = f.delimiter();
-        check_leef(&render(&f, &e), &e, delim)?;
+        check_leef(&render_with(&f, &e, d.is_none()), &e, delim)?;
     }
 
     #[test]
@@ -128,7 +136,7 @@ proptest! {
         prop_assert_eq!(&p.timestamp, &rfc3339(e.timestamp.unix_millis()));
         prop_assert_eq!(&p.hostname, &hostname(&e.host));
         prop_assert_eq!((p.app_name.as_str(), p.procid.as_str(), p.msgid.as_str()), ("gatekit", "42", e.event_type.as_str()));
-        let strip = |s: &str| -> String { s.chars().filter(|&c| c != '\r' && c != '\n').map(|c| if c.is_control() { ' ' } else { c }).collect() };
+        let strip = |s: &str| -> String { s.chars().filter(|&c| c != '\r' && c != '\n').map(|c| if is_unsafe(c) { ' ' } else { c }).collect() };
         let mut want = vec![("eventId".to_owned(), e.event_id.to_string()), ("sequence".to_owned(), e.sequence.to_string())];
         if let Some(t) = e.tool_name() { want.push(("tool".into(), strip(t))); }
         if let Some(u) = &e.upstream_server { want.push(("upstream".into(), strip(&u.name))); }
@@ -158,6 +166,8 @@ proptest! {
     #[test]
     fn json_hec_sentinel_roundtrip(e in gen::event()) {
         let j: Value = serde_json::from_str(&render(&JsonFormatter, &e)).unwrap();
+        // No forged key at any level: the parsed object is exactly the event's.
+        prop_assert_eq!(&j, &serde_json::to_value(&e).unwrap());
         prop_assert_eq!(&j["timestamp"], &Value::from(rfc3339(e.timestamp.unix_millis())));
         prop_assert_eq!(&j["event_type"], &Value::from(e.event_type.as_str()));
         prop_assert_eq!(&j["event_id"], &Value::from(e.event_id.to_string()));
@@ -180,6 +190,9 @@ proptest! {
 
         let hec: Value = serde_json::from_str(&render(&HecFormatter::new(HecSettings::default()).unwrap(), &e)).unwrap();
         prop_assert_eq!(&hec["event"], &j);
+        for k in hec.as_object().unwrap().keys() {
+            prop_assert!(["time", "host", "source", "sourcetype", "index", "event", "fields"].contains(&k.as_str()), "forged HEC key {}", k);
+        }
         let t = hec["time"].as_f64().unwrap();
         prop_assert!((t * 1000.0 - e.timestamp.unix_millis() as f64).abs() < 1.0);
         if let Some(fields) = hec.get("fields") {
@@ -203,10 +216,20 @@ proptest! {
     }
 
     #[test]
-    fn json_formatter_is_byte_identical_to_serde_json(e in gen::event()) {
+    fn json_formatter_is_serde_json_with_separators_escaped(e in gen::event()) {
         let mut mine = Vec::new();
         JsonFormatter.format(&e, &mut mine).unwrap();
-        prop_assert_eq!(String::from_utf8(mine).unwrap(), serde_json::to_string(&e).unwrap());
+        let mine = String::from_utf8(mine).unwrap();
+        // serde_json's bytes, except that DEL, C1 and U+2028/U+2029 are `\u` escapes.
+        let mut want = String::new();
+        for c in serde_json::to_string(&e).unwrap().chars() {
+            if is_unsafe(c) {
+                want.push_str(&format!("\\u{:04x}", u32::from(c)));
+            } else {
+                want.push(c);
+            }
+        }
+        prop_assert_eq!(mine, want);
     }
 
     #[test]

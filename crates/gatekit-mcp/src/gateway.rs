@@ -28,6 +28,7 @@ use std::sync::atomic::AtomicI64;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
+use gatekit_core::LogSafe;
 use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 use tokio::io::AsyncBufRead;
@@ -227,7 +228,7 @@ impl Gateway {
                     Ok(Some(frame)) => self.on_client_frame(frame).await,
                     Ok(None) => return StopReason::ClientClosed,
                     Err(e) => {
-                        warn!(error = %e, "Reading from the client failed.");
+                        warn!(error = ?LogSafe(&e), "Reading from the client failed.");
                         return StopReason::ClientClosed;
                     }
                 },
@@ -256,7 +257,7 @@ impl Gateway {
             Frame::Line(line) => line,
             Frame::Oversized { len, prefix } => {
                 let id = top_level_id(&prefix);
-                warn!(len, ?id, "Client sent an oversized message; rejected.");
+                warn!(len, id = ?id.as_ref().map(LogSafe), "Client sent an oversized message; rejected.");
                 let message = format!(
                     "message of {len} bytes exceeds the {}-byte limit (proxy.max_message_size)",
                     self.settings.max_frame
@@ -288,7 +289,7 @@ impl Gateway {
             }
             Ok(Message::Response { id, outcome }) => self.on_client_response(id, outcome).await,
             Err(e) => {
-                warn!(error = %e, "Client sent an invalid message.");
+                warn!(error = ?LogSafe(&e), "Client sent an invalid message.");
                 let err = ErrorObject::new(e.code(), e.to_string());
                 self.audit_rejection(e.id(), rejections::UNPARSED, &err);
                 self.send_to_client(jsonrpc::encode_error(e.id(), &err))
@@ -345,14 +346,14 @@ impl Gateway {
                     None
                 }
                 joined = work => Some(joined.unwrap_or_else(|e| {
-                    tracing::error!(%id, %method, error = %e, "Request handler failed.");
+                    tracing::error!(id = ?LogSafe(&id), method = ?LogSafe(&method), error = ?LogSafe(&e), "Request handler failed.");
                     Err(ErrorObject::new(codes::INTERNAL_ERROR, "internal error while handling the request"))
                 })),
             };
             let entry = lock(&gw.inflight).remove(&id);
             let line = match reply {
                 None => {
-                    debug!(%id, %method, "Request cancelled by the client; no response sent.");
+                    debug!(id = ?LogSafe(&id), method = ?LogSafe(&method), "Request cancelled by the client; no response sent.");
                     // Close the audit record of the call: it ended, without an answer.
                     let upstream = entry.and_then(|e| e.route).map(|(s, _)| s.name.clone());
                     gw.audit_cancelled(&id, &method, upstream.as_deref());
@@ -432,7 +433,7 @@ impl Gateway {
         let version = handshake::negotiate(requested);
         if requested != Some(version) {
             info!(
-                ?requested,
+                requested = ?requested.map(LogSafe),
                 version,
                 "Client asked for a protocol version Gatekit does not speak; offering its latest."
             );
@@ -476,7 +477,7 @@ impl Gateway {
             }
         }
         for reason in &failed {
-            warn!(%reason, "Upstream not available at initialization.");
+            warn!(reason = ?LogSafe(&reason), "Upstream not available at initialization.");
         }
         if ready.is_empty() {
             return Err(ErrorObject::new(
@@ -639,7 +640,7 @@ impl Gateway {
                 .forward(None, up.index, "logging/setLevel", params.as_deref())
                 .await
             {
-                warn!(upstream = up.name(), error = %e, "logging/setLevel failed upstream.");
+                warn!(upstream = up.name(), error = ?LogSafe(&e), "logging/setLevel failed upstream.");
             }
         }
         Ok(Reply::Value(json!({})))

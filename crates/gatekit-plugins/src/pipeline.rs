@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use gatekit_config::{Config, ConfigError, ConfigErrors};
+use gatekit_core::LogSafe;
 use gatekit_mcp::gateway::ListKind;
 use gatekit_mcp::hooks::{CallInfo, Hooks, StageRecord, Verdict};
 use gatekit_mcp::jsonrpc::{codes, ErrorObject};
@@ -142,13 +143,13 @@ fn log_action(stage: &Stage, upstream: &str, what: &str, action: &Action) {
     match action {
         Action::Allow => {}
         Action::Modified { reason } => {
-            info!(plugin = stage.plugin.handler(), upstream, what, %reason, "Plugin modified a message.")
+            info!(plugin = stage.plugin.handler(), upstream, what = ?LogSafe(what), reason = ?LogSafe(reason), "Plugin modified a message.")
         }
         Action::Observed { reason } => {
-            info!(plugin = stage.plugin.handler(), upstream, what, %reason, "Plugin observed a message.")
+            info!(plugin = stage.plugin.handler(), upstream, what = ?LogSafe(what), reason = ?LogSafe(reason), "Plugin observed a message.")
         }
         Action::Deny(d) => {
-            info!(plugin = stage.plugin.handler(), upstream, what, reason = %d.reason, "Plugin blocked a message.")
+            info!(plugin = stage.plugin.handler(), upstream, what = ?LogSafe(what), reason = ?LogSafe(&d.reason), "Plugin blocked a message.")
         }
     }
 }
@@ -207,7 +208,7 @@ fn run(
                 return Err(denial.into_error());
             }
             Err(e) if stage.framework.critical => {
-                warn!(plugin = stage.plugin.handler(), upstream, what, error = %e, "Critical plugin failed; message refused.");
+                warn!(plugin = stage.plugin.handler(), upstream, what = ?LogSafe(what), error = ?LogSafe(&e), "Critical plugin failed; message refused.");
                 records.push(stage_record(stage, "error", e.to_string(), started));
                 return Err(ErrorObject::new(
                     codes::INTERNAL_ERROR,
@@ -218,7 +219,7 @@ fn run(
                 ));
             }
             Err(e) => {
-                warn!(plugin = stage.plugin.handler(), upstream, what, error = %e, "Non-critical plugin failed; skipped.");
+                warn!(plugin = stage.plugin.handler(), upstream, what = ?LogSafe(what), error = ?LogSafe(&e), "Non-critical plugin failed; skipped.");
                 records.push(stage_record(stage, "error", e.to_string(), started));
             }
         }
@@ -413,7 +414,7 @@ mod tests {
 
     #[test]
     fn plugin_option_errors_are_all_collected() {
-        let yaml = "proxy:\n  transport: stdio\n  upstreams: [{name: a, command: [x]}]\nplugins:\n  security:\n    _global:\n      - {handler: basic_pii_filter, config: {action: maybe}}\n      - {handler: basic_secrets_filter, config: {scan_base64: true}}\n";
+        let yaml = "proxy:\n  transport: stdio\n  upstreams: [{name: a, command: [x]}]\nplugins:\n  security:\n    _global:\n      - {handler: basic_pii_filter, config: {action: maybe}}\n      - {handler: basic_pii_filter, config: {scan_base64: true}}\n";
         let cfg = Config::from_yaml(yaml, "t.yaml", PathBuf::from("/")).unwrap();
         let errs = build_hooks(&cfg).unwrap_err();
         assert_eq!(errs.errors().len(), 2, "{errs}");

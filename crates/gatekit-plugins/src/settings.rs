@@ -74,6 +74,11 @@ pub fn parse_options<T: DeserializeOwned>(
         } else {
             format!("{path}.{inner}")
         };
-        ConfigError::at(source, at, e.into_inner().to_string())
+        // Never echo the value: it may be a secret under the wrong key.
+        ConfigError::at(
+            source,
+            at,
+            gatekit_config::error::without_values(&e.into_inner().to_string()),
+        )
     })
 }

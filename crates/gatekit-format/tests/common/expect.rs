@@ -9,6 +9,12 @@ use serde_json::Value;
 
 pub const MARKER: &str = "...[truncated]";
 
+/// Characters no format writes raw (except where a rule says otherwise): control characters
+/// (C0, DEL, C1) and the line and paragraph separators U+2028/U+2029.
+pub fn is_unsafe(c: char) -> bool {
+    c.is_control() || c == '\u{2028}' || c == '\u{2029}'
+}
+
 /// Documented truncation: cut on a char boundary to `max - marker`, then the marker.
 pub fn cut(s: &str, max: usize) -> String {
     if s.len() <= max {
@@ -25,7 +31,7 @@ pub fn cut(s: &str, max: usize) -> String {
 pub fn cef_value(s: &str) -> String {
     s.chars()
         .map(|c| {
-            if c.is_control() && c != '\r' && c != '\n' {
+            if is_unsafe(c) && c != '\r' && c != '\n' {
                 ' '
             } else {
                 c
@@ -37,7 +43,7 @@ pub fn cef_value(s: &str) -> String {
 /// CEF header rule: every control character (CR/LF included) becomes a space.
 pub fn cef_header(s: &str) -> String {
     s.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
+        .map(|c| if is_unsafe(c) { ' ' } else { c })
         .collect()
 }
 
@@ -45,7 +51,7 @@ pub fn cef_header(s: &str) -> String {
 pub fn leef_value(s: &str, delim: char) -> String {
     s.chars()
         .map(|c| {
-            if c.is_control() {
+            if is_unsafe(c) {
                 ' '
             } else if c == delim {
                 '_'
@@ -56,13 +62,13 @@ pub fn leef_value(s: &str, delim: char) -> String {
         .collect()
 }
 
-/// JSON text seen through a text format: raw DEL/C1 (which JSON does not escape) become a
-/// space, and for LEEF a printable delimiter becomes `_`.
+/// JSON text seen through a text format: raw DEL/C1/U+2028/U+2029 (which JSON does not
+/// escape) become a space, and for LEEF a printable delimiter becomes `_`.
 pub fn json_through(v: &Value, delim: Option<char>) -> Value {
     let m = |s: &str| -> String {
         s.chars()
             .map(|c| {
-                if c.is_control() && (c as u32) >= 0x7f {
+                if is_unsafe(c) && (c as u32) >= 0x7f {
                     ' '
                 } else if Some(c) == delim && !c.is_control() {
                     '_'
@@ -292,7 +298,7 @@ pub fn rfc3339(ms: i64) -> String {
 pub fn sd_value(s: &str) -> String {
     s.chars()
         .filter(|&c| c != '\r' && c != '\n')
-        .map(|c| if c.is_control() { ' ' } else { c })
+        .map(|c| if is_unsafe(c) { ' ' } else { c })
         .collect()
 }
 

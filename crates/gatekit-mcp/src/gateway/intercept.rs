@@ -210,7 +210,7 @@ impl Gateway {
             session: &session,
         };
         if let Err(e) = audit.record(&record) {
-            tracing::warn!(error = %e, "A cancellation could not be audited.");
+            tracing::warn!(error = ?gatekit_core::LogSafe(&e), "A cancellation could not be audited.");
         }
     }
 

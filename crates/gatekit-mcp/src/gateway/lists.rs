@@ -9,6 +9,7 @@
 
 use std::sync::Arc;
 
+use gatekit_core::LogSafe;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 use tracing::warn;
@@ -102,9 +103,9 @@ impl Gateway {
                     items.extend(found);
                 }
                 Ok(Err(e)) => {
-                    warn!(upstream = up.name(), error = %e, method = kind.method(), "Upstream left out of the list.")
+                    warn!(upstream = up.name(), error = ?LogSafe(&e), method = kind.method(), "Upstream left out of the list.")
                 }
-                Err(e) => warn!(upstream = up.name(), error = %e, "List task failed."),
+                Err(e) => warn!(upstream = up.name(), error = ?LogSafe(&e), "List task failed."),
             }
         }
         self.learn_routes(kind, &items, &per_upstream);
@@ -127,7 +128,7 @@ impl Gateway {
                 session: &session,
             };
             if let Err(e) = audit.record(&record) {
-                warn!(error = %e, "A list could not be audited.");
+                warn!(error = ?LogSafe(&e), "A list could not be audited.");
             }
         }
         Ok(Reply::Value(result))

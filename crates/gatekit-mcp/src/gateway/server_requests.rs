@@ -6,6 +6,7 @@
 
 use std::sync::atomic::Ordering;
 
+use gatekit_core::LogSafe;
 use serde_json::value::RawValue;
 use serde_json::Value;
 use tracing::{debug, warn};
@@ -25,7 +26,7 @@ impl Gateway {
         outcome: Outcome,
     ) {
         let Some(RequestId::Number(n)) = id else {
-            warn!(?id, "Client sent a response Gatekit cannot match; ignored.");
+            warn!(id = ?id.as_ref().map(LogSafe), "Client sent a response Gatekit cannot match; ignored.");
             return;
         };
         let Some(sr) = lock(&self.server_requests).remove(&n) else {
@@ -108,7 +109,7 @@ impl Gateway {
                         Some(Ok(v)) => v,
                         Some(Err(_)) => {
                             // Content the plugins cannot inspect does not pass them.
-                            warn!(upstream = name, %method, "Notification params cannot be inspected; dropped.");
+                            warn!(upstream = name, method = ?LogSafe(&method), "Notification params cannot be inspected; dropped.");
                             self.audit_blocked_notification(name, &method);
                             return;
                         }
@@ -146,11 +147,11 @@ impl Gateway {
                         session: &session,
                     };
                     if let Err(e) = audit.record(&record) {
-                        warn!(error = %e, "A notification could not be audited.");
+                        warn!(error = ?LogSafe(&e), "A notification could not be audited.");
                     }
                 }
                 if blocked {
-                    debug!(upstream = name, %method, "Notification dropped by a plugin.");
+                    debug!(upstream = name, method = ?LogSafe(&method), "Notification dropped by a plugin.");
                     return;
                 }
                 let params = if method == "notifications/cancelled" {
@@ -185,7 +186,7 @@ impl Gateway {
                 session: &session,
             };
             if let Err(e) = audit.record(&record) {
-                warn!(error = %e, "A notification could not be audited.");
+                warn!(error = ?LogSafe(&e), "A notification could not be audited.");
             }
         }
     }

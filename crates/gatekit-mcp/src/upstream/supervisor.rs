@@ -13,6 +13,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use gatekit_core::LogSafe;
 use serde_json::value::RawValue;
 use tokio::io::BufReader;
 use tokio::process::{Child, ChildStderr, ChildStdout};
@@ -71,11 +72,11 @@ impl Supervisor {
                     failed_starts += 1;
                     if failed_starts > self.spec.max_restart_attempts {
                         let reason = format!("{reason} (gave up after {failed_starts} attempts)");
-                        warn!(upstream = %self.spec.name, %reason, "Upstream failed to start; not retrying.");
+                        warn!(upstream = %self.spec.name, reason = ?LogSafe(&reason), "Upstream failed to start; not retrying.");
                         self.status.send_replace(Status::Failed { reason });
                         return self.wait_for_shutdown().await;
                     }
-                    warn!(upstream = %self.spec.name, %reason, "Upstream failed to start; retrying.");
+                    warn!(upstream = %self.spec.name, reason = ?LogSafe(&reason), "Upstream failed to start; retrying.");
                     reason
                 }
                 RunEnd::Exited { reason, ran_for } => {
@@ -86,11 +87,11 @@ impl Supervisor {
                         quick_crashes + 1
                     };
                     if !self.spec.restart_on_failure {
-                        warn!(upstream = %self.spec.name, %reason, "Upstream exited; restart_on_failure is off.");
+                        warn!(upstream = %self.spec.name, reason = ?LogSafe(&reason), "Upstream exited; restart_on_failure is off.");
                         self.status.send_replace(Status::Failed { reason });
                         return self.wait_for_shutdown().await;
                     }
-                    warn!(upstream = %self.spec.name, %reason, "Upstream exited; restarting.");
+                    warn!(upstream = %self.spec.name, reason = ?LogSafe(&reason), "Upstream exited; restarting.");
                     reason
                 }
             };
@@ -255,9 +256,10 @@ fn backoff(attempt: u32) -> Duration {
 /// the client or the audit trail.
 fn with_tail(reason: String, tail: &StderrTail) -> String {
     let lines = tail.lock().unwrap_or_else(|e| e.into_inner());
-    if !lines.is_empty() {
-        let joined: Vec<&str> = lines.iter().map(String::as_str).collect();
-        warn!(%reason, stderr = %joined.join(" | "), "Upstream stderr before the failure.");
+    // One log line per stderr line, each escaped and bounded on its own, so the last lines
+    // (usually the interesting ones) are never cut away by a long first line.
+    for (i, line) in lines.iter().enumerate() {
+        warn!(reason = ?LogSafe(&reason), line = i + 1, of = lines.len(), stderr = ?LogSafe(line), "Upstream stderr before the failure.");
     }
     reason
 }
@@ -277,7 +279,7 @@ async fn drain_stderr(stderr: ChildStderr, name: Arc<str>, tail: StderrTail) {
             Frame::Line(line) => String::from_utf8_lossy(&line).into_owned(),
             Frame::Oversized { len, .. } => format!("<{len} bytes of stderr>"),
         };
-        debug!(upstream = %name, stderr = %text, "Upstream stderr.");
+        debug!(upstream = %name, stderr = ?LogSafe(&text), "Upstream stderr.");
         let mut lines = tail.lock().unwrap_or_else(|e| e.into_inner());
         if lines.len() == STDERR_TAIL {
             lines.pop_front();
@@ -314,7 +316,7 @@ async fn read_messages(
             }
             Ok(None) => return,
             Err(e) => {
-                warn!(upstream = %session.name, error = %e, "Reading from upstream failed.");
+                warn!(upstream = %session.name, error = ?LogSafe(&e), "Reading from upstream failed.");
                 return;
             }
         }
@@ -342,7 +344,7 @@ async fn handle_line(
             return;
         }
         Ok(Message::Response { id, .. }) => {
-            warn!(upstream = %session.name, ?id, "Upstream answered a request Gatekit never sent; ignored.");
+            warn!(upstream = %session.name, id = ?id.as_ref().map(LogSafe), "Upstream answered a request Gatekit never sent; ignored.");
             return;
         }
         Ok(Message::Request { id, method, .. }) if method == "ping" => {
@@ -357,7 +359,7 @@ async fn handle_line(
             InboundKind::Notification { method, params }
         }
         Err(e) => {
-            warn!(upstream = %session.name, error = %e, "Upstream sent an invalid message; ignored.");
+            warn!(upstream = %session.name, error = ?LogSafe(&e), "Upstream sent an invalid message; ignored.");
             // Fail the request it answers, if its id can be read, rather than let it wait
             // for the timeout.
             let id = match &e {

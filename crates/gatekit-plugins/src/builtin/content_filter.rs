@@ -4,6 +4,10 @@
 //! params, then block, redact in place, or only record (`action: block | redact |
 //! audit_only`).
 //!
+//! Every string is scanned, object keys included (`walk`): in redact mode a key holding a
+//! detection is renamed to its redacted form (made unique within its object), in block mode
+//! the message is refused.
+//!
 //! What is reported (in logs and in the error sent to the client) is the kinds and counts of
 //! detections, never the matched text.
 
@@ -167,7 +171,9 @@ struct SecretsOptions {
     secret_types: BTreeMap<String, Toggle>,
     #[serde(default)]
     entropy_detection: Option<EntropyOptions>,
-    #[serde(default)]
+    /// Decode base64 text and scan it (on by default here, unlike Python Gatekit: a secret
+    /// wrapped in base64 is still a secret, and binary content costs one decode).
+    #[serde(default = "yes")]
     scan_base64: bool,
 }
 
@@ -178,7 +184,6 @@ pub fn secrets(
     path: &str,
 ) -> Result<ContentFilter, ConfigError> {
     let o: SecretsOptions = parse_options(options, source, path)?;
-    no_base64(o.scan_base64, source, path)?;
     let kinds = toggles(
         o.secret_types,
         SECRET_KINDS,
@@ -205,7 +210,11 @@ pub fn secrets(
         handler: "basic_secrets_filter",
         display: "Basic Secrets Filter",
         action: o.action,
-        detector: Box::new(SecretsDetector::new(&kinds, entropy)),
+        detector: Box::new(if o.scan_base64 {
+            SecretsDetector::new(&kinds, entropy)
+        } else {
+            SecretsDetector::new(&kinds, entropy).without_base64()
+        }),
         redaction: |_| "[SECRET REDACTED by Gatekit]".to_string(),
     })
 }

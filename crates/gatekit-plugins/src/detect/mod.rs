@@ -5,6 +5,7 @@
 //! detectors serve the security plugins and, later, the SIEM connectors' redaction before
 //! egress.
 
+pub mod decode;
 pub mod injection;
 pub mod pii;
 pub mod secrets;

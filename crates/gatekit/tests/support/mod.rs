@@ -131,12 +131,24 @@ impl Gateway {
     }
 
     pub fn start_with_args(args: &[&str]) -> Gateway {
+        Self::spawn(args, Stdio::inherit())
+    }
+
+    /// Like [`Gateway::start`], with Gatekit's stderr (its log) written to `file`.
+    pub fn start_with_stderr_to(config: &Path, file: std::fs::File) -> Gateway {
+        Self::spawn(
+            &["run", "--config", config.to_str().unwrap()],
+            Stdio::from(file),
+        )
+    }
+
+    fn spawn(args: &[&str], stderr: Stdio) -> Gateway {
         let mut child = Command::new(gatekit())
             .args(args)
             .env("GATEKIT_LOG", "debug")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .unwrap();
         let stdout = child.stdout.take().unwrap();
