@@ -4,7 +4,7 @@
 //! * TLS settings, pins and certificate reloading are the shared [`crate::tls`] ones.
 //! * After the handshake the transport waits briefly for the peer to hang up: GnuTLS-based
 //!   rsyslog accepts a handshake without the client certificate it requires and then closes
-//!   the connection silently (docs/reference/test-peers.md), and writes into such a
+//!   the connection silently (docs/reference/real-peers.md), and writes into such a
 //!   connection would appear to succeed under TLS 1.3. Such a hang-up is a
 //!   [`SiemError::TlsRejected`], an authentication failure.
 
