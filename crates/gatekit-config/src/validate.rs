@@ -84,12 +84,21 @@ pub fn validate(file: &ConfigFile, source: &str) -> Result<Vec<Warning>, ConfigE
             },
         }
         if up.sandbox.as_ref().is_some_and(|s| s.enabled) {
-            err(
-                at("sandbox.enabled"),
-                "process sandboxing is not available in this version of Gatekit; refusing to run \
-                 this server without the sandbox it asks for"
-                    .into(),
-            );
+            if up.transport != UpstreamTransport::Stdio {
+                err(
+                    at("sandbox.enabled"),
+                    "a sandbox applies to a server Gatekit starts; it needs `transport: stdio`"
+                        .into(),
+                );
+            }
+            if !cfg!(any(target_os = "linux", target_os = "macos")) {
+                err(
+                    at("sandbox.enabled"),
+                    "process sandboxing needs Linux (bubblewrap) or macOS (sandbox-exec); \
+                     refusing to run this server without the sandbox it asks for"
+                        .into(),
+                );
+            }
         }
         for key in up.env.keys() {
             if key.is_empty() || key.contains('=') || key.contains('\0') {

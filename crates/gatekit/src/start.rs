@@ -16,7 +16,7 @@ use gatekit_config::{Config, ConfigErrors};
 use gatekit_mcp::client;
 use gatekit_mcp::gateway::{self, GatewaySettings};
 use gatekit_mcp::jsonrpc::{self, codes, ErrorObject, RequestId};
-use gatekit_mcp::upstream::{ProcessSpec, UpstreamSpec};
+use gatekit_mcp::upstream::{ProcessSpec, SandboxSpec, UpstreamSpec};
 use serde_json::json;
 use tracing::{info, warn};
 
@@ -282,6 +282,11 @@ pub fn gateway_settings(cfg: &Config) -> GatewaySettings {
                         .collect(),
                     cwd: u.cwd.as_ref().map(|c| cfg.resolve_path(c)),
                 },
+                sandbox: u
+                    .sandbox
+                    .as_ref()
+                    .filter(|s| s.enabled)
+                    .map(|s| sandbox_spec(cfg, u, s)),
                 restart_on_failure: u.restart_on_failure,
                 max_restart_attempts: u.max_restart_attempts,
                 connection_timeout,
@@ -297,6 +302,38 @@ pub fn gateway_settings(cfg: &Config) -> GatewaySettings {
         drain_timeout: request_timeout.min(Duration::from_secs(10)),
         hooks: None,
         audit: None,
+    }
+}
+
+/// An upstream's `sandbox` with its paths made absolute: `~/` is the server's home directory
+/// (its own `HOME` from `env`, else Gatekit's), relative paths are relative to the config file.
+fn sandbox_spec(
+    cfg: &Config,
+    upstream: &gatekit_config::model::UpstreamConfig,
+    sandbox: &gatekit_config::model::SandboxConfig,
+) -> SandboxSpec {
+    let home = upstream
+        .env
+        .get("HOME")
+        .map(|h| h.to_string())
+        .or_else(|| std::env::var("HOME").ok());
+    let paths = sandbox
+        .paths
+        .iter()
+        .map(|p| {
+            let raw: &str = p;
+            match (raw.strip_prefix('~'), &home) {
+                (Some(rest), Some(home)) if rest.is_empty() || rest.starts_with('/') => {
+                    std::path::PathBuf::from(format!("{home}{rest}"))
+                }
+                _ => cfg.resolve_path(raw),
+            }
+        })
+        .collect();
+    SandboxSpec {
+        paths,
+        network: sandbox.network,
+        launcher_path: None,
     }
 }
 

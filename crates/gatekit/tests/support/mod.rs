@@ -131,9 +131,15 @@ impl Gateway {
     }
 
     pub fn start_with_args(args: &[&str]) -> Gateway {
+        Self::start_with_env(args, &[])
+    }
+
+    /// Starts `gatekit` with `args` and extra environment variables.
+    pub fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Gateway {
         let mut child = Command::new(gatekit())
             .args(args)
             .env("GATEKIT_LOG", "debug")
+            .envs(env.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
