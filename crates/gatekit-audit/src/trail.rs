@@ -6,6 +6,9 @@
 //!   the call with -32005, and keeps [`AuditSink::check`] failing for a short while, so calls
 //!   are refused up front until a write succeeds again;
 //! * otherwise, counts the lost record and logs the running total.
+//!
+//! A destination configured under an upstream's name receives only that upstream's records;
+//! a `_global` one receives the others ([`Scope`]).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -33,6 +36,33 @@ pub enum Render {
     Human,
 }
 
+/// Which upstreams' records a destination receives (Python Gatekit's plugin scopes).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Scope {
+    /// A `_global` entry: every record, except those of the upstreams that configure an entry
+    /// of the same handler themselves (an upstream entry replaces the global one whole).
+    #[default]
+    Global,
+    /// A `_global` entry replaced for the listed upstreams.
+    GlobalExcept(std::collections::BTreeSet<String>),
+    /// An entry under one upstream's name: only that upstream's records.
+    Upstream(String),
+}
+
+impl Scope {
+    /// Whether a record of `upstream` (none for client notifications, which only global
+    /// entries see) goes to a destination of this scope.
+    pub fn covers(&self, upstream: Option<&str>) -> bool {
+        match (self, upstream) {
+            (Scope::Global, _) => true,
+            (Scope::GlobalExcept(_), None) => true,
+            (Scope::GlobalExcept(except), Some(u)) => !except.contains(u),
+            (Scope::Upstream(name), Some(u)) => name == u,
+            (Scope::Upstream(_), None) => false,
+        }
+    }
+}
+
 /// One audit file.
 #[derive(Debug)]
 pub struct Destination {
@@ -44,6 +74,8 @@ pub struct Destination {
     pub file: Arc<LineFile>,
     /// Whether a lost record refuses the call.
     pub critical: bool,
+    /// Whose records it receives.
+    pub scope: Scope,
     lost: AtomicU64,
     failed_at: Mutex<Option<(Instant, String)>>,
 }
@@ -56,9 +88,16 @@ impl Destination {
             render,
             file,
             critical,
+            scope: Scope::Global,
             lost: AtomicU64::new(0),
             failed_at: Mutex::new(None),
         }
+    }
+
+    /// The same destination receiving only the records `scope` covers.
+    pub fn scoped(mut self, scope: Scope) -> Self {
+        self.scope = scope;
+        self
     }
 
     /// Records lost so far (non-critical destinations).
@@ -67,10 +106,22 @@ impl Destination {
     }
 }
 
+/// A `token_usage` entry with its scope and criticality.
+#[derive(Debug)]
+pub struct Meter {
+    /// The counter.
+    pub usage: Arc<crate::token_usage::TokenUsage>,
+    /// Whose records it counts.
+    pub scope: Scope,
+    /// Whether a CSV row it cannot write refuses the call (default false, as in Python).
+    pub critical: bool,
+}
+
 /// All audit destinations.
 #[derive(Debug)]
 pub struct AuditTrail {
     destinations: Vec<Destination>,
+    meters: Vec<Meter>,
     factory: EventFactory,
     wants_bodies: bool,
 }
@@ -84,14 +135,27 @@ impl AuditTrail {
         });
         AuditTrail {
             destinations,
+            meters: Vec::new(),
             factory: EventFactory::new(host, env!("CARGO_PKG_VERSION")),
             wants_bodies,
         }
     }
 
+    /// Adds `token_usage` counters; they need every message body.
+    pub fn with_meters(mut self, meters: Vec<Meter>) -> Self {
+        self.wants_bodies |= !meters.is_empty();
+        self.meters = meters;
+        self
+    }
+
     /// The destinations.
     pub fn destinations(&self) -> &[Destination] {
         &self.destinations
+    }
+
+    /// The `token_usage` counters.
+    pub fn meters(&self) -> &[Meter] {
+        &self.meters
     }
 }
 
@@ -123,7 +187,11 @@ impl AuditSink for AuditTrail {
         };
         let mut plain = None;
         let mut result = Ok(());
-        for d in &self.destinations {
+        for d in self
+            .destinations
+            .iter()
+            .filter(|d| d.scope.covers(record.upstream))
+        {
             let line = match &d.render {
                 Render::Jsonl(bodies) => {
                     let object = render::jsonl_object(record, &event, *bodies);
@@ -162,6 +230,20 @@ impl AuditSink for AuditTrail {
                     let lost = d.lost.fetch_add(1, Ordering::Relaxed) + 1;
                     warn!(handler = d.handler, path = %d.file.path().display(), error = %e, lost, "Non-critical audit destination lost a record.");
                 }
+            }
+        }
+        for m in self
+            .meters
+            .iter()
+            .filter(|m| m.scope.covers(record.upstream))
+        {
+            match m.usage.record(record) {
+                Ok(()) => {}
+                Err(e) if m.critical => {
+                    error!(error = %e, "Critical token_usage destination cannot write; refusing the call.");
+                    result = Err(e);
+                }
+                Err(e) => warn!(error = %e, "token_usage lost a CSV row."),
             }
         }
         result
