@@ -5,9 +5,10 @@
 //! non-ASCII escaped as `\uXXXX`), encoded with cl100k_base (`tiktoken-rs`, whose ranks are
 //! compiled in: nothing is downloaded at run time).
 //!
-//! Bound: at most [`MAX_TOKENIZED`] bytes of that text are encoded; the count of a longer
-//! message is the count of its first [`MAX_TOKENIZED`] bytes scaled by its length, so a 50 MB
-//! tool result costs the gateway thread a bounded amount of work.
+//! Bound: at most [`MAX_TOKENIZED`] bytes of that text are encoded; a longer message is
+//! sampled (three windows: start, middle, end) and the count scaled by its length, so a 50 MB
+//! tool result costs the gateway thread a bounded amount of work. Python Gatekit encodes up to
+//! 10 MB per message; below 64 KiB the counts are the same.
 
 use std::fmt::Write as _;
 use std::sync::OnceLock;
@@ -40,13 +41,29 @@ pub fn tokens(text: &str) -> u64 {
     if text.len() <= MAX_TOKENIZED {
         return bpe.encode_ordinary(text).len() as u64;
     }
-    let mut cut = MAX_TOKENIZED;
-    while !text.is_char_boundary(cut) {
-        cut -= 1;
+    // Three samples (start, middle, end): content that changes along the message (numbers
+    // that grow, a text part then a base64 part) is estimated better than from its start.
+    let window = MAX_TOKENIZED / 3;
+    let (mut counted, mut sampled) = (0u128, 0u128);
+    for start in [0, (text.len() - window) / 2, text.len() - window] {
+        let (from, to) = (
+            floor_boundary(text, start),
+            floor_boundary(text, start + window),
+        );
+        counted += bpe.encode_ordinary(&text[from..to]).len() as u128;
+        sampled += (to - from) as u128;
     }
-    let head = bpe.encode_ordinary(&text[..cut]).len() as u64;
     // Scale by length; u128 so a huge text cannot overflow the product.
-    (u128::from(head) * text.len() as u128 / cut.max(1) as u128) as u64
+    (counted * text.len() as u128 / sampled.max(1)) as u64
+}
+
+/// The largest char boundary of `text` at or before `at`.
+fn floor_boundary(text: &str, mut at: usize) -> usize {
+    at = at.min(text.len());
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
 }
 
 /// The JSON-RPC message as Python Gatekit serialises it before counting.
