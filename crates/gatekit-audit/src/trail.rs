@@ -15,7 +15,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use gatekit_core::EventFactory;
-use gatekit_mcp::audit::{AuditRecord, AuditSink};
+use gatekit_core::{EventType, Severity};
+use gatekit_mcp::audit::{AuditRecord, AuditSink, SystemRecord, SystemSeverity};
 use tracing::{error, warn};
 
 use crate::csv::Dialect;
@@ -251,5 +252,47 @@ impl AuditSink for AuditTrail {
 
     fn wants_bodies(&self) -> bool {
         self.wants_bodies
+    }
+
+    fn system(&self, record: &SystemRecord<'_>) -> Result<(), String> {
+        let severity = match record.severity {
+            SystemSeverity::Info => Severity::Info,
+            SystemSeverity::Error => Severity::Error,
+        };
+        let event = self.factory.event(EventType::SystemEvent, severity);
+        let object = render::system_object(record, &event);
+        let mut result = Ok(());
+        for d in self
+            .destinations
+            .iter()
+            .filter(|d| d.scope.covers(record.upstream))
+        {
+            let line = match &d.render {
+                Render::Jsonl(_) => {
+                    let mut line = serde_json::to_string(&object).unwrap_or_default();
+                    line.push('\n');
+                    line
+                }
+                Render::Csv(dialect) => dialect.row(&render::csv_values(&object)),
+                Render::Human => {
+                    let mut line = render::human_line(&object);
+                    line.push('\n');
+                    line
+                }
+            };
+            if let Err(e) = d.file.append(line.as_bytes()) {
+                let lost = format!(
+                    "{} cannot write {}: {e}",
+                    d.handler,
+                    d.file.path().display()
+                );
+                if d.critical {
+                    result = Err(lost);
+                } else {
+                    warn!(error = %lost, "Non-critical audit destination lost a system event.");
+                }
+            }
+        }
+        result
     }
 }

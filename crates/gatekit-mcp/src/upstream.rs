@@ -100,6 +100,17 @@ pub enum InboundKind {
         /// Raw params.
         params: Option<Box<RawValue>>,
     },
+    /// A decision of the supervisor itself, for the audit trail (never sent to the client).
+    System {
+        /// Applied (`false`: the server was not started).
+        ok: bool,
+        /// `sandbox_applied` or `sandbox_failed`.
+        action: &'static str,
+        /// One sentence.
+        message: String,
+        /// Structured details.
+        details: serde_json::Value,
+    },
 }
 
 /// Why a request to an upstream did not get the server's answer.

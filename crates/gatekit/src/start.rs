@@ -48,6 +48,9 @@ pub fn check(path: &Path) -> ExitCode {
                     "warning: `gatekit run` refuses to start while critical plugins are unavailable"
                 );
             }
+            for line in sandbox_warnings(&cfg) {
+                eprintln!("warning: {line}");
+            }
             println!("Configuration valid: {}", path.display());
             ExitCode::SUCCESS
         }
@@ -302,6 +305,29 @@ pub fn gateway_settings(cfg: &Config) -> GatewaySettings {
         drain_timeout: request_timeout.min(Duration::from_secs(10)),
         hooks: None,
         audit: None,
+    }
+}
+
+/// Sandboxed upstreams that `gatekit run` could not start here because the sandbox launcher
+/// is missing (`gatekit check` warns; `run` fails those upstreams, never runs them bare).
+fn sandbox_warnings(cfg: &Config) -> Vec<String> {
+    let wanted: Vec<&str> = cfg
+        .file
+        .proxy
+        .upstreams
+        .iter()
+        .filter(|u| u.enabled && u.sandbox.as_ref().is_some_and(|s| s.enabled))
+        .map(|u| u.name.as_str())
+        .collect();
+    if wanted.is_empty() || cfg!(target_os = "macos") {
+        return Vec::new();
+    }
+    match gatekit_mcp::upstream::sandbox::bwrap::locate(None) {
+        Ok(_) => Vec::new(),
+        Err(e) => wanted
+            .iter()
+            .map(|name| format!("upstream `{name}`: {e}"))
+            .collect(),
     }
 }
 

@@ -84,10 +84,20 @@ fn upstream(name: &str, l: &Layout, sandbox: &str, marker: Option<&Path>) -> Str
 
 fn config(dir: &Path, upstreams: &[String]) -> PathBuf {
     let yaml = format!(
-        "proxy:\n  transport: stdio\n  upstreams:\n{}logging:\n  level: DEBUG\n  handlers: [file]\n  file_path: gatekit.log\n",
+        "proxy:\n  transport: stdio\n  upstreams:\n{}logging:\n  level: DEBUG\n  handlers: [file]\n  file_path: gatekit.log\nplugins:\n  auditing:\n    _global:\n      - handler: audit_jsonl\n        config: {{output_file: audit.jsonl}}\n",
         upstreams.concat()
     );
     write_config(dir, &yaml)
+}
+
+/// The audit trail's system events about sandboxes.
+fn system_events(dir: &Path) -> Vec<Value> {
+    std::fs::read_to_string(dir.join("audit.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|r| r["event_type"] == "SYSTEM")
+        .collect()
 }
 
 fn tool(gw: &mut Gateway, id: i64, name: &str, args: Value) -> (bool, String) {
@@ -225,6 +235,32 @@ fn sandbox_hides_credentials_and_home_confines_writes_and_cuts_the_network() {
         boxed.contains(&data) && boxed.contains(".ssh") && boxed.contains("network=false"),
         "{boxed}"
     );
+
+    // ... and in the audit trail, as system events.
+    let events = system_events(cfg_dir.path());
+    let applied: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["action"] == "sandbox_applied")
+        .collect();
+    assert_eq!(applied.len(), 2, "{events:?}");
+    let boxed = applied
+        .iter()
+        .find(|e| e["server_name"] == "boxed")
+        .unwrap();
+    assert_eq!(boxed["details"]["network"], false);
+    assert_eq!(boxed["details"]["writable"][0], data);
+    let denied = boxed["details"]["denied"].to_string();
+    assert!(
+        denied.contains(".ssh") && denied.contains(".aws"),
+        "{denied}"
+    );
+    assert_eq!(boxed["event_category"], "system_event");
+    let wide = applied.iter().find(|e| e["server_name"] == "wide").unwrap();
+    let masked = wide["details"]["masked"].to_string();
+    assert!(
+        masked.contains(".ssh") && masked.contains(".git-credentials"),
+        "{masked}"
+    );
 }
 
 #[test]
@@ -287,4 +323,10 @@ fn missing_bubblewrap_refuses_to_start_the_server() {
     );
     let log = std::fs::read_to_string(cfg_dir.path().join("gatekit.log")).unwrap();
     assert!(log.contains("Sandbox cannot be built"), "{log}");
+    let events = system_events(cfg_dir.path());
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["action"], "sandbox_failed");
+    assert_eq!(events[0]["server_name"], "boxed");
+    assert_eq!(events[0]["severity"], "error");
+    assert!(events[0]["reason"].as_str().unwrap().contains("bubblewrap"));
 }

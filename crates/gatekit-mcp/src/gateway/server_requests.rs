@@ -1,5 +1,6 @@
 //! Traffic that servers start: requests to the client (`sampling/createMessage`,
-//! `elicitation/create`, `roots/list`) and notifications, and the client's answers.
+//! `elicitation/create`, `roots/list`) and notifications, and the client's answers; also the
+//! supervisors' own decisions (sandbox applied or failed), which go to the audit trail only.
 //!
 //! Invariant: the client sees ids that Gatekit assigned, so requests from different upstreams
 //! never collide; an answer goes back only to the upstream process generation that asked.
@@ -11,7 +12,7 @@ use serde_json::Value;
 use tracing::{debug, warn};
 
 use super::{lock, params_object, Gateway, ServerRequest};
-use crate::audit::{AuditRecord, Phase};
+use crate::audit::{AuditRecord, Phase, SystemRecord, SystemSeverity};
 use crate::jsonrpc::{self, Outcome, RequestId};
 use crate::upstream::{Inbound, InboundKind, Status};
 
@@ -53,6 +54,32 @@ impl Gateway {
 
     pub(super) async fn on_upstream_message(&self, msg: Inbound) {
         match msg.kind {
+            InboundKind::System {
+                ok,
+                action,
+                message,
+                details,
+            } => {
+                let Some(audit) = &self.settings.audit else {
+                    return;
+                };
+                let session = self.session_info();
+                let record = SystemRecord {
+                    severity: if ok {
+                        SystemSeverity::Info
+                    } else {
+                        SystemSeverity::Error
+                    },
+                    action,
+                    upstream: Some(self.upstreams[msg.upstream].name()),
+                    message: &message,
+                    details: &details,
+                    session: &session,
+                };
+                if let Err(e) = audit.system(&record) {
+                    warn!(error = %e, action, "A system event could not be audited.");
+                }
+            }
             InboundKind::Request { id, method, params } => {
                 // Bounded: a server that keeps asking a client that never answers must not grow
                 // this table without limit.

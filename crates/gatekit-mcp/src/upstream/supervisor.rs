@@ -75,6 +75,14 @@ impl Supervisor {
                 RunEnd::Shutdown => break,
                 RunEnd::SandboxFailed(reason) => {
                     error!(upstream = %self.spec.name, %reason, "Sandbox cannot be built; the upstream is not started.");
+                    self.report(
+                        generation,
+                        false,
+                        "sandbox_failed",
+                        format!("upstream `{}` not started: {reason}", self.spec.name),
+                        serde_json::json!({ "reason": reason }),
+                    )
+                    .await;
                     self.status.send_replace(Status::Failed { reason });
                     return self.wait_for_shutdown().await;
                 }
@@ -125,7 +133,7 @@ impl Supervisor {
 
     async fn run_once(&mut self, generation: u64) -> RunEnd {
         let name = Arc::clone(&self.spec.name);
-        let launch = match self.launch_spec().await {
+        let launch = match self.launch_spec(generation).await {
             Ok(launch) => launch,
             Err(reason) => return RunEnd::SandboxFailed(reason),
         };
@@ -194,7 +202,7 @@ impl Supervisor {
     /// The command that starts this generation: the configured one, or, when the upstream
     /// asks for a sandbox, that command wrapped in it (planned again for every start, so a
     /// credential store created since the last start is hidden too).
-    async fn launch_spec(&self) -> Result<process::ProcessSpec, String> {
+    async fn launch_spec(&self, generation: u64) -> Result<process::ProcessSpec, String> {
         let Some(sandbox) = &self.spec.sandbox else {
             return Ok(self.spec.process.clone());
         };
@@ -222,7 +230,50 @@ impl Supervisor {
             masked = %list(&masked),
             "Starting upstream in its sandbox."
         );
+        let paths = |p: &[std::path::PathBuf]| -> Vec<String> {
+            p.iter().map(|p| p.display().to_string()).collect()
+        };
+        let details = serde_json::json!({
+            "launcher": launch.program,
+            "network": plan.network,
+            "writable": paths(&plan.writable),
+            "read_only": paths(&plan.read_only),
+            "hidden": paths(&plan.hidden),
+            "denied": paths(&plan.denied),
+            "masked": paths(&masked),
+            "missing": paths(&plan.missing),
+        });
+        let message = format!(
+            "upstream `{name}` started in a sandbox (network {})",
+            if plan.network { "allowed" } else { "denied" }
+        );
+        self.report(generation, true, "sandbox_applied", message, details)
+            .await;
         Ok(launch)
+    }
+
+    /// Hands a supervisor decision to the gateway for the audit trail.
+    async fn report(
+        &self,
+        generation: u64,
+        ok: bool,
+        action: &'static str,
+        message: String,
+        details: serde_json::Value,
+    ) {
+        let _ = self
+            .inbound
+            .send(Inbound {
+                upstream: self.index,
+                generation,
+                kind: InboundKind::System {
+                    ok,
+                    action,
+                    message,
+                    details,
+                },
+            })
+            .await;
     }
 
     async fn handshake(
