@@ -173,6 +173,19 @@ fn sandbox_hides_credentials_and_home_confines_writes_and_cuts_the_network() {
     let (failed, text) = run(&mut gw, "wide__read", json!({"path": "~/notes.txt"}));
     assert!(!failed && text == "my notes", "{text}");
 
+    // Outside the system directories and the grants, nothing is visible (Python Gatekit's
+    // Linux model): not even this repository's files.
+    let manifest = workspace_root().join("Cargo.toml");
+    let (failed, text) = run(&mut gw, "open__read", json!({"path": manifest}));
+    assert!(
+        !failed && text.contains("[workspace]"),
+        "control must read it: {text}"
+    );
+    let (failed, text) = run(&mut gw, "boxed__read", json!({"path": manifest}));
+    assert!(failed, "boxed read a file outside its grants: {text}");
+    let (failed, text) = run(&mut gw, "boxed__read", json!({"path": "/etc/hostname"}));
+    assert!(!failed, "system directories stay readable: {text}");
+
     // Inside its paths: read and write work.
     let (failed, text) = run(
         &mut gw,

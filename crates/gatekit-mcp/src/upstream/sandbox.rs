@@ -4,11 +4,13 @@
 //! decision into a launcher: [`bwrap`] (bubblewrap, Linux) and [`seatbelt`] (`sandbox-exec`
 //! profile, macOS). The policy, the same on both:
 //!
-//! * the file system is readable but not writable, except the configured `paths` (read-write),
-//!   a fresh `/tmp`, and the package caches `~/.npm`, `~/.cache`, `~/.local` (read-write);
-//! * the home directory and `/tmp` are hidden, except what the command itself needs (its
-//!   program's install directory, arguments that name files, its working directory: read-only)
-//!   and the paths above;
+//! * only the system directories ([`SYSTEM_PATHS`], read-only) exist, plus what the command
+//!   itself needs (its program's install directory, the directories of arguments that name
+//!   files, its working directory: read-only), the configured `paths` (read-write), the package
+//!   caches `~/.npm`, `~/.cache`, `~/.local` (read-write), and an empty writable `/tmp` and
+//!   home directory: every other directory (other homes, `/srv`, `/var`, `/run`...) is absent,
+//!   as in Python Gatekit's bubblewrap backend (on macOS the profile hides the home directory
+//!   and denies writes outside the grants);
 //! * credential stores ([`CREDENTIAL_STORES`]) are hidden even when a configured path or a
 //!   cache contains them, and a configured path inside one is refused;
 //! * `network: false` gives the server a network namespace of its own (loopback only).
@@ -42,6 +44,25 @@ pub const CREDENTIAL_STORES: &[&str] = &[
 /// Package caches under the home directory that stay writable (package runners such as `npx`
 /// and `uvx` install the server there).
 pub const CACHES: &[&str] = &[".npm", ".cache", ".local"];
+
+/// System directories visible (read-only) inside a Linux sandbox, when they exist.
+pub const SYSTEM_PATHS: &[&str] = &[
+    "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/etc", "/opt", "/nix",
+];
+
+/// A system directory as the sandbox shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SystemMount {
+    /// A directory, mounted read-only.
+    Dir(PathBuf),
+    /// A symlink (`/bin -> usr/bin` on merged-/usr systems), recreated as it is.
+    Symlink {
+        /// Where it points.
+        target: PathBuf,
+        /// The link.
+        path: PathBuf,
+    },
+}
 
 /// An upstream's `sandbox` settings, with paths already absolute.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,9 +128,11 @@ pub struct Mask {
 /// What one sandboxed start of a server may see.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan {
+    /// System directories (Linux: the only part of the host's tree shown without a grant).
+    pub system: Vec<SystemMount>,
     /// Directories replaced by an empty, writable tmpfs: `/tmp` and the home directory.
     pub hidden: Vec<PathBuf>,
-    /// Paths shown read-only inside a hidden directory (what the command needs).
+    /// Paths shown read-only outside the system directories (what the command needs).
     pub read_only: Vec<PathBuf>,
     /// Paths shown read-write: existing caches and the configured paths.
     pub writable: Vec<PathBuf>,
@@ -185,14 +208,22 @@ pub fn plan(spec: &SandboxSpec, process: &ProcessSpec, host: &Host) -> Result<Pl
         }
     }
 
+    let system = system_mounts();
+    let shown: Vec<PathBuf> = system
+        .iter()
+        .filter_map(|m| match m {
+            SystemMount::Dir(d) => Some(d.clone()),
+            SystemMount::Symlink { .. } => None,
+        })
+        .collect();
     let mut read_only = Vec::new();
     let mut need = |path: PathBuf| {
-        // Never expose a hidden directory as a whole (a server started from the home
-        // directory must not see all of it); its content is what is granted.
-        if hidden.iter().any(|h| h == &path) {
+        // Never expose a hidden directory (or the root) as a whole: a server started from
+        // the home directory must not see all of it.
+        if path.parent().is_none() || hidden.iter().any(|h| h == &path) {
             return;
         }
-        if hidden.iter().any(|h| path.starts_with(h)) {
+        if !shown.iter().any(|s| path.starts_with(s)) {
             read_only.push(path);
         }
     };
@@ -206,9 +237,15 @@ pub fn plan(spec: &SandboxSpec, process: &ProcessSpec, host: &Host) -> Result<Pl
             continue;
         }
         let path = absolute(Path::new(arg), &host.cwd);
-        if path.exists() {
-            need(path.clone());
-            need(canonical(&path));
+        for path in [path.clone(), canonical(&path)] {
+            // A script's directory (it may import its siblings), else the file alone.
+            match path.parent().filter(|_| path.is_file()) {
+                Some(dir) if dir.parent().is_some() && !hidden.iter().any(|h| h == dir) => {
+                    need(dir.to_path_buf())
+                }
+                _ if path.exists() => need(path),
+                _ => {}
+            }
         }
     }
     let cwd = canonical(&host.cwd);
@@ -232,6 +269,7 @@ pub fn plan(spec: &SandboxSpec, process: &ProcessSpec, host: &Host) -> Result<Pl
         })
         .collect();
     Ok(Plan {
+        system,
         hidden,
         read_only,
         writable,
@@ -263,6 +301,33 @@ pub async fn prepare(
     }
 }
 
+/// The [`SYSTEM_PATHS`] that exist, plus the target of `/etc/resolv.conf` when it is a link
+/// out of them (systemd-resolved keeps it under `/run`): name resolution must keep working.
+fn system_mounts() -> Vec<SystemMount> {
+    let mut out = Vec::new();
+    for path in SYSTEM_PATHS.iter().map(PathBuf::from) {
+        let Ok(meta) = std::fs::symlink_metadata(&path) else {
+            continue;
+        };
+        if meta.file_type().is_symlink() {
+            if let Ok(target) = std::fs::read_link(&path) {
+                out.push(SystemMount::Symlink { target, path });
+            }
+        } else if meta.is_dir() {
+            out.push(SystemMount::Dir(path));
+        }
+    }
+    let resolv = canonical(Path::new("/etc/resolv.conf"));
+    let inside = |p: &Path| {
+        out.iter()
+            .any(|m| matches!(m, SystemMount::Dir(d) if p.starts_with(d)))
+    };
+    if resolv.exists() && !inside(&resolv) {
+        out.push(SystemMount::Dir(resolv));
+    }
+    out
+}
+
 /// Finds the program the way `execvp` would: a name with a `/` is a path from the working
 /// directory, anything else is looked up on `PATH`.
 fn resolve_program(program: &str, host: &Host) -> Option<PathBuf> {
@@ -288,7 +353,7 @@ fn install_root(program: &Path, hidden: &[PathBuf]) -> PathBuf {
     } else {
         dir
     };
-    if hidden.iter().any(|h| h.starts_with(root)) {
+    if root.parent().is_none() || hidden.iter().any(|h| h.starts_with(root)) {
         program.to_path_buf()
     } else {
         root.to_path_buf()
@@ -407,10 +472,7 @@ mod tests {
             &host,
         )
         .unwrap();
-        assert_eq!(
-            plan.read_only,
-            vec![home.join("tools"), home.join("work/server.py")]
-        );
+        assert_eq!(plan.read_only, vec![home.join("tools"), home.join("work")]);
         assert!(!plan.network);
     }
 
@@ -473,6 +535,30 @@ mod tests {
             vec![PathBuf::from("/nonexistent/gatekit-test")]
         );
         assert!(!plan.writable.iter().any(|w| w.starts_with("/nonexistent")));
+    }
+
+    #[test]
+    fn only_system_directories_and_grants_are_shown() {
+        let (_dir, host) = fake_home();
+        let home = host.home.clone().unwrap();
+        std::fs::write(home.join("notes.txt"), "x").unwrap();
+        let plan = plan(
+            &spec(&[], true),
+            &process(
+                "/usr/bin/env",
+                &[&home.join("notes.txt").display().to_string()],
+            ),
+            &host,
+        )
+        .unwrap();
+        assert!(plan.system.contains(&SystemMount::Dir("/usr".into())));
+        assert!(plan.system.iter().all(|m| match m {
+            SystemMount::Dir(d) =>
+                SYSTEM_PATHS.iter().any(|s| d.starts_with(s)) || d.ends_with("resolv.conf"),
+            SystemMount::Symlink { path, .. } => SYSTEM_PATHS.iter().any(|s| path == Path::new(s)),
+        }));
+        // A file directly in the home directory: the file alone, never the home directory.
+        assert_eq!(plan.read_only, vec![home.join("notes.txt")]);
     }
 
     #[test]

@@ -5,16 +5,16 @@
 //! machine (a container may forbid the namespaces it needs), so a failure is reported with its
 //! cause instead of as a server that "exited during initialization".
 //!
-//! Mount order matters to bubblewrap (later mounts cover earlier ones): the root read-only,
-//! then the empty tmpfs over `/tmp` and the home directory, then the granted paths from the
-//! shallowest to the deepest, then the credential-store masks last, so no grant can uncover
-//! a store.
+//! Mount order matters to bubblewrap (later mounts cover earlier ones): the system directories
+//! read-only on an empty root, then the empty tmpfs over `/tmp` and the home directory, then
+//! the granted paths from the shallowest to the deepest, then the credential-store masks last,
+//! so no grant can uncover a store.
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::{depth, Plan};
+use super::{depth, Plan, SystemMount};
 use crate::upstream::ProcessSpec;
 
 /// The package to install when `bwrap` is missing.
@@ -117,7 +117,22 @@ pub fn args(plan: &Plan, process: &ProcessSpec) -> Vec<String> {
         .map(String::from)
         .collect();
     let mut push = |parts: &[&str]| out.extend(parts.iter().map(|s| s.to_string()));
-    push(&["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]);
+    for mount in &plan.system {
+        match mount {
+            SystemMount::Dir(dir) => {
+                let dir = dir.display().to_string();
+                push(&["--ro-bind", &dir, &dir]);
+            }
+            SystemMount::Symlink { target, path } => {
+                push(&[
+                    "--symlink",
+                    &target.display().to_string(),
+                    &path.display().to_string(),
+                ]);
+            }
+        }
+    }
+    push(&["--dev", "/dev", "--proc", "/proc"]);
     for hidden in &plan.hidden {
         push(&["--tmpfs", &hidden.display().to_string()]);
     }
@@ -158,6 +173,13 @@ mod tests {
 
     fn plan() -> Plan {
         Plan {
+            system: vec![
+                SystemMount::Dir("/usr".into()),
+                SystemMount::Symlink {
+                    target: "usr/bin".into(),
+                    path: "/bin".into(),
+                },
+            ],
             hidden: vec!["/tmp".into(), "/home/u".into()],
             read_only: vec!["/home/u/tools".into()],
             writable: vec![
@@ -195,7 +217,7 @@ mod tests {
     fn mounts_are_ordered_root_hidden_grants_by_depth_then_masks() {
         let args = args(&plan(), &process()).join(" ");
         let expected = "--die-with-parent --new-session --unshare-all \
-            --ro-bind / / --dev /dev --proc /proc --tmpfs /tmp --tmpfs /home/u \
+            --ro-bind /usr /usr --symlink usr/bin /bin --dev /dev --proc /proc --tmpfs /tmp --tmpfs /home/u \
             --bind /home /home --ro-bind /home/u/tools /home/u/tools --bind /home/u/.npm /home/u/.npm \
             --bind /home/u/work/deep /home/u/work/deep \
             --tmpfs /home/u/.ssh --remount-ro /home/u/.ssh --ro-bind /dev/null /home/u/.vault-token \

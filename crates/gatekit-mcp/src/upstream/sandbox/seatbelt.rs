@@ -110,6 +110,7 @@ mod tests {
 
     fn plan(network: bool) -> Plan {
         Plan {
+            system: vec![],
             hidden: vec!["/tmp".into(), "/Users/u".into()],
             read_only: vec!["/Users/u/.nvm/versions/node/v22".into()],
             writable: vec!["/Users/u/.npm".into(), "/srv/data".into()],
