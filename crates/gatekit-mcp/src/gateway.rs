@@ -21,6 +21,7 @@ mod intercept;
 mod lists;
 mod routing;
 mod server_requests;
+mod topology;
 
 use std::collections::HashMap;
 use std::sync::atomic::AtomicI64;
@@ -101,8 +102,7 @@ struct ServerRequest {
 
 /// One client's gateway.
 pub struct Gateway {
-    upstreams: Vec<Arc<Upstream>>,
-    by_name: HashMap<String, usize>,
+    topology: RwLock<Arc<topology::Topology>>,
     settings: GatewaySettings,
     client: RwLock<Option<ClientSender>>,
     phase: Mutex<Lifecycle>,
@@ -116,7 +116,7 @@ pub struct Gateway {
 impl std::fmt::Debug for Gateway {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Gateway")
-            .field("upstreams", &self.by_name)
+            .field("upstreams", &self.topo().by_name)
             .finish_non_exhaustive()
     }
 }
@@ -141,13 +141,10 @@ pub async fn run(
         .map(|(i, spec)| Upstream::start(i, spec.clone(), inbound_tx.clone()))
         .collect();
     drop(inbound_tx);
-    let by_name = upstreams
-        .iter()
-        .map(|u| (u.name().to_string(), u.index))
-        .collect();
+    let topology =
+        topology::Topology::new(upstreams, settings.hooks.clone(), settings.audit.clone());
     let gw = Arc::new(Gateway {
-        upstreams,
-        by_name,
+        topology: RwLock::new(Arc::new(topology)),
         settings,
         client: RwLock::new(Some(client)),
         phase: Mutex::new(Lifecycle::AwaitingInitialize),
@@ -178,8 +175,8 @@ pub async fn run(
         gw.drain().await;
     }
     let stops: Vec<_> = gw
-        .upstreams
-        .iter()
+        .topo()
+        .active()
         .map(|u| {
             let u = Arc::clone(u);
             tokio::spawn(async move { u.shutdown().await })
@@ -442,13 +439,13 @@ impl Gateway {
             });
         }
         let raw: Arc<RawValue> = Arc::from(jsonrpc::to_raw(&params));
-        for up in &self.upstreams {
+        let topo = self.topo();
+        for up in topo.active() {
             up.initialize_with(Arc::clone(&raw));
         }
         let timeout = self.settings.connection_timeout;
-        let waits: Vec<_> = self
-            .upstreams
-            .iter()
+        let waits: Vec<_> = topo
+            .active()
             .map(|up| {
                 let up = Arc::clone(up);
                 tokio::spawn(async move { up.ready_session(timeout).await })
@@ -456,7 +453,7 @@ impl Gateway {
             .collect();
         let mut ready = Vec::new();
         let mut failed = Vec::new();
-        for (up, wait) in self.upstreams.iter().zip(waits) {
+        for (up, wait) in topo.active().zip(waits) {
             match wait.await {
                 Ok(Ok(session)) => ready.push((up.name().to_string(), session)),
                 Ok(Err(e)) => failed.push(e.to_string()),
@@ -512,7 +509,15 @@ impl Gateway {
         params: Option<&RawValue>,
     ) -> Result<Outcome, UpstreamError> {
         let timeout = self.settings.request_timeout;
-        let session = self.upstreams[upstream].ready_session(timeout).await?;
+        let up = self
+            .topo()
+            .get(upstream)
+            .cloned()
+            .ok_or_else(|| UpstreamError::Unavailable {
+                name: format!("#{upstream}"),
+                reason: "removed from the configuration".into(),
+            })?;
+        let session = up.ready_session(timeout).await?;
         let mut pending = session.request(method, params).await?;
         if let Some(client_id) = client_id {
             if let Some(entry) = lock(&self.inflight).get_mut(client_id) {
@@ -616,7 +621,7 @@ impl Gateway {
     }
 
     async fn set_level(&self, params: Option<Box<RawValue>>) -> Handled {
-        for up in &self.upstreams {
+        for up in self.topo().active() {
             let Status::Ready(session) = up.status() else {
                 continue;
             };
@@ -641,7 +646,7 @@ impl Gateway {
             _ => {
                 // Written from their own tasks: an upstream that stops reading its stdin must
                 // not stall the loop that reads the client (and so every other upstream).
-                for up in &self.upstreams {
+                for up in self.topo().active() {
                     if let Status::Ready(session) = up.status() {
                         let (method, params) = (method.to_string(), params.clone());
                         tokio::spawn(async move {
@@ -678,6 +683,23 @@ impl Gateway {
         if let Some(cancel) = cancel {
             let _ = cancel.send(());
         }
+    }
+}
+
+impl Gateway {
+    /// The current topology (a snapshot: a reload replaces it, never changes it).
+    fn topo(&self) -> Arc<topology::Topology> {
+        Arc::clone(&self.topology.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// The audit sink of the current topology.
+    fn audit(&self) -> Option<Arc<dyn AuditSink>> {
+        self.topo().audit.clone()
+    }
+
+    /// The name of upstream `index` (`None` once it was removed).
+    fn upstream_name(&self, index: usize) -> Option<Arc<str>> {
+        self.topo().get(index).map(|u| Arc::clone(&u.spec.name))
     }
 }
 

@@ -42,8 +42,9 @@ impl Gateway {
     }
 
     pub(super) async fn answer_upstream(&self, sr: ServerRequest, outcome: Outcome) {
-        match self.upstreams[sr.upstream].status() {
-            Status::Ready(session) if session.generation == sr.generation => {
+        let status = self.topo().get(sr.upstream).map(|u| u.status());
+        match status {
+            Some(Status::Ready(session)) if session.generation == sr.generation => {
                 let _ = session
                     .send_line(jsonrpc::encode_response(&sr.id, &outcome))
                     .await;
@@ -53,6 +54,11 @@ impl Gateway {
     }
 
     pub(super) async fn on_upstream_message(&self, msg: Inbound) {
+        let Some(name) = self.upstream_name(msg.upstream) else {
+            debug!("A message from an upstream removed from the configuration; dropped.");
+            return;
+        };
+        let name: &str = &name;
         match msg.kind {
             InboundKind::System {
                 ok,
@@ -60,7 +66,7 @@ impl Gateway {
                 message,
                 details,
             } => {
-                let Some(audit) = &self.settings.audit else {
+                let Some(audit) = self.audit() else {
                     return;
                 };
                 let session = self.session_info();
@@ -71,7 +77,7 @@ impl Gateway {
                         SystemSeverity::Error
                     },
                     action,
-                    upstream: Some(self.upstreams[msg.upstream].name()),
+                    upstream: Some(name),
                     message: &message,
                     details: &details,
                     session: &session,
@@ -89,7 +95,7 @@ impl Gateway {
                     .count();
                 if outstanding >= MAX_SERVER_REQUESTS {
                     warn!(
-                        upstream = self.upstreams[msg.upstream].name(),
+                        upstream = name,
                         "Too many requests to the client outstanding; refused."
                     );
                     let err = jsonrpc::ErrorObject::new(
@@ -122,7 +128,6 @@ impl Gateway {
                 self.send_to_client(line).await;
             }
             InboundKind::Notification { method, mut params } => {
-                let name = self.upstreams[msg.upstream].name();
                 let mut stages = Vec::new();
                 let mut blocked = false;
                 let mut value: Option<Value> = None;
@@ -148,7 +153,7 @@ impl Gateway {
                 }
                 // Notifications are audited too (progress and log messages from servers), as
                 // `audit_event`s; a blocked one is recorded without its content.
-                if let Some(audit) = self.settings.audit.as_ref() {
+                if let Some(audit) = self.audit() {
                     if value.is_none() && audit.wants_bodies() {
                         value = params
                             .as_deref()
@@ -196,7 +201,7 @@ impl Gateway {
     }
 
     fn audit_blocked_notification(&self, upstream: &str, method: &str) {
-        if let Some(audit) = self.settings.audit.as_ref() {
+        if let Some(audit) = self.audit() {
             let session = self.session_info();
             let record = AuditRecord {
                 phase: Phase::Notification,
