@@ -45,7 +45,7 @@ pub struct ProxyConfig {
     /// Listener for `transport: http` (accepted for compatibility; see validation).
     #[serde(default)]
     pub http: Option<HttpListen>,
-    /// Config hot reload (accepted for compatibility; see validation).
+    /// Apply configuration file changes without a restart.
     #[serde(default)]
     pub hot_reload: HotReload,
     /// Upstream timeouts.
@@ -99,7 +99,7 @@ fn default_http_port() -> u16 {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum HotReload {
-    /// Reload for known clients.
+    /// Reload for clients known to handle `list_changed` notifications.
     Auto,
     /// Always reload.
     Enabled,

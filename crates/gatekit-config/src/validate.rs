@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 
 use crate::error::{ConfigError, ConfigErrors};
-use crate::model::{ClientTransport, ConfigFile, HotReload, LogHandler, UpstreamTransport};
+use crate::model::{ClientTransport, ConfigFile, LogHandler, UpstreamTransport};
 use crate::names::{closest, AUDITING_HANDLERS, MIDDLEWARE_HANDLERS, SECURITY_HANDLERS};
 
 /// Something that loads but deserves the operator's attention.
@@ -45,12 +45,6 @@ pub fn validate(file: &ConfigFile, source: &str) -> Result<Vec<Warning>, ConfigE
         err(
             "proxy.transport".into(),
             "`http` is not available in this version of Gatekit; use `stdio`".into(),
-        );
-    }
-    if proxy.hot_reload != HotReload::Disabled {
-        warn(
-            "proxy.hot_reload",
-            "hot reload is not supported; restart Gatekit to apply configuration changes".into(),
         );
     }
     if proxy.max_message_size < 64 * 1024 {

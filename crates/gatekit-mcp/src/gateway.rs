@@ -19,6 +19,7 @@
 
 mod intercept;
 mod lists;
+mod reload;
 mod routing;
 mod server_requests;
 mod topology;
@@ -43,6 +44,7 @@ use crate::jsonrpc::{self, codes, ErrorObject, Message, Outcome, RequestId};
 use crate::upstream::{Inbound, Session, Status, Upstream, UpstreamError, UpstreamSpec};
 
 pub use lists::ListKind;
+pub use reload::{ReloadEvent, ReloadMode, AUTO_CLIENTS};
 
 /// Gateway settings derived from the configuration.
 #[derive(Debug, Clone)]
@@ -111,6 +113,12 @@ pub struct Gateway {
     next_server_request: AtomicI64,
     resources: RwLock<routing::ResourceRoutes>,
     session: RwLock<Arc<SessionInfo>>,
+    /// Where upstreams started by a reload send their messages.
+    inbound: mpsc::Sender<Inbound>,
+    /// The client's `initialize` params, for upstreams started by a reload.
+    init_params: Mutex<Option<Arc<RawValue>>>,
+    /// Reloads are applied: `listChanged` is advertised.
+    reloadable: bool,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -133,6 +141,16 @@ pub async fn run(
     input: impl AsyncBufRead + Unpin,
     client: ClientSender,
 ) -> StopReason {
+    run_reloadable(settings, input, client, None).await
+}
+
+/// [`run`], applying the configuration changes that arrive on `reloads` (see [`reload`]).
+pub async fn run_reloadable(
+    settings: GatewaySettings,
+    input: impl AsyncBufRead + Unpin,
+    client: ClientSender,
+    reloads: Option<(mpsc::Receiver<ReloadEvent>, ReloadMode)>,
+) -> StopReason {
     let (inbound_tx, mut inbound_rx) = mpsc::channel::<Inbound>(1024);
     let upstreams: Vec<Arc<Upstream>> = settings
         .upstreams
@@ -140,7 +158,6 @@ pub async fn run(
         .enumerate()
         .map(|(i, spec)| Upstream::start(i, spec.clone(), inbound_tx.clone()))
         .collect();
-    drop(inbound_tx);
     let topology =
         topology::Topology::new(upstreams, settings.hooks.clone(), settings.audit.clone());
     let gw = Arc::new(Gateway {
@@ -156,6 +173,17 @@ pub async fn run(
             session_id: new_session_id(),
             ..SessionInfo::default()
         })),
+        inbound: inbound_tx,
+        init_params: Mutex::new(None),
+        reloadable: reloads.is_some(),
+    });
+    let reloader = reloads.map(|(mut rx, mode)| {
+        let gw = Arc::clone(&gw);
+        tokio::spawn(async move {
+            while let Some(event) = rx.recv().await {
+                gw.on_reload(event, mode).await;
+            }
+        })
     });
 
     let forwarder = tokio::spawn({
@@ -186,6 +214,9 @@ pub async fn run(
         let _ = stop.await;
     }
     forwarder.abort();
+    if let Some(reloader) = reloader {
+        reloader.abort();
+    }
     // Dropping the last sender lets the stdout writer flush and finish.
     if let Ok(mut client) = gw.client.write() {
         client.take();
@@ -439,6 +470,7 @@ impl Gateway {
             });
         }
         let raw: Arc<RawValue> = Arc::from(jsonrpc::to_raw(&params));
+        *lock(&self.init_params) = Some(Arc::clone(&raw));
         let topo = self.topo();
         for up in topo.active() {
             up.initialize_with(Arc::clone(&raw));
@@ -473,11 +505,17 @@ impl Gateway {
             )
             .with_data(json!({ "error_type": "upstream_unavailable", "details": failed })));
         }
-        let caps = handshake::merge_capabilities(
+        let mut caps = handshake::merge_capabilities(
             ready
                 .iter()
                 .filter_map(|(_, s)| s.init_result().and_then(|i| i.get("capabilities"))),
         );
+        if self.reloadable {
+            // A reload changes the lists: clients learn it from `list_changed`.
+            for list in ["tools", "prompts", "resources"] {
+                caps[list]["listChanged"] = Value::Bool(true);
+            }
+        }
         let instructions = handshake::merge_instructions(ready.iter().filter_map(|(name, s)| {
             let text = s.init_result()?.get("instructions")?.as_str()?;
             Some((name.as_str(), text))

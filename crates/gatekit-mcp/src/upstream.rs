@@ -30,8 +30,9 @@ pub use session::{PendingRequest, Session};
 
 use crate::jsonrpc::{codes, ErrorObject, RequestId};
 
-/// Settings for one upstream, derived from the configuration.
-#[derive(Debug, Clone)]
+/// Settings for one upstream, derived from the configuration. Equal specs describe the same
+/// server (a reload keeps it running).
+#[derive(Debug, Clone, PartialEq)]
 pub struct UpstreamSpec {
     /// Configured name (namespace prefix).
     pub name: Arc<str>,

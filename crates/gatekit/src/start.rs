@@ -11,10 +11,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use gatekit_config::model::HotReload;
 use gatekit_config::model::PluginEntry;
 use gatekit_config::{Config, ConfigErrors};
 use gatekit_mcp::client;
-use gatekit_mcp::gateway::{self, GatewaySettings};
+use gatekit_mcp::gateway::{self, GatewaySettings, ReloadMode};
 use gatekit_mcp::jsonrpc::{self, codes, ErrorObject, RequestId};
 use gatekit_mcp::upstream::{ProcessSpec, SandboxSpec, UpstreamSpec};
 use serde_json::json;
@@ -185,6 +186,11 @@ pub fn run_gateway(path: &Path, verbose: bool) -> ExitCode {
         1 => sinks.pop(),
         _ => Some(Arc::new(gatekit_mcp::audit::Fanout(sinks))),
     };
+    let reload_mode = match cfg.file.proxy.hot_reload {
+        HotReload::Disabled => None,
+        HotReload::Enabled => Some(ReloadMode::Enabled),
+        HotReload::Auto => Some(ReloadMode::Auto),
+    };
     let runtime = match build_runtime() {
         Ok(rt) => rt,
         Err(e) => {
@@ -193,13 +199,25 @@ pub fn run_gateway(path: &Path, verbose: bool) -> ExitCode {
         }
     };
     info!(config = %cfg.source, upstreams = settings.upstreams.len(), "Gatekit starting.");
+    // The watcher's channel belongs to the runtime, so it is made inside it.
+    let siem_sink = siem
+        .as_ref()
+        .map(|(_, sink)| Arc::clone(sink) as Arc<dyn gatekit_mcp::audit::AuditSink>);
     let (reason, writer_thread) = runtime.block_on(async {
+        let reloads = reload_mode.map(|mode| {
+            (
+                crate::reload::watch(path.to_path_buf(), &cfg, siem_sink),
+                mode,
+            )
+        });
         let io = client::attach();
         // The gateway runs as a spawned task, not as the `block_on` future itself: on a
         // current-thread runtime, waking the `block_on` future always goes through the
         // driver's eventfd (a write and an extra `epoll_wait` per message), while waking a
         // spawned task from the runtime thread is a queue push.
-        let gateway = tokio::spawn(gateway::run(settings, io.input, io.output));
+        let gateway = tokio::spawn(gateway::run_reloadable(
+            settings, io.input, io.output, reloads,
+        ));
         // A panic in the gateway stays a panic, as it was when it ran inside `block_on`
         // (the task is never cancelled: the runtime outlives it).
         let reason = match gateway.await {
