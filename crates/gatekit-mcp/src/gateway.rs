@@ -724,23 +724,6 @@ impl Gateway {
     }
 }
 
-impl Gateway {
-    /// The current topology (a snapshot: a reload replaces it, never changes it).
-    fn topo(&self) -> Arc<topology::Topology> {
-        Arc::clone(&self.topology.read().unwrap_or_else(|e| e.into_inner()))
-    }
-
-    /// The audit sink of the current topology.
-    fn audit(&self) -> Option<Arc<dyn AuditSink>> {
-        self.topo().audit.clone()
-    }
-
-    /// The name of upstream `index` (`None` once it was removed).
-    fn upstream_name(&self, index: usize) -> Option<Arc<str>> {
-        self.topo().get(index).map(|u| Arc::clone(&u.spec.name))
-    }
-}
-
 /// A random, time-ordered session id (UUIDv7).
 fn new_session_id() -> String {
     uuid::Uuid::now_v7().to_string()

@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use super::Gateway;
 use crate::audit::AuditSink;
 use crate::hooks::Hooks;
 use crate::upstream::Upstream;
@@ -58,5 +59,22 @@ impl Topology {
     /// How many upstreams are current.
     pub(super) fn len(&self) -> usize {
         self.by_name.len()
+    }
+}
+
+impl Gateway {
+    /// The current topology (a snapshot: a reload replaces it, never changes it).
+    pub(super) fn topo(&self) -> Arc<Topology> {
+        Arc::clone(&self.topology.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// The audit sink of the current topology.
+    pub(super) fn audit(&self) -> Option<Arc<dyn AuditSink>> {
+        self.topo().audit.clone()
+    }
+
+    /// The name of upstream `index` (`None` once it was removed).
+    pub(super) fn upstream_name(&self, index: usize) -> Option<Arc<str>> {
+        self.topo().get(index).map(|u| Arc::clone(&u.spec.name))
     }
 }
