@@ -151,6 +151,26 @@ fn upstreams_and_plugins_change_under_a_running_session() {
     gw.close_stdin();
     assert_eq!(gw.wait_exit(WAIT), Some(0));
 
+    // No event lost across the reloads: every call has its closing record.
+    let records: Vec<Value> = std::fs::read_to_string(dir.path().join("audit.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    for id in [1, 2, 3, 6, 7, 8, 10] {
+        assert!(
+            records
+                .iter()
+                .any(|r| r["request_id"] == id && r.get("response_status").is_some()),
+            "no closing record for call {id}"
+        );
+    }
+    assert!(
+        records
+            .iter()
+            .any(|r| r["request_id"] == 4 && r["event_type"] == "SECURITY_BLOCK"),
+        "the blocked call is recorded"
+    );
     let reloads: Vec<Value> = system_events(dir.path())
         .into_iter()
         .filter(|e| e["action"] == "config_reloaded")
