@@ -296,3 +296,17 @@ impl AuditSink for AuditTrail {
         result
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Scope;
+
+    #[test]
+    fn scopes_cover_as_python_gatekit_resolves_them() {
+        let except = Scope::GlobalExcept(["b".to_string()].into());
+        assert!(Scope::Global.covers(Some("a")) && Scope::Global.covers(None));
+        assert!(except.covers(Some("a")) && !except.covers(Some("b")) && except.covers(None));
+        let only = Scope::Upstream("b".into());
+        assert!(only.covers(Some("b")) && !only.covers(Some("a")) && !only.covers(None));
+    }
+}

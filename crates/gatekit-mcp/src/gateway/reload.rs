@@ -23,7 +23,7 @@ use super::{lock, Gateway, Lifecycle};
 use crate::audit::{AuditSink, SystemRecord, SystemSeverity};
 use crate::hooks::Hooks;
 use crate::jsonrpc;
-use crate::upstream::{Upstream, UpstreamSpec};
+use crate::upstream::{Status, Upstream, UpstreamSpec};
 
 /// Whether, and for which clients, reloads are applied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -177,7 +177,7 @@ impl Gateway {
         for up in retired {
             let gw = Arc::clone(self);
             tokio::spawn(async move {
-                gw.wait_until_idle(&up.spec.name).await;
+                gw.wait_until_idle(&up).await;
                 up.shutdown().await;
             });
         }
@@ -190,13 +190,19 @@ impl Gateway {
         }
     }
 
-    /// Waits until no call in flight is routed to `name`, at most the request timeout.
-    async fn wait_until_idle(&self, name: &str) {
+    /// Waits until no call in flight is routed to `up`'s process, at most the request timeout.
+    /// (Compared by session, not by name: a restarted upstream's successor has the same name.)
+    async fn wait_until_idle(&self, up: &Upstream) {
         let deadline = Instant::now() + self.settings.request_timeout;
         while Instant::now() < deadline {
-            let busy = lock(&self.inflight)
-                .values()
-                .any(|e| e.route.as_ref().is_some_and(|(s, _)| &*s.name == name));
+            let Status::Ready(session) = up.status() else {
+                return;
+            };
+            let busy = lock(&self.inflight).values().any(|e| {
+                e.route
+                    .as_ref()
+                    .is_some_and(|(s, _)| Arc::ptr_eq(s, &session))
+            });
             if !busy {
                 return;
             }
