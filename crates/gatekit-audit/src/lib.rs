@@ -157,9 +157,11 @@ fn destination(
     if !framework.enabled {
         return Ok(None);
     }
+    let mut hash_chain = false;
     let (handler, render, file, default_name) = match handler {
         "audit_jsonl" => {
             let o: JsonlOptions = parse_options(rest, &cfg.source, path)?;
+            hash_chain = o.hash_chain;
             let bodies = BodyPolicy {
                 request: o.include_request_body,
                 response: o.include_response_body,
@@ -229,12 +231,12 @@ fn destination(
             format!("cannot open {}: {e}", file_path.display()),
         )
     })?;
-    Ok(Some(Destination::new(
-        handler,
-        render,
-        line_file,
-        framework.critical,
-    )))
+    let destination = Destination::new(handler, render, line_file, framework.critical);
+    Ok(Some(if hash_chain {
+        destination.with_hash_chain()
+    } else {
+        destination
+    }))
 }
 
 /// Expands `~` and `${VAR}`, then resolves against the config file's directory.

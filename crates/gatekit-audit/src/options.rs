@@ -65,6 +65,10 @@ pub struct JsonlOptions {
     /// Sync policy.
     #[serde(default = "default_fsync")]
     pub fsync: Fsync,
+    /// Link every line to the previous one with a SHA-256 hash chain, so `gatekit audit
+    /// verify` finds a changed, removed or reordered line (Gatekit addition; default off).
+    #[serde(default)]
+    pub hash_chain: bool,
 }
 
 /// `audit_csv`'s `csv_config`.

@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use gatekit_core::chain::Chain;
 use gatekit_core::EventFactory;
 use gatekit_core::{EventType, Severity};
 use gatekit_mcp::audit::{AuditRecord, AuditSink, SystemRecord, SystemSeverity};
@@ -79,6 +80,9 @@ pub struct Destination {
     pub scope: Scope,
     lost: AtomicU64,
     failed_at: Mutex<Option<(Instant, String)>>,
+    /// The hash chain of a JSONL destination that asked for one; held while a line is linked
+    /// and written, so lines are written in chain order.
+    chain: Option<Mutex<Chain>>,
 }
 
 impl Destination {
@@ -92,12 +96,20 @@ impl Destination {
             scope: Scope::Global,
             lost: AtomicU64::new(0),
             failed_at: Mutex::new(None),
+            chain: None,
         }
     }
 
     /// The same destination receiving only the records `scope` covers.
     pub fn scoped(mut self, scope: Scope) -> Self {
         self.scope = scope;
+        self
+    }
+
+    /// Links every line of this (JSONL) destination into a hash chain
+    /// ([`gatekit_core::chain`]).
+    pub fn with_hash_chain(mut self) -> Self {
+        self.chain = Some(Mutex::new(Chain::default()));
         self
     }
 
@@ -116,6 +128,52 @@ pub struct Meter {
     pub scope: Scope,
     /// Whether a CSV row it cannot write refuses the call (default false, as in Python).
     pub critical: bool,
+}
+
+/// Appends `line` to `d`, with the failure handling of its criticality: an error only when a
+/// critical destination could not write.
+fn append(d: &Destination, line: &str) -> Result<(), String> {
+    write(d, line).1
+}
+
+/// [`append`], also saying whether the line was written.
+fn write(d: &Destination, line: &str) -> (bool, Result<(), String>) {
+    let result = match d.file.append(line.as_bytes()) {
+        Ok(()) => {
+            d.failed_at.lock().unwrap_or_else(|e| e.into_inner()).take();
+            return (true, Ok(()));
+        }
+        Err(e) if d.critical => {
+            error!(handler = d.handler, path = %d.file.path().display(), error = %e, "Critical audit destination cannot write; refusing calls.");
+            *d.failed_at.lock().unwrap_or_else(|e| e.into_inner()) =
+                Some((Instant::now(), e.to_string()));
+            Err(format!(
+                "{} cannot write {}: {e}",
+                d.handler,
+                d.file.path().display()
+            ))
+        }
+        Err(e) => {
+            let lost = d.lost.fetch_add(1, Ordering::Relaxed) + 1;
+            warn!(handler = d.handler, path = %d.file.path().display(), error = %e, lost, "Non-critical audit destination lost a record.");
+            Ok(())
+        }
+    };
+    (false, result)
+}
+
+/// Links the JSON object `object` into `chain` and appends it; the chain moves on only when
+/// the line was written, so a lost line never becomes a predecessor.
+fn append_linked(d: &Destination, chain: &Mutex<Chain>, object: &str) -> Result<(), String> {
+    let mut chain = chain.lock().unwrap_or_else(|e| e.into_inner());
+    let (prev, hash) = chain.next(object.as_bytes());
+    let mut line = gatekit_core::chain::with_link(object, &prev, &hash);
+    line.push('\n');
+    let (written, result) = write(d, &line);
+    if written {
+        chain.commit(hash);
+    }
+    result
 }
 
 /// All audit destinations.
@@ -196,9 +254,12 @@ impl AuditSink for AuditTrail {
             let line = match &d.render {
                 Render::Jsonl(bodies) => {
                     let object = render::jsonl_object(record, &event, *bodies);
-                    let mut line = serde_json::to_string(&object).unwrap_or_default();
-                    line.push('\n');
-                    line
+                    let line = serde_json::to_string(&object).unwrap_or_default();
+                    if let Some(chain) = &d.chain {
+                        result = result.and(append_linked(d, chain, &line));
+                        continue;
+                    }
+                    line + "\n"
                 }
                 Render::Csv(dialect) => {
                     let object = plain
@@ -213,25 +274,7 @@ impl AuditSink for AuditTrail {
                     line
                 }
             };
-            match d.file.append(line.as_bytes()) {
-                Ok(()) => {
-                    d.failed_at.lock().unwrap_or_else(|e| e.into_inner()).take();
-                }
-                Err(e) if d.critical => {
-                    error!(handler = d.handler, path = %d.file.path().display(), error = %e, "Critical audit destination cannot write; refusing calls.");
-                    *d.failed_at.lock().unwrap_or_else(|e| e.into_inner()) =
-                        Some((Instant::now(), e.to_string()));
-                    result = Err(format!(
-                        "{} cannot write {}: {e}",
-                        d.handler,
-                        d.file.path().display()
-                    ));
-                }
-                Err(e) => {
-                    let lost = d.lost.fetch_add(1, Ordering::Relaxed) + 1;
-                    warn!(handler = d.handler, path = %d.file.path().display(), error = %e, lost, "Non-critical audit destination lost a record.");
-                }
-            }
+            result = result.and(append(d, &line));
         }
         for m in self
             .meters
@@ -269,9 +312,13 @@ impl AuditSink for AuditTrail {
         {
             let line = match &d.render {
                 Render::Jsonl(_) => {
-                    let mut line = serde_json::to_string(&object).unwrap_or_default();
-                    line.push('\n');
-                    line
+                    let line = serde_json::to_string(&object).unwrap_or_default();
+                    // System events are links of the hash chain like every other line.
+                    if let Some(chain) = &d.chain {
+                        result = result.and(append_linked(d, chain, &line));
+                        continue;
+                    }
+                    line + "\n"
                 }
                 Render::Csv(dialect) => dialect.row(&render::csv_values(&object)),
                 Render::Human => {
@@ -280,18 +327,7 @@ impl AuditSink for AuditTrail {
                     line
                 }
             };
-            if let Err(e) = d.file.append(line.as_bytes()) {
-                let lost = format!(
-                    "{} cannot write {}: {e}",
-                    d.handler,
-                    d.file.path().display()
-                );
-                if d.critical {
-                    result = Err(lost);
-                } else {
-                    warn!(error = %lost, "Non-critical audit destination lost a system event.");
-                }
-            }
+            result = result.and(append(d, &line));
         }
         result
     }

@@ -22,6 +22,8 @@ pub mod validate;
 
 use std::path::{Path, PathBuf};
 
+pub mod locate;
+
 pub use error::{ConfigError, ConfigErrors};
 pub use model::ConfigFile;
 pub use validate::Warning;
@@ -40,6 +42,9 @@ pub struct Config {
     pub source: String,
     /// Things that load but deserve the operator's attention.
     pub warnings: Vec<Warning>,
+    /// The text the configuration was parsed from, to locate errors found later (empty
+    /// when an environment overlay was merged in: its lines are no file's lines).
+    text: String,
 }
 
 /// Environment variable naming the environment whose overlay file applies
@@ -112,6 +117,7 @@ impl Config {
             .map_err(|e| ConfigErrors::single(ConfigError::file(&label, e.to_string())))?;
         let mut config = Self::from_yaml(&merged_text, &label, base_dir)?;
         config.source = source;
+        config.text.clear();
         Ok(config)
     }
 
@@ -125,7 +131,20 @@ impl Config {
             base_dir,
             source: source.to_string(),
             warnings,
+            text: text.to_string(),
         })
+    }
+
+    /// `error` with the line and column of its key path in this file, when it has none yet
+    /// and the key (or its nearest parent) can be found.
+    pub fn locate(&self, mut error: ConfigError) -> ConfigError {
+        if error.line.is_none() && !error.path.is_empty() {
+            if let Some((line, column)) = locate::find(&self.text, &error.path) {
+                error.line = Some(line);
+                error.column = Some(column);
+            }
+        }
+        error
     }
 
     /// Resolves a path from the file against the config file's directory.

@@ -2,7 +2,7 @@
 //!
 //! Job: one struct, [`AuditEvent`], that the gateway fills from MCP traffic and plugin
 //! decisions and that every formatter renders. Its serde form is the requirements'
-//! "Core Event Structure" with the exact field names, extended per product decision 3
+//! "Core Event Structure" with the exact field names, extended per docs/reference/targets.md §2
 //! (`event_id`, `sequence`, `host`, `gateway_version`, `schema_version`, the namespaced
 //! tool name, `duration_us`, `error`, `message`, `hash_chain`).
 //!

@@ -12,10 +12,11 @@
 //! - The JSON form (serde) uses exactly the field names of the requirements' "Core Event
 //!   Structure" (`timestamp`, `event_type`, `severity`, `source`, `version`,
 //!   `correlation_id`, `session_id`, `client_info`, `mcp_data`, `security_decision`,
-//!   `upstream_server`), plus the additions of product decision 3.
+//!   `upstream_server`), plus the additions of docs/reference/targets.md §2.
 //! - `event_id` is created once and never changes, so receivers can de-duplicate
 //!   re-sent events (delivery is at-least-once).
 
+pub mod chain;
 mod event;
 mod factory;
 mod time;

@@ -433,7 +433,7 @@ mod tests {
 
     #[test]
     fn known_instants_render_in_every_form() {
-        // 2025-11-17T09:30:00.123Z = 1763371800.123 (worked example in the wire reference).
+        // 2025-11-17T09:30:00.123Z = 1763371800.123 (docs/reference/splunk-hec.md §3).
         let t = Timestamp::from_unix_millis(1_763_371_800_123);
         assert_eq!(t.to_rfc3339_millis(), "2025-11-17T09:30:00.123Z");
         assert_eq!(render(t, Timestamp::write_epoch_millis), "1763371800123");

@@ -13,7 +13,7 @@
 //! - a circuit breaker per endpoint with ordered failover and failback;
 //! - rate limiting; graceful shutdown; per-destination [`Metrics`].
 //!
-//! The promise (product decision 5): every record handed to `submit` is delivered, still
+//! The promise (docs/reference/targets.md §3): every record handed to `submit` is delivered, still
 //! buffered, dead-lettered with a reason, or counted as dropped by the configured overflow
 //! policy. Never silently lost. See `docs/delivery.md`.
 //!

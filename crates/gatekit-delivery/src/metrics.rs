@@ -371,7 +371,7 @@ impl MetricsSnapshot {
 
     /// Drops per reason since `earlier` (an older snapshot of the same destination), only
     /// the reasons that grew. The gateway polls this to emit one `system_event` per reason
-    /// (product decision 5) without keeping its own counters.
+    /// (docs/reference/targets.md §3) without keeping its own counters.
     pub fn drops_since(&self, earlier: &MetricsSnapshot) -> Vec<(DropReason, u64)> {
         self.dropped
             .iter()

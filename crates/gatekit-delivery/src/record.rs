@@ -5,7 +5,7 @@
 //!
 //! Invariants:
 //! - `id` never changes once the record exists, so a SIEM can de-duplicate the
-//!   duplicates that at-least-once delivery allows (siem-wire-reference §8.1).
+//!   duplicates that at-least-once delivery allows (docs/reference/delivery-semantics.md §1).
 //! - `enqueued_us` is wall-clock time (microseconds since the Unix epoch) because it must
 //!   survive a restart; in-process timing decisions use `tokio::time::Instant` instead.
 

@@ -44,7 +44,7 @@ pub enum BatchOutcome {
     },
     /// The first `delivered` records were accepted, the record at index `delivered` was
     /// rejected permanently, and the rest must be sent again (Splunk HEC code 6 with
-    /// `invalid-event-number`, siem-wire-reference §8.2).
+    /// `invalid-event-number`, docs/reference/splunk-hec.md §4).
     Partial {
         /// Number of leading records accepted.
         delivered: usize,

@@ -1,6 +1,6 @@
 //! Criterion benchmarks: formatting throughput per format on one core.
 //!
-//! Target (product.md, "Performance targets"): at least 1,000,000 events/s for each of
+//! Target (docs/reference/targets.md §9): at least 1,000,000 events/s for each of
 //! CEF, LEEF, JSON and RFC 5424. Each iteration formats the seven sample events (one of
 //! each type plus a hostile one) into a reused buffer, so the figure includes escaping of
 //! hostile content. Results go into `docs/performance.md` ("Formatting").

@@ -31,7 +31,7 @@ pub const DEFAULT_VENDOR: &str = "Gatekit";
 /// Default `Device Product`.
 pub const DEFAULT_PRODUCT: &str = "Gatekit MCP Gateway";
 
-// Length limits from the CEF dictionary (wire reference §1.1 and §1.4), in bytes.
+// Length limits from the CEF dictionary (docs/reference/cef.md §1, §4), in bytes.
 const MAX_VENDOR: usize = 63;
 const MAX_PRODUCT: usize = 63;
 const MAX_DEVICE_VERSION: usize = 31;

@@ -4,11 +4,11 @@
 //! Structure" field names plus Gatekit's additions) as one compact JSON object;
 //! [`HecFormatter`] wraps it in a Splunk HEC `/services/collector/event` envelope
 //! (`time` in epoch seconds with a millisecond fraction, `host`, `source`, `sourcetype`,
-//! `index`, indexed `fields`; wire reference §4.3).
+//! `index`, indexed `fields`; docs/reference/splunk-hec.md §3).
 //!
 //! Invariants: output is one line (serde_json escapes every control character inside
 //! strings, RFC 8259 §7), so no raw CR/LF; HEC batches are these envelopes concatenated,
-//! never a JSON array (wire reference §4.4); `fields` is flat with string values only
+//! never a JSON array (splunk-hec.md §4); `fields` is flat with string values only
 //! (nested values are HEC error code 15).
 
 use gatekit_core::AuditEvent;

@@ -9,8 +9,8 @@
 //! Invariants: every property written is a declared column, with a JSON value of the
 //! column's type (a unit test checks this); absent values are omitted (the API stores
 //! null); one object per call — the connector wraps a batch in a JSON array, which the
-//! Logs Ingestion API requires (wire reference §7a), or writes one object per line for the
-//! Azure Monitor Agent's Custom JSON Logs.
+//! Logs Ingestion API requires (docs/reference/sentinel.md §1.2), or writes one object per line for
+//! the Azure Monitor Agent's Custom JSON Logs.
 
 use gatekit_core::AuditEvent;
 use serde::Serialize;
@@ -18,7 +18,7 @@ use serde::Serialize;
 use crate::error::FormatError;
 use crate::formatter::Formatter;
 
-/// Custom table name (`_CL` suffix required for custom tables, wire reference §7e).
+/// Custom table name (`_CL` suffix required for custom tables, docs/reference/sentinel.md §5).
 pub const SENTINEL_TABLE: &str = "GatekitAudit_CL";
 /// DCR input stream name (`Custom-<Name>`).
 pub const SENTINEL_STREAM: &str = "Custom-GatekitAudit";

@@ -18,7 +18,7 @@
 //! - MSG has no BOM (MSG-ANY, §6.4): receivers keep a BOM as text and CEF/LEEF parsers
 //!   anchored at `CEF:`/`LEEF:` then miss the record (rsyslog#284);
 //! - RFC 3164 always has a TAG before the body (`HOST TAG: CEF:0|...`), otherwise
-//!   receivers take `CEF` for the program name (test-peers.md).
+//!   receivers take `CEF` for the program name (docs/reference/real-peers.md §3).
 
 use gatekit_core::{AuditEvent, Severity};
 
@@ -120,7 +120,7 @@ fn is_print_ascii(b: u8) -> bool {
 /// `.`, `-` and `_` are kept and anything else becomes `_`. That is stricter than the ABNF
 /// (printable US-ASCII) on purpose: syslog-ng 3.38 rejects a whole message whose HOSTNAME
 /// contains `[`, or `:` together with `_` in some positions (found by the peer tests).
-/// QRadar cannot route on IPv6 in the header anyway (wire reference §2.1).
+/// QRadar cannot route on IPv6 in the header anyway (docs/reference/qradar.md §4).
 /// At most `max` bytes; `-` (NILVALUE) when empty.
 fn push_hostname(out: &mut Vec<u8>, s: &str, max: usize) {
     if s.is_empty() {

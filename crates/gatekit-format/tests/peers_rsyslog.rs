@@ -92,8 +92,8 @@ fn assert_cef(parsed: &Value, e: &AuditEvent, i: usize) {
         .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned()))
         .collect();
     // liblognorm 2.0.6 (Debian 12) drops the first character of the first extension key
-    // when the extension follows the last header pipe directly (test-peers.md; fixed in
-    // 2.0.7): our first key `rt` arrives as `t`.
+    // when the extension follows the last header pipe directly (docs/reference/real-peers.md §3;
+    // fixed in 2.0.7): our first key `rt` arrives as `t`.
     if let Some(v) = got.remove("t") {
         got.insert("rt".into(), v);
     }
@@ -195,7 +195,8 @@ fn rsyslog_parses_rfc3164_tagged_cef_lf_framed() {
     let fields = peers::wait_for_json_lines(&mut d, &dir.join("fields.json"), events.len());
     let parsed = peers::wait_for_json_lines(&mut d, &dir.join("parsed.json"), events.len());
     for (i, e) in events.iter().enumerate() {
-        // The TAG keeps `CEF` from being taken as the program name (test-peers.md).
+        // The TAG keeps `CEF` from being taken as the program name
+        // (docs/reference/real-peers.md §3).
         assert_eq!(fields[i]["app"], "gatekit", "event {i}: {}", fields[i]);
         assert_eq!(fields[i]["procid"], "99", "event {i}");
         assert_eq!(fields[i]["hostname"], hostname_3164(&e.host), "event {i}");

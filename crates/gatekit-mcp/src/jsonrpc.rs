@@ -17,7 +17,7 @@ use serde_json::value::RawValue;
 /// Standard and Gatekit-specific JSON-RPC error codes.
 ///
 /// The `-32000..-32005` range follows Python Gatekit 0.3 so that client-side handling carries
-/// over (gatekit-python.md §8).
+/// over (docs/reference/python-gatekit-compat.md §1).
 pub mod codes {
     /// Invalid JSON.
     pub const PARSE_ERROR: i64 = -32700;

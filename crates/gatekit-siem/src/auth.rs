@@ -10,22 +10,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::error::SiemError;
+
 /// Called with a description of an authentication failure (to become a `system_event`).
 pub type AuthFailureHook = Arc<dyn Fn(String) + Send + Sync>;
 
 /// Minimum time between two reports of one transport.
 pub const REPORT_PERIOD: Duration = Duration::from_secs(60);
-
-/// Whether a connection error is the TLS peer refusing us or us refusing it (certificate,
-/// pin, or client-certificate trouble) rather than the network: such errors are
-/// authentication failures.
-pub fn is_tls_rejection(reason: &str) -> bool {
-    (reason.contains("TLS handshake with") && reason.contains(" failed: "))
-        || reason.contains("rejected the TLS connection")
-        || reason.contains("right after the handshake")
-        || reason.contains("received fatal alert")
-        || reason.contains("invalid peer certificate")
-}
 
 /// Shared by every transport of a SIEM sink.
 #[derive(Default)]
@@ -106,11 +97,12 @@ impl AuthReporter {
         ));
     }
 
-    /// A connection that could not be made or used: an authentication failure when TLS
-    /// refused it ([`is_tls_rejection`]), otherwise a network problem that is not counted.
-    pub fn connection_failed(&self, reason: &str) {
-        if is_tls_rejection(reason) {
-            self.failed(reason);
+    /// A connection or request that failed before any answer: counted and reported when its
+    /// kind is an authentication failure ([`SiemError::is_auth_failure`]: TLS refused our
+    /// identity or theirs), ignored here when it is plain network trouble.
+    pub fn connection_failed(&self, error: &SiemError) {
+        if error.is_auth_failure() {
+            self.failed(&error.to_string());
         }
     }
 

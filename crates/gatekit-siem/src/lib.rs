@@ -1,40 +1,86 @@
 //! Gatekit's SIEM connectors.
 //!
-//! * [`auth`]: authentication failures, counted and reported as `system_event`s.
-//! * [`config`]: the `siem` section as the SIEM requirements write it.
+//! * [`config`]: the `siem` section as the SIEM requirements write it, typed at load.
+//! * [`platform`]: the `splunk`, `qradar` and `azure_sentinel` blocks mapped onto connectors,
+//!   with formatter, framing and delivery settings; warnings returned as values.
+//! * [`connector`]: one folder per connector (file, syslog TCP/UDP/TLS, Splunk HEC, QRadar
+//!   HTTP Receiver, Sentinel Logs Ingestion and Data Collector, Event Hubs): its block, its
+//!   plan and its transport, behind one closed enum ([`connector::ConnectorPlan`]).
+//! * [`tls`] and [`http`]: the TLS settings and the HTTP client every connector shares;
+//!   [`azure`]: what the Azure connectors share (Entra ID, signatures, bodies).
+//! * [`checks`]: warnings and the insecure-setting rules every connector applies at load.
+//! * [`error`]: typed connector errors; [`auth`]: authentication failures counted and
+//!   reported as `system_event`s, decided by error kind.
+//! * [`event`]: gateway audit records → canonical events; [`sink`]: the SIEM audit sink.
 //! * [`secret`]: tokens and keys that never reach logs.
-//! * [`plan`]: configuration → destinations (formatter, framing, transport, delivery).
-//! * [`event`]: gateway audit records → canonical events.
-//! * [`sink`]: the SIEM audit sink the gateway writes to.
-//! * [`http`]: the HTTP client, status classification and request signatures.
-//! * [`transport`]: file, syslog (TCP, UDP, TLS) and HTTP transports.
 
 pub mod auth;
+pub mod azure;
+pub mod checks;
 pub mod config;
+pub mod connector;
+pub mod error;
 pub mod event;
 pub mod http;
-pub mod plan;
+pub mod platform;
 pub mod secret;
 pub mod sink;
-pub mod transport;
+pub mod tls;
 
-use gatekit_config::{Config, ConfigErrors};
+use gatekit_config::{Config, ConfigErrors, Warning};
 
+pub use error::SiemError;
 pub use sink::SiemSink;
 
-/// Checks the `siem` section offline (for `gatekit check` and start-up).
-pub fn validate(cfg: &Config) -> Result<Vec<plan::DestinationPlan>, ConfigErrors> {
-    let siem = match plan::parse(cfg) {
+/// The `siem` section, checked offline: the destinations to start and every warning.
+#[derive(Debug, Default)]
+pub struct Checked {
+    /// One plan per enabled platform.
+    pub plans: Vec<platform::DestinationPlan>,
+    /// Settings that load but deserve the operator's attention (printed by `gatekit check`,
+    /// logged by `gatekit run`).
+    pub warnings: Vec<Warning>,
+    /// `siem.hash_chain`.
+    pub hash_chain: bool,
+}
+
+/// Checks the `siem` section offline (for `gatekit check` and start-up); every error found,
+/// each with its key path and, where the file shows it, its line.
+pub fn validate(cfg: &Config) -> Result<Checked, ConfigErrors> {
+    let (checked, errors) = check(cfg);
+    if errors.is_empty() {
+        Ok(checked)
+    } else {
+        Err(ConfigErrors(errors))
+    }
+}
+
+/// [`validate`], keeping the warnings when there are errors too (`gatekit check` prints
+/// both): the plans of the platforms that planned, every warning, and every error.
+pub fn check(cfg: &Config) -> (Checked, Vec<gatekit_config::ConfigError>) {
+    let siem = match platform::parse(cfg) {
         Ok(Some(siem)) => siem,
-        Ok(None) => return Ok(Vec::new()),
-        Err(e) => return Err(ConfigErrors::single(e)),
+        Ok(None) => return (Checked::default(), Vec::new()),
+        Err(e) => return (Checked::default(), vec![cfg.locate(e)]),
     };
-    plan::plan(cfg, &siem).map_err(ConfigErrors)
+    let mut warnings = platform::Warnings::default();
+    let (plans, errors) = platform::plan(cfg, &siem, &mut warnings);
+    let warnings = warnings.0;
+    let errors = errors.into_iter().map(|e| cfg.locate(e)).collect();
+    let hash_chain = siem.hash_chain;
+    (
+        Checked {
+            plans,
+            warnings,
+            hash_chain,
+        },
+        errors,
+    )
 }
 
 /// Seconds between delivery-trouble checks (`siem.monitor_interval`, default 5).
 pub fn monitor_interval(cfg: &Config) -> std::time::Duration {
-    let secs = plan::parse(cfg)
+    let secs = platform::parse(cfg)
         .ok()
         .flatten()
         .and_then(|s| s.monitor_interval)

@@ -7,100 +7,22 @@
 
 use std::sync::Arc;
 
+use gatekit_core::chain::Chain;
 use gatekit_core::EventFactory;
-use gatekit_delivery::{Pipeline, Producer, Record, RecordId, SubmitError, Transport};
+use gatekit_delivery::{Pipeline, Producer, Record, RecordId, SubmitError};
 use gatekit_format::{Formatter, Framing};
 use gatekit_mcp::audit::{AuditRecord, AuditSink};
 use tracing::warn;
 
 use crate::auth::AuthMonitor;
+use crate::connector::ConnectorPlan;
 use crate::event::to_event;
-use crate::http::client::HttpClient;
-use crate::plan::{DestinationPlan, TransportPlan};
-use crate::transport::hec::HecTransport;
-use crate::transport::{
-    file::FileTransport, tcp::TcpTransport, tls::TlsTransport, udp::UdpTransport,
-};
+use crate::platform::DestinationPlan;
 
-/// The transport for a plan.
-pub fn build_transport(plan: &TransportPlan) -> Result<Arc<dyn Transport>, String> {
-    build_transport_with(plan, Arc::default())
-}
-
-/// The transport for a plan, counting and reporting authentication failures to `auth`.
-pub fn build_transport_with(
-    plan: &TransportPlan,
-    auth: Arc<AuthMonitor>,
-) -> Result<Arc<dyn Transport>, String> {
-    Ok(match plan {
-        TransportPlan::File(settings) => Arc::new(FileTransport::new(settings.clone())),
-        TransportPlan::Tcp { host, port } => Arc::new(TcpTransport::new(host, *port)),
-        TransportPlan::Udp { host, port } => Arc::new(UdpTransport::new(host, *port)),
-        TransportPlan::Hec {
-            endpoint,
-            settings,
-            tls,
-        } => Arc::new(hec_transport(
-            endpoint,
-            settings,
-            tls,
-            HTTP_REQUEST_TIMEOUT,
-            auth,
-        )?),
-        TransportPlan::QRadarHttp { endpoint, tls } => {
-            let client = HttpClient::new(endpoint.clone(), tls, HTTP_REQUEST_TIMEOUT)?;
-            Arc::new(crate::transport::qradar_http::QRadarHttpTransport::new(
-                client, auth,
-            ))
-        }
-        TransportPlan::Tls {
-            host,
-            port,
-            settings,
-        } => Arc::new(TlsTransport::new(host, *port, settings.clone())?.with_auth_monitor(auth)),
-        TransportPlan::LogsIngestion(plan) => plan.build(auth)?,
-        TransportPlan::DataCollector(plan) => plan.build(auth)?,
-        TransportPlan::EventHubs(plan) => plan.build(auth)?,
-    })
-}
-
-/// The platform's own health check, where it has one (Splunk HEC's health endpoint, wire
-/// reference §4.1): `Some(Ok(text))` healthy, `Some(Err(text))` not, `None` no such check.
-pub async fn health_check(plan: &TransportPlan) -> Option<Result<String, String>> {
-    let TransportPlan::Hec {
-        endpoint,
-        settings,
-        tls,
-    } = plan
-    else {
-        return None;
-    };
-    let transport = match hec_transport(
-        endpoint,
-        settings,
-        tls,
-        std::time::Duration::from_secs(10),
-        Arc::default(),
-    ) {
-        Ok(t) => t,
-        Err(e) => return Some(Err(e)),
-    };
-    Some(transport.health().await)
-}
-
-/// Per-request timeout of the HTTP transports built here.
-const HTTP_REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
-
-/// A HEC transport with its own client.
-fn hec_transport(
-    endpoint: &crate::http::client::Endpoint,
-    settings: &crate::transport::hec::HecSettings,
-    tls: &crate::transport::tls::TlsSettings,
-    timeout: std::time::Duration,
-    auth: Arc<AuthMonitor>,
-) -> Result<HecTransport, String> {
-    let client = HttpClient::new(endpoint.clone(), tls, timeout)?;
-    Ok(HecTransport::with_settings(client, settings.clone(), auth))
+/// The platform's own health check, where it has one (Splunk HEC's health endpoint):
+/// `Some(Ok(text))` healthy, `Some(Err(text))` not, `None` no such check.
+pub async fn health_check(plan: &ConnectorPlan) -> Option<Result<String, String>> {
+    plan.health_check().await
 }
 
 /// One platform's pipeline.
@@ -133,9 +55,31 @@ impl Destination {
 /// All SIEM destinations.
 pub struct SiemSink {
     destinations: Vec<Destination>,
+    /// The hash chain over the events, when `siem.hash_chain` is on: each event's link is
+    /// computed over its canonical JSON (the `json` format without the link), and the lock is
+    /// held until every destination has the event, so destinations see chain order.
+    chain: Option<std::sync::Mutex<Chain>>,
     factory: EventFactory,
     auth: Arc<AuthMonitor>,
     stopping: std::sync::atomic::AtomicBool,
+}
+
+/// How a [`SiemSink`] runs.
+#[derive(Debug, Clone, Copy)]
+pub struct SinkOptions {
+    /// How often delivery metrics are checked for trouble to report.
+    pub monitor_interval: std::time::Duration,
+    /// Link every event into a hash chain (`siem.hash_chain`).
+    pub hash_chain: bool,
+}
+
+impl Default for SinkOptions {
+    fn default() -> Self {
+        SinkOptions {
+            monitor_interval: MONITOR_INTERVAL,
+            hash_chain: false,
+        }
+    }
 }
 
 /// Default for how often delivery metrics are checked for drops, dead letters and
@@ -169,6 +113,25 @@ impl SiemSink {
         host: String,
         monitor_interval: std::time::Duration,
     ) -> Result<Arc<Self>, String> {
+        Self::start_with_options(
+            plans,
+            runtime,
+            host,
+            SinkOptions {
+                monitor_interval,
+                hash_chain: false,
+            },
+        )
+    }
+
+    /// [`SiemSink::start`] with every option.
+    pub fn start_with_options(
+        plans: Vec<DestinationPlan>,
+        runtime: &tokio::runtime::Handle,
+        host: String,
+        options: SinkOptions,
+    ) -> Result<Arc<Self>, String> {
+        let monitor_interval = options.monitor_interval;
         let mut destinations = Vec::new();
         // Transports are built before the sink exists; they reach it through this cell.
         let cell: Arc<std::sync::OnceLock<std::sync::Weak<SiemSink>>> = Arc::default();
@@ -182,7 +145,9 @@ impl SiemSink {
             })))
         };
         for plan in plans {
-            let transport = build_transport_with(&plan.transport, Arc::clone(&auth))
+            let transport = plan
+                .connector
+                .build(Arc::clone(&auth))
                 .map_err(|e| format!("{}: {e}", plan.platform))?;
             let pipeline =
                 Pipeline::spawn_on(runtime, plan.platform, plan.delivery, vec![transport])
@@ -201,6 +166,9 @@ impl SiemSink {
         }
         let sink = Arc::new(SiemSink {
             destinations,
+            chain: options
+                .hash_chain
+                .then(|| std::sync::Mutex::new(Chain::default())),
             factory: EventFactory::new(host, env!("CARGO_PKG_VERSION")),
             auth,
             stopping: std::sync::atomic::AtomicBool::new(false),
@@ -309,6 +277,23 @@ impl SiemSink {
     /// Renders `event` for every destination and hands it over without waiting; an error only
     /// when a `fail_closed` destination is full.
     pub fn submit(&self, event: &gatekit_core::AuditEvent) -> Result<(), String> {
+        let Some(chain) = &self.chain else {
+            return self.submit_unlinked(event);
+        };
+        let mut chain = chain.lock().unwrap_or_else(|e| e.into_inner());
+        let mut body = Vec::with_capacity(1024);
+        if let Err(e) = gatekit_format::JsonFormatter.format(event, &mut body) {
+            warn!(error = %e, "Event could not be rendered for the hash chain; sent unlinked.");
+            return self.submit_unlinked(event);
+        }
+        let (prev_hash, hash) = chain.next(&body);
+        let linked = event.clone().with_hash_chain(prev_hash, hash.clone());
+        chain.commit(hash);
+        self.submit_unlinked(&linked)
+    }
+
+    /// [`SiemSink::submit`] without the chain.
+    fn submit_unlinked(&self, event: &gatekit_core::AuditEvent) -> Result<(), String> {
         let id = RecordId(event.event_id.as_uuid().as_u128());
         let mut result = Ok(());
         for d in &self.destinations {

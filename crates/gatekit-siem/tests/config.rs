@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use gatekit_config::Config;
-use gatekit_siem::plan::TransportPlan;
+use gatekit_siem::connector::ConnectorPlan;
 
 fn load(siem: &str) -> Config {
     let yaml = format!(
@@ -25,21 +25,21 @@ fn the_requirements_example_shape_loads() {
     let cfg = load(
         "  enabled: true\n  buffer_size: 1000\n  flush_interval: 30\n  retry_attempts: 3\n  retry_backoff: 2.0\n  platforms:\n    splunk:\n      enabled: true\n      priority: 1\n      transport: file\n      format: cef\n      file: {path: logs/splunk.cef}\n      delivery: {batch_size: 100, batch_timeout: 30, retry_attempts: 3, retry_backoff: 2.0}\n    qradar:\n      enabled: true\n      priority: 2\n      transport: syslog_tcp\n      format: leef\n      syslog: {host: qradar.example.com, port: 514, facility: local0, severity: info}\n      dsm: {device_type: Gatekit, event_category: Application Activity, log_source_identifier: gatekit}\n    azure_sentinel:\n      enabled: false\n      priority: 3\n",
     );
-    let plans = gatekit_siem::validate(&cfg).unwrap();
+    let plans = gatekit_siem::validate(&cfg).unwrap().plans;
     assert_eq!(plans.len(), 2, "disabled platforms are skipped");
     assert_eq!(plans[0].platform, "splunk");
     assert!(
-        matches!(&plans[0].transport, TransportPlan::File(f) if f.path == std::path::Path::new("/etc/gk/logs/splunk.cef") && f.max_bytes == 100 * 1024 * 1024 && f.backups == 5)
+        matches!(&plans[0].connector, ConnectorPlan::File(f) if f.path == std::path::Path::new("/etc/gk/logs/splunk.cef") && f.max_bytes == 100 * 1024 * 1024 && f.backups == 5)
     );
     assert!(
-        matches!(&plans[1].transport, TransportPlan::Tcp { host, port: 514 } if host == "qradar.example.com")
+        matches!(&plans[1].connector, ConnectorPlan::SyslogTcp(p) if p.host == "qradar.example.com" && p.port == 514)
     );
 }
 
 #[test]
 fn a_disabled_siem_section_plans_nothing() {
     let cfg = load("  enabled: false\n  splunk: {transport: hec}\n");
-    assert!(gatekit_siem::validate(&cfg).unwrap().is_empty());
+    assert!(gatekit_siem::validate(&cfg).unwrap().plans.is_empty());
 }
 
 #[test]
@@ -97,9 +97,9 @@ fn qradar_rest_api_is_the_http_receiver_not_ariel() {
     );
     // The requirements' keys load (they are ignored with a warning, never sent).
     let cfg = load("  qradar:\n    transport: rest_api\n    rest_api: {endpoint: \"https://qradar-ec.example.com:12469\", auth_method: oauth2, client_id: gatekit-client, client_secret: s3cret}\n");
-    let plans = gatekit_siem::validate(&cfg).unwrap();
+    let plans = gatekit_siem::validate(&cfg).unwrap().plans;
     assert!(
-        matches!(&plans[0].transport, TransportPlan::QRadarHttp { endpoint, .. } if endpoint.port == 12469 && endpoint.tls)
+        matches!(&plans[0].connector, ConnectorPlan::QRadarHttp(p) if p.endpoint.port == 12469 && p.endpoint.tls)
     );
     assert!(!format!("{:?}", plans[0]).contains("s3cret"));
 }

@@ -1,5 +1,5 @@
 //! The Data Collector transport against the strict receiver of
-//! `gatekit_testkit::data_collector` (siem-wire-reference §7c): the SharedKey signature over
+//! `gatekit_testkit::data_collector` (docs/reference/sentinel.md §3): the SharedKey signature over
 //! the exact body bytes (non-ASCII text included), the headers, and every documented status.
 #![allow(clippy::unwrap_used)]
 
@@ -9,8 +9,10 @@ use std::time::Duration;
 
 use azure_common::*;
 use gatekit_delivery::{BatchOutcome, Record, Transport};
-use gatekit_siem::plan::sentinel::DataCollectorFormatter;
-use gatekit_siem::transport::data_collector::{DataCollectorSettings, DataCollectorTransport};
+use gatekit_siem::connector::data_collector::transport::{
+    DataCollectorSettings, DataCollectorTransport,
+};
+use gatekit_siem::connector::data_collector::DataCollectorFormatter;
 use gatekit_testkit::azure::Fault;
 use gatekit_testkit::data_collector::DataCollectorReceiver;
 use serde_json::json;
@@ -141,9 +143,9 @@ async fn the_receiver_is_strict() {
     // What real shippers get wrong is refused here, so the tests above mean something.
     let rx = DataCollectorReceiver::start(WORKSPACE, KEY);
     let body = r#"[{"Tool":"fs.write","User":"zoë"}]"#;
-    let date = gatekit_siem::http::azure_auth::rfc1123(gatekit_core::Timestamp::now());
+    let date = gatekit_siem::azure::signature::rfc1123(gatekit_core::Timestamp::now());
     let sign = |len: usize| {
-        gatekit_siem::http::azure_auth::data_collector_authorization(WORKSPACE, KEY, len, &date)
+        gatekit_siem::azure::signature::data_collector_authorization(WORKSPACE, KEY, len, &date)
             .unwrap()
     };
     let c = client(rx.port());

@@ -1,5 +1,5 @@
 //! The Event Hubs transport against the strict receiver of `gatekit_testkit::event_hubs`
-//! (siem-wire-reference §7d): SAS tokens from the connection string checked by signature,
+//! (docs/reference/sentinel.md §4): SAS tokens from the connection string checked by signature,
 //! token renewal, the batch body, the tier size limit, every status, and Entra bearer tokens.
 #![allow(clippy::unwrap_used)]
 
@@ -12,8 +12,8 @@ use azure_common::*;
 use gatekit_delivery::{BatchOutcome, Record, Transport};
 use gatekit_format::JsonFormatter;
 use gatekit_siem::auth::AuthMonitor;
-use gatekit_siem::http::entra::{Credential, TokenSettings, TokenSource, EVENT_HUBS_SCOPE};
-use gatekit_siem::transport::event_hubs::{
+use gatekit_siem::azure::entra::{Credential, TokenSettings, TokenSource, EVENT_HUBS_SCOPE};
+use gatekit_siem::connector::event_hubs::transport::{
     parse_connection_string, EventHubsAuth, EventHubsSettings, EventHubsTransport, BASIC_MAX_BYTES,
     STANDARD_MAX_BYTES,
 };

@@ -5,10 +5,10 @@
 use std::time::Duration;
 
 use gatekit_delivery::{BatchOutcome, Record, RecordId, Transport};
+use gatekit_siem::connector::hec::transport::HecTransport;
 use gatekit_siem::http::client::{Endpoint, HttpClient};
 use gatekit_siem::secret::Secret;
-use gatekit_siem::transport::hec::HecTransport;
-use gatekit_siem::transport::tls::TlsSettings;
+use gatekit_siem::tls::TlsSettings;
 use gatekit_testkit::hec::{Fault, HecReceiver};
 use serde_json::json;
 

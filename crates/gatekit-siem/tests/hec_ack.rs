@@ -12,10 +12,12 @@ use gatekit_delivery::{
     BatchOutcome, BreakerConfig, DeliveryConfig, Pipeline, Record, RecordId, Transport,
 };
 use gatekit_siem::auth::AuthMonitor;
+use gatekit_siem::connector::hec::transport::{
+    new_channel, AckSettings, HecSettings, HecTransport,
+};
 use gatekit_siem::http::client::{Endpoint, HttpClient};
 use gatekit_siem::secret::Secret;
-use gatekit_siem::transport::hec::{new_channel, AckSettings, HecSettings, HecTransport};
-use gatekit_siem::transport::tls::TlsSettings;
+use gatekit_siem::tls::TlsSettings;
 use gatekit_testkit::hec::{is_guid, Fault, HecOptions, HecReceiver};
 use serde_json::json;
 

@@ -1,6 +1,6 @@
 //! The Logs Ingestion transport and the Entra token source against the strict receivers of
-//! `gatekit_testkit::{entra, logs_ingestion}` (siem-wire-reference §7a, §7b): the request, every
-//! documented status, token caching, expiry and refresh, the 1 MiB cap, and nothing lost
+//! `gatekit_testkit::{entra, logs_ingestion}` (docs/reference/sentinel.md §1, §2): the request,
+//! every documented status, token caching, expiry and refresh, the 1 MiB cap, and nothing lost
 //! through an outage.
 #![allow(clippy::unwrap_used)]
 
@@ -13,8 +13,8 @@ use azure_common::*;
 use gatekit_delivery::{BatchOutcome, Pipeline, Record, Transport};
 use gatekit_format::SentinelFormatter;
 use gatekit_siem::auth::AuthMonitor;
-use gatekit_siem::http::entra::{Credential, TokenSettings, TokenSource, MONITOR_SCOPE};
-use gatekit_siem::transport::logs_ingestion::{
+use gatekit_siem::azure::entra::{Credential, TokenSettings, TokenSource, MONITOR_SCOPE};
+use gatekit_siem::connector::logs_ingestion::transport::{
     LogsIngestionSettings, LogsIngestionTransport, MAX_REQUEST_BYTES,
 };
 use gatekit_testkit::azure::Fault;
@@ -466,7 +466,7 @@ fn certificate_transport(
     dir: &std::path::Path,
     name: &str,
 ) -> (LogsIngestionTransport, Arc<AuthMonitor>) {
-    use gatekit_siem::http::entra_assertion::ClientCertificate;
+    use gatekit_siem::azure::entra_assertion::ClientCertificate;
     let certificate = ClientCertificate::load(
         &dir.join(format!("{name}.pem")),
         &dir.join(format!("{name}.key")),

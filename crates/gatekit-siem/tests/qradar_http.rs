@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use gatekit_delivery::{BatchOutcome, Record, RecordId, Transport};
 use gatekit_siem::auth::AuthMonitor;
+use gatekit_siem::connector::qradar_http::transport::QRadarHttpTransport;
 use gatekit_siem::http::client::{Endpoint, HttpClient};
-use gatekit_siem::transport::qradar_http::QRadarHttpTransport;
-use gatekit_siem::transport::tls::TlsSettings;
+use gatekit_siem::tls::TlsSettings;
 use gatekit_testkit::pki::Pki;
 use gatekit_testkit::qradar::{Fault, QRadarOptions, QRadarReceiver};
 

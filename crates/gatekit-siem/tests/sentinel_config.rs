@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use gatekit_config::Config;
-use gatekit_siem::plan::TransportPlan;
+use gatekit_siem::connector::ConnectorPlan;
 
 fn load(siem: &str) -> Config {
     std::env::set_var("GATEKIT_TEST_SENTINEL_SECRET", "s3cr3t");
@@ -16,8 +16,8 @@ fn load(siem: &str) -> Config {
     Config::from_yaml(&yaml, "t.yaml", PathBuf::from("/etc/gk")).unwrap()
 }
 
-fn plans(siem: &str) -> Vec<gatekit_siem::plan::DestinationPlan> {
-    gatekit_siem::validate(&load(siem)).unwrap()
+fn plans(siem: &str) -> Vec<gatekit_siem::platform::DestinationPlan> {
+    gatekit_siem::validate(&load(siem)).unwrap().plans
 }
 
 fn errors(siem: &str) -> String {
@@ -29,8 +29,8 @@ const LOGS: &str = "  azure_sentinel:\n    logs_ingestion_api: {endpoint: \"http
 #[test]
 fn logs_ingestion_is_the_default_transport() {
     let p = plans(LOGS);
-    let TransportPlan::LogsIngestion(plan) = &p[0].transport else {
-        panic!("{:?}", p[0].transport)
+    let ConnectorPlan::LogsIngestion(plan) = &p[0].connector else {
+        panic!("{:?}", p[0].connector)
     };
     assert_eq!(
         plan.endpoint.host,
@@ -47,8 +47,8 @@ fn logs_ingestion_is_the_default_transport() {
 #[test]
 fn the_requirements_data_collector_and_event_hubs_blocks_load() {
     let dc = plans("  azure_sentinel:\n    transport: data_collector_api\n    format: json\n    data_collector_api:\n      workspace_id: b9e2f1a0-1234-4cde-8f00-0123456789ab\n      shared_key: \"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKissLS4vMDEyMzQ1Njc4OTo7PD0+Pw==\"\n      log_type: Gatekit\n      endpoint: \"https://b9e2f1a0-1234-4cde-8f00-0123456789ab.ods.opinsights.azure.com/api/logs\"\n    auth: {method: shared_key}\n    schema:\n      table_name: Gatekit_CL\n      timestamp_field: TimeGenerated\n      custom_fields: [RequestId_s, MCPMethod_s]\n");
-    let TransportPlan::DataCollector(plan) = &dc[0].transport else {
-        panic!("{:?}", dc[0].transport)
+    let ConnectorPlan::DataCollector(plan) = &dc[0].connector else {
+        panic!("{:?}", dc[0].connector)
     };
     assert_eq!(
         plan.endpoint.prefix, "",
@@ -61,8 +61,8 @@ fn the_requirements_data_collector_and_event_hubs_blocks_load() {
         "TimeGenerated is reserved: the event time travels as EventTime"
     );
     let eh = plans("  azure_sentinel:\n    transport: event_hubs\n    event_hubs:\n      connection_string: \"Endpoint=sb://ns.servicebus.windows.net/;SharedAccessKeyName=send;SharedAccessKey=k3y=\"\n      hub_name: gatekit-events\n");
-    let TransportPlan::EventHubs(plan) = &eh[0].transport else {
-        panic!("{:?}", eh[0].transport)
+    let ConnectorPlan::EventHubs(plan) = &eh[0].connector else {
+        panic!("{:?}", eh[0].connector)
     };
     assert_eq!(
         (plan.namespace.as_str(), plan.hub.as_str()),
@@ -130,7 +130,7 @@ fn mistakes_are_errors_with_paths_and_without_secrets() {
 #[test]
 fn event_hubs_takes_tiers_and_entra() {
     let eh = plans("  azure_sentinel:\n    transport: event_hubs\n    event_hubs: {connection_string: \"Endpoint=sb://ns.servicebus.windows.net/;EntityPath=audit\", tier: basic, endpoint: \"http://127.0.0.1:9\"}\n    auth: {method: service_principal, tenant_id: t, client_id: c, client_secret: \"${GATEKIT_TEST_SENTINEL_SECRET2}\"}\n");
-    let TransportPlan::EventHubs(plan) = &eh[0].transport else {
+    let ConnectorPlan::EventHubs(plan) = &eh[0].connector else {
         panic!()
     };
     assert_eq!(plan.max_batch_bytes, 256 * 1024);
@@ -172,12 +172,12 @@ fn certificate_credentials_load_their_files() {
         &format!("certificate_file: {d}/app.pem, private_key_file: {d}/app.key"),
     );
     let p = plans(&block);
-    let TransportPlan::LogsIngestion(plan) = &p[0].transport else {
+    let ConnectorPlan::LogsIngestion(plan) = &p[0].connector else {
         panic!()
     };
     assert!(matches!(
         plan.token.credential,
-        gatekit_siem::http::entra::Credential::ClientCertificate { .. }
+        gatekit_siem::azure::entra::Credential::ClientCertificate { .. }
     ));
     let both = LOGS.replace(
         "client_secret:",

@@ -208,7 +208,7 @@ mod tests {
 
     #[test]
     fn hmac_matches_the_wire_reference_vector() {
-        // siem-wire-reference §7c.
+        // docs/reference/sentinel.md §3.3.
         let key = base64_decode("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKissLS4vMDEyMzQ1Njc4OTo7PD0+Pw==").unwrap_or_default();
         let to_sign =
             "POST\n78\napplication/json\nx-ms-date:Mon, 17 Nov 2025 09:30:00 GMT\n/api/logs";

@@ -1,6 +1,6 @@
-//! A strict Log Analytics HTTP Data Collector API endpoint (siem-wire-reference §7c,
-//! platform-corrections 16), checked against the worked signature test vector of the wire
-//! reference (see the tests of [`crate::azure`]).
+//! A strict Log Analytics HTTP Data Collector API endpoint (docs/reference/sentinel.md §3,
+//! platform-facts.md §16), checked against the worked signature test vector of
+//! sentinel.md §3.3 (see the tests of [`crate::azure`]).
 //!
 //! What it checks on `POST /api/logs`:
 //! * `api-version`: missing → 400 `MissingApiVersion`, not `2016-04-01` → 400

@@ -1,5 +1,5 @@
 //! A strict Microsoft Entra ID token endpoint (client-credentials grant) and Azure instance
-//! metadata token endpoint, written from siem-wire-reference §7b and platform-corrections 15.
+//! metadata token endpoint, written from docs/reference/sentinel.md §2 and platform-facts.md §15.
 //!
 //! What it checks on `POST /{tenant}/oauth2/v2.0/token`:
 //! * `Content-Type: application/x-www-form-urlencoded`, else 400 `invalid_request`;
@@ -20,6 +20,7 @@
 //! scope and expiry so a data receiver can answer 401 to an unknown or expired one
 //! ([`TokenIssuer::check`]), counts token requests, and can be scripted to fail (`Fault`).
 
+pub use crate::entra_jwt::RegisteredCertificate;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -50,15 +51,6 @@ pub struct EntraOptions {
     pub expires_in: u64,
     /// The registered certificate, for certificate credentials.
     pub certificate: Option<RegisteredCertificate>,
-}
-
-/// A certificate registered on the application.
-#[derive(Debug, Clone)]
-pub struct RegisteredCertificate {
-    /// Base64url SHA-256 of the certificate's DER (`x5t#S256`).
-    pub x5t_s256: String,
-    /// The RSA public key, PKCS#1 `RSAPublicKey` DER.
-    pub rsa_public_key_der: Vec<u8>,
 }
 
 impl EntraOptions {

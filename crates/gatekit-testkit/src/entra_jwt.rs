@@ -1,5 +1,5 @@
-//! Verification of Entra ID client assertions (certificate credentials, siem-wire-reference
-//! §7b), as the token endpoint does it: a compact JWT whose header says `alg: RS256` and names
+//! Verification of Entra ID client assertions (certificate credentials, docs/reference/sentinel.md
+//! §2.2), as the token endpoint does it: a compact JWT whose header says `alg: RS256` and names
 //! the registered certificate by `x5t#S256`; whose RS256 signature verifies with that
 //! certificate's RSA public key; whose `aud` is this tenant's token endpoint URL; whose `iss`
 //! and `sub` are the client id; which has a `jti`; and whose `nbf`/`exp` cover now (5 minutes
@@ -10,7 +10,15 @@ use base64::Engine;
 use serde_json::Value;
 
 use crate::azure::unix_now;
-use crate::entra::RegisteredCertificate;
+
+/// A certificate registered on the application.
+#[derive(Debug, Clone)]
+pub struct RegisteredCertificate {
+    /// Base64url SHA-256 of the certificate's DER (`x5t#S256`).
+    pub x5t_s256: String,
+    /// The RSA public key, PKCS#1 `RSAPublicKey` DER.
+    pub rsa_public_key_der: Vec<u8>,
+}
 
 /// `Ok` when `jwt` is a valid assertion for `client_id`; else the AADSTS code and a text.
 pub fn verify(

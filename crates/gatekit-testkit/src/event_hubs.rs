@@ -1,6 +1,6 @@
-//! A strict Azure Event Hubs HTTPS send endpoint (siem-wire-reference §7d,
-//! platform-corrections 16 and 17), checked against the SAS test vector of the wire
-//! reference (see this module's tests).
+//! A strict Azure Event Hubs HTTPS send endpoint (docs/reference/sentinel.md §4,
+//! platform-facts.md §16-17), checked against the SAS test vector of
+//! sentinel.md §4.3 (see this module's tests).
 //!
 //! What it checks on `POST /{hub}/messages`:
 //! * the route: another hub → 404 (`MessagingEntityNotFound`), another method → 405;
@@ -309,8 +309,8 @@ mod tests {
 
     #[test]
     fn the_wire_reference_sas_vector_checks_out() {
-        // siem-wire-reference §7d: the signature of the worked vector, recomputed here; only
-        // the expiry is moved into the future, so the signature is recomputed the same way.
+        // docs/reference/sentinel.md §4.3: the signature of the worked vector, recomputed here;
+        // only the expiry is moved into the future, so the signature is recomputed the same way.
         let o = vector();
         let sr = "https%3A%2F%2Fgk-test-ns.servicebus.windows.net%2Faudit";
         assert_eq!(

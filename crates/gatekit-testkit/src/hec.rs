@@ -1,22 +1,22 @@
 //! A strict Splunk HTTP Event Collector, written from Splunk's documented behaviour as
-//! summarised in `siem-wire-reference.md` §4 (no real Splunk can run here). What it checks:
+//! summarised in `docs/reference/splunk-hec.md` (no real Splunk can run here). What it checks:
 //!
-//! * routes (§4.1): `POST /services/collector/event` (and `/services/collector`,
+//! * routes (§1): `POST /services/collector/event` (and `/services/collector`,
 //!   `/services/collector/event/1.0`), `POST /services/collector/ack`,
 //!   `GET /services/collector/health`; anything else is 404, another method 405;
-//! * authentication (§4.2): `Authorization: Splunk <token>`; missing → 401 code 2, another
+//! * authentication (§2): `Authorization: Splunk <token>`; missing → 401 code 2, another
 //!   scheme (`Bearer`) → 401 code 3, a wrong token → 403 code 4;
-//! * the body (§4.3, §4.4): event objects back to back; a JSON array or a non-object → 400
+//! * the body (§3, §4): event objects back to back; a JSON array or a non-object → 400
 //!   code 6 with `invalid-event-number`; no `event` → code 12; a blank `event` → code 13; a
 //!   `time` that is not epoch seconds → code 6; the events before the bad one are kept
 //!   (indexed), as Splunk does; an empty body → 400 code 5; `Content-Encoding: gzip` is
 //!   accepted; a body over `max_content_length` (on the wire) → 413;
-//! * indexer acknowledgement (§4.5), when on: every data request needs a channel
+//! * indexer acknowledgement (§5), when on: every data request needs a channel
 //!   (`X-Splunk-Request-Channel` or `?channel=`), missing → 400 code 10, not a GUID → code 11;
 //!   success answers carry an `ackId` that starts at 0 and grows per channel; ack polls
 //!   `{"acks":[..]}` answer `{"acks":{"id":bool}}`; with acknowledgement off an ack poll is 400
 //!   code 14;
-//! * health (§4.1): 200 code 17, or 503 code 18 when set unhealthy.
+//! * health (§1): 200 code 17, or 503 code 18 when set unhealthy.
 //!
 //! Faults for tests are scripted per data request: a fixed reply (503 code 9, 429 with
 //! `Retry-After`, ...), a code 6 at a given index, a slow answer, a dropped connection (before
@@ -323,7 +323,7 @@ fn data(options: &HecOptions, state: &Mutex<State>, req: Request) -> Reply {
         None => {}
     }
     let (kept, rejected) = parse_events(&req.body, limit, options.keep_events);
-    // Events before a bad one are indexed (siem-wire-reference §4.4).
+    // Events before a bad one are indexed (docs/reference/splunk-hec.md §4).
     if !ack_lost {
         st.event_count += kept.count as u64;
         st.events.extend(kept.values);
@@ -370,8 +370,8 @@ struct Kept {
 }
 
 /// Splits `body` into envelopes and checks each; stops at the first bad one, returning its
-/// HEC code, text and index (events before it stay accepted, §4.4). `limit` injects a bad
-/// event at that index.
+/// HEC code, text and index (events before it stay accepted, splunk-hec.md §4). `limit` injects a
+/// bad event at that index.
 fn parse_events(
     body: &[u8],
     limit: Option<usize>,
@@ -389,7 +389,7 @@ fn parse_events(
             return (kept, Some((6, "Invalid data format", i)));
         }
         // A derived struct would also take a JSON array as a sequence of fields; HEC takes
-        // objects only (an array is code 6, §4.4).
+        // objects only (an array is code 6, splunk-hec.md §4).
         let is_object = body[start..]
             .iter()
             .find(|b| !b.is_ascii_whitespace())

@@ -1,6 +1,6 @@
 //! Strict test receivers for the SIEM endpoints that cannot be installed on a test machine
 //! (Splunk HEC, Entra ID, Logs Ingestion, Data Collector, Event Hubs). Each is written from the documented behaviour in
-//! `siem-wire-reference.md` and its worked test vectors, says in its module doc exactly what
+//! the `docs/reference/` pages and their worked test vectors, says in its module doc exactly what
 //! it checks, and can inject the faults a transport must survive (error statuses,
 //! `Retry-After`, slow answers, dropped connections, lost acknowledgements).
 //!

@@ -1,5 +1,5 @@
-//! A strict Azure Monitor Logs Ingestion API endpoint (siem-wire-reference §7a,
-//! platform-corrections 14), with the Entra token endpoint of [`crate::entra`] on the same
+//! A strict Azure Monitor Logs Ingestion API endpoint (docs/reference/sentinel.md §1,
+//! platform-facts.md §14), with the Entra token endpoint of [`crate::entra`] on the same
 //! port (so one receiver serves `authority_host` and `endpoint`).
 //!
 //! What it checks on `POST /dataCollectionRules/{dcr}/streams/{stream}`:
@@ -53,7 +53,8 @@ pub struct LogsIngestionOptions {
     /// Keep every record (tests); `false` only counts them (benchmarks).
     pub keep_records: bool,
     /// Refuse a request whose records' `TimeGenerated` span more than this, with 400
-    /// `RecordsTimeRangeIsMoreThan30Minutes`, as some tables do (§7a); `None`: no limit.
+    /// `RecordsTimeRangeIsMoreThan30Minutes`, as some tables do (sentinel.md §1.3); `None`: no
+    /// limit.
     pub max_time_range: Option<std::time::Duration>,
 }
 

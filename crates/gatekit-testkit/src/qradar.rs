@@ -1,6 +1,6 @@
 //! A strict QRadar HTTP Receiver log source, written from IBM's "HTTP Receiver protocol
-//! configuration options" as summarised in `siem-wire-reference.md` §6.2 and
-//! `platform-corrections.md` 4 (no QRadar can run here). What it does:
+//! configuration options" as summarised in `docs/reference/qradar.md` §2 and
+//! `docs/reference/platform-facts.md` §4 (no QRadar can run here). What it does:
 //!
 //! * takes `POST` on any path (the log source listens on a port, not a route); other methods
 //!   are 405; served over HTTPS with a client certificate demanded when started with a

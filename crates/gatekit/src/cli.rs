@@ -53,6 +53,23 @@ enum Command {
         #[command(subcommand)]
         command: SiemCommand,
     },
+    /// Audit trail tools.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Check the hash chain of a JSONL audit trail or of a SIEM stream received as JSON lines
+    /// (files in order, oldest rotated file first); lists every changed, removed, reordered or
+    /// duplicated record.
+    Verify {
+        /// The files, oldest first.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -96,6 +113,9 @@ pub fn main() -> ExitCode {
             crate::example_server::serve_stdio();
             ExitCode::SUCCESS
         }
+        Command::Audit {
+            command: AuditCommand::Verify { files },
+        } => crate::audit_cmd::verify(&files),
         Command::Siem { command } => match command {
             SiemCommand::Sample { format } => siem_sample(&format),
             SiemCommand::Test { config } => crate::siem_cmd::test(&config),

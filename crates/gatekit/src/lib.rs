@@ -6,7 +6,9 @@
 //! * [`logs`]: Gatekit's own diagnostics (stderr or a file; never stdout).
 //! * [`example_server`]: a small MCP server used by the demo, the tests and the benchmarks.
 //! * [`demo`]: the README's first command: a scripted MCP session through the gateway.
+//! * [`siem_cmd`], [`audit_cmd`]: the `siem` tools and `audit verify`.
 
+pub mod audit_cmd;
 pub mod cli;
 pub mod demo;
 pub mod example_server;

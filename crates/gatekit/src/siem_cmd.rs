@@ -15,9 +15,13 @@ use gatekit_core::{AuditEvent, EventFactory, EventType, McpData, Severity, Upstr
 use gatekit_delivery::{BatchOutcome, Record, RecordId};
 use serde_json::json;
 
-fn plans(path: &Path) -> Result<Vec<gatekit_siem::plan::DestinationPlan>, String> {
+fn plans(path: &Path) -> Result<Vec<gatekit_siem::platform::DestinationPlan>, String> {
     let cfg = Config::load(path).map_err(|e| e.to_string())?;
-    let plans = gatekit_siem::validate(&cfg).map_err(|e| e.to_string())?;
+    let checked = gatekit_siem::validate(&cfg).map_err(|e| e.to_string())?;
+    for w in &checked.warnings {
+        eprintln!("warning: {w}");
+    }
+    let plans = checked.plans;
     if plans.is_empty() {
         return Err(format!(
             "{}: no SIEM platform is enabled in the `siem` section",
@@ -70,7 +74,7 @@ pub fn test(config: &Path) -> ExitCode {
             all_ok = false;
             continue;
         }
-        let transport = match gatekit_siem::sink::build_transport(&plan.transport) {
+        let transport = match plan.connector.build(std::sync::Arc::default()) {
             Ok(t) => t,
             Err(e) => {
                 println!("{:<15} FAILED: {e}", plan.platform);
@@ -78,7 +82,7 @@ pub fn test(config: &Path) -> ExitCode {
                 continue;
             }
         };
-        match rt.block_on(gatekit_siem::sink::health_check(&plan.transport)) {
+        match rt.block_on(plan.connector.health_check()) {
             Some(Ok(text)) => println!("{:<15} health endpoint: {text}", plan.platform),
             Some(Err(text)) => {
                 println!("{:<15} health endpoint FAILED: {text}", plan.platform);

@@ -28,12 +28,22 @@ pub fn check(path: &Path) -> ExitCode {
             for w in &cfg.warnings {
                 eprintln!("warning: {w}");
             }
-            let checked = gatekit_plugins::build_hooks(&cfg)
-                .map(|_| ())
-                .and(gatekit_audit::validate(&cfg))
-                .and(gatekit_siem::validate(&cfg).map(|_| ()));
-            if let Err(errors) = checked {
-                print_errors(&errors);
+            // Every section is checked, and every error of every section printed: a user fixing
+            // a file should not meet the next section's problems one run at a time.
+            let mut errors = Vec::new();
+            if let Err(e) = gatekit_plugins::build_hooks(&cfg) {
+                errors.extend(e.0.into_iter().map(|e| cfg.locate(e)));
+            }
+            if let Err(e) = gatekit_audit::validate(&cfg) {
+                errors.extend(e.0.into_iter().map(|e| cfg.locate(e)));
+            }
+            let (siem, siem_errors) = gatekit_siem::check(&cfg);
+            for w in &siem.warnings {
+                eprintln!("warning: {w}");
+            }
+            errors.extend(siem_errors);
+            if !errors.is_empty() {
+                print_errors(&ConfigErrors(errors));
                 return ExitCode::FAILURE;
             }
             let plugins = plugin_availability(&cfg);
@@ -142,8 +152,13 @@ pub fn run_gateway(path: &Path, verbose: bool) -> ExitCode {
             )
         }
     };
-    let siem_plans = match gatekit_siem::validate(&cfg) {
-        Ok(plans) => plans,
+    let (siem_plans, hash_chain) = match gatekit_siem::validate(&cfg) {
+        Ok(checked) => {
+            for w in &checked.warnings {
+                warn!(warning = %w, "SIEM configuration warning.");
+            }
+            (checked.plans, checked.hash_chain)
+        }
         Err(errors) => {
             return refuse_start(
                 &errors,
@@ -160,7 +175,11 @@ pub fn run_gateway(path: &Path, verbose: bool) -> ExitCode {
     let siem = if siem_plans.is_empty() {
         None
     } else {
-        match start_siem(siem_plans, gatekit_siem::monitor_interval(&cfg)) {
+        let options = gatekit_siem::sink::SinkOptions {
+            monitor_interval: gatekit_siem::monitor_interval(&cfg),
+            hash_chain,
+        };
+        match start_siem(siem_plans, options) {
             Ok(siem) => Some(siem),
             Err(e) => {
                 eprintln!("error: {e}");
@@ -240,8 +259,8 @@ pub fn run_gateway(path: &Path, verbose: bool) -> ExitCode {
 
 /// Starts SIEM delivery on a runtime of its own.
 fn start_siem(
-    plans: Vec<gatekit_siem::plan::DestinationPlan>,
-    monitor_interval: Duration,
+    plans: Vec<gatekit_siem::platform::DestinationPlan>,
+    options: gatekit_siem::sink::SinkOptions,
 ) -> Result<(tokio::runtime::Runtime, Arc<gatekit_siem::SiemSink>), String> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -250,7 +269,7 @@ fn start_siem(
         .build()
         .map_err(|e| format!("cannot start the SIEM runtime: {e}"))?;
     let sink =
-        gatekit_siem::SiemSink::start_with(plans, runtime.handle(), host_name(), monitor_interval)?;
+        gatekit_siem::SiemSink::start_with_options(plans, runtime.handle(), host_name(), options)?;
     Ok((runtime, sink))
 }
 

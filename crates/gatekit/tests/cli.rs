@@ -47,23 +47,62 @@ fn check_prints_every_problem_with_paths() {
 }
 
 #[test]
-fn check_warns_when_a_sandbox_cannot_be_launched_here() {
+fn check_prints_every_warning_and_every_sections_errors_with_lines() {
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(
         dir.path(),
-        "proxy:\n  transport: stdio\n  upstreams:\n    - {name: fs, command: [x], sandbox: {enabled: true, paths: [/srv], network: false}}\n",
+        "proxy:
+  transport: stdio
+  upstreams:
+    - {name: a, command: [x]}
+plugins:
+  auditing:
+    _global:
+      - handler: audit_jsonl
+        config: {output_file: a.jsonl, no_such_option: 1}
+siem:
+  splunk:
+    transport: hec
+    hec: {endpoint: \"http://splunk.example.com:8088\", token: plain-token}
+  qradar:
+    transport: syslog_tcp
+    syslog: {host: q.example.com, tls: {ca_file: ca.pem}}
+  azure_sentinel:
+    transport: log_analytics_agent
+    format: cef
+    log_analytics_agent: {path: s.cef}
+",
     );
     let out = Command::new(gatekit())
         .args(["check", "--config"])
         .arg(&config)
-        .env("PATH", "/nonexistent-gatekit-test")
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "the file itself is valid");
+    assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
+    // The audit section's error and both SIEM errors, in one run, each with its line.
+    assert!(err.contains("no_such_option"), "{err}");
     assert!(
-        err.contains("upstream `fs`") && err.contains("`bubblewrap` package"),
+        err.contains(":13:")
+            && err.contains("siem.splunk.hec.endpoint")
+            && err.contains("clear text"),
         "{err}"
+    );
+    assert!(
+        err.contains(":16:")
+            && err.contains("siem.qradar.syslog.tls")
+            && err.contains("unencrypted"),
+        "{err}"
+    );
+    assert!(err.contains("3 problems found"), "{err}");
+    // The warning `run` would log: the token in plain text.
+    assert!(
+        err.contains("warning: siem.splunk.hec.token") && err.contains("plain text"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("plain-token"),
+        "a secret in the output: {err}"
     );
 }
 
@@ -193,5 +232,26 @@ fn siem_sample_prints_every_event_type_in_each_format() {
     assert!(
         String::from_utf8_lossy(&bad.stderr).contains("cef"),
         "lists the valid names"
+    );
+}
+
+#[test]
+fn check_warns_when_a_sandbox_cannot_be_launched_here() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        "proxy:\n  transport: stdio\n  upstreams:\n    - {name: fs, command: [x], sandbox: {enabled: true, paths: [/srv], network: false}}\n",
+    );
+    let out = Command::new(gatekit())
+        .args(["check", "--config"])
+        .arg(&config)
+        .env("PATH", "/nonexistent-gatekit-test")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "the file itself is valid");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("upstream `fs`") && err.contains("`bubblewrap` package"),
+        "{err}"
     );
 }

@@ -1,98 +1,12 @@
-//! The typed blocks of `siem.azure_sentinel`: the requirements' `data_collector_api`,
-//! `event_hubs`, `auth` and `schema` keys, kept as written, plus the Logs Ingestion API block
-//! and the keys Gatekit needs to reach the platform as it really is (platform-corrections
-//! 12-17). Every struct denies unknown keys; every credential is a [`Secret`].
+//! The platform-level blocks of `siem.azure_sentinel`: the requirements' `auth` and `schema`
+//! keys, kept as written, plus the keys Gatekit needs to reach the platform as it really is
+//! (docs/reference/platform-facts.md §§12-17). The connector blocks (`logs_ingestion_api`,
+//! `data_collector_api`, `event_hubs`) live with their connectors. Every struct denies
+//! unknown keys; every credential is a [`Secret`].
 
 use serde::Deserialize;
 
-use super::TlsConfig;
 use crate::secret::Secret;
-
-/// `siem.azure_sentinel.logs_ingestion_api` (Gatekit addition: the current Azure Monitor
-/// ingestion path, siem-wire-reference §7a).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LogsIngestionConfig {
-    /// The DCR's logs ingestion endpoint or a Data Collection Endpoint, e.g.
-    /// `https://my-dce-5kyl.eastus-1.ingest.monitor.azure.com`.
-    pub endpoint: String,
-    /// The DCR immutable id (`dcr-` followed by 32 hex digits).
-    pub dcr_immutable_id: String,
-    /// The DCR input stream (default `Custom-GatekitAudit`).
-    #[serde(default)]
-    pub stream_name: Option<String>,
-    /// `none` (default) or `gzip`. The 1 MiB limit is counted on the uncompressed body
-    /// either way (docs/decisions/0301-azure-size-cap-and-auth-retries.md).
-    #[serde(default)]
-    pub compression: Option<String>,
-    /// Largest request body in bytes (default and maximum 1,048,576).
-    #[serde(default)]
-    pub max_request_bytes: Option<usize>,
-    /// Seconds to wait for an answer (default 30).
-    #[serde(default)]
-    pub timeout: Option<f64>,
-    /// TLS options (for a private CA or pinning; Gatekit addition).
-    #[serde(default)]
-    pub tls: Option<TlsConfig>,
-}
-
-/// `siem.azure_sentinel.data_collector_api` (the requirements' legacy HTTP Data Collector
-/// API; Microsoft retires it on 2026-09-14, siem-wire-reference §7c).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DataCollectorConfig {
-    /// Log Analytics workspace id (a GUID).
-    pub workspace_id: String,
-    /// Primary or secondary workspace key (Base64).
-    pub shared_key: Secret,
-    /// `Log-Type`: letters, digits and `_`, at most 100 characters; the table becomes
-    /// `<log_type>_CL` (default `Gatekit`).
-    #[serde(default)]
-    pub log_type: Option<String>,
-    /// Default `https://<workspace_id>.ods.opinsights.azure.com`; a trailing `/api/logs`, as
-    /// the requirements write it, is accepted.
-    #[serde(default)]
-    pub endpoint: Option<String>,
-    /// `x-ms-AzureResourceId` for resource-context queries (Gatekit addition).
-    #[serde(default)]
-    pub azure_resource_id: Option<String>,
-    /// Seconds to wait for an answer (default 30).
-    #[serde(default)]
-    pub timeout: Option<f64>,
-    /// TLS options (Gatekit addition).
-    #[serde(default)]
-    pub tls: Option<TlsConfig>,
-}
-
-/// `siem.azure_sentinel.event_hubs` (HTTPS send, siem-wire-reference §7d).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EventHubsConfig {
-    /// `Endpoint=sb://<ns>.servicebus.windows.net/;SharedAccessKeyName=..;SharedAccessKey=..`
-    /// (optionally `;EntityPath=<hub>`). With `auth.method: service_principal`, only
-    /// `Endpoint` is needed.
-    pub connection_string: Secret,
-    /// The event hub; may instead come from the connection string's `EntityPath`.
-    #[serde(default)]
-    pub hub_name: Option<String>,
-    /// `basic` (256 KiB per batch), `standard` (default) or `premium` (1 MiB) (Gatekit
-    /// addition).
-    #[serde(default)]
-    pub tier: Option<String>,
-    /// Send to this base URL instead of `https://<namespace>` (a proxy, or a local test
-    /// receiver); the SAS token still names the namespace (Gatekit addition).
-    #[serde(default)]
-    pub endpoint: Option<String>,
-    /// Lifetime of generated SAS tokens in seconds (default 3600; Gatekit addition).
-    #[serde(default)]
-    pub sas_ttl: Option<u64>,
-    /// Seconds to wait for an answer (default 30).
-    #[serde(default)]
-    pub timeout: Option<f64>,
-    /// TLS options (Gatekit addition).
-    #[serde(default)]
-    pub tls: Option<TlsConfig>,
-}
 
 /// `siem.azure_sentinel.auth`.
 #[derive(Debug, Clone, Deserialize)]

@@ -1,23 +1,24 @@
-//! A small HTTP/1.1 client for the HTTP SIEM transports: one persistent connection per
-//! endpoint (re-established after any error), TLS through the same rustls settings as the
-//! syslog transports (CA, client certificate, pinning, reload on change), and a timeout per
-//! request. Plain `http://` is accepted for local receivers.
+//! A small HTTP/1.1 client for the HTTP SIEM connectors: one persistent connection per
+//! endpoint (re-established after any error), TLS through the shared [`crate::tls`] settings
+//! (CA, client certificate, pinning, certificates re-read when their files change), a timeout
+//! per request, and typed errors ([`SiemError`]): a TLS alert or a certificate that does not
+//! verify is [`SiemError::TlsRejected`] whether it came during the handshake or (TLS 1.3)
+//! with the first request. Plain `http://` is accepted where the platform layer allows it.
 //!
 //! Requests are sent one at a time per endpoint (the delivery manager keeps one batch in flight
 //! per destination), so a single connection is enough and keeps the receiver's view ordered.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
-use rustls::pki_types::ServerName;
 use tokio::net::TcpStream;
 use tokio::sync::Mutex;
 
-use crate::transport::tls::{client_config, TlsSettings};
+use crate::error::{tls_error_in, SiemError};
+use crate::tls::{ReloadingConfig, TlsSettings};
 
 /// An endpoint URL, parsed once at load.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,14 +93,23 @@ pub struct Response {
 /// "certificate required" arrives after the handshake under TLS 1.3).
 struct Connection {
     sender: SendRequest<Full<Bytes>>,
-    task: tokio::task::JoinHandle<Option<String>>,
+    task: tokio::task::JoinHandle<Option<SiemError>>,
 }
 
 impl Connection {
-    /// `error` with the connection's own reason when it has one.
-    async fn explain(self, error: String) -> String {
+    /// `error`, or the connection's own error when that says more: a TLS rejection found by
+    /// the connection task replaces the request's generic failure.
+    async fn explain(self, error: SiemError) -> SiemError {
         match tokio::time::timeout(Duration::from_millis(200), self.task).await {
-            Ok(Ok(Some(cause))) if !error.contains(&cause) => format!("{error}: {cause}"),
+            Ok(Ok(Some(cause @ SiemError::TlsRejected { .. }))) => cause,
+            Ok(Ok(Some(cause))) => {
+                let (text, more) = (error.to_string(), cause.to_string());
+                if text.contains(&more) {
+                    error
+                } else {
+                    SiemError::Connection(format!("{text}: {more}"))
+                }
+            }
             _ => error,
         }
     }
@@ -108,8 +118,7 @@ impl Connection {
 /// The client for one endpoint.
 pub struct HttpClient {
     endpoint: Endpoint,
-    tls: Option<Arc<rustls::ClientConfig>>,
-    server_name: Option<String>,
+    tls: Option<ReloadingConfig>,
     conn: Mutex<Option<Connection>>,
     timeout: Duration,
 }
@@ -123,6 +132,18 @@ impl std::fmt::Debug for HttpClient {
 }
 
 const MAX_BODY: usize = 64 * 1024;
+
+/// `e` as a typed error: a TLS rejection when a `rustls::Error` is in its source chain,
+/// otherwise a connection failure with the whole chain as text.
+fn classify(peer: &str, e: &(dyn std::error::Error + 'static)) -> SiemError {
+    match tls_error_in(e) {
+        Some(tls) => SiemError::TlsRejected {
+            peer: peer.to_string(),
+            reason: format!("TLS with {peer} failed: {tls}"),
+        },
+        None => SiemError::Connection(format!("request to {peer} failed: {}", chain(e))),
+    }
+}
 
 /// An error with its sources (hyper's own text is only "connection error"; the TLS alert that
 /// says *why*, such as a refused client certificate, is in the source chain).
@@ -146,16 +167,16 @@ impl HttpClient {
         endpoint: Endpoint,
         tls: &TlsSettings,
         timeout: Duration,
-    ) -> Result<HttpClient, String> {
+    ) -> Result<HttpClient, SiemError> {
         let config = if endpoint.tls {
-            Some(Arc::new(client_config(tls)?))
+            let label = format!("https://{}:{}", endpoint.host, endpoint.port);
+            Some(ReloadingConfig::new(tls.clone(), &label)?)
         } else {
             None
         };
         Ok(HttpClient {
             endpoint,
             tls: config,
-            server_name: tls.server_name.clone(),
             conn: Mutex::new(None),
             timeout,
         })
@@ -166,40 +187,43 @@ impl HttpClient {
         &self.endpoint
     }
 
-    async fn connect(&self) -> Result<Connection, String> {
+    async fn connect(&self) -> Result<Connection, SiemError> {
         let addr = format!("{}:{}", self.endpoint.host, self.endpoint.port);
         let tcp = TcpStream::connect(&addr)
             .await
-            .map_err(|e| format!("cannot connect to {addr}: {e}"))?;
+            .map_err(|e| SiemError::Connect {
+                addr: addr.clone(),
+                reason: e.to_string(),
+            })?;
         let _ = tcp.set_nodelay(true);
-        let sender = if let Some(config) = &self.tls {
-            let name = self
-                .server_name
-                .clone()
-                .unwrap_or_else(|| self.endpoint.host.clone());
-            let server_name = ServerName::try_from(name.clone())
-                .map_err(|e| format!("invalid TLS server name {name}: {e}"))?;
-            let stream = tokio_rustls::TlsConnector::from(Arc::clone(config))
+        let watch = |addr: String| {
+            move |result: Result<(), hyper::Error>| result.err().map(|e| classify(&addr, &e))
+        };
+        let connection = if let Some(tls) = &self.tls {
+            let server_name = tls.server_name(&self.endpoint.host)?;
+            let stream = tokio_rustls::TlsConnector::from(tls.current()?)
                 .connect(server_name, tcp)
                 .await
-                .map_err(|e| format!("TLS handshake with {addr} failed: {e}"))?;
+                .map_err(|e| SiemError::from_io(&addr, "TLS handshake with", &e))?;
             let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
                 .await
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| classify(&addr, &e))?;
+            let done = watch(addr);
             Connection {
                 sender,
-                task: tokio::spawn(async move { conn.await.err().map(|e| chain(&e)) }),
+                task: tokio::spawn(async move { done(conn.await) }),
             }
         } else {
             let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
                 .await
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| classify(&addr, &e))?;
+            let done = watch(addr);
             Connection {
                 sender,
-                task: tokio::spawn(async move { conn.await.err().map(|e| chain(&e)) }),
+                task: tokio::spawn(async move { done(conn.await) }),
             }
         };
-        Ok(sender)
+        Ok(connection)
     }
 
     /// Sends one POST; any transport error drops the connection (the next call reconnects).
@@ -208,12 +232,12 @@ impl HttpClient {
         path: &str,
         headers: &[(&str, String)],
         body: Vec<u8>,
-    ) -> Result<Response, String> {
+    ) -> Result<Response, SiemError> {
         self.request(hyper::Method::POST, path, headers, body).await
     }
 
     /// Sends one GET (health checks, instance metadata).
-    pub async fn get(&self, path: &str, headers: &[(&str, String)]) -> Result<Response, String> {
+    pub async fn get(&self, path: &str, headers: &[(&str, String)]) -> Result<Response, SiemError> {
         self.request(hyper::Method::GET, path, headers, Vec::new())
             .await
     }
@@ -226,16 +250,17 @@ impl HttpClient {
         path: &str,
         headers: &[(&str, String)],
         body: Vec<u8>,
-    ) -> Result<Response, String> {
+    ) -> Result<Response, SiemError> {
+        let peer = format!("{}:{}", self.endpoint.host, self.endpoint.port);
         let mut guard = self.conn.lock().await;
         let result = tokio::time::timeout(self.timeout, async {
             if guard.as_ref().is_none_or(|c| c.sender.is_closed()) {
                 *guard = Some(self.connect().await?);
             }
             let Some(Connection { sender, .. }) = guard.as_mut() else {
-                return Err("no connection".to_string());
+                return Err(SiemError::Connection("no connection".to_string()));
             };
-            sender.ready().await.map_err(|e| chain(&e))?;
+            sender.ready().await.map_err(|e| classify(&peer, &e))?;
             let mut request = hyper::Request::builder()
                 .method(method.clone())
                 .uri(self.endpoint.path(path))
@@ -248,11 +273,11 @@ impl HttpClient {
             }
             let request = request
                 .body(Full::new(Bytes::from(body)))
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| SiemError::Setup(format!("cannot build the request: {e}")))?;
             let response = sender
                 .send_request(request)
                 .await
-                .map_err(|e| format!("request to {} failed: {}", self.endpoint.host, chain(&e)))?;
+                .map_err(|e| classify(&peer, &e))?;
             let status = response.status().as_u16();
             let retry_after = response
                 .headers()
@@ -262,7 +287,7 @@ impl HttpClient {
             let mut body = response.into_body();
             let mut kept = Vec::new();
             while let Some(frame) = body.frame().await {
-                let frame = frame.map_err(|e| chain(&e))?;
+                let frame = frame.map_err(|e| classify(&peer, &e))?;
                 if let Some(data) = frame.data_ref() {
                     let room = MAX_BODY.saturating_sub(kept.len());
                     kept.extend_from_slice(&data[..data.len().min(room)]);
@@ -276,11 +301,10 @@ impl HttpClient {
         })
         .await
         .unwrap_or_else(|_| {
-            Err(format!(
-                "no answer from {} within {:.1} s",
-                self.endpoint.host,
-                self.timeout.as_secs_f64()
-            ))
+            Err(SiemError::Timeout {
+                what: format!("no answer from {}", self.endpoint.host),
+                after: self.timeout,
+            })
         });
         match result {
             Ok(response) => Ok(response),

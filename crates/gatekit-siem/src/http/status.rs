@@ -1,4 +1,5 @@
-//! HTTP status → delivery outcome, in one place (siem-wire-reference §4.6 and §8.2).
+//! HTTP status → delivery outcome, in one place (docs/reference/splunk-hec.md §6,
+//! delivery-semantics.md §2).
 //!
 //! Retry: 408, 429, 500, 502, 503, 504 (honouring `Retry-After`). Split: 413. Splunk HEC codes 6
 //! ("Invalid data format"), 12 ("Event field is required") and 13 ("Event field cannot be
@@ -100,7 +101,7 @@ mod tests {
         assert_eq!(classify(&answer(413), &[200], 5), BatchOutcome::TooLarge);
     }
 
-    /// Every row of the HEC status table (siem-wire-reference §4.6).
+    /// Every row of the HEC status table (docs/reference/splunk-hec.md §6).
     #[test]
     fn every_hec_code_has_its_outcome() {
         #[derive(Debug, PartialEq)]

@@ -11,7 +11,7 @@ use gatekit_format::Formatter;
 use gatekit_siem::auth::{AuthMonitor, AuthReporter};
 use gatekit_siem::http::client::{Endpoint, HttpClient};
 use gatekit_siem::secret::Secret;
-use gatekit_siem::transport::tls::TlsSettings;
+use gatekit_siem::tls::TlsSettings;
 
 pub const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
 pub const CLIENT_ID: &str = "0f2b8e4c-5d6a-4b7c-9e1f-a2b3c4d5e6f7";

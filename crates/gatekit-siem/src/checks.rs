@@ -1,0 +1,103 @@
+//! Load-time checks every connector shares: warnings collected as values, and the rules for
+//! settings that would send events or credentials unprotected (plain `http://` to another
+//! host, certificate verification turned off).
+//!
+//! Invariant: a setting that removes protection is never quiet. It is an error unless the
+//! operator opted in with `allow_insecure: true` next to it, and then (or when it only weakens
+//! protection, like `verify_certs: false`) a warning that `gatekit check` prints and
+//! `gatekit run` logs.
+
+use gatekit_config::{Config, ConfigError, Warning};
+
+use crate::http::client::Endpoint;
+use crate::tls::{TlsConfig, TlsSettings};
+
+/// What certificate verification turned off means, for the warning.
+pub const NO_VERIFY: &str = "TLS certificate verification is off for this SIEM destination: events and credentials can be intercepted by anyone on the path";
+
+/// Warnings found while planning, in the order found.
+#[derive(Debug, Default)]
+pub struct Warnings(pub Vec<Warning>);
+
+impl Warnings {
+    /// Adds a warning about the key at `path`.
+    pub fn add(&mut self, path: impl Into<String>, message: impl Into<String>) {
+        self.0.push(Warning {
+            path: path.into(),
+            message: message.into(),
+        });
+    }
+}
+
+/// Whether `host` is this machine (a name or address on the loopback).
+fn is_loopback(host: &str) -> bool {
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// A plain `http://` endpoint: fine for a receiver on this machine; to any other host the
+/// credential and the events would cross the network in clear text, so it is an error unless
+/// `allow_insecure: true` is set (then a warning).
+pub fn plain_http(
+    cfg: &Config,
+    endpoint: &Endpoint,
+    allow_insecure: bool,
+    path: &str,
+    warnings: &mut Warnings,
+) -> Result<(), ConfigError> {
+    if is_loopback(&endpoint.host) {
+        return Ok(());
+    }
+    let message = format!(
+        "`http://{}` is not encrypted: credentials and audit events would cross the network in clear text; use https://",
+        endpoint.host
+    );
+    if allow_insecure {
+        warnings.add(
+            path,
+            format!("{message} (allowed by `allow_insecure: true`)"),
+        );
+        Ok(())
+    } else {
+        Err(ConfigError::at(
+            &cfg.source,
+            path,
+            format!("{message}, or set `allow_insecure: true` next to it to accept the risk"),
+        ))
+    }
+}
+
+/// An `https://` (or local `http://`) endpoint with its TLS settings, checked now.
+pub fn endpoint(
+    cfg: &Config,
+    url: &str,
+    tls: Option<&TlsConfig>,
+    allow_insecure: bool,
+    path: &str,
+    key: &str,
+    warnings: &mut Warnings,
+) -> Result<(Endpoint, TlsSettings), ConfigError> {
+    let src = cfg.source.as_str();
+    let endpoint =
+        Endpoint::parse(url).map_err(|e| ConfigError::at(src, format!("{path}.{key}"), e))?;
+    let tls = tls.cloned().unwrap_or_default();
+    let settings = tls.settings(cfg);
+    if endpoint.tls {
+        crate::tls::client_config(&settings)
+            .map_err(|e| ConfigError::at(src, format!("{path}.tls"), e))?;
+        if !tls.verify_certs {
+            warnings.add(format!("{path}.tls.verify_certs"), NO_VERIFY);
+        }
+    } else {
+        plain_http(
+            cfg,
+            &endpoint,
+            allow_insecure,
+            &format!("{path}.{key}"),
+            warnings,
+        )?;
+    }
+    Ok((endpoint, settings))
+}

@@ -1,0 +1,161 @@
+//! TLS syslog (RFC 5425 transport, framing per destination): SC4S on 6514 and QRadar's TLS
+//! Syslog log source.
+//!
+//! * TLS settings, pins and certificate reloading are the shared [`crate::tls`] ones.
+//! * After the handshake the transport waits briefly for the peer to hang up: GnuTLS-based
+//!   rsyslog accepts a handshake without the client certificate it requires and then closes
+//!   the connection silently (docs/reference/test-peers.md), and writes into such a
+//!   connection would appear to succeed under TLS 1.3. Such a hang-up is a
+//!   [`SiemError::TlsRejected`], an authentication failure.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use gatekit_delivery::{BatchOutcome, Record, SendFuture, Transport};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::Mutex;
+use tokio_rustls::client::TlsStream;
+use tokio_rustls::TlsConnector;
+
+use crate::auth::{AuthMonitor, AuthReporter};
+use crate::error::SiemError;
+use crate::tls::{ReloadingConfig, TlsSettings};
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long to watch a fresh connection for an immediate hang-up by the peer.
+const CLOSE_PROBE: Duration = Duration::from_millis(100);
+
+/// A TLS syslog peer.
+pub struct TlsTransport {
+    name: String,
+    host: String,
+    port: u16,
+    tls: ReloadingConfig,
+    conn: Mutex<Option<TlsStream<TcpStream>>>,
+    auth: AuthReporter,
+}
+
+impl std::fmt::Debug for TlsTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsTransport")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TlsTransport {
+    /// A transport to `host:port`; the configuration is built (and checked) now.
+    pub fn new(host: &str, port: u16, settings: TlsSettings) -> Result<Self, SiemError> {
+        let name = format!("tls:{host}:{port}");
+        Ok(TlsTransport {
+            tls: ReloadingConfig::new(settings, &name)?,
+            auth: AuthReporter::detached(&name),
+            name,
+            host: host.to_string(),
+            port,
+            conn: Mutex::new(None),
+        })
+    }
+
+    /// Reports authentication failures to `monitor`.
+    pub fn with_auth_monitor(mut self, monitor: Arc<AuthMonitor>) -> Self {
+        self.auth = AuthReporter::new(&self.name, monitor);
+        self
+    }
+
+    async fn connect(&self) -> Result<TlsStream<TcpStream>, SiemError> {
+        let config = self.tls.current()?;
+        let server_name = self.tls.server_name(&self.host)?;
+        let addr = format!("{}:{}", self.host, self.port);
+        let timed_out = |what: &str| SiemError::Timeout {
+            what: format!("{what} {addr}"),
+            after: CONNECT_TIMEOUT,
+        };
+        let tcp = match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(&addr)).await {
+            Ok(Ok(tcp)) => tcp,
+            Ok(Err(e)) => {
+                return Err(SiemError::Connect {
+                    addr,
+                    reason: e.to_string(),
+                })
+            }
+            Err(_) => return Err(timed_out("no connection to")),
+        };
+        let _ = tcp.set_nodelay(true);
+        let mut stream = match tokio::time::timeout(
+            CONNECT_TIMEOUT,
+            TlsConnector::from(config).connect(server_name, tcp),
+        )
+        .await
+        {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => return Err(SiemError::from_io(&addr, "TLS handshake with", &e)),
+            Err(_) => return Err(timed_out("no TLS handshake with")),
+        };
+        // A syslog receiver never sends application data; anything readable right after the
+        // handshake is a close or an alert (for example "certificate required").
+        let mut probe = [0u8; 1];
+        let rejected = |reason: String| SiemError::TlsRejected {
+            peer: addr.clone(),
+            reason,
+        };
+        match tokio::time::timeout(CLOSE_PROBE, stream.read(&mut probe)).await {
+            Err(_) => Ok(stream),
+            Ok(Ok(0)) => Err(rejected(format!(
+                "{addr} closed the TLS connection right after the handshake (client certificate refused?)"
+            ))),
+            Ok(Ok(_)) => Err(SiemError::Protocol(format!(
+                "{addr} sent unexpected data after the TLS handshake"
+            ))),
+            Ok(Err(e)) => Err(rejected(format!("{addr} rejected the TLS connection: {e}"))),
+        }
+    }
+}
+
+impl Transport for TlsTransport {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn send<'a>(&'a self, batch: &'a [Record]) -> SendFuture<'a> {
+        Box::pin(async move {
+            let mut conn = self.conn.lock().await;
+            // An idle connection the peer has closed would swallow the next batch (see tcp.rs).
+            let dead = match conn.as_ref() {
+                Some(c) => super::tcp::peer_hung_up(c.get_ref().0).await,
+                None => false,
+            };
+            if dead {
+                *conn = None;
+            }
+            let stream = match conn.as_mut() {
+                Some(stream) => stream,
+                None => match self.connect().await {
+                    Ok(stream) => {
+                        self.auth.succeeded();
+                        conn.insert(stream)
+                    }
+                    Err(error) => {
+                        tracing::warn!(transport = %self.name, %error, "TLS connection failed.");
+                        // Certificate, pin and client-certificate trouble (not plain network
+                        // errors) are authentication failures worth a system_event.
+                        self.auth.connection_failed(&error);
+                        return error.retry();
+                    }
+                },
+            };
+            let buf = crate::connector::batch::concatenated(batch);
+            match stream.write_all(&buf).await.and(stream.flush().await) {
+                Ok(()) => BatchOutcome::Delivered,
+                Err(e) => {
+                    *conn = None;
+                    let peer = format!("{}:{}", self.host, self.port);
+                    let error = SiemError::from_io(&peer, "TLS write to", &e);
+                    self.auth.connection_failed(&error);
+                    error.retry()
+                }
+            }
+        })
+    }
+}

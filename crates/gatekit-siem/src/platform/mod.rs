@@ -1,0 +1,204 @@
+//! From the `siem` configuration to destinations: the requirements' `splunk`, `qradar` and
+//! `azure_sentinel` blocks mapped onto connectors, each with its formatter, framing and
+//! delivery settings.
+//!
+//! Platform defaults follow the platforms (docs/reference/platform-facts.md): Splunk `sc4s` is
+//! CEF in RFC 5424 over TLS with LF framing; QRadar takes LEEF 2.0 in RFC 5424; the file
+//! connectors write one JSON object (or CEF line) per line; HEC, the HTTP Receiver and the Azure
+//! APIs take their own bodies. A configuration that could not deliver (an unknown transport, a
+//! missing endpoint, QRadar's search API as a target) is an error at load that says so; a
+//! configuration that delivers with less protection than it could (certificate verification
+//! off, plain `http://`, a credential in plain text, a retired API) is a [`Warning`], returned
+//! as a value ([`Warnings`]) so `gatekit check` prints every one that `gatekit run` would
+//! log.
+
+use gatekit_config::{yaml, Config, ConfigError};
+use gatekit_delivery::{DeliveryConfig, DeliverySettings};
+use gatekit_format::{Formatter, Framing};
+
+use crate::config::SiemConfig;
+use crate::connector::ConnectorPlan;
+
+mod qradar;
+mod sentinel;
+mod splunk;
+
+pub use crate::checks::Warnings;
+
+/// One enabled platform, ready to build.
+pub struct DestinationPlan {
+    /// `splunk`, `qradar` or `azure_sentinel`.
+    pub platform: &'static str,
+    /// Renders one event.
+    pub formatter: Box<dyn Formatter>,
+    /// Frames one event on the wire.
+    pub framing: Framing,
+    /// Where it goes.
+    pub connector: ConnectorPlan,
+    /// Queue, batching, retry, disk buffer.
+    pub delivery: DeliverySettings,
+    /// Whether a full queue refuses tool calls (`overflow: fail_closed`).
+    pub fail_closed: bool,
+}
+
+impl std::fmt::Debug for DestinationPlan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DestinationPlan")
+            .field("platform", &self.platform)
+            .field("framing", &self.framing)
+            .field("connector", &self.connector)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Parses and checks the `siem` section; `None` when there is none or it is disabled.
+pub fn parse(cfg: &Config) -> Result<Option<SiemConfig>, ConfigError> {
+    let Some(value) = cfg.file.siem.clone() else {
+        return Ok(None);
+    };
+    let siem: SiemConfig = serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        ConfigError::at(
+            &cfg.source,
+            format!("siem.{path}").trim_end_matches('.'),
+            e.into_inner().to_string(),
+        )
+    })?;
+    Ok(siem.enabled.then_some(siem))
+}
+
+/// The delivery settings of one platform: its `delivery` block over the global defaults.
+pub(crate) fn delivery(
+    cfg: &Config,
+    siem: &SiemConfig,
+    block: Option<&yaml::Mapping>,
+    platform: &str,
+    path: &str,
+) -> Result<(DeliverySettings, bool), ConfigError> {
+    delivery_with(cfg, siem, block, platform, path, &[])
+}
+
+/// [`delivery`] with defaults of the transport (for example HEC's request size) that the
+/// platform's own `delivery` block can override.
+pub(crate) fn delivery_with(
+    cfg: &Config,
+    siem: &SiemConfig,
+    block: Option<&yaml::Mapping>,
+    platform: &str,
+    path: &str,
+    transport_defaults: &[(&str, yaml::Value)],
+) -> Result<(DeliverySettings, bool), ConfigError> {
+    let mut map = block.cloned().unwrap_or_default();
+    for (key, value) in transport_defaults {
+        map.entry(yaml::Value::from(*key))
+            .or_insert_with(|| value.clone());
+    }
+    let mut default = |key: &str, value: Option<yaml::Value>| {
+        if let Some(v) = value {
+            map.entry(yaml::Value::from(key)).or_insert(v);
+        }
+    };
+    default(
+        "buffer_size",
+        siem.buffer_size.map(|v| yaml::Value::from(v as u64)),
+    );
+    default("flush_interval", siem.flush_interval.map(yaml::Value::from));
+    default("retry_attempts", siem.retry_attempts.map(yaml::Value::from));
+    default("retry_backoff", siem.retry_backoff.map(yaml::Value::from));
+    // Dead letters need a home even without a disk buffer: next to the configuration.
+    let dead_letter = cfg.resolve_path(&format!("logs/siem-{platform}-dead-letter.jsonl"));
+    default(
+        "dead_letter_path",
+        Some(yaml::Value::from(dead_letter.display().to_string())),
+    );
+    let config: DeliveryConfig = serde_path_to_error::deserialize(yaml::Value::Mapping(map))
+        .map_err(|e| {
+            ConfigError::at(
+                &cfg.source,
+                format!("{path}.delivery.{}", e.path()),
+                e.into_inner().to_string(),
+            )
+        })?;
+    let fail_closed = config.overflow == gatekit_delivery::OverflowPolicy::FailClosed;
+    let settings = config
+        .validate(&format!("{path}.delivery"))
+        .map_err(|e| ConfigError::at(&cfg.source, e.key, e.reason))?;
+    Ok((settings, fail_closed))
+}
+
+/// A platform configured directly (`siem.<key>`) or under `siem.platforms.<key>`, with the
+/// path it was found at; both at once is an error.
+fn locate<'a, T>(
+    src: &str,
+    direct: &'a Option<T>,
+    nested: &'a Option<T>,
+    key: &str,
+    label: &str,
+    errors: &mut Vec<ConfigError>,
+) -> Option<(&'a T, String)> {
+    match (direct, nested) {
+        (Some(_), Some(_)) => {
+            errors.push(ConfigError::at(
+                src,
+                format!("siem.{key}"),
+                format!("configure {label} either here or under siem.platforms.{key}, not both"),
+            ));
+            None
+        }
+        (Some(t), None) => Some((t, format!("siem.{key}"))),
+        (None, Some(t)) => Some((t, format!("siem.platforms.{key}"))),
+        (None, None) => None,
+    }
+}
+
+/// Every enabled platform that plans as a destination plan, and the errors of the others;
+/// warnings are added to `warnings`.
+pub fn plan(
+    cfg: &Config,
+    siem: &SiemConfig,
+    warnings: &mut Warnings,
+) -> (Vec<DestinationPlan>, Vec<ConfigError>) {
+    let src = cfg.source.as_str();
+    let mut plans = Vec::new();
+    let mut errors = Vec::new();
+
+    let splunk = locate(
+        src,
+        &siem.splunk,
+        &siem.platforms.splunk,
+        "splunk",
+        "Splunk",
+        &mut errors,
+    )
+    .filter(|(s, _)| s.enabled)
+    .map(|(s, path)| splunk::plan(cfg, siem, s, &path, warnings));
+    let qradar = locate(
+        src,
+        &siem.qradar,
+        &siem.platforms.qradar,
+        "qradar",
+        "QRadar",
+        &mut errors,
+    )
+    .filter(|(q, _)| q.enabled)
+    .map(|(q, path)| qradar::plan(cfg, siem, q, &path, warnings));
+    let sentinel_block = &siem.platforms.azure_sentinel;
+    let sentinel = locate(
+        src,
+        &siem.azure_sentinel,
+        sentinel_block,
+        "azure_sentinel",
+        "Sentinel",
+        &mut errors,
+    )
+    .filter(|(s, _)| s.enabled)
+    .map(|(s, path)| sentinel::plan(cfg, siem, s, &path, warnings));
+    for planned in [splunk, qradar, sentinel].into_iter().flatten() {
+        match planned {
+            Ok(p) => plans.push(p),
+            Err(e) => errors.push(e),
+        }
+    }
+
+    (plans, errors)
+}

@@ -1,0 +1,121 @@
+//! Microsoft Sentinel: the Logs Ingestion API (default), the legacy HTTP Data Collector API,
+//! Event Hubs over HTTPS, or JSON (or CEF) to a file for the Azure Monitor Agent
+//! (`log_analytics_agent`).
+//!
+//! The requirements' keys keep working where the platform allows (docs/reference/sentinel.md):
+//! `data_collector_api` signs with the workspace key; `event_hubs` takes the connection string
+//! (plus `hub_name`); `auth: {method: service_principal, tenant_id, client_id, client_secret}`
+//! is the Entra client-credentials grant; `schema.timestamp_field` becomes the Data Collector
+//! `time-generated-field`. Credentials written in plain text load with a warning.
+
+use gatekit_config::{Config, ConfigError};
+use gatekit_format::{CefFormatter, CefSettings, Formatter, Framing, JsonFormatter};
+
+use super::{delivery, DestinationPlan, Warnings};
+use crate::config::{SentinelConfig, SentinelFormat, SentinelTransport, SiemConfig};
+use crate::connector::syslog::wrap_with_defaults;
+use crate::connector::ConnectorPlan;
+
+pub(crate) fn plan(
+    cfg: &Config,
+    siem: &SiemConfig,
+    s: &SentinelConfig,
+    path: &str,
+    warnings: &mut Warnings,
+) -> Result<DestinationPlan, ConfigError> {
+    let src = cfg.source.as_str();
+    let body: Box<dyn Formatter> = match s.format {
+        SentinelFormat::Json => Box::new(JsonFormatter),
+        SentinelFormat::Cef | SentinelFormat::Syslog => Box::new(
+            CefFormatter::new(CefSettings::default())
+                .map_err(|e| ConfigError::at(src, path, e.to_string()))?,
+        ),
+    };
+    let (delivery, fail_closed) = delivery(cfg, siem, s.delivery.as_ref(), "azure_sentinel", path)?;
+    let destination = |formatter: Box<dyn Formatter>, connector: ConnectorPlan| {
+        let mut delivery = delivery;
+        if let Some(limit) = body_limit(&connector, delivery.batch.max_events.get()) {
+            // Full batches fit one request, rather than being split on every send.
+            if delivery.batch.max_bytes.get() > limit {
+                if let Some(l) = std::num::NonZeroUsize::new(limit) {
+                    delivery.batch.max_bytes = l;
+                }
+            }
+        }
+        DestinationPlan {
+            platform: "azure_sentinel",
+            formatter,
+            framing: Framing::None,
+            connector,
+            delivery,
+            fail_closed,
+        }
+    };
+    match s.transport {
+        SentinelTransport::LogAnalyticsAgent => {
+            let file = s.log_analytics_agent.as_ref().ok_or_else(|| {
+                ConfigError::at(
+                    src,
+                    format!("{path}.log_analytics_agent.path"),
+                    "the `log_analytics_agent` transport needs `log_analytics_agent: {path: ...}`",
+                )
+            })?;
+            // `format: syslog` asks for syslog lines (it used to write the bare CEF body).
+            let formatter = if s.format == SentinelFormat::Syslog {
+                wrap_with_defaults(body, src, &format!("{path}.format"))?
+            } else {
+                body
+            };
+            let mut d = destination(formatter, ConnectorPlan::File(file.settings(cfg)));
+            d.framing = Framing::Lf;
+            Ok(d)
+        }
+        SentinelTransport::LogsIngestionApi => {
+            // The stream declaration fixes the record shape: Sentinel columns, whatever
+            // `format` says.
+            json_only(s, path, "logs_ingestion_api", warnings);
+            let plan = crate::connector::logs_ingestion::plan(cfg, s, path, warnings)?;
+            Ok(destination(
+                Box::new(gatekit_format::SentinelFormatter),
+                ConnectorPlan::LogsIngestion(Box::new(plan)),
+            ))
+        }
+        SentinelTransport::DataCollectorApi => {
+            json_only(s, path, "data_collector_api", warnings);
+            let (formatter, plan) = crate::connector::data_collector::plan(cfg, s, path, warnings)?;
+            Ok(destination(
+                formatter,
+                ConnectorPlan::DataCollector(Box::new(plan)),
+            ))
+        }
+        SentinelTransport::EventHubs => {
+            let plan = crate::connector::event_hubs::plan(cfg, s, path, warnings)?;
+            Ok(destination(body, ConnectorPlan::EventHubs(Box::new(plan))))
+        }
+    }
+}
+
+/// The most record bytes (`batch_max_bytes`) a batch of up to `events` records may carry so
+/// that its request body stays within the endpoint's limit: a JSON array adds a comma per
+/// record and two brackets; an Event Hubs batch also wraps each record in `{"Body":...}` and
+/// escapes its quotes, counted here as a fifth more plus 12 bytes per record.
+fn body_limit(connector: &ConnectorPlan, events: usize) -> Option<usize> {
+    match connector {
+        ConnectorPlan::LogsIngestion(p) => {
+            Some(p.settings.max_request_bytes.saturating_sub(events + 2))
+        }
+        ConnectorPlan::EventHubs(p) => {
+            Some((p.max_batch_bytes / 6 * 5).saturating_sub(12 * events + 2))
+        }
+        _ => None,
+    }
+}
+
+fn json_only(s: &SentinelConfig, path: &str, transport: &str, warnings: &mut Warnings) {
+    if s.format != SentinelFormat::Json {
+        warnings.add(
+            format!("{path}.format"),
+            format!("the `{transport}` transport sends Sentinel JSON records; `format: {}` is ignored (use `log_analytics_agent` for CEF through the Azure Monitor Agent)", s.format),
+        );
+    }
+}

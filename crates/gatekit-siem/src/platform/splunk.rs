@@ -1,0 +1,108 @@
+//! Splunk: `sc4s` (CEF in RFC 5424 over TLS), `hec` (HTTP Event Collector) or `file` (for a
+//! Universal Forwarder).
+
+use gatekit_config::{Config, ConfigError};
+use gatekit_format::{CefFormatter, CefSettings, Formatter, Framing, JsonFormatter};
+
+use super::{delivery_with, DestinationPlan, Warnings};
+use crate::config::{SiemConfig, SplunkConfig, SplunkFormat, SplunkTransport};
+use crate::connector::syslog::{framing, syslog_wrap, tls_plan, wrap_with_defaults};
+use crate::connector::ConnectorPlan;
+
+pub(crate) fn plan(
+    cfg: &Config,
+    siem: &SiemConfig,
+    s: &SplunkConfig,
+    path: &str,
+    warnings: &mut Warnings,
+) -> Result<DestinationPlan, ConfigError> {
+    let src = cfg.source.as_str();
+    let body: Box<dyn Formatter> = match s.format {
+        SplunkFormat::Cef | SplunkFormat::Syslog => Box::new(
+            CefFormatter::new(CefSettings::default())
+                .map_err(|e| ConfigError::at(src, path, e.to_string()))?,
+        ),
+        SplunkFormat::Json => Box::new(JsonFormatter),
+    };
+    let hec_defaults = match (s.transport, &s.hec) {
+        (SplunkTransport::Hec, Some(hec)) => crate::connector::hec::delivery_defaults(hec),
+        _ => Vec::new(),
+    };
+    let (delivery, fail_closed) = delivery_with(
+        cfg,
+        siem,
+        s.delivery.as_ref(),
+        "splunk",
+        path,
+        &hec_defaults,
+    )?;
+    match s.transport {
+        SplunkTransport::File => {
+            let file = s.file.as_ref().ok_or_else(|| {
+                ConfigError::at(
+                    src,
+                    format!("{path}.file.path"),
+                    "the `file` transport needs `file: {path: ...}`",
+                )
+            })?;
+            // `format: syslog` asks for syslog lines: the RFC 5424 header around the body
+            // (it used to write the bare CEF body).
+            let formatter = if s.format == SplunkFormat::Syslog {
+                wrap_with_defaults(body, src, &format!("{path}.format"))?
+            } else {
+                body
+            };
+            Ok(DestinationPlan {
+                platform: "splunk",
+                formatter,
+                framing: Framing::Lf,
+                connector: ConnectorPlan::File(file.settings(cfg)),
+                delivery,
+                fail_closed,
+            })
+        }
+        SplunkTransport::Sc4s => {
+            // SC4S: CEF:0 in RFC 5424 over TLS, LF framing on 6514
+            // (docs/reference/syslog.md).
+            let endpoint = s.sc4s.as_ref().ok_or_else(|| {
+                ConfigError::at(
+                    src,
+                    format!("{path}.sc4s.host"),
+                    "the `sc4s` transport needs `sc4s: {host: ...}`",
+                )
+            })?;
+            let sc4s_path = format!("{path}.sc4s");
+            let connector =
+                ConnectorPlan::SyslogTls(tls_plan(cfg, endpoint, &sc4s_path, warnings)?);
+            let formatter = syslog_wrap(body, endpoint, "gatekit", None, src, &sc4s_path)?;
+            let framing = framing(src, &sc4s_path, endpoint)?;
+            Ok(DestinationPlan {
+                platform: "splunk",
+                formatter,
+                framing,
+                connector,
+                delivery,
+                fail_closed,
+            })
+        }
+        SplunkTransport::Hec => {
+            let hec = s.hec.as_ref().ok_or_else(|| {
+                ConfigError::at(
+                    src,
+                    format!("{path}.hec.endpoint"),
+                    "the `hec` transport needs `hec: {endpoint: ..., token: ...}`",
+                )
+            })?;
+            let (formatter, plan) =
+                crate::connector::hec::plan(cfg, hec, &format!("{path}.hec"), &delivery, warnings)?;
+            Ok(DestinationPlan {
+                platform: "splunk",
+                formatter,
+                framing: Framing::Lf,
+                connector: ConnectorPlan::Hec(Box::new(plan)),
+                delivery,
+                fail_closed,
+            })
+        }
+    }
+}
