@@ -115,7 +115,7 @@ fn build_with(cfg: &Config, open: bool) -> Result<Option<Arc<AuditTrail>>, Confi
         return Ok(None);
     }
     Ok(Some(Arc::new(
-        AuditTrail::new(destinations, host_name()).with_meters(meters),
+        AuditTrail::new(destinations).with_meters(meters),
     )))
 }
 

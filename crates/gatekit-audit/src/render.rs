@@ -12,7 +12,7 @@
 //! content (U+2028, U+2029, control characters are escaped; Python Gatekit wrote invalid `\xNN`
 //! escapes); a line never contains a raw newline; blocked content is never included.
 
-use gatekit_core::{AuditEvent, EventType, Severity};
+use gatekit_core::AuditEvent;
 use gatekit_mcp::audit::{AuditRecord, Phase, SystemRecord};
 use gatekit_mcp::namespace;
 use serde_json::{json, Map, Value};
@@ -84,18 +84,6 @@ pub fn pipeline_outcome(r: &AuditRecord<'_>) -> &'static str {
         "no_security"
     } else {
         "allowed"
-    }
-}
-
-/// The canonical event type and severity of a record.
-pub fn classify(r: &AuditRecord<'_>) -> (EventType, Severity) {
-    match (r.phase, security_blocked(r), r.error.is_some()) {
-        (_, true, _) => (EventType::SecurityDecision, Severity::Warning),
-        (Phase::Request, false, true) => (EventType::SecurityDecision, Severity::Notice),
-        (Phase::Response, false, true) => (EventType::ErrorEvent, Severity::Error),
-        (Phase::Response, false, false) => (EventType::McpResponse, Severity::Info),
-        (Phase::Request, false, _) => (EventType::McpRequest, Severity::Info),
-        (Phase::Notification, false, _) => (EventType::AuditEvent, Severity::Info),
     }
 }
 

@@ -15,9 +15,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use gatekit_core::chain::Chain;
-use gatekit_core::EventFactory;
-use gatekit_core::{EventType, Severity};
-use gatekit_mcp::audit::{AuditRecord, AuditSink, SystemRecord, SystemSeverity};
+use gatekit_core::AuditEvent;
+use gatekit_mcp::audit::{AuditRecord, AuditSink, SystemRecord};
 use tracing::{error, warn};
 
 use crate::csv::Dialect;
@@ -181,13 +180,12 @@ fn append_linked(d: &Destination, chain: &Mutex<Chain>, object: &str) -> Result<
 pub struct AuditTrail {
     destinations: Vec<Destination>,
     meters: Vec<Meter>,
-    factory: EventFactory,
     wants_bodies: bool,
 }
 
 impl AuditTrail {
-    /// A trail over `destinations`, stamping events with `host`.
-    pub fn new(destinations: Vec<Destination>, host: String) -> Self {
+    /// A trail over `destinations`; events come stamped from the gateway's audit fan-out.
+    pub fn new(destinations: Vec<Destination>) -> Self {
         let wants_bodies = destinations.iter().any(|d| match &d.render {
             Render::Jsonl(b) => b.request || b.response || b.notification,
             _ => false,
@@ -195,7 +193,6 @@ impl AuditTrail {
         AuditTrail {
             destinations,
             meters: Vec::new(),
-            factory: EventFactory::new(host, env!("CARGO_PKG_VERSION")),
             wants_bodies,
         }
     }
@@ -235,9 +232,7 @@ impl AuditSink for AuditTrail {
         Ok(())
     }
 
-    fn record(&self, record: &AuditRecord<'_>) -> Result<(), String> {
-        let (event_type, severity) = render::classify(record);
-        let event = self.factory.event(event_type, severity);
+    fn record(&self, record: &AuditRecord<'_>, event: &AuditEvent) -> Result<(), String> {
         let no_bodies = BodyPolicy {
             request: false,
             response: false,
@@ -253,7 +248,7 @@ impl AuditSink for AuditTrail {
         {
             let line = match &d.render {
                 Render::Jsonl(bodies) => {
-                    let object = render::jsonl_object(record, &event, *bodies);
+                    let object = render::jsonl_object(record, event, *bodies);
                     let line = serde_json::to_string(&object).unwrap_or_default();
                     if let Some(chain) = &d.chain {
                         result = result.and(append_linked(d, chain, &line));
@@ -262,13 +257,13 @@ impl AuditSink for AuditTrail {
                     line + "\n"
                 }
                 Render::Csv(dialect) => {
-                    let object = plain
-                        .get_or_insert_with(|| render::jsonl_object(record, &event, no_bodies));
+                    let object =
+                        plain.get_or_insert_with(|| render::jsonl_object(record, event, no_bodies));
                     dialect.row(&render::csv_values(object))
                 }
                 Render::Human => {
-                    let object = plain
-                        .get_or_insert_with(|| render::jsonl_object(record, &event, no_bodies));
+                    let object =
+                        plain.get_or_insert_with(|| render::jsonl_object(record, event, no_bodies));
                     let mut line = render::human_line(object);
                     line.push('\n');
                     line
@@ -297,13 +292,8 @@ impl AuditSink for AuditTrail {
         self.wants_bodies
     }
 
-    fn system(&self, record: &SystemRecord<'_>) -> Result<(), String> {
-        let severity = match record.severity {
-            SystemSeverity::Info => Severity::Info,
-            SystemSeverity::Error => Severity::Error,
-        };
-        let event = self.factory.event(EventType::SystemEvent, severity);
-        let object = render::system_object(record, &event);
+    fn system(&self, record: &SystemRecord<'_>, event: &AuditEvent) -> Result<(), String> {
+        let object = render::system_object(record, event);
         let mut result = Ok(());
         for d in self
             .destinations

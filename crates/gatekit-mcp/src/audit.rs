@@ -4,6 +4,10 @@
 //! [`AuditSink`] (implemented by the audit plugins). Records are built only when a sink is
 //! configured.
 //!
+//! The gateway holds one [`Fanout`]: it builds the one canonical [`AuditEvent`] of each record
+//! ([`crate::audit_event::to_event`]: one factory, one classifier) and hands the record and the
+//! event to every sink, so every destination carries the same `event_id` and `sequence`.
+//!
 //! Contract:
 //! * [`AuditSink::check`] is asked before a call is forwarded; an error means a *critical*
 //!   audit destination cannot record, and the call is refused with -32005 instead of running
@@ -15,6 +19,7 @@
 
 use std::time::Duration;
 
+use gatekit_core::{AuditEvent, EventFactory};
 use serde_json::Value;
 
 use crate::hooks::StageRecord;
@@ -113,8 +118,9 @@ pub trait AuditSink: Send + Sync + std::fmt::Debug {
     /// Whether every critical destination can record; the reason when not.
     fn check(&self) -> Result<(), String>;
 
-    /// Records one event; an error means a critical destination lost it.
-    fn record(&self, record: &AuditRecord<'_>) -> Result<(), String>;
+    /// Records one record as its canonical `event` (built once by the [`Fanout`] for every
+    /// sink); an error means a critical destination lost it.
+    fn record(&self, record: &AuditRecord<'_>, event: &AuditEvent) -> Result<(), String>;
 
     /// Whether request records should carry the request's params.
     fn wants_bodies(&self) -> bool;
@@ -126,46 +132,73 @@ pub trait AuditSink: Send + Sync + std::fmt::Debug {
         self.wants_bodies()
     }
 
-    /// Records a system event; sinks that do not record them ignore it. An error means a
-    /// critical destination lost it (the gateway logs that; there is no call to refuse).
-    fn system(&self, record: &SystemRecord<'_>) -> Result<(), String> {
-        let _ = record;
+    /// Records a system event as its canonical `event` (a `system_event`); sinks that do not
+    /// record them ignore it. An error means a critical destination lost it (the gateway logs
+    /// that; there is no call to refuse).
+    fn system(&self, record: &SystemRecord<'_>, event: &AuditEvent) -> Result<(), String> {
+        let _ = (record, event);
         Ok(())
     }
 }
 
-/// Several sinks as one: a record goes to each; the first critical failure is reported after
-/// every sink had its chance to record.
+/// Several sinks as one, and the one place events are made: a record becomes one canonical
+/// event, which goes to each sink; the first critical failure is reported after every sink had
+/// its chance to record.
 #[derive(Debug)]
-pub struct Fanout(pub Vec<std::sync::Arc<dyn AuditSink>>);
+pub struct Fanout {
+    factory: std::sync::Arc<EventFactory>,
+    sinks: Vec<std::sync::Arc<dyn AuditSink>>,
+}
 
-impl AuditSink for Fanout {
-    fn check(&self) -> Result<(), String> {
-        self.0.iter().try_for_each(|s| s.check())
+impl Fanout {
+    /// The sinks, with events stamped by `factory` (host, version, sequence).
+    pub fn new(
+        factory: std::sync::Arc<EventFactory>,
+        sinks: Vec<std::sync::Arc<dyn AuditSink>>,
+    ) -> Self {
+        Fanout { factory, sinks }
     }
 
-    fn record(&self, record: &AuditRecord<'_>) -> Result<(), String> {
+    /// Whether every critical destination can record; the reason when not.
+    pub fn check(&self) -> Result<(), String> {
+        self.sinks.iter().try_for_each(|s| s.check())
+    }
+
+    /// Records `record` in every sink as one canonical event.
+    pub fn record(&self, record: &AuditRecord<'_>) -> Result<(), String> {
+        let event = crate::audit_event::to_event(&self.factory, record);
         let mut result = Ok(());
-        for sink in &self.0 {
-            if let Err(e) = sink.record(record) {
+        for sink in &self.sinks {
+            if let Err(e) = sink.record(record, &event) {
                 result = result.and(Err(e));
             }
         }
         result
     }
 
-    fn wants_bodies(&self) -> bool {
-        self.0.iter().any(|s| s.wants_bodies())
+    /// Whether request records should carry the request's params.
+    pub fn wants_bodies(&self) -> bool {
+        self.sinks.iter().any(|s| s.wants_bodies())
     }
 
-    fn wants_response_bodies(&self) -> bool {
-        self.0.iter().any(|s| s.wants_response_bodies())
+    /// Whether response records should carry the result.
+    pub fn wants_response_bodies(&self) -> bool {
+        self.sinks.iter().any(|s| s.wants_response_bodies())
     }
 
-    fn system(&self, record: &SystemRecord<'_>) -> Result<(), String> {
+    /// Records a system event in every sink as one canonical `system_event`.
+    pub fn system(&self, record: &SystemRecord<'_>) -> Result<(), String> {
+        let severity = match record.severity {
+            SystemSeverity::Info => gatekit_core::Severity::Info,
+            SystemSeverity::Error => gatekit_core::Severity::Error,
+        };
+        let event = self
+            .factory
+            .event(gatekit_core::EventType::SystemEvent, severity)
+            .with_message(record.message);
         let mut result = Ok(());
-        for sink in &self.0 {
-            if let Err(e) = sink.system(record) {
+        for sink in &self.sinks {
+            if let Err(e) = sink.system(record, &event) {
                 result = result.and(Err(e));
             }
         }

@@ -19,6 +19,7 @@
 
 mod intercept;
 mod lists;
+mod rejections;
 mod reload;
 mod routing;
 mod server_requests;
@@ -35,7 +36,7 @@ use tokio::io::AsyncBufRead;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info, warn};
 
-use crate::audit::{AuditSink, SessionInfo};
+use crate::audit::{Fanout, SessionInfo};
 use crate::client::ClientSender;
 use crate::framing::{top_level_id, Frame, FrameReader};
 use crate::handshake;
@@ -62,7 +63,7 @@ pub struct GatewaySettings {
     /// Plugin hooks; `None` runs a plain proxy.
     pub hooks: Option<Arc<dyn Hooks>>,
     /// The audit trail; `None` records nothing.
-    pub audit: Option<Arc<dyn AuditSink>>,
+    pub audit: Option<Arc<Fanout>>,
 }
 
 /// Why the gateway stopped.
@@ -70,7 +71,7 @@ pub struct GatewaySettings {
 pub enum StopReason {
     /// The client closed stdin.
     ClientClosed,
-    /// SIGTERM or SIGINT.
+    /// SIGTERM, SIGINT or SIGHUP.
     Signal,
 }
 
@@ -94,6 +95,8 @@ enum Lifecycle {
 struct Inflight {
     cancel: Option<oneshot::Sender<()>>,
     route: Option<(Arc<Session>, i64)>,
+    /// The forwarding path recorded this request; an error answer needs no record of its own.
+    audited: bool,
 }
 
 struct ServerRequest {
@@ -298,6 +301,7 @@ impl Gateway {
                     return;
                 }
                 let err = ErrorObject::new(codes::INVALID_REQUEST, message);
+                self.audit_rejection(id.as_ref(), rejections::OVERSIZED, &err);
                 self.send_to_client(jsonrpc::encode_error(id.as_ref(), &err))
                     .await;
                 return;
@@ -314,6 +318,7 @@ impl Gateway {
             Err(e) => {
                 warn!(error = %e, "Client sent an invalid message.");
                 let err = ErrorObject::new(e.code(), e.to_string());
+                self.audit_rejection(e.id(), rejections::UNPARSED, &err);
                 self.send_to_client(jsonrpc::encode_error(e.id(), &err))
                     .await;
             }
@@ -336,6 +341,7 @@ impl Gateway {
                 let entry = Inflight {
                     cancel: (method != "initialize").then_some(cancel_tx),
                     route: None,
+                    audited: false,
                 };
                 inflight.insert(id.clone(), entry);
             }
@@ -346,6 +352,7 @@ impl Gateway {
                 codes::INVALID_REQUEST,
                 format!("request id {id} is already in use by a request in flight"),
             );
+            self.audit_rejection(Some(&id), &method, &err);
             self.send_to_client(jsonrpc::encode_error(Some(&id), &err))
                 .await;
             return;
@@ -381,7 +388,12 @@ impl Gateway {
                 }
                 Some(Ok(Reply::Upstream(outcome))) => jsonrpc::encode_response(&id, &outcome),
                 Some(Ok(Reply::Value(value))) => jsonrpc::encode_result(&id, &value),
-                Some(Err(err)) => jsonrpc::encode_error(Some(&id), &err),
+                Some(Err(err)) => {
+                    if !entry.as_ref().is_some_and(|e| e.audited) {
+                        gw.audit_rejection(Some(&id), &method, &err);
+                    }
+                    jsonrpc::encode_error(Some(&id), &err)
+                }
             };
             gw.send_to_client(line).await;
         });
@@ -747,10 +759,13 @@ fn params_object(params: Option<&RawValue>) -> Result<Map<String, Value>, ErrorO
     }
 }
 
-/// SIGTERM and SIGINT, as one future.
+/// SIGTERM, SIGINT and SIGHUP, as one future. SIGHUP stops the gateway the way SIGTERM does
+/// (flushing the audit trail): its default action would kill the process with events still
+/// queued, and a terminal closing under a gateway started by hand sends it.
 struct Signals {
     term: Option<tokio::signal::unix::Signal>,
     int: Option<tokio::signal::unix::Signal>,
+    hup: Option<tokio::signal::unix::Signal>,
 }
 
 impl Signals {
@@ -759,6 +774,7 @@ impl Signals {
         Signals {
             term: signal(SignalKind::terminate()).ok(),
             int: signal(SignalKind::interrupt()).ok(),
+            hup: signal(SignalKind::hangup()).ok(),
         }
     }
 
@@ -774,6 +790,7 @@ impl Signals {
         tokio::select! {
             _ = one(&mut self.term) => {}
             _ = one(&mut self.int) => {}
+            _ = one(&mut self.hup) => {}
         }
     }
 }

@@ -5,11 +5,13 @@
 //! * [`upstream`]: one supervised child process per upstream server.
 //! * [`gateway`]: the router between one client and many upstreams: handshake, namespacing,
 //!   aggregation, id remapping, cancellation, server-to-client requests.
-//! * [`audit`]: what the gateway tells the audit trail.
+//! * [`audit`]: what the gateway tells the audit trail; [`audit_event`]: the one canonical
+//!   event per record.
 //! * [`hooks`]: where plugins inspect, modify or refuse traffic.
 //! * [`client`]: the client side over stdin/stdout.
 
 pub mod audit;
+pub mod audit_event;
 pub mod client;
 pub mod framing;
 pub mod gateway;

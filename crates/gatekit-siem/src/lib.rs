@@ -11,7 +11,7 @@
 //! * [`checks`]: warnings and the insecure-setting rules every connector applies at load.
 //! * [`error`]: typed connector errors; [`auth`]: authentication failures counted and
 //!   reported as `system_event`s, decided by error kind.
-//! * [`event`]: gateway audit records → canonical events; [`sink`]: the SIEM audit sink.
+//! * [`sink`]: the SIEM audit sink (canonical events come from `gatekit_mcp::audit_event`).
 //! * [`secret`]: tokens and keys that never reach logs.
 
 pub mod auth;
@@ -20,7 +20,6 @@ pub mod checks;
 pub mod config;
 pub mod connector;
 pub mod error;
-pub mod event;
 pub mod http;
 pub mod platform;
 pub mod secret;

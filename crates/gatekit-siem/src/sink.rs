@@ -8,15 +8,16 @@
 use std::sync::Arc;
 
 use gatekit_core::chain::Chain;
+use gatekit_core::AuditEvent;
 use gatekit_core::EventFactory;
 use gatekit_delivery::{Pipeline, Producer, Record, RecordId, SubmitError};
 use gatekit_format::{Formatter, Framing};
 use gatekit_mcp::audit::{AuditRecord, AuditSink};
+use gatekit_mcp::audit_event::decision_event;
 use tracing::warn;
 
 use crate::auth::AuthMonitor;
 use crate::connector::ConnectorPlan;
-use crate::event::to_event;
 use crate::platform::DestinationPlan;
 
 /// The platform's own health check, where it has one (Splunk HEC's health endpoint):
@@ -59,18 +60,21 @@ pub struct SiemSink {
     /// computed over its canonical JSON (the `json` format without the link), and the lock is
     /// held until every destination has the event, so destinations see chain order.
     chain: Option<std::sync::Mutex<Chain>>,
-    factory: EventFactory,
+    factory: Arc<EventFactory>,
     auth: Arc<AuthMonitor>,
     stopping: std::sync::atomic::AtomicBool,
 }
 
 /// How a [`SiemSink`] runs.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct SinkOptions {
     /// How often delivery metrics are checked for trouble to report.
     pub monitor_interval: std::time::Duration,
     /// Link every event into a hash chain (`siem.hash_chain`).
     pub hash_chain: bool,
+    /// The gateway's event factory, so the sink's own `system_event`s and decision events
+    /// share the sequence of the audit fan-out (a new one stamped with `host` when `None`).
+    pub factory: Option<Arc<EventFactory>>,
 }
 
 impl Default for SinkOptions {
@@ -78,6 +82,7 @@ impl Default for SinkOptions {
         SinkOptions {
             monitor_interval: MONITOR_INTERVAL,
             hash_chain: false,
+            factory: None,
         }
     }
 }
@@ -119,7 +124,7 @@ impl SiemSink {
             host,
             SinkOptions {
                 monitor_interval,
-                hash_chain: false,
+                ..SinkOptions::default()
             },
         )
     }
@@ -169,7 +174,9 @@ impl SiemSink {
             chain: options
                 .hash_chain
                 .then(|| std::sync::Mutex::new(Chain::default())),
-            factory: EventFactory::new(host, env!("CARGO_PKG_VERSION")),
+            factory: options
+                .factory
+                .unwrap_or_else(|| Arc::new(EventFactory::new(host, env!("CARGO_PKG_VERSION")))),
             auth,
             stopping: std::sync::atomic::AtomicBool::new(false),
         });
@@ -241,9 +248,8 @@ impl AuditSink for SiemSink {
         Ok(())
     }
 
-    fn record(&self, record: &AuditRecord<'_>) -> Result<(), String> {
-        let event = to_event(&self.factory, record);
-        let mut result = self.submit(&event);
+    fn record(&self, record: &AuditRecord<'_>, event: &AuditEvent) -> Result<(), String> {
+        let mut result = self.submit(event);
         // Every redaction is also a security decision of its own, so SIEM rules that watch
         // `security_decision` see it (blocks already are one).
         let redacted = record
@@ -251,7 +257,7 @@ impl AuditSink for SiemSink {
             .iter()
             .any(|s| s.outcome == "modified" && s.category == "security");
         if !record.blocked && redacted {
-            let decision = crate::event::decision_event(&self.factory, &event);
+            let decision = decision_event(&self.factory, event);
             result = result.and(self.submit(&decision));
         }
         result

@@ -13,7 +13,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use gatekit_config::Config;
-use gatekit_mcp::audit::AuditSink;
+use gatekit_core::EventFactory;
+use gatekit_mcp::audit::{AuditSink, Fanout};
 use gatekit_mcp::gateway::ReloadEvent;
 use tokio::sync::mpsc;
 use tracing::{info, warn};
@@ -27,6 +28,7 @@ pub fn watch(
     path: PathBuf,
     current: &Config,
     siem: Option<Arc<dyn AuditSink>>,
+    factory: Arc<EventFactory>,
 ) -> mpsc::Receiver<ReloadEvent> {
     let (tx, rx) = mpsc::channel(4);
     let siem_section = current.file.siem.clone();
@@ -45,7 +47,7 @@ pub fn watch(
             }
             seen = now;
             info!(config = %path.display(), "Configuration file changed; reloading.");
-            let event = load(&path, &siem_section, siem.clone());
+            let event = load(&path, &siem_section, siem.clone(), &factory);
             if tx.blocking_send(event).is_err() {
                 return;
             }
@@ -67,6 +69,7 @@ fn load(
     path: &Path,
     siem_section: &Option<gatekit_config::yaml::Value>,
     siem: Option<Arc<dyn AuditSink>>,
+    factory: &Arc<EventFactory>,
 ) -> ReloadEvent {
     let rejected = |reason: String| ReloadEvent::Rejected { reason };
     let cfg = match Config::load(path) {
@@ -91,11 +94,8 @@ fn load(
     }
     let settings = crate::start::gateway_settings(&cfg);
     let sinks: Vec<Arc<dyn AuditSink>> = trail.into_iter().chain(siem).collect();
-    let audit = match sinks.len() {
-        0 => None,
-        1 => sinks.into_iter().next(),
-        _ => Some(Arc::new(gatekit_mcp::audit::Fanout(sinks)) as Arc<dyn AuditSink>),
-    };
+    // The process's one event factory: sequence numbers continue across the reload.
+    let audit = (!sinks.is_empty()).then(|| Arc::new(Fanout::new(Arc::clone(factory), sinks)));
     for note in &notes {
         warn!(%note, "Not reloaded.");
     }

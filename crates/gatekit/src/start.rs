@@ -168,6 +168,10 @@ pub fn run_gateway(path: &Path, verbose: bool) -> ExitCode {
             )
         }
     };
+    let factory = Arc::new(gatekit_core::EventFactory::new(
+        host_name(),
+        env!("CARGO_PKG_VERSION"),
+    ));
     let mut settings = gateway_settings(&cfg);
     settings.hooks = hooks.map(|h| h as Arc<dyn gatekit_mcp::hooks::Hooks>);
     // SIEM delivery runs on its own runtime thread, so disk and network work never shares
@@ -178,6 +182,7 @@ pub fn run_gateway(path: &Path, verbose: bool) -> ExitCode {
         let options = gatekit_siem::sink::SinkOptions {
             monitor_interval: gatekit_siem::monitor_interval(&cfg),
             hash_chain,
+            factory: Some(Arc::clone(&factory)),
         };
         match start_siem(siem_plans, options) {
             Ok(siem) => Some(siem),
@@ -200,11 +205,10 @@ pub fn run_gateway(path: &Path, verbose: bool) -> ExitCode {
     if let Some((_, sink)) = &siem {
         sinks.push(Arc::clone(sink) as Arc<dyn gatekit_mcp::audit::AuditSink>);
     }
-    settings.audit = match sinks.len() {
-        0 => None,
-        1 => sinks.pop(),
-        _ => Some(Arc::new(gatekit_mcp::audit::Fanout(sinks))),
-    };
+    // One factory for every event of this process: the audit files, the SIEM and the SIEM's
+    // own system events share `event_id`s and one `sequence`.
+    settings.audit = (!sinks.is_empty())
+        .then(|| Arc::new(gatekit_mcp::audit::Fanout::new(Arc::clone(&factory), sinks)));
     let reload_mode = match cfg.file.proxy.hot_reload {
         HotReload::Disabled => None,
         HotReload::Enabled => Some(ReloadMode::Enabled),
@@ -225,7 +229,7 @@ pub fn run_gateway(path: &Path, verbose: bool) -> ExitCode {
     let (reason, writer_thread) = runtime.block_on(async {
         let reloads = reload_mode.map(|mode| {
             (
-                crate::reload::watch(path.to_path_buf(), &cfg, siem_sink),
+                crate::reload::watch(path.to_path_buf(), &cfg, siem_sink, Arc::clone(&factory)),
                 mode,
             )
         });

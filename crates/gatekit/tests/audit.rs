@@ -408,3 +408,114 @@ fn per_upstream_audit_entries_replace_the_global_entry_of_the_same_handler() {
         "{human}"
     );
 }
+
+/// Every request the gateway answers leaves a record, including the ones it refuses itself:
+/// a call before `initialize`, an unknown method, invalid params (a lone UTF-16 surrogate), a
+/// duplicate id, an unparsable frame, an invalid request and an oversized frame. Each record
+/// carries the error the client received; the SIEM gets the same records.
+#[test]
+fn requests_the_gateway_refuses_itself_are_audited() {
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = format!(
+        "proxy:\n  transport: stdio\n  max_message_size: 65536\n  upstreams:\n    - name: ex\n      command: [{:?}, example-server]\nplugins:\n{}siem:\n  splunk: {{transport: file, format: json, file: {{path: siem.jsonl}}, delivery: {{batch_timeout: 0.05}}}}\n",
+        gatekit().display().to_string(),
+        jsonl(dir.path(), "include_request_body: true"),
+    );
+    let mut gw = Gateway::start(&write_config(dir.path(), &yaml));
+    // Before initialize.
+    let early = gw.call(1, "tools/list", json!({}));
+    assert_eq!(early["error"]["code"], -32600, "{early}");
+    let init = gw.initialize();
+    assert!(init.get("result").is_some(), "{init}");
+    let unknown = gw.call(2, "no/such/method", json!({}));
+    assert_eq!(unknown["error"]["code"], -32601, "{unknown}");
+    // A lone surrogate in an argument: invalid params.
+    gw.send_raw(
+        br#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"ex__echo","arguments":{"text":"\ud800"}}}"#,
+    );
+    gw.send_raw(b"\n");
+    let surrogate = gw.response(3);
+    assert_eq!(surrogate["error"]["code"], -32602, "{surrogate}");
+    // Two requests with one id while the first is in flight.
+    gw.request(
+        4,
+        "tools/call",
+        json!({"name": "ex__slow", "arguments": {"ms": 400}}),
+    );
+    gw.request(
+        4,
+        "tools/call",
+        json!({"name": "ex__echo", "arguments": {"text": "dup"}}),
+    );
+    // Not JSON; a request without a method; an oversized frame.
+    gw.send_raw(b"{not json\n");
+    gw.send_raw(b"{\"jsonrpc\":\"2.0\",\"id\":5}\n");
+    let big = format!(
+        "{{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"tools/call\",\"params\":{{\"name\":\"ex__echo\",\"arguments\":{{\"text\":\"{}\"}}}}}}\n",
+        "x".repeat(70_000)
+    );
+    gw.send_raw(big.as_bytes());
+    assert_eq!(gw.response(6)["error"]["code"], -32600);
+    std::thread::sleep(Duration::from_millis(600));
+    finish(gw);
+    let recs = records(&dir.path().join("audit.jsonl"));
+    let errors: Vec<(Value, i64)> = recs
+        .iter()
+        .filter_map(|r| Some((r["request_id"].clone(), r["error_code"].as_i64()?)))
+        .collect();
+    for (id, code) in [
+        (1, -32600),
+        (2, -32601),
+        (3, -32602),
+        (4, -32600),
+        (6, -32600),
+    ] {
+        assert!(
+            errors.contains(&(json!(id), code)),
+            "no record of request {id} answered {code}: {errors:?}"
+        );
+    }
+    assert!(
+        errors
+            .iter()
+            .filter(|(_, c)| *c == -32700 || *c == -32600)
+            .count()
+            >= 5,
+        "the unparsable frame and the invalid request are recorded too: {errors:?}"
+    );
+    let siem = std::fs::read_to_string(dir.path().join("siem.jsonl")).unwrap();
+    for record in recs.iter().filter(|r| r["error_code"].is_i64()) {
+        let id = record["event_id"].as_str().unwrap();
+        assert!(siem.contains(id), "record {id} did not reach the SIEM");
+    }
+}
+
+/// A call refused because a critical audit file cannot write is still recorded by the
+/// destinations that work (here the SIEM), with the -32005 the client received.
+#[test]
+fn a_refusal_for_a_failed_audit_file_reaches_the_destinations_that_work() {
+    let dir = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink("/dev/full", dir.path().join("audit.jsonl")).unwrap();
+    let yaml = format!(
+        "proxy:\n  transport: stdio\n  upstreams:\n    - name: ex\n      command: [{:?}, example-server]\nplugins:\n{}siem:\n  splunk: {{transport: file, format: json, file: {{path: siem.jsonl}}, delivery: {{batch_timeout: 0.05}}}}\n",
+        gatekit().display().to_string(),
+        jsonl(dir.path(), "fsync: never"),
+    );
+    let mut gw = Gateway::start(&write_config(dir.path(), &yaml));
+    assert!(gw.initialize().get("result").is_some());
+    let refused = gw.call(
+        7,
+        "tools/call",
+        json!({"name": "ex__echo", "arguments": {"text": "x"}}),
+    );
+    assert_eq!(refused["error"]["code"], -32005, "{refused}");
+    std::thread::sleep(Duration::from_millis(300));
+    gw.close_stdin();
+    let _ = gw.wait_exit(Duration::from_secs(20));
+    let siem = std::fs::read_to_string(dir.path().join("siem.jsonl")).unwrap();
+    assert!(
+        siem.lines()
+            .any(|l| l.contains("\"correlation_id\":\"7\"") && l.contains("-32005")),
+        "the refusal is not in the SIEM stream:\n{siem}"
+    );
+}

@@ -124,6 +124,33 @@ fn audit_verify_accepts_the_chains_as_written_and_finds_tampering() {
     assert_tampering_found(dir.path(), &lines(&siem));
 }
 
+/// One canonical event per record: the JSONL trail and the SIEM carry the same `event_id`
+/// with the same `sequence`, event type and severity.
+#[test]
+fn the_jsonl_trail_and_the_siem_share_event_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    session(dir.path());
+    let parse = |path: PathBuf| -> Vec<serde_json::Value> {
+        lines(&path)
+            .iter()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let trail = parse(dir.path().join("audit.jsonl"));
+    let siem = parse(dir.path().join("siem.jsonl"));
+    assert!(trail.len() >= 8, "{trail:?}");
+    for record in &trail {
+        let id = record["event_id"].as_str().unwrap();
+        let twin = siem
+            .iter()
+            .find(|e| e["event_id"] == id)
+            .unwrap_or_else(|| panic!("event {id} of the JSONL trail is not in the SIEM stream"));
+        assert_eq!(twin["sequence"], record["sequence"], "{id}");
+        assert_eq!(twin["event_type"], record["event_category"], "{id}");
+        assert_eq!(twin["severity"], record["severity"], "{id}");
+    }
+}
+
 #[test]
 fn an_unchained_stream_does_not_verify() {
     let dir = tempfile::tempdir().unwrap();

@@ -527,3 +527,45 @@ fn server_notifications_become_audit_events() {
         assert!(types.contains(t), "{t} missing: {types:?}");
     }
 }
+
+/// SIGHUP, SIGINT and SIGTERM each stop the gateway with its SIEM queue flushed: events
+/// queued for a destination that batches slowly reach it before the process exits (SIGHUP's
+/// default action used to kill the process with them still queued).
+#[test]
+fn every_stop_signal_flushes_queued_events() {
+    for signal in ["HUP", "INT", "TERM"] {
+        let dir = tempfile::tempdir().unwrap();
+        let yaml = format!(
+            "proxy:\n  transport: stdio\n  upstreams:\n    - name: ex\n      command: [{:?}, example-server]\nsiem:\n  splunk: {{transport: file, format: json, file: {{path: out.jsonl}}, delivery: {{batch_timeout: 30, batch_size: 1000}}}}\n",
+            gatekit().display().to_string()
+        );
+        let mut gw = Gateway::start(&write_config(dir.path(), &yaml));
+        let init = gw.initialize();
+        assert!(init.get("result").is_some(), "{init}");
+        for i in 0..5 {
+            let reply = gw.call(
+                10 + i,
+                "tools/call",
+                json!({"name": "ex__echo", "arguments": {"text": format!("queued {i}")}}),
+            );
+            assert!(reply.get("result").is_some(), "{reply}");
+        }
+        // Nothing is written yet: the batch waits for 30 s or 1000 events.
+        let before = std::fs::read_to_string(dir.path().join("out.jsonl")).unwrap_or_default();
+        assert!(!before.contains("queued 0"), "{signal}: flushed early");
+        let status = std::process::Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(gw.child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(status.success());
+        assert_eq!(gw.wait_exit(Duration::from_secs(20)), Some(0), "{signal}");
+        let out = std::fs::read_to_string(dir.path().join("out.jsonl")).unwrap_or_default();
+        for i in 0..5 {
+            assert!(
+                out.contains(&format!("queued {i}")),
+                "SIG{signal}: event of call {i} lost:\n{out}"
+            );
+        }
+    }
+}

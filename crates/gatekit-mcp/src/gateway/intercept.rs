@@ -72,7 +72,13 @@ impl Gateway {
         };
         let session = self.session_info();
         if let Some(audit) = audit {
-            audit.check().map_err(audit_failure)?;
+            self.mark_audited(id);
+            if let Err(reason) = audit.check() {
+                // Refused, but recorded in every destination that can still write.
+                let err = audit_failure(reason);
+                self.audit_rejection(Some(id), method, &err);
+                return Err(err);
+            }
             let record = AuditRecord {
                 phase: Phase::Request,
                 request_id: Some(id),
@@ -86,7 +92,12 @@ impl Gateway {
                 duration: None,
                 session: &session,
             };
-            audit.record(&record).map_err(audit_failure)?;
+            if let Err(reason) = audit.record(&record) {
+                // The refusal the client gets is recorded too, by every destination that can.
+                let err = audit_failure(reason);
+                self.audit_rejection(Some(id), method, &err);
+                return Err(err);
+            }
         }
         if let Some(err) = rejected {
             return Err(err);

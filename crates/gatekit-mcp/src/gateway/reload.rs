@@ -20,7 +20,7 @@ use tracing::{info, warn};
 
 use super::topology::Topology;
 use super::{lock, Gateway, Lifecycle};
-use crate::audit::{AuditSink, SystemRecord, SystemSeverity};
+use crate::audit::{Fanout, SystemRecord, SystemSeverity};
 use crate::hooks::Hooks;
 use crate::jsonrpc;
 use crate::upstream::{Status, Upstream, UpstreamSpec};
@@ -46,7 +46,7 @@ pub enum ReloadEvent {
         /// Plugin hooks.
         hooks: Option<Arc<dyn Hooks>>,
         /// Audit sink.
-        audit: Option<Arc<dyn AuditSink>>,
+        audit: Option<Arc<Fanout>>,
         /// Things the reload does not change (for the log and the audit record).
         notes: Vec<String>,
     },
@@ -104,7 +104,7 @@ impl Gateway {
         self: &Arc<Self>,
         specs: Vec<UpstreamSpec>,
         hooks: Option<Arc<dyn Hooks>>,
-        audit: Option<Arc<dyn AuditSink>>,
+        audit: Option<Arc<Fanout>>,
         notes: Vec<String>,
     ) {
         let old = self.topo();

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::Gateway;
-use crate::audit::AuditSink;
+use crate::audit::Fanout;
 use crate::hooks::Hooks;
 use crate::upstream::Upstream;
 
@@ -24,7 +24,7 @@ pub(super) struct Topology {
     /// Plugin hooks.
     pub(super) hooks: Option<Arc<dyn Hooks>>,
     /// Audit sink.
-    pub(super) audit: Option<Arc<dyn AuditSink>>,
+    pub(super) audit: Option<Arc<Fanout>>,
 }
 
 impl Topology {
@@ -32,7 +32,7 @@ impl Topology {
     pub(super) fn new(
         upstreams: Vec<Arc<Upstream>>,
         hooks: Option<Arc<dyn Hooks>>,
-        audit: Option<Arc<dyn AuditSink>>,
+        audit: Option<Arc<Fanout>>,
     ) -> Topology {
         let by_name = upstreams
             .iter()
@@ -69,7 +69,7 @@ impl Gateway {
     }
 
     /// The audit sink of the current topology.
-    pub(super) fn audit(&self) -> Option<Arc<dyn AuditSink>> {
+    pub(super) fn audit(&self) -> Option<Arc<Fanout>> {
         self.topo().audit.clone()
     }
 

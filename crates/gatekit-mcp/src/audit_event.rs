@@ -1,25 +1,26 @@
-//! Gateway audit records → canonical [`AuditEvent`]s.
+//! Gateway audit records → canonical [`AuditEvent`]s: the one factory and classifier of the
+//! audit fan-out ([`crate::audit::Fanout`]), so the JSONL trail and every SIEM destination
+//! carry the same `event_id`, `sequence`, event type and severity for one record.
 //!
-//! One function, so that every SIEM destination renders the same facts: the event type and
+//! One function, so that every destination renders the same facts: the event type and
 //! severity follow what happened (a security block is a `security_decision` at warning, an
 //! error response an `error_event`), the plugin decision that mattered is carried in
 //! `security_decision`, and tool arguments appear only as the plugins left them (redacted
 //! content stays redacted; blocked content never reaches this point).
 
+use crate::audit::{AuditRecord, Phase};
+use crate::namespace;
 use gatekit_core::{
     AuditEvent, ClientInfo, EventFactory, EventType, McpData, SecurityDecision, Severity,
     UpstreamServer,
 };
-use gatekit_mcp::audit::{AuditRecord, Phase};
-use gatekit_mcp::namespace;
 use serde_json::Value;
 
 /// Builds the event for `record`, stamped by `factory` (id, sequence, time, host).
 pub fn to_event(factory: &EventFactory, record: &AuditRecord<'_>) -> AuditEvent {
     // The decision worth reporting: a block, else what a security plugin did (redaction,
     // detection), else what middleware did (a rename).
-    let acted =
-        |s: &&gatekit_mcp::hooks::StageRecord| s.outcome == "modified" || s.outcome == "observed";
+    let acted = |s: &&crate::hooks::StageRecord| s.outcome == "modified" || s.outcome == "observed";
     let deciding = record
         .stages
         .iter()
@@ -49,8 +50,8 @@ pub fn to_event(factory: &EventFactory, record: &AuditRecord<'_>) -> AuditEvent 
         .with_session_id(record.session.session_id.clone());
     if let Some(id) = record.request_id {
         event = event.with_correlation_id(match id {
-            gatekit_mcp::jsonrpc::RequestId::Number(n) => n.to_string(),
-            gatekit_mcp::jsonrpc::RequestId::String(s) => s.clone(),
+            crate::jsonrpc::RequestId::Number(n) => n.to_string(),
+            crate::jsonrpc::RequestId::String(s) => s.clone(),
         });
     }
     if let Some(name) = &record.session.client_name {
