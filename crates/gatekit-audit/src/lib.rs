@@ -5,19 +5,24 @@
 //! * a write failure is never silent: a critical destination refuses calls (-32005) until it
 //!   can write again, a non-critical one counts what it lost;
 //! * records carry event id, session, sequence, host, versions and client identity;
-//! * content a security plugin blocked is never written; redacted content is written redacted.
+//! * content a security plugin blocked is never written; redacted content is written redacted;
+//! * an entry under an upstream's name audits that upstream only and replaces, for it, the
+//!   `_global` entry of the same handler (Python Gatekit's resolution).
 //!
 //! * [`line_file`]: whole-line appends, rotation, fsync policy.
 //! * [`render`]: gateway records → JSONL objects, CSV rows, human-readable lines.
 //! * [`csv`]: CSV dialects.
+//! * [`token_usage`]: the `token_usage` handler (token estimates, CSV, shared state file).
 //! * [`trail`]: the destinations as the gateway's audit sink.
 
 pub mod csv;
 pub mod line_file;
 pub mod options;
 pub mod render;
+pub mod token_usage;
 pub mod trail;
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -27,12 +32,18 @@ use gatekit_plugins::settings::{parse_options, split_framework};
 use crate::line_file::{LineFile, LineFileSettings};
 use crate::options::{CsvOptions, FileOptions, JsonlOptions};
 use crate::render::{BodyPolicy, CSV_COLUMNS};
-use crate::trail::{AuditTrail, Destination, Render};
+use crate::token_usage::{TokenUsage, TokenUsageOptions};
+use crate::trail::{AuditTrail, Destination, Meter, Render, Scope};
 
 pub use trail::AuditTrail as Trail;
 
 /// Audit handlers this crate provides.
-pub const HANDLERS: &[&str] = &["audit_jsonl", "audit_csv", "audit_human_readable"];
+pub const HANDLERS: &[&str] = &[
+    "audit_jsonl",
+    "audit_csv",
+    "audit_human_readable",
+    "token_usage",
+];
 
 /// Builds the audit trail from the `plugins.auditing` section; `None` when nothing audits.
 /// Files are opened here, so a path that cannot be written is a start-up error.
@@ -48,22 +59,50 @@ pub fn validate(cfg: &Config) -> Result<(), ConfigErrors> {
 fn build_with(cfg: &Config, open: bool) -> Result<Option<Arc<AuditTrail>>, ConfigErrors> {
     let mut errors = Vec::new();
     let mut destinations = Vec::new();
-    for (scope, entries) in &cfg.file.plugins.auditing {
+    let mut meters = Vec::new();
+    let auditing = &cfg.file.plugins.auditing;
+    // Python Gatekit's resolution: an upstream's entry replaces the global entry of the same
+    // handler for that upstream, even when the upstream's entry is disabled (so a global
+    // audit file can be switched off for one upstream).
+    let replaced_for = |handler: &str| -> BTreeSet<String> {
+        auditing
+            .iter()
+            .filter(|(scope, entries)| {
+                *scope != "_global" && entries.iter().any(|e| e.handler == handler)
+            })
+            .map(|(scope, _)| scope.clone())
+            .collect()
+    };
+    for (scope, entries) in auditing {
         for (i, entry) in entries.iter().enumerate() {
             if !HANDLERS.contains(&entry.handler.as_str()) {
                 continue;
             }
             let path = format!("plugins.auditing.{scope}[{i}].config");
-            if scope != "_global" {
-                errors.push(ConfigError::at(
-                    &cfg.source,
-                    &path,
-                    "per-upstream audit plugins are not supported; configure auditing under `_global`",
-                ));
+            let scope = if scope == "_global" {
+                let except = replaced_for(&entry.handler);
+                if except.is_empty() {
+                    Scope::Global
+                } else {
+                    Scope::GlobalExcept(except)
+                }
+            } else {
+                Scope::Upstream(scope.clone())
+            };
+            if entry.handler == "token_usage" {
+                match meter(cfg, &entry.config, &path, open) {
+                    Ok(Some((usage, critical))) => meters.push(Meter {
+                        usage,
+                        scope,
+                        critical,
+                    }),
+                    Ok(None) => {}
+                    Err(e) => errors.push(e),
+                }
                 continue;
             }
             match destination(cfg, &entry.handler, &entry.config, &path, open) {
-                Ok(Some(d)) => destinations.push(d),
+                Ok(Some(d)) => destinations.push(d.scoped(scope)),
                 Ok(None) => {}
                 Err(e) => errors.push(e),
             }
@@ -72,10 +111,39 @@ fn build_with(cfg: &Config, open: bool) -> Result<Option<Arc<AuditTrail>>, Confi
     if !errors.is_empty() {
         return Err(ConfigErrors(errors));
     }
-    if destinations.is_empty() {
+    if destinations.is_empty() && meters.is_empty() {
         return Ok(None);
     }
-    Ok(Some(Arc::new(AuditTrail::new(destinations))))
+    Ok(Some(Arc::new(
+        AuditTrail::new(destinations).with_meters(meters),
+    )))
+}
+
+/// A `token_usage` entry (not critical unless it says so, as in Python Gatekit).
+fn meter(
+    cfg: &Config,
+    config: &gatekit_config::yaml::Mapping,
+    path: &str,
+    open: bool,
+) -> Result<Option<(Arc<TokenUsage>, bool)>, ConfigError> {
+    let (framework, rest) = split_framework(config, false, &cfg.source, path)?;
+    if !framework.enabled {
+        return Ok(None);
+    }
+    let o: TokenUsageOptions = parse_options(rest, &cfg.source, path)?;
+    let interval = o
+        .check()
+        .map_err(|e| ConfigError::at(&cfg.source, format!("{path}.flush_interval_seconds"), e))?;
+    let csv = output_path(cfg, &o.output_file)
+        .map_err(|e| ConfigError::at(&cfg.source, format!("{path}.output_file"), e))?;
+    let state = output_path(cfg, &o.state_file)
+        .map_err(|e| ConfigError::at(&cfg.source, format!("{path}.state_file"), e))?;
+    if !open {
+        return Ok(None);
+    }
+    let usage = TokenUsage::start(csv, state, interval)
+        .map_err(|e| ConfigError::at(&cfg.source, path, e))?;
+    Ok(Some((usage, framework.critical)))
 }
 
 fn destination(

@@ -27,6 +27,32 @@ pub enum Fsync {
     Always,
 }
 
+/// Writes `header` into `file` unless it already has content, and returns the file's length.
+/// Another process may append to the same file (two gateways sharing one config), so the
+/// check and the write happen under an exclusive `flock`: the header is written once.
+fn write_header_once(file: &mut File, header: &[u8]) -> std::io::Result<u64> {
+    use std::os::fd::AsRawFd;
+    let fd = file.as_raw_fd();
+    // SAFETY: flock(2) on the descriptor of `file`, which outlives both calls.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::flock(fd, libc::LOCK_EX);
+    }
+    let result = file.metadata().and_then(|m| {
+        if m.len() == 0 {
+            file.write_all(header).map(|()| header.len() as u64)
+        } else {
+            Ok(m.len())
+        }
+    });
+    // SAFETY: as above.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::flock(fd, libc::LOCK_UN);
+    }
+    result
+}
+
 /// Where and how to write.
 #[derive(Debug, Clone)]
 pub struct LineFileSettings {
@@ -91,8 +117,7 @@ impl LineFile {
         }
         if state.len == 0 {
             if let (Some(header), Some(file)) = (&self.settings.header, state.file.as_mut()) {
-                file.write_all(header)?;
-                state.len = header.len() as u64;
+                state.len = write_header_once(file, header)?;
             }
         }
         let before = state.len;

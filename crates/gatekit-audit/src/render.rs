@@ -13,7 +13,7 @@
 //! escapes); a line never contains a raw newline; blocked content is never included.
 
 use gatekit_core::AuditEvent;
-use gatekit_mcp::audit::{AuditRecord, Phase};
+use gatekit_mcp::audit::{AuditRecord, Phase, SystemRecord};
 use gatekit_mcp::namespace;
 use serde_json::{json, Map, Value};
 
@@ -201,6 +201,33 @@ pub fn jsonl_object(
     o
 }
 
+/// The JSONL object of a system event (`event_type: SYSTEM`): Gatekit's own decisions, such as
+/// a sandbox applied to an upstream or an upstream refused because its sandbox cannot be built.
+pub fn system_object(r: &SystemRecord<'_>, event: &AuditEvent) -> Map<String, Value> {
+    let mut o = Map::new();
+    o.insert(
+        "timestamp".into(),
+        json!(event.timestamp.to_rfc3339_millis()),
+    );
+    o.insert("event_type".into(), json!("SYSTEM"));
+    o.insert("server_name".into(), json!(r.upstream));
+    o.insert("action".into(), json!(r.action));
+    o.insert("reason".into(), json!(r.message));
+    o.insert("details".into(), r.details.clone());
+    o.insert(
+        "event_id".into(),
+        json!(event.event_id.as_uuid().to_string()),
+    );
+    o.insert("sequence".into(), json!(event.sequence));
+    o.insert("session_id".into(), json!(r.session.session_id));
+    o.insert("host".into(), json!(event.host));
+    o.insert("gateway_version".into(), json!(event.gateway_version));
+    o.insert("schema_version".into(), json!(event.schema_version));
+    o.insert("severity".into(), json!(event.severity.as_str()));
+    o.insert("event_category".into(), json!(event.event_type.as_str()));
+    o
+}
+
 /// The 15 CSV columns of Python Gatekit's `audit_csv`, in order.
 pub const CSV_COLUMNS: [&str; 15] = [
     "timestamp",
@@ -243,6 +270,16 @@ pub fn csv_values(o: &Map<String, Value>) -> Vec<Option<String>> {
 /// One human-readable line: `2026-... - REQUEST: tools/call - ex - echo - ALLOWED`.
 pub fn human_line(o: &Map<String, Value>) -> String {
     let text = |k: &str| o.get(k).and_then(Value::as_str).unwrap_or("-").to_string();
+    if o.get("event_type").and_then(Value::as_str) == Some("SYSTEM") {
+        let line = format!(
+            "{} - SYSTEM: {} - {} - {}",
+            text("timestamp"),
+            text("action"),
+            text("server_name"),
+            text("reason")
+        );
+        return line.replace(['\n', '\r', '\u{2028}', '\u{2029}'], " ");
+    }
     let mut line = format!(
         "{} - {}: {} - {} - {} - {}",
         text("timestamp"),

@@ -6,6 +6,9 @@
 //!   the call with -32005, and keeps [`AuditSink::check`] failing for a short while, so calls
 //!   are refused up front until a write succeeds again;
 //! * otherwise, counts the lost record and logs the running total.
+//!
+//! A destination configured under an upstream's name receives only that upstream's records;
+//! a `_global` one receives the others ([`Scope`]).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -13,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use gatekit_core::chain::Chain;
 use gatekit_core::{AuditEvent, LogSafe};
-use gatekit_mcp::audit::{AuditRecord, AuditSink};
+use gatekit_mcp::audit::{AuditRecord, AuditSink, SystemRecord};
 use tracing::{error, warn};
 
 use crate::csv::Dialect;
@@ -34,6 +37,33 @@ pub enum Render {
     Human,
 }
 
+/// Which upstreams' records a destination receives (Python Gatekit's plugin scopes).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Scope {
+    /// A `_global` entry: every record, except those of the upstreams that configure an entry
+    /// of the same handler themselves (an upstream entry replaces the global one whole).
+    #[default]
+    Global,
+    /// A `_global` entry replaced for the listed upstreams.
+    GlobalExcept(std::collections::BTreeSet<String>),
+    /// An entry under one upstream's name: only that upstream's records.
+    Upstream(String),
+}
+
+impl Scope {
+    /// Whether a record of `upstream` (none for client notifications, which only global
+    /// entries see) goes to a destination of this scope.
+    pub fn covers(&self, upstream: Option<&str>) -> bool {
+        match (self, upstream) {
+            (Scope::Global, _) => true,
+            (Scope::GlobalExcept(_), None) => true,
+            (Scope::GlobalExcept(except), Some(u)) => !except.contains(u),
+            (Scope::Upstream(name), Some(u)) => name == u,
+            (Scope::Upstream(_), None) => false,
+        }
+    }
+}
+
 /// One audit file.
 #[derive(Debug)]
 pub struct Destination {
@@ -45,6 +75,8 @@ pub struct Destination {
     pub file: Arc<LineFile>,
     /// Whether a lost record refuses the call.
     pub critical: bool,
+    /// Whose records it receives.
+    pub scope: Scope,
     lost: AtomicU64,
     failed_at: Mutex<Option<(Instant, String)>>,
     /// The hash chain of a JSONL destination that asked for one; held while a line is linked
@@ -60,10 +92,17 @@ impl Destination {
             render,
             file,
             critical,
+            scope: Scope::Global,
             lost: AtomicU64::new(0),
             failed_at: Mutex::new(None),
             chain: None,
         }
+    }
+
+    /// The same destination receiving only the records `scope` covers.
+    pub fn scoped(mut self, scope: Scope) -> Self {
+        self.scope = scope;
+        self
     }
 
     /// Links every line of this (JSONL) destination into a hash chain
@@ -77,6 +116,17 @@ impl Destination {
     pub fn lost(&self) -> u64 {
         self.lost.load(Ordering::Relaxed)
     }
+}
+
+/// A `token_usage` entry with its scope and criticality.
+#[derive(Debug)]
+pub struct Meter {
+    /// The counter.
+    pub usage: Arc<crate::token_usage::TokenUsage>,
+    /// Whose records it counts.
+    pub scope: Scope,
+    /// Whether a CSV row it cannot write refuses the call (default false, as in Python).
+    pub critical: bool,
 }
 
 /// Appends `line` to `d`, with the failure handling of its criticality: an error only when a
@@ -129,6 +179,7 @@ fn append_linked(d: &Destination, chain: &Mutex<Chain>, object: &str) -> Result<
 #[derive(Debug)]
 pub struct AuditTrail {
     destinations: Vec<Destination>,
+    meters: Vec<Meter>,
     wants_bodies: bool,
 }
 
@@ -141,13 +192,26 @@ impl AuditTrail {
         });
         AuditTrail {
             destinations,
+            meters: Vec::new(),
             wants_bodies,
         }
+    }
+
+    /// Adds `token_usage` counters; they need every message body.
+    pub fn with_meters(mut self, meters: Vec<Meter>) -> Self {
+        self.wants_bodies |= !meters.is_empty();
+        self.meters = meters;
+        self
     }
 
     /// The destinations.
     pub fn destinations(&self) -> &[Destination] {
         &self.destinations
+    }
+
+    /// The `token_usage` counters.
+    pub fn meters(&self) -> &[Meter] {
+        &self.meters
     }
 }
 
@@ -177,7 +241,11 @@ impl AuditSink for AuditTrail {
         };
         let mut plain = None;
         let mut result = Ok(());
-        for d in &self.destinations {
+        for d in self
+            .destinations
+            .iter()
+            .filter(|d| d.scope.covers(record.upstream))
+        {
             let line = match &d.render {
                 Render::Jsonl(bodies) => {
                     let object = render::jsonl_object(record, event, *bodies);
@@ -203,10 +271,68 @@ impl AuditSink for AuditTrail {
             };
             result = result.and(append(d, &line));
         }
+        for m in self
+            .meters
+            .iter()
+            .filter(|m| m.scope.covers(record.upstream))
+        {
+            match m.usage.record(record) {
+                Ok(()) => {}
+                Err(e) if m.critical => {
+                    error!(error = %e, "Critical token_usage destination cannot write; refusing the call.");
+                    result = Err(e);
+                }
+                Err(e) => warn!(error = %e, "token_usage lost a CSV row."),
+            }
+        }
         result
     }
 
     fn wants_bodies(&self) -> bool {
         self.wants_bodies
+    }
+
+    fn system(&self, record: &SystemRecord<'_>, event: &AuditEvent) -> Result<(), String> {
+        let object = render::system_object(record, event);
+        let mut result = Ok(());
+        for d in self
+            .destinations
+            .iter()
+            .filter(|d| d.scope.covers(record.upstream))
+        {
+            let line = match &d.render {
+                Render::Jsonl(_) => {
+                    let line = serde_json::to_string(&object).unwrap_or_default();
+                    // System events are links of the hash chain like every other line.
+                    if let Some(chain) = &d.chain {
+                        result = result.and(append_linked(d, chain, &line));
+                        continue;
+                    }
+                    line + "\n"
+                }
+                Render::Csv(dialect) => dialect.row(&render::csv_values(&object)),
+                Render::Human => {
+                    let mut line = render::human_line(&object);
+                    line.push('\n');
+                    line
+                }
+            };
+            result = result.and(append(d, &line));
+        }
+        result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Scope;
+
+    #[test]
+    fn scopes_cover_as_python_gatekit_resolves_them() {
+        let except = Scope::GlobalExcept(["b".to_string()].into());
+        assert!(Scope::Global.covers(Some("a")) && Scope::Global.covers(None));
+        assert!(except.covers(Some("a")) && !except.covers(Some("b")) && except.covers(None));
+        let only = Scope::Upstream("b".into());
+        assert!(only.covers(Some("b")) && !only.covers(Some("a")) && !only.covers(None));
     }
 }

@@ -45,7 +45,7 @@ pub struct ProxyConfig {
     /// Listener for `transport: http` (accepted for compatibility; see validation).
     #[serde(default)]
     pub http: Option<HttpListen>,
-    /// Config hot reload (accepted for compatibility; see validation).
+    /// Apply configuration file changes without a restart.
     #[serde(default)]
     pub hot_reload: HotReload,
     /// Upstream timeouts.
@@ -135,7 +135,7 @@ fn default_http_port() -> u16 {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum HotReload {
-    /// Reload for known clients.
+    /// Reload for clients known to handle `list_changed` notifications.
     Auto,
     /// Always reload.
     Enabled,
@@ -248,19 +248,58 @@ pub enum UpstreamTransport {
     Http,
 }
 
-/// `upstreams[].sandbox`.
+/// `upstreams[].sandbox`, Python Gatekit 0.3's keys (stdio upstreams only).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SandboxConfig {
     /// Run the server inside a sandbox.
     #[serde(default)]
     pub enabled: bool,
-    /// Paths mounted read-write inside the sandbox.
+    /// Paths mounted read-write inside the sandbox (`~/` is the home directory; relative paths
+    /// are resolved against the config file's directory).
     #[serde(default)]
-    pub paths: Vec<ConfigString>,
+    pub paths: Vec<SandboxPath>,
     /// Allow network access.
     #[serde(default = "yes")]
     pub network: bool,
+}
+
+/// One `sandbox.paths` entry: a literal path. Glob characters are refused at load (with the
+/// entry's line), because the sandbox grants exactly the paths written and a pattern would
+/// either grant nothing or, expanded, more than the operator meant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SandboxPath(pub ConfigString);
+
+impl std::ops::Deref for SandboxPath {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.0.as_str()
+    }
+}
+
+impl<'de> Deserialize<'de> for SandboxPath {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let path = ConfigString::deserialize(deserializer)?;
+        if path.is_empty() {
+            return Err(de::Error::custom("a sandbox path must not be empty"));
+        }
+        if let Some(c) = path
+            .chars()
+            .find(|c| matches!(c, '*' | '?' | '[' | ']' | '{' | '}'))
+        {
+            return Err(de::Error::custom(format!(
+                "sandbox path {:?} contains the glob character `{c}`; list each directory \
+                 literally (patterns are not expanded)",
+                path.as_str()
+            )));
+        }
+        if path.contains('\0') {
+            return Err(de::Error::custom(
+                "a sandbox path must not contain a NUL byte",
+            ));
+        }
+        Ok(SandboxPath(path))
+    }
 }
 
 /// The `plugins` section: per category, a map from scope (`_global` or an upstream name) to

@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 
 use crate::error::{ConfigError, ConfigErrors};
-use crate::model::{ClientTransport, ConfigFile, HotReload, LogHandler, UpstreamTransport};
+use crate::model::{ClientTransport, ConfigFile, LogHandler, UpstreamTransport};
 use crate::names::{closest, AUDITING_HANDLERS, MIDDLEWARE_HANDLERS, SECURITY_HANDLERS};
 
 /// Something that loads but deserves the operator's attention.
@@ -47,12 +47,6 @@ pub fn validate(file: &ConfigFile, source: &str) -> Result<Vec<Warning>, ConfigE
             "`http` is not available in this version of Gatekit; use `stdio`".into(),
         );
     }
-    if proxy.hot_reload != HotReload::Disabled {
-        warn(
-            "proxy.hot_reload",
-            "hot reload is not supported; restart Gatekit to apply configuration changes".into(),
-        );
-    }
     if proxy.max_message_size < 64 * 1024 {
         err(
             "proxy.max_message_size".into(),
@@ -84,12 +78,21 @@ pub fn validate(file: &ConfigFile, source: &str) -> Result<Vec<Warning>, ConfigE
             },
         }
         if up.sandbox.as_ref().is_some_and(|s| s.enabled) {
-            err(
-                at("sandbox.enabled"),
-                "process sandboxing is not available in this version of Gatekit; refusing to run \
-                 this server without the sandbox it asks for"
-                    .into(),
-            );
+            if up.transport != UpstreamTransport::Stdio {
+                err(
+                    at("sandbox.enabled"),
+                    "a sandbox applies to a server Gatekit starts; it needs `transport: stdio`"
+                        .into(),
+                );
+            }
+            if !cfg!(any(target_os = "linux", target_os = "macos")) {
+                err(
+                    at("sandbox.enabled"),
+                    "process sandboxing needs Linux (bubblewrap) or macOS (sandbox-exec); \
+                     refusing to run this server without the sandbox it asks for"
+                        .into(),
+                );
+            }
         }
         for key in up.env.keys() {
             if key.is_empty() || key.contains('=') || key.contains('\0') {

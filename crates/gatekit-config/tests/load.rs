@@ -137,7 +137,7 @@ proxy:
     - {name: a, command: [x]}
     - {name: a, command: [y]}
     - {name: b, transport: http, url: "http://localhost"}
-    - {name: c, command: [z], sandbox: {enabled: true}}
+    - {name: c, command: [z], env: {"A=B": x}}
 plugins:
   security:
     nosuch:
@@ -152,7 +152,7 @@ plugins:
         "proxy.transport",
         "duplicate upstream name `a`",
         "proxy.upstreams[2].transport",
-        "proxy.upstreams[3].sandbox.enabled",
+        "proxy.upstreams[3].env: invalid environment variable name",
         "no upstream named `nosuch`",
         "did you mean `basic_pii_filter`",
         "`audit_jsonl` is a auditing plugin",
@@ -160,6 +160,37 @@ plugins:
         assert!(all.contains(needle), "missing {needle:?} in:\n{all}");
     }
     assert_eq!(errs.errors().len(), 7, "{all}");
+}
+
+// Sandboxing used to be refused ("process sandboxing is not available"); it is now provided
+// (bubblewrap on Linux, sandbox-exec on macOS), so Python Gatekit's keys load.
+#[test]
+fn sandbox_keys_of_python_gatekit_load() {
+    let text = "proxy:\n  transport: stdio\n  upstreams:\n    - name: fs\n      command: [x]\n      sandbox: {enabled: true, paths: [/srv/data, ~/projects], network: false}\n";
+    let cfg = load(text).unwrap();
+    let sandbox = cfg.file.proxy.upstreams[0].sandbox.as_ref().unwrap();
+    assert!(sandbox.enabled && !sandbox.network);
+    let paths: Vec<&str> = sandbox.paths.iter().map(|p| &**p).collect();
+    assert_eq!(paths, ["/srv/data", "~/projects"]);
+}
+
+#[test]
+fn glob_characters_in_sandbox_paths_are_refused_with_their_line() {
+    for (path, glob) in [
+        ("/srv/*", '*'),
+        ("/srv/data?", '?'),
+        ("/srv/[ab]", '['),
+        ("/srv/{a,b}", '{'),
+    ] {
+        let text = format!("proxy:\n  transport: stdio\n  upstreams:\n    - name: fs\n      command: [x]\n      sandbox:\n        enabled: true\n        paths: [/ok, {path:?}]\n");
+        let e = &load(&text).unwrap_err().0[0];
+        assert_eq!(e.line, Some(8), "{e}");
+        assert_eq!(e.path, "proxy.upstreams[0].sandbox.paths[1]", "{e}");
+        assert!(
+            e.message.contains(&format!("glob character `{glob}`")),
+            "{e}"
+        );
+    }
 }
 
 #[test]

@@ -86,6 +86,33 @@ pub struct AuditRecord<'a> {
     pub session: &'a SessionInfo,
 }
 
+/// How serious a system record is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SystemSeverity {
+    /// A normal decision (a sandbox applied).
+    Info,
+    /// Something the operator must act on (a server not started).
+    Error,
+}
+
+/// Something Gatekit decided on its own, outside any client message (a `system_event`): today
+/// the sandbox decisions for an upstream.
+#[derive(Debug, Clone)]
+pub struct SystemRecord<'a> {
+    /// Severity.
+    pub severity: SystemSeverity,
+    /// What happened, as a short machine-readable name (`sandbox_applied`, `sandbox_failed`).
+    pub action: &'a str,
+    /// The upstream concerned.
+    pub upstream: Option<&'a str>,
+    /// One human-readable sentence.
+    pub message: &'a str,
+    /// Structured details (granted and denied paths, network).
+    pub details: &'a Value,
+    /// The session.
+    pub session: &'a SessionInfo,
+}
+
 /// The audit trail, as the gateway sees it.
 pub trait AuditSink: Send + Sync + std::fmt::Debug {
     /// Whether every critical destination can record; the reason when not.
@@ -103,6 +130,14 @@ pub trait AuditSink: Send + Sync + std::fmt::Debug {
     /// again), so a sink that does not use results says no.
     fn wants_response_bodies(&self) -> bool {
         self.wants_bodies()
+    }
+
+    /// Records a system event as its canonical `event` (a `system_event`); sinks that do not
+    /// record them ignore it. An error means a critical destination lost it (the gateway logs
+    /// that; there is no call to refuse).
+    fn system(&self, record: &SystemRecord<'_>, event: &AuditEvent) -> Result<(), String> {
+        let _ = (record, event);
+        Ok(())
     }
 }
 
@@ -160,5 +195,24 @@ impl Fanout {
     /// Whether response records should carry the result.
     pub fn wants_response_bodies(&self) -> bool {
         self.sinks.iter().any(|s| s.wants_response_bodies())
+    }
+
+    /// Records a system event in every sink as one canonical `system_event`.
+    pub fn system(&self, record: &SystemRecord<'_>) -> Result<(), String> {
+        let severity = match record.severity {
+            SystemSeverity::Info => gatekit_core::Severity::Info,
+            SystemSeverity::Error => gatekit_core::Severity::Error,
+        };
+        let event = self
+            .factory
+            .event(gatekit_core::EventType::SystemEvent, severity)
+            .with_message(record.message);
+        let mut result = Ok(());
+        for sink in &self.sinks {
+            if let Err(e) = sink.system(record, &event) {
+                result = result.and(Err(e));
+            }
+        }
+        result
     }
 }

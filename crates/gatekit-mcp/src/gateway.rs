@@ -20,8 +20,10 @@
 mod intercept;
 mod lists;
 mod rejections;
+mod reload;
 mod routing;
 mod server_requests;
+mod topology;
 
 use std::collections::HashMap;
 use std::sync::atomic::AtomicI64;
@@ -44,6 +46,7 @@ use crate::jsonrpc::{self, codes, ErrorObject, Message, Outcome, RequestId};
 use crate::upstream::{Inbound, Session, Status, Upstream, UpstreamError, UpstreamSpec};
 
 pub use lists::ListKind;
+pub use reload::{ReloadEvent, ReloadMode, AUTO_CLIENTS};
 
 /// Gateway settings derived from the configuration.
 #[derive(Debug, Clone)]
@@ -105,8 +108,7 @@ struct ServerRequest {
 
 /// One client's gateway.
 pub struct Gateway {
-    upstreams: Vec<Arc<Upstream>>,
-    by_name: HashMap<String, usize>,
+    topology: RwLock<Arc<topology::Topology>>,
     settings: GatewaySettings,
     client: RwLock<Option<ClientSender>>,
     phase: Mutex<Lifecycle>,
@@ -115,12 +117,18 @@ pub struct Gateway {
     next_server_request: AtomicI64,
     resources: RwLock<routing::ResourceRoutes>,
     session: RwLock<Arc<SessionInfo>>,
+    /// Where upstreams started by a reload send their messages.
+    inbound: mpsc::Sender<Inbound>,
+    /// The client's `initialize` params, for upstreams started by a reload.
+    init_params: Mutex<Option<Arc<RawValue>>>,
+    /// Reloads are applied: `listChanged` is advertised.
+    reloadable: bool,
 }
 
 impl std::fmt::Debug for Gateway {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Gateway")
-            .field("upstreams", &self.by_name)
+            .field("upstreams", &self.topo().by_name)
             .finish_non_exhaustive()
     }
 }
@@ -137,6 +145,16 @@ pub async fn run(
     input: impl AsyncBufRead + Unpin,
     client: ClientSender,
 ) -> StopReason {
+    run_reloadable(settings, input, client, None).await
+}
+
+/// [`run`], applying the configuration changes that arrive on `reloads` (see [`reload`]).
+pub async fn run_reloadable(
+    settings: GatewaySettings,
+    input: impl AsyncBufRead + Unpin,
+    client: ClientSender,
+    reloads: Option<(mpsc::Receiver<ReloadEvent>, ReloadMode)>,
+) -> StopReason {
     let (inbound_tx, mut inbound_rx) = mpsc::channel::<Inbound>(1024);
     let upstreams: Vec<Arc<Upstream>> = settings
         .upstreams
@@ -144,14 +162,10 @@ pub async fn run(
         .enumerate()
         .map(|(i, spec)| Upstream::start(i, spec.clone(), inbound_tx.clone()))
         .collect();
-    drop(inbound_tx);
-    let by_name = upstreams
-        .iter()
-        .map(|u| (u.name().to_string(), u.index))
-        .collect();
+    let topology =
+        topology::Topology::new(upstreams, settings.hooks.clone(), settings.audit.clone());
     let gw = Arc::new(Gateway {
-        upstreams,
-        by_name,
+        topology: RwLock::new(Arc::new(topology)),
         settings,
         client: RwLock::new(Some(client)),
         phase: Mutex::new(Lifecycle::AwaitingInitialize),
@@ -163,6 +177,17 @@ pub async fn run(
             session_id: new_session_id(),
             ..SessionInfo::default()
         })),
+        inbound: inbound_tx,
+        init_params: Mutex::new(None),
+        reloadable: reloads.is_some(),
+    });
+    let reloader = reloads.map(|(mut rx, mode)| {
+        let gw = Arc::clone(&gw);
+        tokio::spawn(async move {
+            while let Some(event) = rx.recv().await {
+                gw.on_reload(event, mode).await;
+            }
+        })
     });
 
     let forwarder = tokio::spawn({
@@ -182,8 +207,8 @@ pub async fn run(
         gw.drain().await;
     }
     let stops: Vec<_> = gw
-        .upstreams
-        .iter()
+        .topo()
+        .active()
         .map(|u| {
             let u = Arc::clone(u);
             tokio::spawn(async move { u.shutdown().await })
@@ -193,6 +218,9 @@ pub async fn run(
         let _ = stop.await;
     }
     forwarder.abort();
+    if let Some(reloader) = reloader {
+        reloader.abort();
+    }
     // Dropping the last sender lets the stdout writer flush and finish.
     if let Ok(mut client) = gw.client.write() {
         client.take();
@@ -455,13 +483,14 @@ impl Gateway {
             });
         }
         let raw: Arc<RawValue> = Arc::from(jsonrpc::to_raw(&params));
-        for up in &self.upstreams {
+        *lock(&self.init_params) = Some(Arc::clone(&raw));
+        let topo = self.topo();
+        for up in topo.active() {
             up.initialize_with(Arc::clone(&raw));
         }
         let timeout = self.settings.connection_timeout;
-        let waits: Vec<_> = self
-            .upstreams
-            .iter()
+        let waits: Vec<_> = topo
+            .active()
             .map(|up| {
                 let up = Arc::clone(up);
                 tokio::spawn(async move { up.ready_session(timeout).await })
@@ -469,7 +498,7 @@ impl Gateway {
             .collect();
         let mut ready = Vec::new();
         let mut failed = Vec::new();
-        for (up, wait) in self.upstreams.iter().zip(waits) {
+        for (up, wait) in topo.active().zip(waits) {
             match wait.await {
                 Ok(Ok(session)) => ready.push((up.name().to_string(), session)),
                 Ok(Err(e)) => failed.push(e.to_string()),
@@ -489,11 +518,17 @@ impl Gateway {
             )
             .with_data(json!({ "error_type": "upstream_unavailable", "details": failed })));
         }
-        let caps = handshake::merge_capabilities(
+        let mut caps = handshake::merge_capabilities(
             ready
                 .iter()
                 .filter_map(|(_, s)| s.init_result().and_then(|i| i.get("capabilities"))),
         );
+        if self.reloadable {
+            // A reload changes the lists: clients learn it from `list_changed`.
+            for list in ["tools", "prompts", "resources"] {
+                caps[list]["listChanged"] = Value::Bool(true);
+            }
+        }
         let instructions = handshake::merge_instructions(ready.iter().filter_map(|(name, s)| {
             let text = s.init_result()?.get("instructions")?.as_str()?;
             Some((name.as_str(), text))
@@ -525,7 +560,15 @@ impl Gateway {
         params: Option<&RawValue>,
     ) -> Result<Outcome, UpstreamError> {
         let timeout = self.settings.request_timeout;
-        let session = self.upstreams[upstream].ready_session(timeout).await?;
+        let up = self
+            .topo()
+            .get(upstream)
+            .cloned()
+            .ok_or_else(|| UpstreamError::Unavailable {
+                name: format!("#{upstream}"),
+                reason: "removed from the configuration".into(),
+            })?;
+        let session = up.ready_session(timeout).await?;
         let mut pending = session.request(method, params).await?;
         if let Some(client_id) = client_id {
             if let Some(entry) = lock(&self.inflight).get_mut(client_id) {
@@ -629,7 +672,7 @@ impl Gateway {
     }
 
     async fn set_level(&self, params: Option<Box<RawValue>>) -> Handled {
-        for up in &self.upstreams {
+        for up in self.topo().active() {
             let Status::Ready(session) = up.status() else {
                 continue;
             };
@@ -654,7 +697,7 @@ impl Gateway {
             _ => {
                 // Written from their own tasks: an upstream that stops reading its stdin must
                 // not stall the loop that reads the client (and so every other upstream).
-                for up in &self.upstreams {
+                for up in self.topo().active() {
                     if let Status::Ready(session) = up.status() {
                         let (method, params) = (method.to_string(), params.clone());
                         tokio::spawn(async move {

@@ -9,9 +9,12 @@
 //! Invariants:
 //! * requests in flight when a process exits are failed at once with [`UpstreamError::Exited`];
 //! * a new process is only used after it completed `initialize` again;
-//! * after [`Upstream::shutdown`] no process is left running.
+//! * after [`Upstream::shutdown`] no process is left running;
+//! * an upstream with a [`SandboxSpec`] is only ever started through [`sandbox::prepare`]; when
+//!   the sandbox cannot be built, the upstream is failed, not started without it.
 
 pub mod process;
+pub mod sandbox;
 pub mod session;
 mod supervisor;
 
@@ -22,17 +25,21 @@ use serde_json::value::RawValue;
 use tokio::sync::{mpsc, watch};
 
 pub use process::ProcessSpec;
+pub use sandbox::SandboxSpec;
 pub use session::{PendingRequest, Session};
 
 use crate::jsonrpc::{codes, ErrorObject, RequestId};
 
-/// Settings for one upstream, derived from the configuration.
-#[derive(Debug, Clone)]
+/// Settings for one upstream, derived from the configuration. Equal specs describe the same
+/// server (a reload keeps it running).
+#[derive(Debug, Clone, PartialEq)]
 pub struct UpstreamSpec {
     /// Configured name (namespace prefix).
     pub name: Arc<str>,
     /// How to start it.
     pub process: ProcessSpec,
+    /// The sandbox it must run in; when set, it is never started without it.
+    pub sandbox: Option<SandboxSpec>,
     /// Restart after an unexpected exit.
     pub restart_on_failure: bool,
     /// Consecutive failed starts before giving up.
@@ -93,6 +100,17 @@ pub enum InboundKind {
         method: String,
         /// Raw params.
         params: Option<Box<RawValue>>,
+    },
+    /// A decision of the supervisor itself, for the audit trail (never sent to the client).
+    System {
+        /// Applied (`false`: the server was not started).
+        ok: bool,
+        /// `sandbox_applied` or `sandbox_failed`.
+        action: &'static str,
+        /// One sentence.
+        message: String,
+        /// Structured details.
+        details: serde_json::Value,
     },
 }
 

@@ -12,7 +12,7 @@ use gatekit_core::AuditEvent;
 use gatekit_core::EventFactory;
 use gatekit_delivery::{Pipeline, Producer, Record, RecordId, SubmitError};
 use gatekit_format::{Formatter, Framing};
-use gatekit_mcp::audit::{AuditRecord, AuditSink};
+use gatekit_mcp::audit::{AuditRecord, AuditSink, SystemRecord};
 use gatekit_mcp::audit_event::decision_event;
 use tracing::warn;
 
@@ -305,6 +305,11 @@ impl AuditSink for SiemSink {
             result = result.and(self.submit(&decision));
         }
         result
+    }
+
+    /// Gateway system events (sandbox decisions, reloads) go to every SIEM destination.
+    fn system(&self, _record: &SystemRecord<'_>, event: &AuditEvent) -> Result<(), String> {
+        self.submit(event)
     }
 
     fn wants_bodies(&self) -> bool {

@@ -13,5 +13,6 @@ pub mod cli;
 pub mod demo;
 pub mod example_server;
 pub mod logs;
+pub mod reload;
 pub mod siem_cmd;
 pub mod start;

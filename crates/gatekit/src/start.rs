@@ -11,12 +11,13 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use gatekit_config::model::HotReload;
 use gatekit_config::model::PluginEntry;
 use gatekit_config::{Config, ConfigErrors};
 use gatekit_mcp::client;
-use gatekit_mcp::gateway::{self, GatewaySettings};
+use gatekit_mcp::gateway::{self, GatewaySettings, ReloadMode};
 use gatekit_mcp::jsonrpc::{self, codes, ErrorObject, RequestId};
-use gatekit_mcp::upstream::{ProcessSpec, UpstreamSpec};
+use gatekit_mcp::upstream::{ProcessSpec, SandboxSpec, UpstreamSpec};
 use serde_json::json;
 use tracing::{info, warn};
 
@@ -57,6 +58,9 @@ pub fn check(path: &Path) -> ExitCode {
                 eprintln!(
                     "warning: `gatekit run` refuses to start while critical plugins are unavailable"
                 );
+            }
+            for line in sandbox_warnings(&cfg) {
+                eprintln!("warning: {line}");
             }
             println!("Configuration valid: {}", path.display());
             ExitCode::SUCCESS
@@ -220,6 +224,11 @@ pub fn run_gateway(path: &Path, verbose: bool) -> ExitCode {
     settings.audit = (!sinks.is_empty()).then(|| {
         Arc::new(gatekit_mcp::audit::Fanout::new(Arc::clone(&factory), sinks).with_context(context))
     });
+    let reload_mode = match cfg.file.proxy.hot_reload {
+        HotReload::Disabled => None,
+        HotReload::Enabled => Some(ReloadMode::Enabled),
+        HotReload::Auto => Some(ReloadMode::Auto),
+    };
     let runtime = match build_runtime() {
         Ok(rt) => rt,
         Err(e) => {
@@ -228,13 +237,25 @@ pub fn run_gateway(path: &Path, verbose: bool) -> ExitCode {
         }
     };
     info!(config = %cfg.source, upstreams = settings.upstreams.len(), "Gatekit starting.");
+    // The watcher's channel belongs to the runtime, so it is made inside it.
+    let siem_sink = siem
+        .as_ref()
+        .map(|(_, sink)| Arc::clone(sink) as Arc<dyn gatekit_mcp::audit::AuditSink>);
     let (reason, writer_thread) = runtime.block_on(async {
+        let reloads = reload_mode.map(|mode| {
+            (
+                crate::reload::watch(path.to_path_buf(), &cfg, siem_sink, Arc::clone(&factory)),
+                mode,
+            )
+        });
         let io = client::attach();
         // The gateway runs as a spawned task, not as the `block_on` future itself: on a
         // current-thread runtime, waking the `block_on` future always goes through the
         // driver's eventfd (a write and an extra `epoll_wait` per message), while waking a
         // spawned task from the runtime thread is a queue push.
-        let gateway = tokio::spawn(gateway::run(settings, io.input, io.output));
+        let gateway = tokio::spawn(gateway::run_reloadable(
+            settings, io.input, io.output, reloads,
+        ));
         // A panic in the gateway stays a panic, as it was when it ran inside `block_on`
         // (the task is never cancelled: the runtime outlives it).
         let reason = match gateway.await {
@@ -320,6 +341,11 @@ pub fn gateway_settings(cfg: &Config) -> GatewaySettings {
                         .collect(),
                     cwd: u.cwd.as_ref().map(|c| cfg.resolve_path(c)),
                 },
+                sandbox: u
+                    .sandbox
+                    .as_ref()
+                    .filter(|s| s.enabled)
+                    .map(|s| sandbox_spec(cfg, u, s)),
                 restart_on_failure: u.restart_on_failure,
                 max_restart_attempts: u.max_restart_attempts,
                 connection_timeout,
@@ -335,6 +361,61 @@ pub fn gateway_settings(cfg: &Config) -> GatewaySettings {
         drain_timeout: request_timeout.min(Duration::from_secs(10)),
         hooks: None,
         audit: None,
+    }
+}
+
+/// Sandboxed upstreams that `gatekit run` could not start here because the sandbox launcher
+/// is missing (`gatekit check` warns; `run` fails those upstreams, never runs them bare).
+fn sandbox_warnings(cfg: &Config) -> Vec<String> {
+    let wanted: Vec<&str> = cfg
+        .file
+        .proxy
+        .upstreams
+        .iter()
+        .filter(|u| u.enabled && u.sandbox.as_ref().is_some_and(|s| s.enabled))
+        .map(|u| u.name.as_str())
+        .collect();
+    if wanted.is_empty() || cfg!(target_os = "macos") {
+        return Vec::new();
+    }
+    match gatekit_mcp::upstream::sandbox::bwrap::locate(None) {
+        Ok(_) => Vec::new(),
+        Err(e) => wanted
+            .iter()
+            .map(|name| format!("upstream `{name}`: {e}"))
+            .collect(),
+    }
+}
+
+/// An upstream's `sandbox` with its paths made absolute: `~/` is the server's home directory
+/// (its own `HOME` from `env`, else Gatekit's), relative paths are relative to the config file.
+fn sandbox_spec(
+    cfg: &Config,
+    upstream: &gatekit_config::model::UpstreamConfig,
+    sandbox: &gatekit_config::model::SandboxConfig,
+) -> SandboxSpec {
+    let home = upstream
+        .env
+        .get("HOME")
+        .map(|h| h.to_string())
+        .or_else(|| std::env::var("HOME").ok());
+    let paths = sandbox
+        .paths
+        .iter()
+        .map(|p| {
+            let raw: &str = p;
+            match (raw.strip_prefix('~'), &home) {
+                (Some(rest), Some(home)) if rest.is_empty() || rest.starts_with('/') => {
+                    std::path::PathBuf::from(format!("{home}{rest}"))
+                }
+                _ => cfg.resolve_path(raw),
+            }
+        })
+        .collect();
+    SandboxSpec {
+        paths,
+        network: sandbox.network,
+        launcher_path: None,
     }
 }
 

@@ -353,6 +353,62 @@ fn a_cancelled_call_is_closed_in_the_audit_trail() {
     assert_eq!(ends[0]["server_name"], "ex");
 }
 
+/// Python Gatekit's per-upstream audit scopes: an upstream's entry replaces the global entry
+/// of the same handler for that upstream; other upstreams keep the global one; an entry of
+/// another handler under an upstream adds to the global ones.
+#[test]
+fn per_upstream_audit_entries_replace_the_global_entry_of_the_same_handler() {
+    let dir = tempfile::tempdir().unwrap();
+    let exe = gatekit().display().to_string();
+    let upstreams = ["ex", "other", "quiet"]
+        .map(|n| format!("    - {{name: {n}, command: [{exe:?}, example-server]}}\n"))
+        .concat();
+    let yaml = [
+        "proxy:\n  transport: stdio\n  upstreams:\n",
+        &upstreams,
+        "plugins:\n  auditing:\n    _global:\n",
+        "      - handler: audit_jsonl\n        config: {output_file: global.jsonl}\n",
+        "    other:\n",
+        "      - handler: audit_jsonl\n        config: {output_file: other.jsonl, include_request_body: true}\n",
+        "      - handler: audit_human_readable\n        config: {output_file: other.log}\n",
+        "    quiet:\n",
+        "      - handler: audit_jsonl\n        config: {enabled: false}\n",
+    ]
+    .concat();
+    let mut gw = Gateway::start(&write_config(dir.path(), &yaml));
+    assert!(gw.initialize().get("result").is_some());
+    for (id, upstream) in [(1, "ex"), (2, "other"), (3, "quiet")] {
+        let reply = gw.call(
+            id,
+            "tools/call",
+            json!({"name": format!("{upstream}__echo"), "arguments": {"text": upstream}}),
+        );
+        assert_eq!(result_text(&reply), upstream);
+    }
+    finish(gw);
+
+    let servers = |file: &str| -> Vec<String> {
+        records(&dir.path().join(file))
+            .iter()
+            .filter(|r| r["method"] == "tools/call")
+            .map(|r| r["server_name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        servers("global.jsonl"),
+        ["ex", "ex"],
+        "`other` and `quiet` replaced it"
+    );
+    assert_eq!(servers("other.jsonl"), ["other", "other"]);
+    let other = records(&dir.path().join("other.jsonl"));
+    assert_eq!(other[0]["request_body"]["arguments"]["text"], "other");
+    let human = std::fs::read_to_string(dir.path().join("other.log")).unwrap();
+    assert!(
+        human.lines().count() >= 2 && !human.contains(" ex "),
+        "{human}"
+    );
+}
+
 /// Every request the gateway answers leaves a record, including the ones it refuses itself:
 /// a call before `initialize`, an unknown method, invalid params (a lone UTF-16 surrogate), a
 /// duplicate id, an unparsable frame, an invalid request and an oversized frame. Each record

@@ -234,3 +234,24 @@ fn siem_sample_prints_every_event_type_in_each_format() {
         "lists the valid names"
     );
 }
+
+#[test]
+fn check_warns_when_a_sandbox_cannot_be_launched_here() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        "proxy:\n  transport: stdio\n  upstreams:\n    - {name: fs, command: [x], sandbox: {enabled: true, paths: [/srv], network: false}}\n",
+    );
+    let out = Command::new(gatekit())
+        .args(["check", "--config"])
+        .arg(&config)
+        .env("PATH", "/nonexistent-gatekit-test")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "the file itself is valid");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("upstream `fs`") && err.contains("`bubblewrap` package"),
+        "{err}"
+    );
+}

@@ -400,20 +400,30 @@ fn startup_errors_answer_the_first_request() {
     assert_eq!(gw.wait_exit(WAIT), Some(1));
 }
 
+// This test used to pin the refusal of `token_usage` (the only plugin the build lacked). The
+// plugin exists now, so a critical `token_usage` starts; an enabled plugin the build cannot run
+// is still refused by `start::plugin_availability`, which no configuration reaches today.
 #[test]
-fn unavailable_critical_plugins_refuse_to_start() {
+fn a_critical_token_usage_plugin_starts_and_counts() {
     let dir = tempfile::tempdir().unwrap();
     let yaml = format!(
-        "proxy:\n  transport: stdio\n  upstreams: [{{name: ex, command: [{:?}, example-server]}}]\nplugins:\n  auditing:\n    _global:\n      - handler: token_usage\n        config: {{enabled: true, critical: true}}\n",
+        "proxy:\n  transport: stdio\n  upstreams: [{{name: ex, command: [{:?}, example-server]}}]\nplugins:\n  auditing:\n    _global:\n      - handler: token_usage\n        config: {{enabled: true, critical: true, output_file: t.csv, state_file: t.json}}\n",
         gatekit().display().to_string()
     );
     let mut gw = Gateway::start(&write_config(dir.path(), &yaml));
-    gw.request(1, "initialize", json!({}));
-    let reply = gw.response(1);
-    assert_eq!(reply["error"]["code"], -32002, "{reply}");
-    assert!(reply["error"]["message"]
-        .as_str()
-        .unwrap()
-        .contains("token_usage"));
-    assert_eq!(gw.wait_exit(WAIT), Some(1));
+    assert!(gw.initialize().get("result").is_some());
+    let reply = gw.call(
+        1,
+        "tools/call",
+        json!({"name": "ex__echo", "arguments": {"text": "hi"}}),
+    );
+    assert_eq!(result_text(&reply), "hi");
+    gw.close_stdin();
+    assert_eq!(gw.wait_exit(WAIT), Some(0));
+    let csv = std::fs::read_to_string(dir.path().join("t.csv")).unwrap();
+    assert!(
+        csv.starts_with("timestamp,server,method,tool,input_tokens,output_tokens\n"),
+        "{csv}"
+    );
+    assert!(csv.contains(",ex,tools/call,echo,"), "{csv}");
 }

@@ -19,9 +19,10 @@ use crate::upstream::UpstreamError;
 
 impl Gateway {
     /// The upstream's hooks, when any apply to it.
-    pub(super) fn hooks_for(&self, upstream: usize) -> Option<&Arc<dyn Hooks>> {
-        let name = self.upstreams[upstream].name();
-        self.settings.hooks.as_ref().filter(|h| h.active(name))
+    pub(super) fn hooks_for(&self, upstream: usize) -> Option<Arc<dyn Hooks>> {
+        let topo = self.topo();
+        let name = topo.get(upstream)?.name();
+        topo.hooks.clone().filter(|h| h.active(name))
     }
 
     /// Forwards a request through the plugin hooks and the audit trail: hooks may change or
@@ -35,7 +36,9 @@ impl Gateway {
         params: Map<String, Value>,
     ) -> Handled {
         let hooks = self.hooks_for(upstream);
-        let audit = self.settings.audit.as_ref();
+        let hooks = hooks.as_ref();
+        let audit = self.audit();
+        let audit = audit.as_ref();
         if hooks.is_none() && audit.is_none() {
             let raw = jsonrpc::to_raw(&params);
             return self
@@ -45,7 +48,13 @@ impl Gateway {
                 .map_err(|e| e.to_error_object());
         }
         let received = Instant::now();
-        let name = self.upstreams[upstream].name();
+        let Some(name) = self.upstream_name(upstream) else {
+            return Err(ErrorObject::new(
+                codes::UPSTREAM_UNAVAILABLE,
+                "the upstream was removed from the configuration",
+            ));
+        };
+        let name: &str = &name;
         let call = CallInfo {
             upstream: name,
             method,
@@ -163,7 +172,7 @@ impl Gateway {
         name: Option<&str>,
         err: ErrorObject,
     ) -> ErrorObject {
-        let Some(audit) = self.settings.audit.as_ref() else {
+        let Some(audit) = self.audit() else {
             return err;
         };
         let session = self.session_info();
@@ -188,7 +197,7 @@ impl Gateway {
 
     /// Records that the client cancelled a call, so its request record has an ending.
     pub(super) fn audit_cancelled(&self, id: &RequestId, method: &str, upstream: Option<&str>) {
-        let Some(audit) = self.settings.audit.as_ref() else {
+        let Some(audit) = self.audit() else {
             return;
         };
         let session = self.session_info();

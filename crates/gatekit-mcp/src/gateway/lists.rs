@@ -85,9 +85,9 @@ impl Gateway {
                 "invalid cursor: Gatekit returns complete lists and never issues cursors".into(),
             ));
         }
-        let fetches: Vec<_> = self
-            .upstreams
-            .iter()
+        let topo = self.topo();
+        let fetches: Vec<_> = topo
+            .active()
             .map(|up| {
                 let gw = Arc::clone(self);
                 let index = up.index;
@@ -96,7 +96,7 @@ impl Gateway {
             .collect();
         let mut items = Vec::new();
         let mut per_upstream = Vec::new();
-        for (up, fetch) in self.upstreams.iter().zip(fetches) {
+        for (up, fetch) in topo.active().zip(fetches) {
             match fetch.await {
                 Ok(Ok(found)) => {
                     per_upstream.push((up.index, found.len()));
@@ -110,7 +110,7 @@ impl Gateway {
         }
         self.learn_routes(kind, &items, &per_upstream);
         let result = json!({ kind.field(): items });
-        if let Some(audit) = self.settings.audit.as_ref() {
+        if let Some(audit) = self.audit() {
             // What the client actually received, after every plugin (Python Gatekit audited
             // the raw upstream lists instead).
             let session = self.session_info();
@@ -139,7 +139,9 @@ impl Gateway {
         upstream: usize,
         kind: ListKind,
     ) -> Result<Vec<Value>, UpstreamError> {
-        let up = &self.upstreams[upstream];
+        let Some(up) = self.topo().get(upstream).cloned() else {
+            return Ok(Vec::new());
+        };
         let session = up.ready_session(self.settings.request_timeout).await?;
         if !session.has_capability(kind.capability()) {
             return Ok(Vec::new());

@@ -22,7 +22,7 @@ pub(super) const OVERSIZED: &str = "(oversized message)";
 impl Gateway {
     /// Records that the gateway answered request `id` (`method`) with `err` itself.
     pub(super) fn audit_rejection(&self, id: Option<&RequestId>, method: &str, err: &ErrorObject) {
-        let Some(audit) = self.settings.audit.as_ref() else {
+        let Some(audit) = self.audit() else {
             return;
         };
         let session = self.session_info();

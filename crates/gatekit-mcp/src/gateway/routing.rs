@@ -28,7 +28,7 @@ impl Gateway {
     /// Upstream index and local name for a namespaced tool or prompt name.
     pub(super) fn resolve_name<'a>(&self, name: &'a str) -> Option<(usize, &'a str)> {
         let (upstream, local) = namespace::split(name)?;
-        self.by_name.get(upstream).map(|i| (*i, local))
+        self.topo().by_name.get(upstream).map(|i| (*i, local))
     }
 
     /// Upstream index and the URI to send it for a client-supplied resource URI.
@@ -38,7 +38,7 @@ impl Gateway {
             return Ok((*i, uri.to_string()));
         }
         if let Some((upstream, rest)) = namespace::split(uri) {
-            if let Some(i) = self.by_name.get(upstream) {
+            if let Some(i) = self.topo().by_name.get(upstream) {
                 return Ok((*i, rest.to_string()));
             }
         }
@@ -49,8 +49,11 @@ impl Gateway {
         {
             return Ok((*i, uri.to_string()));
         }
-        if self.upstreams.len() == 1 {
-            return Ok((0, uri.to_string()));
+        let topo = self.topo();
+        if topo.len() == 1 {
+            if let Some(only) = topo.active().next() {
+                return Ok((only.index, uri.to_string()));
+            }
         }
         Err(invalid_params(format!("Unknown resource: {uri}")))
     }

@@ -1,5 +1,6 @@
 //! Traffic that servers start: requests to the client (`sampling/createMessage`,
-//! `elicitation/create`, `roots/list`) and notifications, and the client's answers.
+//! `elicitation/create`, `roots/list`) and notifications, and the client's answers; also the
+//! supervisors' own decisions (sandbox applied or failed), which go to the audit trail only.
 //!
 //! Invariant: the client sees ids that Gatekit assigned, so requests from different upstreams
 //! never collide; an answer goes back only to the upstream process generation that asked.
@@ -12,7 +13,7 @@ use serde_json::Value;
 use tracing::{debug, warn};
 
 use super::{lock, params_object, Gateway, ServerRequest};
-use crate::audit::{AuditRecord, Phase};
+use crate::audit::{AuditRecord, Phase, SystemRecord, SystemSeverity};
 use crate::jsonrpc::{self, Outcome, RequestId};
 use crate::upstream::{Inbound, InboundKind, Status};
 
@@ -42,8 +43,9 @@ impl Gateway {
     }
 
     pub(super) async fn answer_upstream(&self, sr: ServerRequest, outcome: Outcome) {
-        match self.upstreams[sr.upstream].status() {
-            Status::Ready(session) if session.generation == sr.generation => {
+        let status = self.topo().get(sr.upstream).map(|u| u.status());
+        match status {
+            Some(Status::Ready(session)) if session.generation == sr.generation => {
                 let _ = session
                     .send_line(jsonrpc::encode_response(&sr.id, &outcome))
                     .await;
@@ -53,7 +55,38 @@ impl Gateway {
     }
 
     pub(super) async fn on_upstream_message(&self, msg: Inbound) {
+        let Some(name) = self.upstream_name(msg.upstream) else {
+            debug!("A message from an upstream removed from the configuration; dropped.");
+            return;
+        };
+        let name: &str = &name;
         match msg.kind {
+            InboundKind::System {
+                ok,
+                action,
+                message,
+                details,
+            } => {
+                let Some(audit) = self.audit() else {
+                    return;
+                };
+                let session = self.session_info();
+                let record = SystemRecord {
+                    severity: if ok {
+                        SystemSeverity::Info
+                    } else {
+                        SystemSeverity::Error
+                    },
+                    action,
+                    upstream: Some(name),
+                    message: &message,
+                    details: &details,
+                    session: &session,
+                };
+                if let Err(e) = audit.system(&record) {
+                    warn!(error = %e, action, "A system event could not be audited.");
+                }
+            }
             InboundKind::Request { id, method, params } => {
                 // Bounded: a server that keeps asking a client that never answers must not grow
                 // this table without limit.
@@ -63,7 +96,7 @@ impl Gateway {
                     .count();
                 if outstanding >= MAX_SERVER_REQUESTS {
                     warn!(
-                        upstream = self.upstreams[msg.upstream].name(),
+                        upstream = name,
                         "Too many requests to the client outstanding; refused."
                     );
                     let err = jsonrpc::ErrorObject::new(
@@ -96,7 +129,6 @@ impl Gateway {
                 self.send_to_client(line).await;
             }
             InboundKind::Notification { method, mut params } => {
-                let name = self.upstreams[msg.upstream].name();
                 let mut stages = Vec::new();
                 let mut blocked = false;
                 let mut value: Option<Value> = None;
@@ -122,7 +154,7 @@ impl Gateway {
                 }
                 // Notifications are audited too (progress and log messages from servers), as
                 // `audit_event`s; a blocked one is recorded without its content.
-                if let Some(audit) = self.settings.audit.as_ref() {
+                if let Some(audit) = self.audit() {
                     if value.is_none() && audit.wants_bodies() {
                         value = params
                             .as_deref()
@@ -170,7 +202,7 @@ impl Gateway {
     }
 
     fn audit_blocked_notification(&self, upstream: &str, method: &str) {
-        if let Some(audit) = self.settings.audit.as_ref() {
+        if let Some(audit) = self.audit() {
             let session = self.session_info();
             let record = AuditRecord {
                 phase: Phase::Notification,

@@ -16,7 +16,7 @@ use tokio::process::{Child, Command};
 
 /// What is needed to start one upstream server. `Debug` shows environment variable names
 /// only: their values are often tokens.
-#[derive(Clone)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct ProcessSpec {
     /// Program to run (looked up on `PATH` when it has no `/`).
     pub program: String,

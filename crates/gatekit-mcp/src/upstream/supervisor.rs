@@ -19,7 +19,7 @@ use tokio::io::BufReader;
 use tokio::process::{Child, ChildStderr, ChildStdout};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
-use tracing::{debug, info, warn};
+use tracing::{debug, error, info, warn};
 
 use super::{process, Inbound, InboundKind, Session, Status, UpstreamError};
 use crate::framing::{top_level_id, Frame, FrameReader};
@@ -46,7 +46,13 @@ pub(super) struct Supervisor {
 enum RunEnd {
     Shutdown,
     StartFailed(String),
-    Exited { reason: String, ran_for: Duration },
+    /// The sandbox the upstream asks for cannot be built: retrying would not help, and
+    /// starting without it is not an option.
+    SandboxFailed(String),
+    Exited {
+        reason: String,
+        ran_for: Duration,
+    },
 }
 
 enum HandshakeEnd {
@@ -68,6 +74,19 @@ impl Supervisor {
             generation += 1;
             let reason = match self.run_once(generation).await {
                 RunEnd::Shutdown => break,
+                RunEnd::SandboxFailed(reason) => {
+                    error!(upstream = %self.spec.name, %reason, "Sandbox cannot be built; the upstream is not started.");
+                    self.report(
+                        generation,
+                        false,
+                        "sandbox_failed",
+                        format!("upstream `{}` not started: {reason}", self.spec.name),
+                        serde_json::json!({ "reason": reason }),
+                    )
+                    .await;
+                    self.status.send_replace(Status::Failed { reason });
+                    return self.wait_for_shutdown().await;
+                }
                 RunEnd::StartFailed(reason) => {
                     failed_starts += 1;
                     if failed_starts > self.spec.max_restart_attempts {
@@ -115,13 +134,14 @@ impl Supervisor {
 
     async fn run_once(&mut self, generation: u64) -> RunEnd {
         let name = Arc::clone(&self.spec.name);
-        let mut child = match process::spawn(&self.spec.process) {
+        let launch = match self.launch_spec(generation).await {
+            Ok(launch) => launch,
+            Err(reason) => return RunEnd::SandboxFailed(reason),
+        };
+        let mut child = match process::spawn(&launch) {
             Ok(child) => child,
             Err(e) => {
-                return RunEnd::StartFailed(format!(
-                    "cannot start `{}`: {e}",
-                    self.spec.process.program
-                ))
+                return RunEnd::StartFailed(format!("cannot start `{}`: {e}", launch.program))
             }
         };
         let (Some(stdin), Some(stdout), Some(stderr)) =
@@ -178,6 +198,83 @@ impl Supervisor {
                 RunEnd::Shutdown
             }
         }
+    }
+
+    /// The command that starts this generation: the configured one, or, when the upstream
+    /// asks for a sandbox, that command wrapped in it (planned again for every start, so a
+    /// credential store created since the last start is hidden too).
+    async fn launch_spec(&self, generation: u64) -> Result<process::ProcessSpec, String> {
+        let Some(sandbox) = &self.spec.sandbox else {
+            return Ok(self.spec.process.clone());
+        };
+        let name = &self.spec.name;
+        let (launch, plan) = super::sandbox::prepare(sandbox, &self.spec.process).await?;
+        for path in &plan.missing {
+            warn!(upstream = %name, path = %path.display(), "Sandbox path does not exist; not granted.");
+        }
+        let list = |paths: &[std::path::PathBuf]| {
+            paths
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let masked: Vec<std::path::PathBuf> = plan.masks.iter().map(|m| m.path.clone()).collect();
+        info!(
+            upstream = %name,
+            launcher = %launch.program,
+            network = plan.network,
+            writable = %list(&plan.writable),
+            read_only = %list(&plan.read_only),
+            hidden = %list(&plan.hidden),
+            denied = %list(&plan.denied),
+            masked = %list(&masked),
+            "Starting upstream in its sandbox."
+        );
+        let paths = |p: &[std::path::PathBuf]| -> Vec<String> {
+            p.iter().map(|p| p.display().to_string()).collect()
+        };
+        let details = serde_json::json!({
+            "launcher": launch.program,
+            "network": plan.network,
+            "writable": paths(&plan.writable),
+            "read_only": paths(&plan.read_only),
+            "hidden": paths(&plan.hidden),
+            "denied": paths(&plan.denied),
+            "masked": paths(&masked),
+            "missing": paths(&plan.missing),
+        });
+        let message = format!(
+            "upstream `{name}` started in a sandbox (network {})",
+            if plan.network { "allowed" } else { "denied" }
+        );
+        self.report(generation, true, "sandbox_applied", message, details)
+            .await;
+        Ok(launch)
+    }
+
+    /// Hands a supervisor decision to the gateway for the audit trail.
+    async fn report(
+        &self,
+        generation: u64,
+        ok: bool,
+        action: &'static str,
+        message: String,
+        details: serde_json::Value,
+    ) {
+        let _ = self
+            .inbound
+            .send(Inbound {
+                upstream: self.index,
+                generation,
+                kind: InboundKind::System {
+                    ok,
+                    action,
+                    message,
+                    details,
+                },
+            })
+            .await;
     }
 
     async fn handshake(

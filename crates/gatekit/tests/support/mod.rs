@@ -131,21 +131,28 @@ impl Gateway {
     }
 
     pub fn start_with_args(args: &[&str]) -> Gateway {
-        Self::spawn(args, Stdio::inherit())
+        Self::spawn(args, &[], Stdio::inherit())
+    }
+
+    /// Starts `gatekit` with `args` and extra environment variables.
+    pub fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Gateway {
+        Self::spawn(args, env, Stdio::inherit())
     }
 
     /// Like [`Gateway::start`], with Gatekit's stderr (its log) written to `file`.
     pub fn start_with_stderr_to(config: &Path, file: std::fs::File) -> Gateway {
         Self::spawn(
             &["run", "--config", config.to_str().unwrap()],
+            &[],
             Stdio::from(file),
         )
     }
 
-    fn spawn(args: &[&str], stderr: Stdio) -> Gateway {
+    fn spawn(args: &[&str], env: &[(&str, &str)], stderr: Stdio) -> Gateway {
         let mut child = Command::new(gatekit())
             .args(args)
             .env("GATEKIT_LOG", "debug")
+            .envs(env.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(stderr)
