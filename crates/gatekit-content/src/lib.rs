@@ -17,6 +17,7 @@ pub mod qradar;
 pub mod schema;
 pub mod sentinel;
 mod sentinel_content;
+pub mod sentinel_kql;
 pub mod splunk;
 mod splunk_ui;
 pub mod text;

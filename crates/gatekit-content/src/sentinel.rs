@@ -13,13 +13,12 @@ use serde_json::{json, Value};
 use gatekit_format::{SENTINEL_COLUMNS, SENTINEL_STREAM, SENTINEL_TABLE};
 
 use crate::schema::FIELDS;
+pub use crate::sentinel_kql::{Query, CONNECTOR_ID};
 use crate::text;
 use crate::File;
 
 /// Solution folder, in the layout of Microsoft's Azure-Sentinel `Solutions/<Name>`.
 pub const ROOT: &str = "integrations/sentinel/Gatekit";
-/// Data connector id.
-pub const CONNECTOR_ID: &str = "GatekitAuditLogsIngestion";
 /// The DCR transform: keeps every declared column; stamps ingestion time when an event
 /// arrives without one.
 pub const TRANSFORM_KQL: &str = "source | extend TimeGenerated = coalesce(TimeGenerated, now())";
@@ -297,17 +296,6 @@ fn table_json() -> Value {
 fn dcr_json() -> Value {
     let t = deploy_template();
     t["resources"][2].clone()
-}
-
-/// A KQL text the solution ships, with the schema it runs against.
-#[derive(Debug, Clone)]
-pub struct Query {
-    /// Where it is used.
-    pub label: String,
-    /// The schema (key of [`schemas`]): `gatekit`, `source` (DCR transform) or `csl`.
-    pub schema: &'static str,
-    /// The KQL.
-    pub kql: String,
 }
 
 /// Every KQL text in the solution.

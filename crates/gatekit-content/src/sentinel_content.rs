@@ -9,7 +9,7 @@
 use serde_json::{json, Value};
 
 use crate::detections::{Detection, Hunting, DETECTIONS, HUNTING};
-use crate::sentinel::{Query, CONNECTOR_ID};
+use crate::sentinel_kql::{Query, CONNECTOR_ID};
 use crate::text::{json as json_text, yaml_block, yaml_str};
 use crate::File;
 

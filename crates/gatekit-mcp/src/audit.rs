@@ -4,9 +4,10 @@
 //! [`AuditSink`] (implemented by the audit plugins). Records are built only when a sink is
 //! configured.
 //!
-//! The gateway holds one [`Fanout`]: it builds the one canonical [`AuditEvent`] of each record
-//! ([`crate::audit_event::to_event`]: one factory, one classifier) and hands the record and the
-//! event to every sink, so every destination carries the same `event_id` and `sequence`.
+//! The gateway holds one [`crate::audit_fanout::Fanout`]: it builds the one canonical
+//! [`AuditEvent`] of each record ([`crate::audit_event::to_event`]: one factory, one
+//! classifier) and hands the record and the event to every sink, so every destination carries
+//! the same `event_id` and `sequence`.
 //!
 //! Contract:
 //! * [`AuditSink::check`] is asked before a call is forwarded; an error means a *critical*
@@ -19,7 +20,7 @@
 
 use std::time::Duration;
 
-use gatekit_core::{AuditEvent, EventFactory};
+use gatekit_core::AuditEvent;
 use serde_json::Value;
 
 use crate::hooks::StageRecord;
@@ -138,81 +139,5 @@ pub trait AuditSink: Send + Sync + std::fmt::Debug {
     fn system(&self, record: &SystemRecord<'_>, event: &AuditEvent) -> Result<(), String> {
         let _ = (record, event);
         Ok(())
-    }
-}
-
-/// Several sinks as one, and the one place events are made: a record becomes one canonical
-/// event, which goes to each sink; the first critical failure is reported after every sink had
-/// its chance to record.
-#[derive(Debug)]
-pub struct Fanout {
-    factory: std::sync::Arc<EventFactory>,
-    context: crate::audit_context::AuditContext,
-    sinks: Vec<std::sync::Arc<dyn AuditSink>>,
-}
-
-impl Fanout {
-    /// The sinks, with events stamped by `factory` (host, version, sequence).
-    pub fn new(
-        factory: std::sync::Arc<EventFactory>,
-        sinks: Vec<std::sync::Arc<dyn AuditSink>>,
-    ) -> Self {
-        Fanout {
-            factory,
-            context: crate::audit_context::AuditContext::default(),
-            sinks,
-        }
-    }
-
-    /// Stamps every event with the process's user and the upstreams' command lines.
-    pub fn with_context(mut self, context: crate::audit_context::AuditContext) -> Self {
-        self.context = context;
-        self
-    }
-
-    /// Whether every critical destination can record; the reason when not.
-    pub fn check(&self) -> Result<(), String> {
-        self.sinks.iter().try_for_each(|s| s.check())
-    }
-
-    /// Records `record` in every sink as one canonical event.
-    pub fn record(&self, record: &AuditRecord<'_>) -> Result<(), String> {
-        let event = crate::audit_event::to_event_in(&self.factory, record, &self.context);
-        let mut result = Ok(());
-        for sink in &self.sinks {
-            if let Err(e) = sink.record(record, &event) {
-                result = result.and(Err(e));
-            }
-        }
-        result
-    }
-
-    /// Whether request records should carry the request's params.
-    pub fn wants_bodies(&self) -> bool {
-        self.sinks.iter().any(|s| s.wants_bodies())
-    }
-
-    /// Whether response records should carry the result.
-    pub fn wants_response_bodies(&self) -> bool {
-        self.sinks.iter().any(|s| s.wants_response_bodies())
-    }
-
-    /// Records a system event in every sink as one canonical `system_event`.
-    pub fn system(&self, record: &SystemRecord<'_>) -> Result<(), String> {
-        let severity = match record.severity {
-            SystemSeverity::Info => gatekit_core::Severity::Info,
-            SystemSeverity::Error => gatekit_core::Severity::Error,
-        };
-        let event = self
-            .factory
-            .event(gatekit_core::EventType::SystemEvent, severity)
-            .with_message(record.message);
-        let mut result = Ok(());
-        for sink in &self.sinks {
-            if let Err(e) = sink.system(record, &event) {
-                result = result.and(Err(e));
-            }
-        }
-        result
     }
 }

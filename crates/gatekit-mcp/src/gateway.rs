@@ -37,7 +37,8 @@ use tokio::io::AsyncBufRead;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info, warn};
 
-use crate::audit::{Fanout, SessionInfo};
+use crate::audit::SessionInfo;
+use crate::audit_fanout::Fanout;
 use crate::client::ClientSender;
 use crate::framing::{top_level_id, Frame, FrameReader};
 use crate::handshake;
@@ -45,7 +46,7 @@ use crate::hooks::Hooks;
 use crate::jsonrpc::{self, codes, ErrorObject, Message, Outcome, RequestId};
 use crate::upstream::{Inbound, Session, Status, Upstream, UpstreamError, UpstreamSpec};
 
-pub use lists::ListKind;
+pub use crate::list_kind::ListKind;
 pub use reload::{ReloadEvent, ReloadMode, AUTO_CLIENTS};
 
 /// Gateway settings derived from the configuration.

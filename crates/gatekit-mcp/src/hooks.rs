@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::gateway::ListKind;
 use crate::jsonrpc::{ErrorObject, RequestId};
+use crate::list_kind::ListKind;
 
 /// The request a hook is looking at.
 #[derive(Debug, Clone, Copy)]

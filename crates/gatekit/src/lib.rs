@@ -3,6 +3,7 @@
 //! * [`cli`]: argument parsing for `gatekit` and the Python-compatible `gatekit-gateway`.
 //! * [`start`]: configuration → gateway settings → running gateway, and start-up failures
 //!   reported to the MCP client.
+//! * [`gateway_config`]: configuration → gateway settings, plugin availability, audit context.
 //! * [`logs`]: Gatekit's own diagnostics (stderr or a file; never stdout).
 //! * [`example_server`]: a small MCP server used by the demo, the tests and the benchmarks.
 //! * [`demo`]: the README's first command: a scripted MCP session through the gateway.
@@ -12,6 +13,7 @@ pub mod audit_cmd;
 pub mod cli;
 pub mod demo;
 pub mod example_server;
+pub mod gateway_config;
 pub mod logs;
 pub mod reload;
 pub mod siem_cmd;

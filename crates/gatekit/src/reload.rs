@@ -14,7 +14,8 @@ use std::time::Duration;
 
 use gatekit_config::Config;
 use gatekit_core::EventFactory;
-use gatekit_mcp::audit::{AuditSink, Fanout};
+use gatekit_mcp::audit::AuditSink;
+use gatekit_mcp::audit_fanout::Fanout;
 use gatekit_mcp::gateway::ReloadEvent;
 use tokio::sync::mpsc;
 use tracing::{info, warn};
@@ -76,7 +77,7 @@ fn load(
         Ok(cfg) => cfg,
         Err(errors) => return rejected(errors.to_string()),
     };
-    let plugins = crate::start::plugin_availability(&cfg);
+    let plugins = crate::gateway_config::plugin_availability(&cfg);
     if !plugins.missing_critical.is_empty() {
         return rejected(plugins.missing_critical.join("; "));
     }
@@ -92,10 +93,15 @@ fn load(
     if &cfg.file.siem != siem_section {
         notes.push("the `siem` section changed; SIEM delivery keeps its start-up settings until Gatekit restarts".to_string());
     }
-    let settings = crate::start::gateway_settings(&cfg);
+    let settings = crate::gateway_config::gateway_settings(&cfg);
     let sinks: Vec<Arc<dyn AuditSink>> = trail.into_iter().chain(siem).collect();
     // The process's one event factory: sequence numbers continue across the reload.
-    let audit = (!sinks.is_empty()).then(|| Arc::new(Fanout::new(Arc::clone(factory), sinks)));
+    let audit = (!sinks.is_empty()).then(|| {
+        Arc::new(
+            Fanout::new(Arc::clone(factory), sinks)
+                .with_context(crate::gateway_config::audit_context(&settings)),
+        )
+    });
     for note in &notes {
         warn!(%note, "Not reloaded.");
     }

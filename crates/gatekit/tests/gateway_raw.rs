@@ -402,7 +402,7 @@ fn startup_errors_answer_the_first_request() {
 
 // This test used to pin the refusal of `token_usage` (the only plugin the build lacked). The
 // plugin exists now, so a critical `token_usage` starts; an enabled plugin the build cannot run
-// is still refused by `start::plugin_availability`, which no configuration reaches today.
+// is still refused by `gateway_config::plugin_availability`, which no configuration reaches today.
 #[test]
 fn a_critical_token_usage_plugin_starts_and_counts() {
     let dir = tempfile::tempdir().unwrap();

@@ -540,7 +540,7 @@ fn every_stop_signal_flushes_queued_events() {
     for signal in ["HUP", "INT", "TERM"] {
         let dir = tempfile::tempdir().unwrap();
         let yaml = format!(
-            "proxy:\n  transport: stdio\n  upstreams:\n    - name: ex\n      command: [{:?}, example-server]\nsiem:\n  splunk: {{transport: file, format: json, file: {{path: out.jsonl}}, delivery: {{batch_timeout: 30, batch_size: 1000}}}}\n",
+            "proxy:\n  transport: stdio\n  upstreams:\n    - name: ex\n      command: [{:?}, example-server]\nsiem:\n  splunk: {{transport: file, format: json, file: {{path: out.jsonl}}, delivery: {{batch_mode: fixed, batch_timeout: 30, batch_size: 1000}}}}\n",
             gatekit().display().to_string()
         );
         let mut gw = Gateway::start(&write_config(dir.path(), &yaml));

@@ -87,7 +87,13 @@ fn events_reach_the_http_receiver_over_mutual_tls_one_event_each() {
         let (header, attrs) = leef(event);
         assert_eq!(header[1], "Gatekit");
         assert_eq!(attrs["toolNs"], "ex__echo", "{event}");
-        assert!(!attrs.contains_key("usrName"), "nothing forged: {event}");
+        // Events carry the real user now; the argument's `usrName=forged` must not be it.
+        assert!(
+            attrs
+                .get("usrName")
+                .is_none_or(|u| !u.starts_with("forged")),
+            "nothing forged: {event}"
+        );
     }
     let (_, request) = leef(&events[0]);
     let (_, response) = leef(&events[1]);

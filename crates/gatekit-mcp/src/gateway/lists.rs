@@ -17,58 +17,13 @@ use tracing::warn;
 use super::{invalid_params, params_object, Gateway, Handled, Reply};
 use crate::audit::{AuditRecord, Phase};
 use crate::jsonrpc::{self, Outcome, RequestId};
+use crate::list_kind::ListKind;
 use crate::namespace;
 use crate::upstream::UpstreamError;
 
 /// Upper bound on pages fetched from one upstream for one list, against servers whose
 /// cursors never end.
 const MAX_PAGES: usize = 1000;
-
-/// The four list methods.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ListKind {
-    /// `tools/list`.
-    Tools,
-    /// `prompts/list`.
-    Prompts,
-    /// `resources/list`.
-    Resources,
-    /// `resources/templates/list`.
-    ResourceTemplates,
-}
-
-impl ListKind {
-    fn method(self) -> &'static str {
-        match self {
-            ListKind::Tools => "tools/list",
-            ListKind::Prompts => "prompts/list",
-            ListKind::Resources => "resources/list",
-            ListKind::ResourceTemplates => "resources/templates/list",
-        }
-    }
-
-    /// Key of the array in the result.
-    fn field(self) -> &'static str {
-        match self {
-            ListKind::Tools => "tools",
-            ListKind::Prompts => "prompts",
-            ListKind::Resources => "resources",
-            ListKind::ResourceTemplates => "resourceTemplates",
-        }
-    }
-
-    fn capability(self) -> &'static str {
-        match self {
-            ListKind::Tools => "tools",
-            ListKind::Prompts => "prompts",
-            ListKind::Resources | ListKind::ResourceTemplates => "resources",
-        }
-    }
-
-    fn namespaces_names(self) -> bool {
-        matches!(self, ListKind::Tools | ListKind::Prompts)
-    }
-}
 
 impl Gateway {
     pub(super) async fn list(

@@ -20,7 +20,8 @@ use tracing::{info, warn};
 
 use super::topology::Topology;
 use super::{lock, Gateway, Lifecycle};
-use crate::audit::{Fanout, SystemRecord, SystemSeverity};
+use crate::audit::{SystemRecord, SystemSeverity};
+use crate::audit_fanout::Fanout;
 use crate::hooks::Hooks;
 use crate::jsonrpc;
 use crate::upstream::{Status, Upstream, UpstreamSpec};

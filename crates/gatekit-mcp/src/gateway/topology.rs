@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::Gateway;
-use crate::audit::Fanout;
+use crate::audit_fanout::Fanout;
 use crate::hooks::Hooks;
 use crate::upstream::Upstream;
 

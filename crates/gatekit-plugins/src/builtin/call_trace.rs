@@ -10,7 +10,7 @@ use gatekit_mcp::hooks::CallInfo;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::pipeline::{Action, Plugin, PluginError};
+use crate::plugin::{Action, Plugin, PluginError};
 use crate::settings::parse_options;
 
 #[derive(Debug, Deserialize)]

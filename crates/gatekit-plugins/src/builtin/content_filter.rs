@@ -24,7 +24,7 @@ use crate::detect::injection::{InjectionDetector, Methods, Sensitivity};
 use crate::detect::pii::{PiiDetector, PiiKinds};
 use crate::detect::secrets::{Entropy, SecretsDetector, SECRET_KINDS};
 use crate::detect::{redact, Detection, Detector};
-use crate::pipeline::{config_error, Action, Denial, Plugin, PluginError};
+use crate::plugin::{config_error, Action, Denial, Plugin, PluginError};
 use crate::settings::parse_options;
 use crate::walk;
 

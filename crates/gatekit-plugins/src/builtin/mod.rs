@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use gatekit_config::{yaml, ConfigError};
 
-use crate::pipeline::{config_error, Plugin};
+use crate::plugin::{config_error, Plugin};
 
 /// Builds the plugin for `handler` from its options (framework keys already removed).
 /// `scope` is `_global` or an upstream name; `path` names the entry's `config` for errors.

@@ -15,7 +15,7 @@ use gatekit_mcp::jsonrpc::codes;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::pipeline::{config_error, Action, Denial, Plugin, PluginError};
+use crate::plugin::{config_error, Action, Denial, Plugin, PluginError};
 use crate::settings::parse_options;
 
 #[derive(Debug, Deserialize)]
