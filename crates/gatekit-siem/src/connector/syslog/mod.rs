@@ -2,6 +2,7 @@
 //! RFC 5425). What they share lives here: the endpoint block ([`SyslogEndpoint`]), facility
 //! and severity names, the RFC 5424 wrapper around a CEF/LEEF/JSON body, and framing.
 
+pub mod acked;
 pub mod tcp;
 pub mod tls;
 pub mod udp;

@@ -1,9 +1,12 @@
 //! Plain TCP syslog (RFC 6587): one persistent connection, reconnected on failure, records
-//! framed by the formatter's framing (LF or octet counting) before they get here.
+//! framed by the formatter's framing (LF or octet counting) before they get here. A batch is
+//! delivered once the peer's TCP stack acknowledged it ([`super::acked`]).
 
 use std::time::Duration;
 
 use gatekit_delivery::{BatchOutcome, Record, SendFuture, Transport};
+use std::os::fd::AsRawFd;
+
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::sync::Mutex;
@@ -75,7 +78,16 @@ impl Transport for TcpTransport {
             };
             let buf = crate::connector::batch::concatenated(batch);
             match stream.write_all(&buf).await.and(stream.flush().await) {
-                Ok(()) => BatchOutcome::Delivered,
+                // Delivered only once the peer's TCP stack has every byte (`acked.rs`).
+                Ok(()) => {
+                    match super::acked::wait_acknowledged(stream.as_raw_fd(), &self.addr).await {
+                        Ok(()) => BatchOutcome::Delivered,
+                        Err(error) => {
+                            *conn = None;
+                            error.retry()
+                        }
+                    }
+                }
                 Err(e) => {
                     // The peer may have read part of the batch; resending all of it gives
                     // duplicates, never gaps (at-least-once).
@@ -135,5 +147,45 @@ mod tests {
             Ok("second\n"),
             "the second record must go over a new connection, not into the closed one"
         );
+    }
+
+    /// A listener whose connections have a 4 KiB receive buffer (inherited from the listener).
+    #[allow(unsafe_code)] // setsockopt on a socket this test owns.
+    fn small_window_listener() -> std::net::TcpListener {
+        use std::os::fd::AsRawFd;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let size: libc::c_int = 4096;
+        // SAFETY: the fd is the live listener's; the option value is a valid c_int.
+        let rc = unsafe {
+            libc::setsockopt(
+                listener.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_RCVBUF,
+                &size as *const libc::c_int as *const libc::c_void,
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        assert_eq!(rc, 0);
+        listener
+    }
+
+    #[tokio::test]
+    async fn a_batch_the_peer_does_not_take_is_never_counted_delivered() {
+        // Accepts and never reads, with a small receive window: a 1 MiB batch fits in this
+        // side's send buffer, so `write` succeeds (and counted as delivered before), but the
+        // peer's TCP stack acknowledges only a few KiB of it.
+        let listener = small_window_listener();
+        let port = listener.local_addr().unwrap().port();
+        let accepted = std::thread::spawn(move || listener.accept().map(|(c, _)| c));
+        let t = TcpTransport::new("127.0.0.1", port);
+        let batch: Vec<Record> = (0..16u128)
+            .map(|i| Record::new(RecordId(i), vec![b'x'; 64 * 1024]))
+            .collect();
+        let outcome = tokio::time::timeout(Duration::from_secs(2), t.send(&batch)).await;
+        assert!(
+            !matches!(outcome, Ok(BatchOutcome::Delivered)),
+            "1 MiB that the peer never acknowledged counted as delivered"
+        );
+        drop(accepted);
     }
 }

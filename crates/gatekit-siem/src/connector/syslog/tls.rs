@@ -8,6 +8,7 @@
 //!   connection would appear to succeed under TLS 1.3. Such a hang-up is a
 //!   [`SiemError::TlsRejected`], an authentication failure.
 
+use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -147,7 +148,18 @@ impl Transport for TlsTransport {
             };
             let buf = crate::connector::batch::concatenated(batch);
             match stream.write_all(&buf).await.and(stream.flush().await) {
-                Ok(()) => BatchOutcome::Delivered,
+                // Delivered only once the peer's TCP stack has every byte (`acked.rs`).
+                Ok(()) => {
+                    let fd = stream.get_ref().0.as_raw_fd();
+                    let peer = format!("{}:{}", self.host, self.port);
+                    match super::acked::wait_acknowledged(fd, &peer).await {
+                        Ok(()) => BatchOutcome::Delivered,
+                        Err(error) => {
+                            *conn = None;
+                            error.retry()
+                        }
+                    }
+                }
                 Err(e) => {
                     *conn = None;
                     let peer = format!("{}:{}", self.host, self.port);
