@@ -97,8 +97,19 @@ names!(
         Cef = "cef",
         /// Canonical JSON.
         Json = "json",
-        /// Syslog (RFC 5424 header around the body).
+        /// Plain syslog: `key="value"` pairs in an RFC 5424 (or RFC 3164) header.
         Syslog = "syslog",
+    }
+);
+names!(
+    /// `header` of a syslog endpoint block: which syslog header wraps each event. The default
+    /// depends on the transport (see `connector::syslog::default_header`), so the key is
+    /// optional in the block.
+    SyslogHeader, "syslog header", default Rfc5424, {
+        /// RFC 5424 (`<PRI>1 TIMESTAMP HOST APP PROCID MSGID SD MSG`).
+        Rfc5424 = "rfc5424",
+        /// RFC 3164, "traditional" BSD syslog (`<PRI>Mmm dd hh:mm:ss HOST TAG: MSG`).
+        Rfc3164 = "rfc3164",
     }
 );
 names!(
@@ -149,7 +160,7 @@ names!(
         Json = "json",
         /// CEF.
         Cef = "cef",
-        /// Syslog (RFC 5424 header around the body).
+        /// Plain syslog: `key="value"` pairs in an RFC 5424 header, for the Syslog table.
         Syslog = "syslog",
     }
 );

@@ -9,7 +9,9 @@
 //! `time-generated-field`. Credentials written in plain text load with a warning.
 
 use gatekit_config::{Config, ConfigError};
-use gatekit_format::{CefFormatter, CefSettings, Formatter, Framing, JsonFormatter};
+use gatekit_format::{
+    CefFormatter, CefSettings, Formatter, Framing, JsonFormatter, KeyValueFormatter,
+};
 
 use super::{delivery, DestinationPlan, Warnings};
 use crate::config::{SentinelConfig, SentinelFormat, SentinelTransport, SiemConfig};
@@ -26,10 +28,14 @@ pub(crate) fn plan(
     let src = cfg.source.as_str();
     let body: Box<dyn Formatter> = match s.format {
         SentinelFormat::Json => Box::new(JsonFormatter),
-        SentinelFormat::Cef | SentinelFormat::Syslog => Box::new(
+        SentinelFormat::Cef => Box::new(
             CefFormatter::new(CefSettings::default())
                 .map_err(|e| ConfigError::at(src, path, e.to_string()))?,
         ),
+        // The Syslog table keeps MSG whole in `SyslogMessage`; key=value pairs there parse
+        // with KQL `parse-kv`, and a body that is not `CEF:` is never routed to
+        // CommonSecurityLog by the agent.
+        SentinelFormat::Syslog => Box::new(KeyValueFormatter),
     };
     let (delivery, fail_closed) = delivery(cfg, siem, s.delivery.as_ref(), "azure_sentinel", path)?;
     let destination = |formatter: Box<dyn Formatter>, connector: ConnectorPlan| {
@@ -60,7 +66,8 @@ pub(crate) fn plan(
                     "the `log_analytics_agent` transport needs `log_analytics_agent: {path: ...}`",
                 )
             })?;
-            // `format: syslog` asks for syslog lines (it used to write the bare CEF body).
+            // `format: syslog` asks for syslog lines: key=value pairs in an RFC 5424 header
+            // (it used to write a bare CEF body, then CEF in a header).
             let formatter = if s.format == SentinelFormat::Syslog {
                 wrap_with_defaults(body, src, &format!("{path}.format"))?
             } else {
