@@ -41,7 +41,9 @@ fn qradar_plain_tcp_and_udp_default_to_rfc3164_and_tls_to_rfc5424() {
     }
     let r = first_record("  qradar: {transport: syslog_tls, syslog: {host: q.example.com}}\n");
     assert!(
-        r.starts_with("<134>1 2025-11-17T09:30:01.123Z gk01.example.com gatekit - mcp_request - LEEF:2.0|"),
+        r.starts_with(
+            "<134>1 2025-11-17T09:30:01.123Z gk01.example.com gatekit - mcp_request - LEEF:2.0|"
+        ),
         "{r}"
     );
 }
@@ -98,10 +100,16 @@ fn format_syslog_is_key_value_pairs_not_cef() {
     );
     // A file for the Universal Forwarder and the Azure Monitor Agent.
     let r = first_record("  splunk: {transport: file, format: syslog, file: {path: s.log}}\n");
-    assert!(r.starts_with("<134>1 ") && r.contains(" - timestamp=\""), "{r}");
+    assert!(
+        r.starts_with("<134>1 ") && r.contains(" - timestamp=\""),
+        "{r}"
+    );
     let r = first_record(
         "  azure_sentinel: {transport: log_analytics_agent, format: syslog, log_analytics_agent: {path: s.log}}\n",
     );
-    assert!(r.starts_with("<134>1 ") && r.contains(" - timestamp=\""), "{r}");
+    assert!(
+        r.starts_with("<134>1 ") && r.contains(" - timestamp=\""),
+        "{r}"
+    );
     assert!(!r.contains("CEF:"), "{r}");
 }

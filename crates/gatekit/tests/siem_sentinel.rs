@@ -194,7 +194,7 @@ fn event_hubs_receives_canonical_json_events_under_sas() {
         format!("Endpoint=sb://gk-test-ns.servicebus.windows.net/;SharedAccessKeyName=gatekit-send;SharedAccessKey={SAS_KEY}"),
     );
     let siem = format!(
-        "  azure_sentinel:\n    transport: event_hubs\n    format: json\n    event_hubs:\n      connection_string: \"${{GATEKIT_TEST_EVENT_HUBS}}\"\n      hub_name: gatekit-events\n      endpoint: \"http://127.0.0.1:{}\"\n    delivery: {{batch_timeout: 0.05, retry_initial_delay: 0.05}}\n",
+        "  azure_sentinel:\n    transport: event_hubs\n    format: json\n    event_hubs:\n      connection_string: \"${{GATEKIT_TEST_EVENT_HUBS}}\"\n      hub_name: gatekit-events\n      endpoint: \"http://127.0.0.1:{}\"\n    data_minimization: {{parameters: full}}\n    delivery: {{batch_timeout: 0.05, retry_initial_delay: 0.05}}\n",
         rx.port()
     );
     let events = || -> Vec<Value> {

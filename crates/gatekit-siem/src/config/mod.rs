@@ -113,6 +113,46 @@ names!(
     }
 );
 names!(
+    /// `data_minimization.parameters`: how much of the tool arguments a SIEM destination
+    /// receives (docs/decisions/0103-siem-data-minimisation-default.md).
+    ParameterMode, "parameters mode", default Names, {
+        /// No parameters at all.
+        Off = "off",
+        /// Parameter names only; every value is replaced by `"[omitted]"`.
+        Names = "names",
+        /// Each value replaced by its keyed HMAC-SHA256 (`hmac-sha256:<hex>`), so equal
+        /// values can be matched across events without being readable.
+        Hashed = "hashed",
+        /// Values as sent, after the secrets and PII detectors (`pii_filtering`).
+        Full = "full",
+    }
+);
+
+/// `data_minimization` (per platform, or under `siem` as the default for every platform):
+/// what of each event a SIEM may see. The requirements ask for "PII filtering" and "data
+/// minimization" before SIEM transmission; these are the keys that do it.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataMinimization {
+    /// `off`, `names` (default), `hashed` or `full`.
+    #[serde(default)]
+    pub parameters: ParameterMode,
+    /// The HMAC key for `parameters: hashed` (at least 32 bytes; `${ENV_VAR}` or
+    /// `{file: PATH}`).
+    #[serde(default)]
+    pub hash_key: Option<crate::secret::Secret>,
+    /// Run the secrets and PII detectors on what is sent (parameter values, parameter names,
+    /// messages, error messages, reasons) and redact what they find; never blocks. Default on.
+    #[serde(default = "yes")]
+    pub pii_filtering: bool,
+    /// Optional fields never sent (`session_id`, `client_info.user`, `upstream_server.command`,
+    /// `correlation_id`, `client_info`, `security_decision.reason`, `error.message`,
+    /// `message`, `hash_chain`, `mcp_data.parameters`).
+    #[serde(default)]
+    pub exclude_fields: Vec<String>,
+}
+
+names!(
     /// `siem.qradar.transport`.
     QRadarTransport, "transport", default SyslogTls, {
         /// TLS syslog.
@@ -193,6 +233,10 @@ pub struct SiemConfig {
     /// (Gatekit addition; default off).
     #[serde(default)]
     pub hash_chain: bool,
+    /// Default data minimisation for every platform without its own block (Gatekit
+    /// addition; default: parameter names only, detectors on).
+    #[serde(default)]
+    pub data_minimization: Option<DataMinimization>,
     /// Platforms with a priority.
     #[serde(default)]
     pub platforms: Platforms,
@@ -252,6 +296,9 @@ pub struct SplunkConfig {
     /// File for the Universal Forwarder.
     #[serde(default)]
     pub file: Option<FileEndpoint>,
+    /// What of each event this platform may see (Gatekit addition).
+    #[serde(default)]
+    pub data_minimization: Option<DataMinimization>,
     /// Delivery options.
     #[serde(default)]
     pub delivery: Option<DeliveryBlock>,
@@ -282,6 +329,9 @@ pub struct QRadarConfig {
     /// DSM identity.
     #[serde(default)]
     pub dsm: Option<DsmConfig>,
+    /// What of each event this platform may see (Gatekit addition).
+    #[serde(default)]
+    pub data_minimization: Option<DataMinimization>,
     /// Delivery options.
     #[serde(default)]
     pub delivery: Option<DeliveryBlock>,
@@ -336,6 +386,9 @@ pub struct SentinelConfig {
     /// Table schema.
     #[serde(default)]
     pub schema: Option<SentinelSchemaConfig>,
+    /// What of each event this platform may see (Gatekit addition).
+    #[serde(default)]
+    pub data_minimization: Option<DataMinimization>,
     /// Delivery options.
     #[serde(default)]
     pub delivery: Option<DeliveryBlock>,
