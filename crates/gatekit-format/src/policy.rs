@@ -19,7 +19,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::sync::Arc;
 
-use gatekit_core::AuditEvent;
+use gatekit_core::{AuditEvent, EventType};
 use serde_json::{Map, Value};
 
 use crate::error::FormatError;
@@ -38,9 +38,9 @@ pub trait Redactor: Send + Sync + fmt::Debug {
         None
     }
 
-    /// Redacts a free-text field of the event (`message`, `error.message`,
-    /// `security_decision.reason`) in place. The default leaves text alone.
-    fn redact_text(&self, _text: &mut String) {}
+    /// Redacts a free-text field (`message`, `error.message`, `security_decision.reason`)
+    /// of an event of type `event_type` in place. The default leaves text alone.
+    fn redact_text(&self, _event_type: EventType, _text: &mut String) {}
 }
 
 /// Adapts a closure into a [`Redactor`].
@@ -248,14 +248,15 @@ impl DataPolicy {
         if let Some(r) = &self.redactor {
             // Free text can quote what a client sent (an upstream's error echoing an
             // argument): it goes through the same detectors as the parameters.
-            for s in [&mut e.message].into_iter().flatten() {
-                r.redact_text(s);
+            let t = e.event_type;
+            if let Some(s) = &mut e.message {
+                r.redact_text(t, s);
             }
             if let Some(x) = &mut e.error {
-                r.redact_text(&mut x.message);
+                r.redact_text(t, &mut x.message);
             }
             if let Some(d) = &mut e.security_decision {
-                r.redact_text(&mut d.reason);
+                r.redact_text(t, &mut d.reason);
             }
         }
         let keep_params = self.keeps(Field::Parameters);

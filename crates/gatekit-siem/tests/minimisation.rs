@@ -228,3 +228,21 @@ fn every_transport_is_minimised() {
         assert_clean(&out);
     }
 }
+
+#[test]
+fn system_event_text_keeps_addresses_but_not_secrets() {
+    let e = AuditEvent::new(
+        EventType::SystemEvent,
+        Severity::Warning,
+        Timestamp::parse_rfc3339("2025-11-17T09:30:00.123Z").unwrap(),
+        EventId::from_u128(2),
+        2,
+    )
+    .with_origin("gk01", "0.1.0")
+    .with_message(format!(
+        "authentication failure on SIEM transport tls:10.1.2.3:6514: server said {GITHUB}"
+    ));
+    let (out, _) = render(JSON_FILE, &e);
+    assert!(out.contains("tls:10.1.2.3:6514"), "{out}");
+    assert!(!out.contains(GITHUB), "{out}");
+}

@@ -17,12 +17,14 @@
 //! - a parameter whose *name* says it is a credential (`password`, `token`, `api_key`, ...) is
 //!   never sent in clear, even in `full` mode;
 //! - detected spans are replaced by `[REDACTED:<kind>]`, in values, in object keys at any
-//!   depth, and in messages; the matched text is never kept;
+//!   depth, and in messages; the matched text is never kept; a `system_event`'s own text
+//!   (which names endpoints and addresses) goes through the secrets detector only;
 //! - every choice that sends more than the default is a load-time warning.
 
 use std::sync::Arc;
 
 use gatekit_config::{Config, ConfigError};
+use gatekit_core::EventType;
 use gatekit_format::{DataPolicy, Formatter, Minimised, Redactor};
 use gatekit_plugins::detect::pii::{PiiDetector, PiiKinds};
 use gatekit_plugins::detect::secrets::{SecretsDetector, SECRET_KINDS};
@@ -85,9 +87,16 @@ impl Detectors {
 
     /// `text` with every detected span replaced, or `None` when nothing was found.
     fn scrub(&self, text: &str) -> Option<String> {
+        self.scrub_with(text, true)
+    }
+
+    /// [`Self::scrub`], with or without the PII detector.
+    fn scrub_with(&self, text: &str, pii: bool) -> Option<String> {
         let mut found: Vec<Detection> = Vec::new();
         self.secrets.find(text, &mut found);
-        self.pii.find(text, &mut found);
+        if pii {
+            self.pii.find(text, &mut found);
+        }
         (!found.is_empty()).then(|| redact(text, &found, |kind| format!("[REDACTED:{kind}]")))
     }
 
@@ -186,8 +195,16 @@ impl Redactor for SiemRedactor {
         self.detectors.as_ref()?.scrub(name)
     }
 
-    fn redact_text(&self, text: &mut String) {
-        if let Some(clean) = self.detectors.as_ref().and_then(|d| d.scrub(text)) {
+    fn redact_text(&self, event_type: EventType, text: &mut String) {
+        // A system_event's text is Gatekit's own (endpoints, counts, server error text): it
+        // names SIEM hosts and addresses on purpose, so only the secrets detector runs there
+        // (a server that echoes a token must not put it in the SIEM).
+        let pii = event_type != EventType::SystemEvent;
+        if let Some(clean) = self
+            .detectors
+            .as_ref()
+            .and_then(|d| d.scrub_with(text, pii))
+        {
             *text = clean;
         }
     }
