@@ -113,3 +113,20 @@ fn format_syslog_is_key_value_pairs_not_cef() {
     );
     assert!(!r.contains("CEF:"), "{r}");
 }
+
+#[test]
+fn format_syslog_on_hec_is_a_warning_not_a_quiet_no_op() {
+    std::env::set_var("GK_TEST_HEC_SYSLOG", "00000000-0000-0000-0000-000000000000");
+    let checked = gatekit_siem::validate(&load(
+        "  splunk: {transport: hec, format: syslog, hec: {endpoint: \"https://h:8088\", token: \"${GK_TEST_HEC_SYSLOG}\"}}\n",
+    ))
+    .unwrap();
+    assert!(
+        checked
+            .warnings
+            .iter()
+            .any(|w| w.path == "siem.splunk.format" && w.message.contains("ignored")),
+        "{:?}",
+        checked.warnings
+    );
+}

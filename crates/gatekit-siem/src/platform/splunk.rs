@@ -111,6 +111,13 @@ pub(crate) fn plan(
                     "the `hec` transport needs `hec: {endpoint: ..., token: ...}`",
                 )
             })?;
+            if s.format == SplunkFormat::Syslog {
+                // HEC takes JSON envelopes only: say so rather than ignore the key quietly.
+                warnings.add(
+                    format!("{path}.format"),
+                    "the `hec` transport sends HEC JSON envelopes; `format: syslog` is ignored (use `sc4s` or `file` for syslog lines)",
+                );
+            }
             let (formatter, plan) =
                 crate::connector::hec::plan(cfg, hec, &format!("{path}.hec"), &delivery, warnings)?;
             Ok(DestinationPlan {
