@@ -131,7 +131,7 @@ names!(
 /// `data_minimization` (per platform, or under `siem` as the default for every platform):
 /// what of each event a SIEM may see. The requirements ask for "PII filtering" and "data
 /// minimization" before SIEM transmission; these are the keys that do it.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DataMinimization {
     /// `off`, `names` (default), `hashed` or `full`.
@@ -150,6 +150,18 @@ pub struct DataMinimization {
     /// `message`, `hash_chain`, `mcp_data.parameters`).
     #[serde(default)]
     pub exclude_fields: Vec<String>,
+}
+
+impl Default for DataMinimization {
+    /// What a destination without any block gets: names only, detectors on.
+    fn default() -> Self {
+        DataMinimization {
+            parameters: ParameterMode::default(),
+            hash_key: None,
+            pii_filtering: true,
+            exclude_fields: Vec::new(),
+        }
+    }
 }
 
 names!(

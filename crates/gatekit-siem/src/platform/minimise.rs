@@ -217,10 +217,7 @@ pub(crate) fn block<'a>(
 ) -> std::borrow::Cow<'a, DataMinimization> {
     match platform.or(global) {
         Some(b) => std::borrow::Cow::Borrowed(b),
-        None => std::borrow::Cow::Owned(DataMinimization {
-            pii_filtering: true,
-            ..DataMinimization::default()
-        }),
+        None => std::borrow::Cow::Owned(DataMinimization::default()),
     }
 }
 
