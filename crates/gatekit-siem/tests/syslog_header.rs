@@ -130,3 +130,42 @@ fn format_syslog_on_hec_is_a_warning_not_a_quiet_no_op() {
         checked.warnings
     );
 }
+
+#[test]
+fn sentinel_syslog_transport_sends_key_value_in_rfc5424_to_the_forwarder() {
+    let cfg = load(
+        "  azure_sentinel: {transport: syslog, format: syslog, syslog: {host: 127.0.0.1, facility: local1}}\n",
+    );
+    let checked = gatekit_siem::validate(&cfg).unwrap();
+    assert!(
+        matches!(&checked.plans[0].connector, gatekit_siem::connector::ConnectorPlan::SyslogTcp(p) if p.host == "127.0.0.1" && p.port == 514)
+    );
+    assert!(checked.warnings.is_empty(), "{:?}", checked.warnings);
+    let r = first_record(
+        "  azure_sentinel: {transport: syslog, format: syslog, syslog: {host: 127.0.0.1, facility: local1}}\n",
+    );
+    assert!(
+        r.starts_with(
+            "<142>1 2025-11-17T09:30:01.123Z gk01.example.com gatekit - mcp_request - timestamp=\""
+        ),
+        "{r}"
+    );
+    // To another host in clear text: a warning.
+    let checked = gatekit_siem::validate(&load(
+        "  azure_sentinel: {transport: syslog, syslog: {host: fwd.example.com}}\n",
+    ))
+    .unwrap();
+    assert!(
+        checked
+            .warnings
+            .iter()
+            .any(|w| w.path == "siem.azure_sentinel.syslog.host"),
+        "{:?}",
+        checked.warnings
+    );
+    // No block: an error naming the key.
+    let err = gatekit_siem::validate(&load("  azure_sentinel: {transport: syslog}\n"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("siem.azure_sentinel.syslog.host"), "{err}");
+}

@@ -537,3 +537,48 @@ fn server_notifications_become_audit_events() {
         assert!(types.contains(t), "{t} missing: {types:?}");
     }
 }
+
+#[test]
+fn sentinel_syslog_reaches_rsyslog_as_key_value_pairs_for_the_syslog_table() {
+    let tcp = peers::free_port();
+    let udp = peers::free_port();
+    let config = RSYSLOG
+        .replace("@TCP@", &tcp.to_string())
+        .replace("@UDP@", &udp.to_string());
+    let mut daemon = peers::start_rsyslog_with(&config, &[], &[tcp]);
+    let dir = tempfile::tempdir().unwrap();
+    let siem = format!(
+        "  azure_sentinel:\n    transport: syslog\n    format: syslog\n    syslog: {{host: 127.0.0.1, port: {tcp}, facility: local1}}\n    data_minimization: {{parameters: full}}\n    delivery: {{batch_timeout: 0.1}}\n"
+    );
+    let mut gw = start(dir.path(), &siem);
+    session(&mut gw);
+    let out = daemon.dir.path().join("fields.json");
+    let all = peers::wait_for_json_lines(&mut daemon, &out, 6);
+    assert_eq!(all.len(), 6, "{all:?}");
+    for r in &all {
+        // What the agent's DCR routes by (facility) and stores (HostName, ProcessName,
+        // SyslogMessage): RFC 5424, local1, app gatekit, one key=value record.
+        assert_eq!(r["version"], "1", "RFC 5424: {r}");
+        let pri: u32 = r["pri"].as_str().unwrap().parse().unwrap();
+        assert_eq!(pri / 8, 17, "facility local1: {r}");
+        assert_eq!(r["app"], "gatekit");
+        let msg = r["msg"].as_str().unwrap();
+        assert!(
+            msg.starts_with("timestamp=\"") && !msg.contains("CEF:"),
+            "{msg}"
+        );
+    }
+    let request = all
+        .iter()
+        .map(|r| r["msg"].as_str().unwrap())
+        .find(|m| m.contains("event_type=\"mcp_request\""))
+        .unwrap();
+    // The hostile argument stays inside one quoted value: no forged key, no line break.
+    assert!(request.contains(" tool=\"echo\" "), "{request}");
+    assert!(!request.contains(" cat=injected"), "{request}");
+    assert!(
+        request
+            .contains(r#"parameters="{\"text\":\"x^usrName=forged|LEEF:2.0|evil\\ncat=injected"#),
+        "{request}"
+    );
+}

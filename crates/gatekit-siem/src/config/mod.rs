@@ -203,6 +203,9 @@ names!(
         EventHubs = "event_hubs",
         /// A file for the Azure Monitor Agent.
         LogAnalyticsAgent = "log_analytics_agent",
+        /// Syslog to the forwarder whose rsyslog/syslog-ng feeds the Azure Monitor Agent
+        /// (Gatekit addition): TCP, or TLS with a `tls` block.
+        Syslog = "syslog",
     }
 );
 names!(
@@ -374,7 +377,8 @@ pub struct SentinelConfig {
     /// Failover order among platforms.
     #[serde(default)]
     pub priority: Option<u32>,
-    /// `logs_ingestion_api`, `data_collector_api`, `event_hubs` or `log_analytics_agent`.
+    /// `logs_ingestion_api`, `data_collector_api`, `event_hubs`, `log_analytics_agent` or
+    /// `syslog`.
     #[serde(default)]
     pub transport: SentinelTransport,
     /// `json`, `cef` or `syslog`.
@@ -392,6 +396,9 @@ pub struct SentinelConfig {
     /// File for the Azure Monitor Agent (the requirements' `log_analytics_agent`).
     #[serde(default)]
     pub log_analytics_agent: Option<FileEndpoint>,
+    /// The forwarder's syslog listener, for `transport: syslog` (Gatekit addition).
+    #[serde(default)]
+    pub syslog: Option<SyslogEndpoint>,
     /// Entra ID / shared key authentication.
     #[serde(default)]
     pub auth: Option<SentinelAuthConfig>,
