@@ -1,16 +1,17 @@
-//! RFC 5424 / RFC 3164 around every body, with both framings: no raw CR/LF inside a frame,
+//! RFC 5424 / RFC 3164 around every body (CEF, LEEF, key=value, JSON), with both framings: no raw CR/LF inside a frame,
 //! octet count equal to the message length, printable ASCII header.
 #![no_main]
 use gatekit_format::{
-    CefFormatter, CefSettings, Formatter, Framing, JsonFormatter, LeefFormatter, LeefSettings,
-    Syslog3164Formatter, Syslog5424Formatter, SyslogSettings,
+    CefFormatter, CefSettings, Formatter, Framing, JsonFormatter, KeyValueFormatter,
+    LeefFormatter, LeefSettings, Syslog3164Formatter, Syslog5424Formatter, SyslogSettings,
 };
 use libfuzzer_sys::fuzz_target;
 
 fn body(sel: u8) -> Box<dyn Formatter> {
-    match sel % 3 {
+    match sel % 4 {
         0 => Box::new(CefFormatter::new(CefSettings::default()).expect("defaults")),
         1 => Box::new(LeefFormatter::new(LeefSettings::default()).expect("defaults")),
+        2 => Box::new(KeyValueFormatter),
         _ => Box::new(JsonFormatter),
     }
 }
@@ -24,7 +25,7 @@ fuzz_target!(|data: &[u8]| {
         ..SyslogSettings::default()
     };
     let f5424 = Syslog5424Formatter::new(settings.clone(), body(sel)).expect("valid");
-    let f3164 = Syslog3164Formatter::new(settings, body(sel / 3)).expect("valid");
+    let f3164 = Syslog3164Formatter::new(settings, body(sel / 4)).expect("valid");
     for f in [&f5424 as &dyn Formatter, &f3164] {
         let msg = gatekit_fuzz::check(f, &e);
         let mut framed = Vec::new();

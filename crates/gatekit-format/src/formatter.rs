@@ -14,6 +14,7 @@ use gatekit_core::AuditEvent;
 use crate::cef::{CefFormatter, CefSettings};
 use crate::error::FormatError;
 use crate::json::{HecFormatter, HecSettings, JsonFormatter};
+use crate::kv::KeyValueFormatter;
 use crate::leef::{LeefFormatter, LeefSettings};
 use crate::sentinel::SentinelFormatter;
 use crate::syslog::{Syslog3164Formatter, Syslog5424Formatter, SyslogSettings};
@@ -62,11 +63,15 @@ pub enum FormatKind {
     Syslog5424,
     /// `syslog3164`: RFC 3164 header + tag + CEF body.
     Syslog3164,
+    /// `syslog`: RFC 5424 header + key=value body (`format: syslog` of Splunk and Sentinel).
+    SyslogKv,
+    /// `syslog3164kv`: RFC 3164 header + tag + key=value body.
+    Syslog3164Kv,
 }
 
 impl FormatKind {
     /// Every kind, in the order of the CLI help.
-    pub const ALL: [FormatKind; 8] = [
+    pub const ALL: [FormatKind; 10] = [
         Self::Cef,
         Self::Leef,
         Self::Leef2,
@@ -75,6 +80,8 @@ impl FormatKind {
         Self::Sentinel,
         Self::Syslog5424,
         Self::Syslog3164,
+        Self::SyslogKv,
+        Self::Syslog3164Kv,
     ];
 
     /// The CLI name.
@@ -88,6 +95,8 @@ impl FormatKind {
             Self::Sentinel => "sentinel",
             Self::Syslog5424 => "syslog5424",
             Self::Syslog3164 => "syslog3164",
+            Self::SyslogKv => "syslog",
+            Self::Syslog3164Kv => "syslog3164kv",
         }
     }
 
@@ -108,6 +117,14 @@ impl FormatKind {
             Self::Syslog3164 => Box::new(Syslog3164Formatter::new(
                 SyslogSettings::default(),
                 Box::new(cef()?),
+            )?),
+            Self::SyslogKv => Box::new(Syslog5424Formatter::new(
+                SyslogSettings::default(),
+                Box::new(KeyValueFormatter),
+            )?),
+            Self::Syslog3164Kv => Box::new(Syslog3164Formatter::new(
+                SyslogSettings::default(),
+                Box::new(KeyValueFormatter),
             )?),
         })
     }
@@ -157,7 +174,7 @@ mod tests {
             assert_eq!(k.as_str().parse::<FormatKind>().unwrap(), k);
         }
         assert!("CEF".parse::<FormatKind>().is_err());
-        assert!("syslog".parse::<FormatKind>().is_err());
+        assert!("SYSLOG".parse::<FormatKind>().is_err());
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //!
 //! Job: render the canonical [`gatekit_core::AuditEvent`] into every wire format Gatekit's
 //! SIEM connectors send: CEF:0 ([`CefFormatter`]), LEEF 1.0/2.0 ([`LeefFormatter`]),
-//! canonical JSON ([`JsonFormatter`]), the Splunk HEC envelope ([`HecFormatter`]), the
+//! canonical JSON ([`JsonFormatter`]), key=value pairs for plain syslog ([`KeyValueFormatter`]), the Splunk HEC envelope ([`HecFormatter`]), the
 //! Sentinel Logs Ingestion record ([`SentinelFormatter`], schema [`SENTINEL_COLUMNS`]),
 //! syslog RFC 5424 / RFC 3164 headers around any of these ([`Syslog5424Formatter`],
 //! [`Syslog3164Formatter`]), stream framing ([`Framing`]) and per-destination data
@@ -27,6 +27,7 @@ mod formatter;
 mod framing;
 mod json;
 mod jsonw;
+mod kv;
 mod leef;
 mod policy;
 mod samples;
@@ -42,6 +43,7 @@ pub use error::FormatError;
 pub use formatter::{render_lines, render_samples, FormatKind, Formatter};
 pub use framing::Framing;
 pub use json::{HecField, HecFormatter, HecSettings, JsonFormatter};
+pub use kv::{escape_kv_value, KeyValueFormatter, KV_PARAMETERS_MAX, KV_TEXT_MAX};
 pub use leef::{
     parse_delimiter as leef_parse_delimiter, sanitize_header as leef_sanitize_header,
     sanitize_value as leef_sanitize_value, LeefFormatter, LeefSettings, LeefTimeFormat,

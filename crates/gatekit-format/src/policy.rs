@@ -19,7 +19,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::sync::Arc;
 
-use gatekit_core::AuditEvent;
+use gatekit_core::{AuditEvent, EventType};
 use serde_json::{Map, Value};
 
 use crate::error::FormatError;
@@ -31,6 +31,16 @@ use crate::text::{truncate, MIN_CAP};
 pub trait Redactor: Send + Sync + fmt::Debug {
     /// Redacts `value`, the parameter called `name`.
     fn redact(&self, name: &str, value: &mut Value);
+
+    /// A replacement for a parameter *name* that must not be sent as it is (a secret used
+    /// as an object key); `None` keeps the name. The default keeps every name.
+    fn redact_key(&self, _name: &str) -> Option<String> {
+        None
+    }
+
+    /// Redacts a free-text field (`message`, `error.message`, `security_decision.reason`)
+    /// of an event of type `event_type` in place. The default leaves text alone.
+    fn redact_text(&self, _event_type: EventType, _text: &mut String) {}
 }
 
 /// Adapts a closure into a [`Redactor`].
@@ -235,6 +245,20 @@ impl DataPolicy {
         if !self.keeps(Field::HashChain) {
             e.hash_chain = None;
         }
+        if let Some(r) = &self.redactor {
+            // Free text can quote what a client sent (an upstream's error echoing an
+            // argument): it goes through the same detectors as the parameters.
+            let t = e.event_type;
+            if let Some(s) = &mut e.message {
+                r.redact_text(t, s);
+            }
+            if let Some(x) = &mut e.error {
+                r.redact_text(t, &mut x.message);
+            }
+            if let Some(d) = &mut e.security_decision {
+                r.redact_text(t, &mut d.reason);
+            }
+        }
         let keep_params = self.keeps(Field::Parameters);
         if let Some(m) = &mut e.mcp_data {
             if !keep_params {
@@ -260,13 +284,17 @@ impl DataPolicy {
             {
                 continue;
             }
+            let mut key = k;
             if let Some(r) = &self.redactor {
-                r.redact(&k, &mut v);
+                r.redact(&key, &mut v);
+                if let Some(renamed) = r.redact_key(&key) {
+                    key = renamed;
+                }
             }
             if let Some(max) = self.max_field_bytes {
                 cap_value(&mut v, max);
             }
-            out.insert(k, v);
+            out.insert(key, v);
         }
         if let Some(max) = self.max_parameters_bytes {
             let text = serde_json::to_string(&out).unwrap_or_default();

@@ -10,8 +10,8 @@ use std::path::PathBuf;
 
 use gatekit_format::{
     render_lines, sample_events, CefFormatter, CefSettings, DataPolicy, FnRedactor, Formatter,
-    Framing, HecField, HecFormatter, HecSettings, JsonFormatter, LeefFormatter, LeefSettings,
-    LeefTimeFormat, LeefVersion, Minimised, SentinelFormatter, Syslog3164Formatter,
+    Framing, HecField, HecFormatter, HecSettings, JsonFormatter, KeyValueFormatter, LeefFormatter,
+    LeefSettings, LeefTimeFormat, LeefVersion, Minimised, SentinelFormatter, Syslog3164Formatter,
     Syslog5424Formatter, SyslogSettings,
 };
 use std::sync::Arc;
@@ -96,6 +96,22 @@ fn cases() -> Vec<(&'static str, Box<dyn Formatter>, Framing)> {
         (
             "syslog3164_cef",
             Box::new(Syslog3164Formatter::new(syslog(), cef()).unwrap()),
+            Framing::Lf,
+        ),
+        (
+            "syslog5424_kv",
+            Box::new(
+                Syslog5424Formatter::new(SyslogSettings::default(), Box::new(KeyValueFormatter))
+                    .unwrap(),
+            ),
+            Framing::Lf,
+        ),
+        (
+            "syslog3164_kv",
+            Box::new(
+                Syslog3164Formatter::new(SyslogSettings::default(), Box::new(KeyValueFormatter))
+                    .unwrap(),
+            ),
             Framing::Lf,
         ),
         (

@@ -30,7 +30,7 @@ impl Warnings {
 }
 
 /// Whether `host` is this machine (a name or address on the loopback).
-fn is_loopback(host: &str) -> bool {
+pub(crate) fn is_loopback(host: &str) -> bool {
     host == "localhost"
         || host
             .parse::<std::net::IpAddr>()

@@ -77,7 +77,7 @@ enum SiemCommand {
     /// Print sample events (one of each event type, plus a hostile one) in a SIEM format, so
     /// parsers can be built and tested before any traffic flows.
     Sample {
-        /// cef, leef, leef2, json, hec, sentinel, syslog5424 or syslog3164.
+        /// cef, leef, leef2, json, hec, sentinel, syslog5424, syslog3164, syslog (key=value) or syslog3164kv.
         #[arg(short, long)]
         format: String,
     },

@@ -30,6 +30,9 @@ siem:
     transport: file
     format: json
     file: {{path: siem.jsonl}}
+    # The chain covers the event before minimisation: only an unminimised stream verifies
+    # (decision 0103).
+    data_minimization: {{parameters: full}}
     delivery: {{batch_timeout: 0.05}}
 ",
         gatekit().display().to_string()

@@ -184,6 +184,8 @@ fn siem_sample_prints_every_event_type_in_each_format() {
         "sentinel",
         "syslog5424",
         "syslog3164",
+        "syslog",
+        "syslog3164kv",
     ] {
         let out = Command::new(gatekit())
             .args(["siem", "sample", "--format", format])

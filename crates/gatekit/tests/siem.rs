@@ -67,7 +67,9 @@ fn wait_lines(path: &Path, n: usize) -> Vec<String> {
 #[test]
 fn file_destinations_get_one_event_per_line() {
     let dir = tempfile::tempdir().unwrap();
-    let siem = "  splunk:\n    transport: file\n    format: cef\n    file: {path: splunk.cef}\n    delivery: {batch_timeout: 0.1}\n  platforms:\n    azure_sentinel:\n      priority: 2\n      transport: log_analytics_agent\n      format: json\n      log_analytics_agent: {path: ama/gatekit.jsonl}\n      delivery: {batch_timeout: 0.1}\n";
+    // `parameters: full`: this test is about hostile argument text crossing each format
+    // intact (the default sends parameter names only, decision 0103).
+    let siem = "  splunk:\n    transport: file\n    format: cef\n    file: {path: splunk.cef}\n    data_minimization: {parameters: full}\n    delivery: {batch_timeout: 0.1}\n  platforms:\n    azure_sentinel:\n      priority: 2\n      transport: log_analytics_agent\n      format: json\n      log_analytics_agent: {path: ama/gatekit.jsonl}\n      data_minimization: {parameters: full}\n      delivery: {batch_timeout: 0.1}\n";
     let mut gw = start(dir.path(), siem);
     session(&mut gw);
 
@@ -137,6 +139,7 @@ template(name="fields" type="list" option.jsonf="on") {
   property(outname="pri" name="pri" format="jsonf")
   property(outname="hostname" name="hostname" format="jsonf")
   property(outname="app" name="app-name" format="jsonf")
+  property(outname="version" name="protocol-version" format="jsonf")
   property(outname="msg" name="msg" format="jsonf")
   property(outname="input" name="inputname" format="jsonf")
 }
@@ -148,6 +151,9 @@ ruleset(name="r") {
 /// LEEF 2.0 attributes as QRadar would split them: header fields by `|`, attributes by the
 /// delimiter declared in header field 6.
 fn leef_attributes(msg: &str) -> (Vec<&str>, std::collections::HashMap<&str, &str>) {
+    // Under an RFC 3164 header (the default on plain TCP/UDP), rsyslog's `msg` starts with
+    // the space that follows the TAG's colon.
+    let msg = msg.strip_prefix(' ').unwrap_or(msg);
     let parts: Vec<&str> = msg.splitn(7, '|').collect();
     assert_eq!(parts[0], "LEEF:2.0", "{msg}");
     assert_eq!(parts[5], "^", "{msg}");
@@ -189,6 +195,9 @@ fn qradar_leef_reaches_rsyslog_over_tcp_and_udp() {
             "QRadar's log source identifier is the HOSTNAME"
         );
         assert_eq!(r["app"], "gatekit");
+        // Plain TCP/UDP to QRadar is the requirements' "traditional syslog (RFC3164)":
+        // rsyslog's protocol-version 0 is the RFC 3164 header.
+        assert_eq!(r["version"], "0", "RFC 3164 by default on {}", r["input"]);
         let pri: u32 = r["pri"].as_str().unwrap().parse().unwrap();
         assert_eq!(pri / 8, 19, "facility local3");
         assert_eq!(
@@ -196,7 +205,8 @@ fn qradar_leef_reaches_rsyslog_over_tcp_and_udp() {
             6,
             "configured severity info for every event (errors included)"
         );
-        let msg = r["msg"].as_str().unwrap();
+        // rsyslog keeps the space after the RFC 3164 TAG's colon in `msg`.
+        let msg = r["msg"].as_str().unwrap().strip_prefix(' ').unwrap();
         assert!(
             !msg.contains('\n') && msg.starts_with("LEEF:2.0|Gatekit|"),
             "one record: {msg}"
@@ -540,7 +550,7 @@ fn every_stop_signal_flushes_queued_events() {
     for signal in ["HUP", "INT", "TERM"] {
         let dir = tempfile::tempdir().unwrap();
         let yaml = format!(
-            "proxy:\n  transport: stdio\n  upstreams:\n    - name: ex\n      command: [{:?}, example-server]\nsiem:\n  splunk: {{transport: file, format: json, file: {{path: out.jsonl}}, delivery: {{batch_mode: fixed, batch_timeout: 30, batch_size: 1000}}}}\n",
+            "proxy:\n  transport: stdio\n  upstreams:\n    - name: ex\n      command: [{:?}, example-server]\nsiem:\n  splunk: {{transport: file, format: json, file: {{path: out.jsonl}}, data_minimization: {{parameters: full}}, delivery: {{batch_mode: fixed, batch_timeout: 30, batch_size: 1000}}}}\n",
             gatekit().display().to_string()
         );
         let mut gw = Gateway::start(&write_config(dir.path(), &yaml));
@@ -572,4 +582,48 @@ fn every_stop_signal_flushes_queued_events() {
             );
         }
     }
+
+#[test]
+fn sentinel_syslog_reaches_rsyslog_as_key_value_pairs_for_the_syslog_table() {
+    let tcp = peers::free_port();
+    let udp = peers::free_port();
+    let config = RSYSLOG
+        .replace("@TCP@", &tcp.to_string())
+        .replace("@UDP@", &udp.to_string());
+    let mut daemon = peers::start_rsyslog_with(&config, &[], &[tcp]);
+    let dir = tempfile::tempdir().unwrap();
+    let siem = format!(
+        "  azure_sentinel:\n    transport: syslog\n    format: syslog\n    syslog: {{host: 127.0.0.1, port: {tcp}, facility: local1}}\n    data_minimization: {{parameters: full}}\n    delivery: {{batch_timeout: 0.1}}\n"
+    );
+    let mut gw = start(dir.path(), &siem);
+    session(&mut gw);
+    let out = daemon.dir.path().join("fields.json");
+    let all = peers::wait_for_json_lines(&mut daemon, &out, 6);
+    assert_eq!(all.len(), 6, "{all:?}");
+    for r in &all {
+        // What the agent's DCR routes by (facility) and stores (HostName, ProcessName,
+        // SyslogMessage): RFC 5424, local1, app gatekit, one key=value record.
+        assert_eq!(r["version"], "1", "RFC 5424: {r}");
+        let pri: u32 = r["pri"].as_str().unwrap().parse().unwrap();
+        assert_eq!(pri / 8, 17, "facility local1: {r}");
+        assert_eq!(r["app"], "gatekit");
+        let msg = r["msg"].as_str().unwrap();
+        assert!(
+            msg.starts_with("timestamp=\"") && !msg.contains("CEF:"),
+            "{msg}"
+        );
+    }
+    let request = all
+        .iter()
+        .map(|r| r["msg"].as_str().unwrap())
+        .find(|m| m.contains("event_type=\"mcp_request\""))
+        .unwrap();
+    // The hostile argument stays inside one quoted value: no forged key, no line break.
+    assert!(request.contains(" tool=\"echo\" "), "{request}");
+    assert!(!request.contains(" cat=injected"), "{request}");
+    assert!(
+        request
+            .contains(r#"parameters="{\"text\":\"x^usrName=forged|LEEF:2.0|evil\\ncat=injected"#),
+        "{request}"
+    );
 }

@@ -120,6 +120,9 @@ fn python_sdk_session_reaches_hec_over_https_with_acknowledgement() {
       ack_poll_interval: 0.05
       compression: gzip
       tls: {{ca_file: {ca:?}}}
+    # The plugin's redaction is what this test follows into Splunk (the default would
+    # send parameter names only, decision 0103).
+    data_minimization: {{parameters: full}}
     delivery: {{batch_timeout: 0.05, retry_initial_delay: 0.05}}
 "#,
             port = rx.port(),

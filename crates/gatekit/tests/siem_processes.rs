@@ -42,7 +42,7 @@ fn processes_share_a_disk_buffer_and_a_live_one_delivers_a_killed_ones_backlog()
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let yaml = format!(
-        "proxy:\n  transport: stdio\n  upstreams:\n    - name: ex\n      command: [{:?}, example-server]\nsiem:\n  qradar:\n    transport: syslog_tcp\n    format: json\n    syslog: {{host: 127.0.0.1, port: {port}}}\n    delivery: {{batch_timeout: 0.05, retry_initial_delay: 0.05, retry_max_delay: 0.2, retry_attempts: 100000, disk: {{path: buffer}}}}\n",
+        "proxy:\n  transport: stdio\n  upstreams:\n    - name: ex\n      command: [{:?}, example-server]\nsiem:\n  qradar:\n    transport: syslog_tcp\n    format: json\n    syslog: {{host: 127.0.0.1, port: {port}}}\n    data_minimization: {{parameters: full}}\n    delivery: {{batch_timeout: 0.05, retry_initial_delay: 0.05, retry_max_delay: 0.2, retry_attempts: 100000, disk: {{path: buffer}}}}\n",
         gatekit().display().to_string()
     );
     let config = write_config(dir.path(), &yaml);

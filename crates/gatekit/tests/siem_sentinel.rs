@@ -71,7 +71,7 @@ fn logs_ingestion_receives_sentinel_records_after_a_retried_503() {
     std::env::set_var("GATEKIT_TEST_ENTRA_SECRET", CLIENT_SECRET);
     let port = rx.port();
     let siem = format!(
-        "  azure_sentinel:\n    transport: logs_ingestion_api\n    logs_ingestion_api: {{endpoint: \"http://127.0.0.1:{port}\", dcr_immutable_id: {DCR}, compression: gzip}}\n    auth: {{method: service_principal, tenant_id: {TENANT}, client_id: {CLIENT_ID}, client_secret: \"${{GATEKIT_TEST_ENTRA_SECRET}}\", authority_host: \"http://127.0.0.1:{port}\"}}\n    delivery: {{batch_timeout: 0.05, retry_initial_delay: 0.05}}\n"
+        "  azure_sentinel:\n    transport: logs_ingestion_api\n    logs_ingestion_api: {{endpoint: \"http://127.0.0.1:{port}\", dcr_immutable_id: {DCR}, compression: gzip}}\n    auth: {{method: service_principal, tenant_id: {TENANT}, client_id: {CLIENT_ID}, client_secret: \"${{GATEKIT_TEST_ENTRA_SECRET}}\", authority_host: \"http://127.0.0.1:{port}\"}}\n    data_minimization: {{parameters: full}}\n    delivery: {{batch_timeout: 0.05, retry_initial_delay: 0.05}}\n"
     );
     let calls = || {
         rx.records()
@@ -135,7 +135,7 @@ fn the_requirements_data_collector_shape_delivers_signed_records() {
     )]);
     std::env::set_var("GATEKIT_TEST_WORKSPACE_KEY", WORKSPACE_KEY);
     let siem = format!(
-        "  azure_sentinel:\n    transport: data_collector_api\n    format: json\n    data_collector_api:\n      workspace_id: {WORKSPACE}\n      shared_key: \"${{GATEKIT_TEST_WORKSPACE_KEY}}\"\n      log_type: Gatekit\n      endpoint: \"http://127.0.0.1:{}/api/logs\"\n    auth: {{method: shared_key}}\n    schema: {{table_name: Gatekit_CL, timestamp_field: TimeGenerated}}\n    delivery: {{batch_timeout: 0.05, retry_initial_delay: 0.05}}\n",
+        "  azure_sentinel:\n    transport: data_collector_api\n    format: json\n    data_collector_api:\n      workspace_id: {WORKSPACE}\n      shared_key: \"${{GATEKIT_TEST_WORKSPACE_KEY}}\"\n      log_type: Gatekit\n      endpoint: \"http://127.0.0.1:{}/api/logs\"\n    auth: {{method: shared_key}}\n    schema: {{table_name: Gatekit_CL, timestamp_field: TimeGenerated}}\n    data_minimization: {{parameters: full}}\n    delivery: {{batch_timeout: 0.05, retry_initial_delay: 0.05}}\n",
         rx.port()
     );
     let calls = || {
@@ -194,7 +194,7 @@ fn event_hubs_receives_canonical_json_events_under_sas() {
         format!("Endpoint=sb://gk-test-ns.servicebus.windows.net/;SharedAccessKeyName=gatekit-send;SharedAccessKey={SAS_KEY}"),
     );
     let siem = format!(
-        "  azure_sentinel:\n    transport: event_hubs\n    format: json\n    event_hubs:\n      connection_string: \"${{GATEKIT_TEST_EVENT_HUBS}}\"\n      hub_name: gatekit-events\n      endpoint: \"http://127.0.0.1:{}\"\n    delivery: {{batch_timeout: 0.05, retry_initial_delay: 0.05}}\n",
+        "  azure_sentinel:\n    transport: event_hubs\n    format: json\n    event_hubs:\n      connection_string: \"${{GATEKIT_TEST_EVENT_HUBS}}\"\n      hub_name: gatekit-events\n      endpoint: \"http://127.0.0.1:{}\"\n    data_minimization: {{parameters: full}}\n    delivery: {{batch_timeout: 0.05, retry_initial_delay: 0.05}}\n",
         rx.port()
     );
     let events = || -> Vec<Value> {

@@ -227,3 +227,46 @@ fn a_rotated_client_certificate_is_picked_up_without_a_restart_and_nothing_is_lo
     gw.close_stdin();
     assert_eq!(gw.wait_exit(Duration::from_secs(20)), Some(0));
 }
+
+const SYSLOG_NG_3164: &str = r#"@version: 3.38
+options { keep-hostname(yes); };
+source s_tls {
+  network(ip("127.0.0.1") port(@PORT@) transport("tls")
+    tls(key-file("@PKI@/good-server.key") cert-file("@PKI@/good-server.pem")
+        ca-file("@PKI@/good-ca.pem") peer-verify(required-trusted)));
+};
+destination d_out { file("@DIR@/out.txt" template("${HOST} ${PROGRAM} ${FACILITY} ${LEVEL} ${MSG}\n")); };
+log { source(s_tls); destination(d_out); };
+"#;
+
+#[test]
+fn rfc3164_header_over_tls_when_chosen() {
+    let pki_dir = tempfile::tempdir().unwrap();
+    pki(pki_dir.path(), "good");
+    let p = |f: &str| -> PathBuf { pki_dir.path().join(f) };
+    let port = peers::free_port();
+    let config = SYSLOG_NG_3164
+        .replace("@PORT@", &port.to_string())
+        .replace("@PKI@", pki_dir.path().to_str().unwrap());
+    let daemon = peers::start_syslog_ng(&config, &[port]);
+    let out = daemon.dir.path().join("out.txt");
+    let dir = tempfile::tempdir().unwrap();
+    let siem = format!(
+        "  qradar:\n    transport: syslog_tls\n    format: leef\n    syslog: {{host: 127.0.0.1, port: {port}, header: rfc3164, facility: local4, tls: {{ca_file: {:?}, cert_file: {:?}, key_file: {:?}}}}}\n    dsm: {{log_source_identifier: gk-tls}}\n    delivery: {{batch_timeout: 0.1, retry_initial_delay: 0.1, shutdown_timeout: 0.5}}\n",
+        p("good-ca.pem"),
+        p("good-client.pem"),
+        p("good-client.key")
+    );
+    session(dir.path(), &siem);
+    let got = wait_lines(&out, 4);
+    assert_eq!(got.len(), 4, "{got:?}\n{}", daemon.stderr());
+    // syslog-ng's RFC 3164 parser (no `syslog-protocol` flag) finds host, tag, facility and
+    // severity in the BSD header, and the LEEF body after the TAG.
+    let requests: Vec<&String> = got.iter().filter(|l| l.contains("|mcp_request|")).collect();
+    assert_eq!(requests.len(), 1, "{got:?}");
+    assert!(
+        requests[0].starts_with("gk-tls gatekit local4 info LEEF:2.0|Gatekit|"),
+        "{}",
+        requests[0]
+    );
+}

@@ -3,5 +3,6 @@
 
 pub mod expect;
 pub mod gen;
+pub mod kv;
 pub mod parsers;
 pub mod peers;

@@ -97,10 +97,73 @@ names!(
         Cef = "cef",
         /// Canonical JSON.
         Json = "json",
-        /// Syslog (RFC 5424 header around the body).
+        /// Plain syslog: `key="value"` pairs in an RFC 5424 (or RFC 3164) header.
         Syslog = "syslog",
     }
 );
+names!(
+    /// `header` of a syslog endpoint block: which syslog header wraps each event. The default
+    /// depends on the transport (see `connector::syslog::default_header`), so the key is
+    /// optional in the block.
+    SyslogHeader, "syslog header", default Rfc5424, {
+        /// RFC 5424 (`<PRI>1 TIMESTAMP HOST APP PROCID MSGID SD MSG`).
+        Rfc5424 = "rfc5424",
+        /// RFC 3164, "traditional" BSD syslog (`<PRI>Mmm dd hh:mm:ss HOST TAG: MSG`).
+        Rfc3164 = "rfc3164",
+    }
+);
+names!(
+    /// `data_minimization.parameters`: how much of the tool arguments a SIEM destination
+    /// receives (docs/decisions/0103-siem-data-minimisation-default.md).
+    ParameterMode, "parameters mode", default Names, {
+        /// No parameters at all.
+        Off = "off",
+        /// Parameter names only; every value is replaced by `"[omitted]"`.
+        Names = "names",
+        /// Each value replaced by its keyed HMAC-SHA256 (`hmac-sha256:<hex>`), so equal
+        /// values can be matched across events without being readable.
+        Hashed = "hashed",
+        /// Values as sent, after the secrets and PII detectors (`pii_filtering`).
+        Full = "full",
+    }
+);
+
+/// `data_minimization` (per platform, or under `siem` as the default for every platform):
+/// what of each event a SIEM may see. The requirements ask for "PII filtering" and "data
+/// minimization" before SIEM transmission; these are the keys that do it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataMinimization {
+    /// `off`, `names` (default), `hashed` or `full`.
+    #[serde(default)]
+    pub parameters: ParameterMode,
+    /// The HMAC key for `parameters: hashed` (at least 32 bytes; `${ENV_VAR}` or
+    /// `{file: PATH}`).
+    #[serde(default)]
+    pub hash_key: Option<crate::secret::Secret>,
+    /// Run the secrets and PII detectors on what is sent (parameter values, parameter names,
+    /// messages, error messages, reasons) and redact what they find; never blocks. Default on.
+    #[serde(default = "yes")]
+    pub pii_filtering: bool,
+    /// Optional fields never sent (`session_id`, `client_info.user`, `upstream_server.command`,
+    /// `correlation_id`, `client_info`, `security_decision.reason`, `error.message`,
+    /// `message`, `hash_chain`, `mcp_data.parameters`).
+    #[serde(default)]
+    pub exclude_fields: Vec<String>,
+}
+
+impl Default for DataMinimization {
+    /// What a destination without any block gets: names only, detectors on.
+    fn default() -> Self {
+        DataMinimization {
+            parameters: ParameterMode::default(),
+            hash_key: None,
+            pii_filtering: true,
+            exclude_fields: Vec::new(),
+        }
+    }
+}
+
 names!(
     /// `siem.qradar.transport`.
     QRadarTransport, "transport", default SyslogTls, {
@@ -140,6 +203,9 @@ names!(
         EventHubs = "event_hubs",
         /// A file for the Azure Monitor Agent.
         LogAnalyticsAgent = "log_analytics_agent",
+        /// Syslog to the forwarder whose rsyslog/syslog-ng feeds the Azure Monitor Agent
+        /// (Gatekit addition): TCP, or TLS with a `tls` block.
+        Syslog = "syslog",
     }
 );
 names!(
@@ -149,7 +215,7 @@ names!(
         Json = "json",
         /// CEF.
         Cef = "cef",
-        /// Syslog (RFC 5424 header around the body).
+        /// Plain syslog: `key="value"` pairs in an RFC 5424 header, for the Syslog table.
         Syslog = "syslog",
     }
 );
@@ -182,6 +248,10 @@ pub struct SiemConfig {
     /// (Gatekit addition; default off).
     #[serde(default)]
     pub hash_chain: bool,
+    /// Default data minimisation for every platform without its own block (Gatekit
+    /// addition; default: parameter names only, detectors on).
+    #[serde(default)]
+    pub data_minimization: Option<DataMinimization>,
     /// Platforms with a priority.
     #[serde(default)]
     pub platforms: Platforms,
@@ -241,6 +311,9 @@ pub struct SplunkConfig {
     /// File for the Universal Forwarder.
     #[serde(default)]
     pub file: Option<FileEndpoint>,
+    /// What of each event this platform may see (Gatekit addition).
+    #[serde(default)]
+    pub data_minimization: Option<DataMinimization>,
     /// Delivery options.
     #[serde(default)]
     pub delivery: Option<DeliveryBlock>,
@@ -271,6 +344,9 @@ pub struct QRadarConfig {
     /// DSM identity.
     #[serde(default)]
     pub dsm: Option<DsmConfig>,
+    /// What of each event this platform may see (Gatekit addition).
+    #[serde(default)]
+    pub data_minimization: Option<DataMinimization>,
     /// Delivery options.
     #[serde(default)]
     pub delivery: Option<DeliveryBlock>,
@@ -301,7 +377,8 @@ pub struct SentinelConfig {
     /// Failover order among platforms.
     #[serde(default)]
     pub priority: Option<u32>,
-    /// `logs_ingestion_api`, `data_collector_api`, `event_hubs` or `log_analytics_agent`.
+    /// `logs_ingestion_api`, `data_collector_api`, `event_hubs`, `log_analytics_agent` or
+    /// `syslog`.
     #[serde(default)]
     pub transport: SentinelTransport,
     /// `json`, `cef` or `syslog`.
@@ -319,12 +396,18 @@ pub struct SentinelConfig {
     /// File for the Azure Monitor Agent (the requirements' `log_analytics_agent`).
     #[serde(default)]
     pub log_analytics_agent: Option<FileEndpoint>,
+    /// The forwarder's syslog listener, for `transport: syslog` (Gatekit addition).
+    #[serde(default)]
+    pub syslog: Option<SyslogEndpoint>,
     /// Entra ID / shared key authentication.
     #[serde(default)]
     pub auth: Option<SentinelAuthConfig>,
     /// Table schema.
     #[serde(default)]
     pub schema: Option<SentinelSchemaConfig>,
+    /// What of each event this platform may see (Gatekit addition).
+    #[serde(default)]
+    pub data_minimization: Option<DataMinimization>,
     /// Delivery options.
     #[serde(default)]
     pub delivery: Option<DeliveryBlock>,

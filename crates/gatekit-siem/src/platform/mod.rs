@@ -2,6 +2,10 @@
 //! `azure_sentinel` blocks mapped onto connectors, each with its formatter, framing and
 //! delivery settings.
 //!
+//! Every destination's formatter sits behind its data minimisation ([`minimise`]): by
+//! default a SIEM receives tool parameter names, not values, and the secrets and PII
+//! detectors redact what else is sent.
+//!
 //! Platform defaults follow the platforms (docs/reference/platform-facts.md): Splunk `sc4s` is
 //! CEF in RFC 5424 over TLS with LF framing; QRadar takes LEEF 2.0 in RFC 5424; the file
 //! connectors write one JSON object (or CEF line) per line; HEC, the HTTP Receiver and the Azure
@@ -19,6 +23,7 @@ use gatekit_format::{Formatter, Framing};
 use crate::config::SiemConfig;
 use crate::connector::ConnectorPlan;
 
+pub mod minimise;
 mod qradar;
 mod sentinel;
 mod splunk;
@@ -157,6 +162,27 @@ fn locate<'a, T>(
     }
 }
 
+/// `plan` with its formatter behind the platform's data minimisation (its own
+/// `data_minimization` block, else `siem.data_minimization`, else the default: parameter
+/// names only, detectors on).
+fn minimised(
+    cfg: &Config,
+    siem: &SiemConfig,
+    own: Option<&crate::config::DataMinimization>,
+    path: &str,
+    mut plan: DestinationPlan,
+    warnings: &mut Warnings,
+) -> Result<DestinationPlan, ConfigError> {
+    let block = minimise::block(own, siem.data_minimization.as_ref());
+    let (block_path, inner) = if own.is_some() {
+        (path.to_owned(), plan.formatter)
+    } else {
+        ("siem".to_owned(), plan.formatter)
+    };
+    plan.formatter = minimise::wrap(cfg, &block, siem.hash_chain, &block_path, inner, warnings)?;
+    Ok(plan)
+}
+
 /// Every enabled platform that plans as a destination plan, and the errors of the others;
 /// warnings are added to `warnings`.
 pub fn plan(
@@ -177,7 +203,10 @@ pub fn plan(
         &mut errors,
     )
     .filter(|(s, _)| s.enabled)
-    .map(|(s, path)| splunk::plan(cfg, siem, s, &path, warnings));
+    .map(|(s, path)| {
+        splunk::plan(cfg, siem, s, &path, warnings)
+            .and_then(|p| minimised(cfg, siem, s.data_minimization.as_ref(), &path, p, warnings))
+    });
     let qradar = locate(
         src,
         &siem.qradar,
@@ -187,7 +216,10 @@ pub fn plan(
         &mut errors,
     )
     .filter(|(q, _)| q.enabled)
-    .map(|(q, path)| qradar::plan(cfg, siem, q, &path, warnings));
+    .map(|(q, path)| {
+        qradar::plan(cfg, siem, q, &path, warnings)
+            .and_then(|p| minimised(cfg, siem, q.data_minimization.as_ref(), &path, p, warnings))
+    });
     let sentinel_block = &siem.platforms.azure_sentinel;
     let sentinel = locate(
         src,
@@ -198,7 +230,10 @@ pub fn plan(
         &mut errors,
     )
     .filter(|(s, _)| s.enabled)
-    .map(|(s, path)| sentinel::plan(cfg, siem, s, &path, warnings));
+    .map(|(s, path)| {
+        sentinel::plan(cfg, siem, s, &path, warnings)
+            .and_then(|p| minimised(cfg, siem, s.data_minimization.as_ref(), &path, p, warnings))
+    });
     for planned in [splunk, qradar, sentinel].into_iter().flatten() {
         match planned {
             Ok(p) => plans.push(p),

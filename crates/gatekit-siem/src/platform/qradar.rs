@@ -1,4 +1,5 @@
-//! QRadar: LEEF 2.0 (or LEEF 1.0, CEF, JSON) in RFC 5424 over TLS, TCP or UDP syslog, with the
+//! QRadar: LEEF 2.0 (or LEEF 1.0, CEF, JSON) in RFC 5424 over TLS or RFC 3164 over TCP/UDP
+//! syslog (the requirements' "traditional syslog"; `syslog.header` overrides), with the
 //! DSM's log source identifier as the syslog HOSTNAME; or the bare lines to QRadar's HTTP
 //! Receiver (`rest_api`).
 
@@ -10,7 +11,9 @@ use gatekit_format::{
 
 use super::{delivery, DestinationPlan, Warnings};
 use crate::config::{QRadarConfig, QRadarFormat, QRadarTransport, SiemConfig};
-use crate::connector::syslog::{self, framing, syslog_wrap, tls_plan, SyslogPlan};
+use crate::connector::syslog::{
+    self, default_header, framing, syslog_wrap, tls_plan, SyslogPlan, SyslogTransport,
+};
 use crate::connector::ConnectorPlan;
 
 pub(crate) fn plan(
@@ -84,23 +87,25 @@ pub(crate) fn plan(
         host: endpoint.host.clone(),
         port: endpoint.port.unwrap_or(514),
     };
-    let connector = match q.transport {
+    let (connector, transport) = match q.transport {
         QRadarTransport::SyslogTcp => {
             syslog::no_ignored_tls(cfg, endpoint, &syslog_path, warnings)?;
-            ConnectorPlan::SyslogTcp(plain())
+            (ConnectorPlan::SyslogTcp(plain()), SyslogTransport::Tcp)
         }
         QRadarTransport::SyslogUdp => {
             syslog::no_ignored_tls(cfg, endpoint, &syslog_path, warnings)?;
-            ConnectorPlan::SyslogUdp(plain())
+            (ConnectorPlan::SyslogUdp(plain()), SyslogTransport::Udp)
         }
-        QRadarTransport::SyslogTls | QRadarTransport::RestApi => {
-            ConnectorPlan::SyslogTls(tls_plan(cfg, endpoint, &syslog_path, warnings)?)
-        }
+        QRadarTransport::SyslogTls | QRadarTransport::RestApi => (
+            ConnectorPlan::SyslogTls(tls_plan(cfg, endpoint, &syslog_path, warnings)?),
+            SyslogTransport::Tls,
+        ),
     };
-    // QRadar identifies the log source by the syslog HOSTNAME.
+    // QRadar identifies the log source by the syslog HOSTNAME (either header).
     let formatter = syslog_wrap(
         body,
         endpoint,
+        default_header(transport),
         "gatekit",
         dsm.log_source_identifier.clone(),
         src,

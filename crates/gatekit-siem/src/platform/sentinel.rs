@@ -1,6 +1,7 @@
 //! Microsoft Sentinel: the Logs Ingestion API (default), the legacy HTTP Data Collector API,
-//! Event Hubs over HTTPS, or JSON (or CEF) to a file for the Azure Monitor Agent
-//! (`log_analytics_agent`).
+//! Event Hubs over HTTPS, JSON (or CEF, or key=value syslog) to a file for the Azure Monitor
+//! Agent (`log_analytics_agent`), or syslog to the agent's forwarder (`syslog`, Gatekit
+//! addition: key=value in RFC 5424 for the Syslog table, or CEF for CommonSecurityLog).
 //!
 //! The requirements' keys keep working where the platform allows (docs/reference/sentinel.md):
 //! `data_collector_api` signs with the workspace key; `event_hubs` takes the connection string
@@ -9,11 +10,14 @@
 //! `time-generated-field`. Credentials written in plain text load with a warning.
 
 use gatekit_config::{Config, ConfigError};
-use gatekit_format::{CefFormatter, CefSettings, Formatter, Framing, JsonFormatter};
+use gatekit_format::{
+    CefFormatter, CefSettings, Formatter, Framing, JsonFormatter, KeyValueFormatter,
+};
 
 use super::{delivery, DestinationPlan, Warnings};
+use crate::config::SyslogHeader;
 use crate::config::{SentinelConfig, SentinelFormat, SentinelTransport, SiemConfig};
-use crate::connector::syslog::wrap_with_defaults;
+use crate::connector::syslog::{framing, syslog_wrap, tls_plan, wrap_with_defaults, SyslogPlan};
 use crate::connector::ConnectorPlan;
 
 pub(crate) fn plan(
@@ -26,10 +30,14 @@ pub(crate) fn plan(
     let src = cfg.source.as_str();
     let body: Box<dyn Formatter> = match s.format {
         SentinelFormat::Json => Box::new(JsonFormatter),
-        SentinelFormat::Cef | SentinelFormat::Syslog => Box::new(
+        SentinelFormat::Cef => Box::new(
             CefFormatter::new(CefSettings::default())
                 .map_err(|e| ConfigError::at(src, path, e.to_string()))?,
         ),
+        // The Syslog table keeps MSG whole in `SyslogMessage`; key=value pairs there parse
+        // with KQL `parse-kv`, and a body that is not `CEF:` is never routed to
+        // CommonSecurityLog by the agent.
+        SentinelFormat::Syslog => Box::new(KeyValueFormatter),
     };
     let (delivery, fail_closed) = delivery(cfg, siem, s.delivery.as_ref(), "azure_sentinel", path)?;
     let destination = |formatter: Box<dyn Formatter>, connector: ConnectorPlan| {
@@ -60,7 +68,8 @@ pub(crate) fn plan(
                     "the `log_analytics_agent` transport needs `log_analytics_agent: {path: ...}`",
                 )
             })?;
-            // `format: syslog` asks for syslog lines (it used to write the bare CEF body).
+            // `format: syslog` asks for syslog lines: key=value pairs in an RFC 5424 header
+            // (it used to write a bare CEF body, then CEF in a header).
             let formatter = if s.format == SentinelFormat::Syslog {
                 wrap_with_defaults(body, src, &format!("{path}.format"))?
             } else {
@@ -87,6 +96,47 @@ pub(crate) fn plan(
                 formatter,
                 ConnectorPlan::DataCollector(Box::new(plan)),
             ))
+        }
+        SentinelTransport::Syslog => {
+            // The forwarder's syslog daemon hands records to the Azure Monitor Agent, whose DCR
+            // routes them by facility: key=value (`format: syslog`) to the Syslog table, CEF to
+            // CommonSecurityLog. RFC 5424 is the default header (the requirements' "RFC5424
+            // format via Syslog table").
+            let syslog_path = format!("{path}.syslog");
+            let endpoint = s.syslog.as_ref().ok_or_else(|| {
+                ConfigError::at(
+                    src,
+                    format!("{syslog_path}.host"),
+                    "the `syslog` transport needs `syslog: {host: ...}` (the forwarder running the Azure Monitor Agent)",
+                )
+            })?;
+            let connector = if endpoint.tls.as_ref().is_some_and(|t| t.enabled) {
+                ConnectorPlan::SyslogTls(tls_plan(cfg, endpoint, &syslog_path, warnings)?)
+            } else {
+                if !crate::checks::is_loopback(&endpoint.host) {
+                    warnings.add(
+                        format!("{syslog_path}.host"),
+                        "syslog to another host over plain TCP: events cross the network unencrypted; add a `tls` block",
+                    );
+                }
+                let plan = SyslogPlan {
+                    host: endpoint.host.clone(),
+                    port: endpoint.port.unwrap_or(514),
+                };
+                ConnectorPlan::SyslogTcp(plan)
+            };
+            let formatter = syslog_wrap(
+                body,
+                endpoint,
+                SyslogHeader::Rfc5424,
+                "gatekit",
+                None,
+                src,
+                &syslog_path,
+            )?;
+            let mut d = destination(formatter, connector);
+            d.framing = framing(src, &syslog_path, endpoint)?;
+            Ok(d)
         }
         SentinelTransport::EventHubs => {
             let plan = crate::connector::event_hubs::plan(cfg, s, path, warnings)?;

@@ -1,12 +1,21 @@
 //! Splunk: `sc4s` (CEF in RFC 5424 over TLS), `hec` (HTTP Event Collector) or `file` (for a
 //! Universal Forwarder).
+//!
+//! `format: syslog` is the requirements' fallback "structured syslog with key=value pairs":
+//! the event as `key="value"` pairs (`KeyValueFormatter`) in an RFC 5424 header (or RFC 3164
+//! with `sc4s.header: rfc3164`), facility local0 and each event's own severity unless the
+//! block sets `facility`/`severity`. Splunk extracts the pairs at search time.
 
 use gatekit_config::{Config, ConfigError};
-use gatekit_format::{CefFormatter, CefSettings, Formatter, Framing, JsonFormatter};
+use gatekit_format::{
+    CefFormatter, CefSettings, Formatter, Framing, JsonFormatter, KeyValueFormatter,
+};
 
 use super::{delivery_with, DestinationPlan, Warnings};
 use crate::config::{SiemConfig, SplunkConfig, SplunkFormat, SplunkTransport};
-use crate::connector::syslog::{framing, syslog_wrap, tls_plan, wrap_with_defaults};
+use crate::connector::syslog::{
+    default_header, framing, syslog_wrap, tls_plan, wrap_with_defaults, SyslogTransport,
+};
 use crate::connector::ConnectorPlan;
 
 pub(crate) fn plan(
@@ -18,11 +27,12 @@ pub(crate) fn plan(
 ) -> Result<DestinationPlan, ConfigError> {
     let src = cfg.source.as_str();
     let body: Box<dyn Formatter> = match s.format {
-        SplunkFormat::Cef | SplunkFormat::Syslog => Box::new(
+        SplunkFormat::Cef => Box::new(
             CefFormatter::new(CefSettings::default())
                 .map_err(|e| ConfigError::at(src, path, e.to_string()))?,
         ),
         SplunkFormat::Json => Box::new(JsonFormatter),
+        SplunkFormat::Syslog => Box::new(KeyValueFormatter),
     };
     let hec_defaults = match (s.transport, &s.hec) {
         (SplunkTransport::Hec, Some(hec)) => crate::connector::hec::delivery_defaults(hec),
@@ -45,8 +55,8 @@ pub(crate) fn plan(
                     "the `file` transport needs `file: {path: ...}`",
                 )
             })?;
-            // `format: syslog` asks for syslog lines: the RFC 5424 header around the body
-            // (it used to write the bare CEF body).
+            // `format: syslog` asks for syslog lines: the RFC 5424 header around the
+            // key=value body (it used to write a bare CEF body, then CEF in a header).
             let formatter = if s.format == SplunkFormat::Syslog {
                 wrap_with_defaults(body, src, &format!("{path}.format"))?
             } else {
@@ -62,8 +72,8 @@ pub(crate) fn plan(
             })
         }
         SplunkTransport::Sc4s => {
-            // SC4S: CEF:0 in RFC 5424 over TLS, LF framing on 6514
-            // (docs/reference/syslog.md).
+            // SC4S: CEF:0 (or key=value) in RFC 5424 over TLS, LF framing on 6514
+            // (docs/reference/syslog.md); `sc4s.header: rfc3164` for the BSD header.
             let endpoint = s.sc4s.as_ref().ok_or_else(|| {
                 ConfigError::at(
                     src,
@@ -74,7 +84,15 @@ pub(crate) fn plan(
             let sc4s_path = format!("{path}.sc4s");
             let connector =
                 ConnectorPlan::SyslogTls(tls_plan(cfg, endpoint, &sc4s_path, warnings)?);
-            let formatter = syslog_wrap(body, endpoint, "gatekit", None, src, &sc4s_path)?;
+            let formatter = syslog_wrap(
+                body,
+                endpoint,
+                default_header(SyslogTransport::Tls),
+                "gatekit",
+                None,
+                src,
+                &sc4s_path,
+            )?;
             let framing = framing(src, &sc4s_path, endpoint)?;
             Ok(DestinationPlan {
                 platform: "splunk",
@@ -93,6 +111,13 @@ pub(crate) fn plan(
                     "the `hec` transport needs `hec: {endpoint: ..., token: ...}`",
                 )
             })?;
+            if s.format == SplunkFormat::Syslog {
+                // HEC takes JSON envelopes only: say so rather than ignore the key quietly.
+                warnings.add(
+                    format!("{path}.format"),
+                    "the `hec` transport sends HEC JSON envelopes; `format: syslog` is ignored (use `sc4s` or `file` for syslog lines)",
+                );
+            }
             let (formatter, plan) =
                 crate::connector::hec::plan(cfg, hec, &format!("{path}.hec"), &delivery, warnings)?;
             Ok(DestinationPlan {

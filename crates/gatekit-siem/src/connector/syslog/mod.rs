@@ -1,6 +1,12 @@
 //! The syslog connectors: TCP ([`tcp`], RFC 6587), UDP ([`udp`], RFC 5426) and TLS ([`tls`],
 //! RFC 5425). What they share lives here: the endpoint block ([`SyslogEndpoint`]), facility
-//! and severity names, the RFC 5424 wrapper around a CEF/LEEF/JSON body, and framing.
+//! and severity names, the syslog header (RFC 5424 or RFC 3164) around a CEF/LEEF/JSON/
+//! key=value body, and framing.
+//!
+//! Header defaults ([`default_header`]): RFC 5424 over TLS, because RFC 5425 §4 defines the
+//! TLS transport for RFC 5424 messages (and the requirements say "RFC5424 format over TLS");
+//! RFC 3164 over plain TCP and UDP to QRadar, which the requirements call "traditional syslog
+//! (RFC3164)". `header:` on the endpoint block overrides either.
 
 pub mod acked;
 pub mod tcp;
@@ -8,9 +14,35 @@ pub mod tls;
 pub mod udp;
 
 use gatekit_config::{yaml, Config, ConfigError};
-use gatekit_format::{Formatter, Framing, Syslog5424Formatter, SyslogSettings};
+use gatekit_format::{
+    Formatter, Framing, Syslog3164Formatter, Syslog5424Formatter, SyslogSettings,
+};
 
 use serde::Deserialize;
+
+use crate::config::SyslogHeader;
+
+/// The syslog transports, for choosing the default header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SyslogTransport {
+    /// RFC 5425.
+    Tls,
+    /// RFC 6587.
+    Tcp,
+    /// RFC 5426.
+    Udp,
+}
+
+/// The header a transport uses when the block has no `header:` key: RFC 5424 over TLS
+/// (RFC 5425 §4 carries RFC 5424 messages), RFC 3164 over plain TCP and UDP (the
+/// requirements' "traditional syslog (RFC3164)" for QRadar's UDP/TCP transports; QRadar
+/// accepts both headers on every syslog listener, wire reference §6.1).
+pub(crate) fn default_header(transport: SyslogTransport) -> SyslogHeader {
+    match transport {
+        SyslogTransport::Tls => SyslogHeader::Rfc5424,
+        SyslogTransport::Tcp | SyslogTransport::Udp => SyslogHeader::Rfc3164,
+    }
+}
 
 /// A syslog receiver.
 #[derive(Debug, Clone, Deserialize)]
@@ -31,6 +63,10 @@ pub struct SyslogEndpoint {
     /// `lf` or `octet_counting` (default: LF, which SC4S's and QRadar's TLS listeners expect).
     #[serde(default)]
     pub framing: Option<String>,
+    /// `rfc5424` or `rfc3164` (Gatekit addition; default per transport: RFC 5424 over TLS,
+    /// RFC 3164 over plain TCP/UDP, see [`default_header`]).
+    #[serde(default)]
+    pub header: Option<SyslogHeader>,
     /// TLS options.
     #[serde(default)]
     pub tls: Option<crate::tls::TlsConfig>,
@@ -87,9 +123,12 @@ fn facility(source: &str, path: &str, value: Option<&yaml::Value>) -> Result<u8,
     }
 }
 
+/// `body` in the endpoint's syslog header (`header:`, else `default`), with its facility,
+/// severity and the given APP-NAME/TAG and HOSTNAME.
 pub(crate) fn syslog_wrap(
     body: Box<dyn Formatter>,
     endpoint: &SyslogEndpoint,
+    default: SyslogHeader,
     app_name: &str,
     hostname: Option<String>,
     source: &str,
@@ -118,9 +157,15 @@ pub(crate) fn syslog_wrap(
         settings.severity_map = gatekit_format::SeverityMap::new([code as u8; 8])
             .map_err(|e| ConfigError::at(source, format!("{path}.severity"), e.to_string()))?;
     }
-    Syslog5424Formatter::new(settings, body)
-        .map(|f| Box::new(f) as Box<dyn Formatter>)
-        .map_err(|e| ConfigError::at(source, path, e.to_string()))
+    let built = match endpoint.header.unwrap_or(default) {
+        SyslogHeader::Rfc5424 => {
+            Syslog5424Formatter::new(settings, body).map(|f| Box::new(f) as Box<dyn Formatter>)
+        }
+        SyslogHeader::Rfc3164 => {
+            Syslog3164Formatter::new(settings, body).map(|f| Box::new(f) as Box<dyn Formatter>)
+        }
+    };
+    built.map_err(|e| ConfigError::at(source, path, e.to_string()))
 }
 
 /// `body` in an RFC 5424 header with the default facility (`local0`) and each event's own
