@@ -582,6 +582,7 @@ fn every_stop_signal_flushes_queued_events() {
             );
         }
     }
+}
 
 #[test]
 fn sentinel_syslog_reaches_rsyslog_as_key_value_pairs_for_the_syslog_table() {
