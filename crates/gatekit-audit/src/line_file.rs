@@ -34,7 +34,10 @@ fn write_header_once(file: &mut File, header: &[u8]) -> std::io::Result<u64> {
     use std::os::fd::AsRawFd;
     let fd = file.as_raw_fd();
     // SAFETY: flock(2) on the descriptor of `file`, which outlives both calls.
-    #[allow(unsafe_code)]
+    #[allow(
+        unsafe_code,
+        reason = "a system call with no safe wrapper in the standard library; see the SAFETY note"
+    )]
     unsafe {
         libc::flock(fd, libc::LOCK_EX);
     }
@@ -46,7 +49,10 @@ fn write_header_once(file: &mut File, header: &[u8]) -> std::io::Result<u64> {
         }
     });
     // SAFETY: as above.
-    #[allow(unsafe_code)]
+    #[allow(
+        unsafe_code,
+        reason = "a system call with no safe wrapper in the standard library; see the SAFETY note"
+    )]
     unsafe {
         libc::flock(fd, libc::LOCK_UN);
     }

@@ -1,6 +1,9 @@
 //! Property tests: whatever a client, a server or a plugin puts into a record, every audit
 //! line is one valid line that gives the values back exactly.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on an unexpected error"
+)]
 
 use std::time::Duration;
 

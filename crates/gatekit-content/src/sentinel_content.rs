@@ -285,7 +285,7 @@ fn solution_metadata() -> Value {
 }
 
 /// Files under the solution root.
-pub fn files(root: &str) -> Vec<File> {
+pub(crate) fn files(root: &str) -> Vec<File> {
     let mut out = vec![
         File::new(
             format!("{root}/Workbooks/Gatekit.json"),
@@ -317,7 +317,7 @@ pub fn files(root: &str) -> Vec<File> {
 }
 
 /// The rule, hunting and workbook queries.
-pub fn queries() -> Vec<Query> {
+pub(crate) fn queries() -> Vec<Query> {
     let mut out = Vec::new();
     for d in DETECTIONS {
         out.push(Query {

@@ -42,7 +42,7 @@ const PANELS: &[(&str, &str, &str)] = &[
 ];
 
 /// Files under `app_root` (which ends in `/`).
-pub fn files(app_root: &str) -> Vec<File> {
+pub(crate) fn files(app_root: &str) -> Vec<File> {
     vec![
         File::new(
             format!("{app_root}default/data/ui/views/gatekit_overview.xml"),

@@ -2,7 +2,11 @@
 //! reads knows exactly the fields the formatters emit: a formatter that gains or loses a
 //! CEF key, LEEF attribute, JSON field or Sentinel column fails here until
 //! `src/schema.rs` follows (then regenerate with `cargo run -p gatekit-content`).
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test fails loudly on an unexpected error"
+)]
 
 mod support;
 

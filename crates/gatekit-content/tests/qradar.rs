@@ -2,7 +2,11 @@
 //! regular expression run by Java's regex engine (OpenJDK) over the LEEF 1.0, LEEF 2.0 and
 //! JSON samples, compared with values computed from the sample events; one QID row per
 //! Gatekit event id.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test fails loudly on an unexpected error"
+)]
 
 mod support;
 

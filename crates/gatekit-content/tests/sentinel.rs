@@ -3,7 +3,11 @@
 //! language service against the declared table schemas; the deployment template's table
 //! and stream columns equal the Sentinel formatter's; the resource types are the required
 //! ones; every CEF key has a CommonSecurityLog column.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test fails loudly on an unexpected error"
+)]
 
 mod support;
 

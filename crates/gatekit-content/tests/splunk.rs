@@ -1,7 +1,11 @@
 //! The Splunk add-on against Splunk's own validator (AppInspect, precert mode: no failures,
 //! errors or warnings) and its extractions run by Python's `re` over every CEF sample
 //! (bare, RFC 5424 and RFC 3164), compared with values computed from the sample events.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test fails loudly on an unexpected error"
+)]
 
 mod support;
 

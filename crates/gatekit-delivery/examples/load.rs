@@ -11,7 +11,10 @@
 //! ```
 //! The producer uses the `block` policy so no event is dropped and the rate measured is the
 //! pipeline's sustained rate, not the producer's.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on an unexpected error"
+)]
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

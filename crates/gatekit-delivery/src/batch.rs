@@ -40,7 +40,10 @@ pub(crate) enum Readiness {
 
 /// Decides whether to send. `since` is when data first became available for the next batch;
 /// `busy` whether a batch was resolved less than [`ADAPTIVE_LINGER`] before `since`.
-#[allow(clippy::too_many_arguments)]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the batch accounting needs every counter it updates"
+)]
 pub(crate) fn readiness(
     settings: &BatchSettings,
     flush_interval: Duration,

@@ -1,7 +1,10 @@
 //! Crash test: a child process appends to and consumes from the disk buffer under load and
 //! is killed with SIGKILL at random points, many times. Every id it reported as accepted must
 //! be delivered by a later run or by the final drain; duplicates are allowed and counted.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on an unexpected error"
+)]
 
 use std::collections::{HashMap, HashSet};
 use std::io::Read;

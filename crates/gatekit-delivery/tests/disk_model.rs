@@ -12,7 +12,10 @@
 //! - segment bytes never exceed the cap;
 //! - at the end, after a final crash and reopen, everything accepted and not acknowledged
 //!   is delivered.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on an unexpected error"
+)]
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::io;

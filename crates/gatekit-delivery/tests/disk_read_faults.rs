@@ -1,7 +1,10 @@
 //! Read-side faults of the disk buffer: a segment that fails to open (once, always, or because
 //! it was deleted) must neither lose the records already gathered into a batch, nor stall the
 //! destination, nor keep the buffer from opening. Unreadable segments are skipped and counted.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on an unexpected error"
+)]
 
 mod common;
 

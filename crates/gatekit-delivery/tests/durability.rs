@@ -1,6 +1,9 @@
 //! End-to-end durability with the disk buffer on: restart with a backlog, a destination that
 //! is down for a while, and a 503 storm that must not grow memory.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on an unexpected error"
+)]
 
 mod common;
 

@@ -7,7 +7,10 @@
 //! `sh -c 'umask 000; exec …'`, selecting the `private_*` tests, which are `#[ignore]`d so
 //! they never run with the ordinary umask. Each of them first checks that the umask really
 //! is 000 (from `/proc/self/status`).
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on an unexpected error"
+)]
 
 mod common;
 

@@ -2,7 +2,10 @@
 //! destination is down; without one the retry budget ends in the dead-letter file, counted;
 //! `fail_closed` stops refusing within a second of the destination accepting again;
 //! `max_event_age` dead-letters records that waited too long. All in paused time.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on an unexpected error"
+)]
 
 mod common;
 

@@ -1,7 +1,10 @@
 //! Records larger than the disk format allows are refused by the buffer and counted as
 //! `too_large_for_buffer` drops: never written (they would read back as corruption, and past
 //! 4 GiB the length field would wrap), never lost silently.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on an unexpected error"
+)]
 
 mod common;
 

@@ -1,7 +1,10 @@
 //! Pipeline behaviour with paused time and scripted transports: batching, backoff,
 //! Retry-After, dead-lettering, splitting, partial acceptance, breaker, failover, failback,
 //! rate limiting, overflow policies, isolation between destinations, and shutdown.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on an unexpected error"
+)]
 
 mod common;
 

@@ -6,7 +6,10 @@
 //!
 //! The buffer is filled through the real `DiskBuffer`, then the files are damaged the way a
 //! disk, an operator or a crash would, then the buffer is reopened and read to the end.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on an unexpected error"
+)]
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

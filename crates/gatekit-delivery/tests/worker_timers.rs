@@ -1,6 +1,9 @@
 //! Timers of the worker while a batch is in flight: periodic disk maintenance (interval fsync,
 //! ack write) must keep its period under steady traffic, not be restarted by every wake-up.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on an unexpected error"
+)]
 
 mod common;
 

@@ -4,7 +4,10 @@
 //! CEF, LEEF, JSON and RFC 5424. Each iteration formats the seven sample events (one of
 //! each type plus a hostile one) into a reused buffer, so the figure includes escaping of
 //! hostile content. Results go into `docs/performance.md` ("Formatting").
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on an unexpected error"
+)]
 
 use std::hint::black_box;
 

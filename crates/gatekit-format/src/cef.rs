@@ -29,9 +29,9 @@ use crate::text::{
 };
 
 /// Default `Device Vendor`.
-pub const DEFAULT_VENDOR: &str = "Gatekit";
+pub(crate) const DEFAULT_VENDOR: &str = "Gatekit";
 /// Default `Device Product`.
-pub const DEFAULT_PRODUCT: &str = "Gatekit MCP Gateway";
+pub(crate) const DEFAULT_PRODUCT: &str = "Gatekit MCP Gateway";
 
 // Length limits from the CEF dictionary (docs/reference/cef.md §1, §4), in bytes.
 const MAX_VENDOR: usize = 63;

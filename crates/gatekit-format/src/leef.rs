@@ -29,7 +29,7 @@ use crate::text::{
 };
 
 /// Default substitute for a delimiter (or a header `|`) found inside a value.
-pub const DEFAULT_SUBSTITUTE: char = '_';
+pub(crate) const DEFAULT_SUBSTITUTE: char = '_';
 const MAX_EVENT_ID: usize = 255;
 const MAX_VALUE: usize = 4000;
 

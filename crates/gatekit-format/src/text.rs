@@ -12,7 +12,7 @@ use std::borrow::Cow;
 pub const TRUNCATION_MARKER: &str = "...[truncated]";
 
 /// Smallest size cap accepted by settings: room for the marker and some content.
-pub const MIN_CAP: usize = 32;
+pub(crate) const MIN_CAP: usize = 32;
 
 /// Shortens `s` to at most `max` bytes, cutting on a character boundary and ending with
 /// [`TRUNCATION_MARKER`]. Returns `s` unchanged when it fits.
@@ -31,7 +31,7 @@ pub fn truncate(s: &str, max: usize) -> Cow<'_, str> {
 }
 
 /// The largest index `<= i` that is a character boundary of `s`.
-pub fn floor_char_boundary(s: &str, i: usize) -> usize {
+pub(crate) fn floor_char_boundary(s: &str, i: usize) -> usize {
     if i >= s.len() {
         return s.len();
     }
@@ -43,7 +43,7 @@ pub fn floor_char_boundary(s: &str, i: usize) -> usize {
 }
 
 /// Appends `v` in decimal.
-pub fn push_u64(out: &mut Vec<u8>, mut v: u64) {
+pub(crate) fn push_u64(out: &mut Vec<u8>, mut v: u64) {
     let mut buf = [0u8; 20];
     let mut i = buf.len();
     loop {
@@ -58,7 +58,7 @@ pub fn push_u64(out: &mut Vec<u8>, mut v: u64) {
 }
 
 /// Appends `v` in decimal with a leading `-` when negative.
-pub fn push_i64(out: &mut Vec<u8>, v: i64) {
+pub(crate) fn push_i64(out: &mut Vec<u8>, v: i64) {
     if v < 0 {
         out.push(b'-');
     }
@@ -69,7 +69,7 @@ pub fn push_i64(out: &mut Vec<u8>, v: i64) {
 /// the compiler vectorises it: the common case (a clean value, copied in one go) is then
 /// far cheaper than a byte-by-byte escape loop.
 #[inline]
-pub fn any_byte(b: &[u8], pred: impl Fn(u8) -> bool) -> bool {
+pub(crate) fn any_byte(b: &[u8], pred: impl Fn(u8) -> bool) -> bool {
     let mut chunks = b.chunks_exact(32);
     for ch in &mut chunks {
         let mut hit = 0u8;
@@ -89,7 +89,7 @@ pub fn any_byte(b: &[u8], pred: impl Fn(u8) -> bool) -> bool {
 
 /// Reusable per-thread scratch buffer (for rendering tool parameters to JSON before they
 /// are capped and escaped) so formatting allocates nothing per event.
-pub fn with_scratch<R>(f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
+pub(crate) fn with_scratch<R>(f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
     thread_local! {
         static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
     }
@@ -106,13 +106,13 @@ pub fn with_scratch<R>(f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
 /// C0 controls, DEL, and (as the second byte after 0xC2) the C1 controls U+0080..U+009F.
 /// These never reach a text format raw: CR/LF are escaped or removed, the rest replaced.
 #[inline]
-pub fn is_c0_or_del(b: u8) -> bool {
+pub(crate) fn is_c0_or_del(b: u8) -> bool {
     b < 0x20 || b == 0x7f
 }
 
 /// `true` if `bytes[i]` starts a C1 control character (U+0080..=U+009F, encoded C2 80..9F).
 #[inline]
-pub fn is_c1_at(bytes: &[u8], i: usize) -> bool {
+pub(crate) fn is_c1_at(bytes: &[u8], i: usize) -> bool {
     bytes[i] == 0xC2 && matches!(bytes.get(i + 1), Some(0x80..=0x9F))
 }
 
@@ -120,7 +120,7 @@ pub fn is_c1_at(bytes: &[u8], i: usize) -> bool {
 /// (E2 80 A8 / E2 80 A9). They are not control characters, but JavaScript, some log viewers
 /// and line-oriented receivers end a line on them, so they are treated like CR and LF.
 #[inline]
-pub fn is_line_sep_at(bytes: &[u8], i: usize) -> bool {
+pub(crate) fn is_line_sep_at(bytes: &[u8], i: usize) -> bool {
     bytes[i] == 0xE2
         && bytes.get(i + 1) == Some(&0x80)
         && matches!(bytes.get(i + 2), Some(0xA8 | 0xA9))
@@ -131,7 +131,7 @@ pub fn is_line_sep_at(bytes: &[u8], i: usize) -> bool {
 /// U+2028/U+2029; 0 for every other character. The quick pre-scan for such characters is
 /// [`may_need_cleaning`].
 #[inline]
-pub fn unsafe_char_width(bytes: &[u8], i: usize) -> usize {
+pub(crate) fn unsafe_char_width(bytes: &[u8], i: usize) -> usize {
     if is_c0_or_del(bytes[i]) {
         1
     } else if is_c1_at(bytes, i) {
@@ -146,13 +146,13 @@ pub fn unsafe_char_width(bytes: &[u8], i: usize) -> usize {
 /// Byte test for the pre-scan: `true` for every first byte [`unsafe_char_width`] can accept
 /// (and for some others, which the precise test then lets through).
 #[inline]
-pub fn may_need_cleaning(c: u8) -> bool {
+pub(crate) fn may_need_cleaning(c: u8) -> bool {
     (c < 0x20) | (c == 0x7f) | (c == 0xC2) | (c == 0xE2)
 }
 
 /// `true` for the characters [`unsafe_char_width`] reports, as `char`s.
 #[inline]
-pub fn is_unsafe_char(c: char) -> bool {
+pub(crate) fn is_unsafe_char(c: char) -> bool {
     c.is_control() || c == '\u{2028}' || c == '\u{2029}'
 }
 

@@ -4,7 +4,10 @@
 //! Regenerate after an intended change with `UPDATE_GOLDEN=1 cargo test -p gatekit-format
 //! --test golden`, then review the diff: these files are the wire contract SIEM parsers
 //! are built against.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on an unexpected error"
+)]
 
 use std::path::PathBuf;
 

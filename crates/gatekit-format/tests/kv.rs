@@ -3,7 +3,10 @@
 //! quotes, numbers bare) recovers exactly the documented keys, each once, with the value
 //! sanitised as documented; no value can add a key, and no record holds a control character
 //! or a line separator.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on an unexpected error"
+)]
 
 mod common;
 

@@ -5,7 +5,10 @@
 //! breaks, U+2028, forged syslog headers in every field).
 //!
 //! Needs `scripts/install-test-peers-syslog.sh`; fails (never skips) without it.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on an unexpected error"
+)]
 
 mod common;
 

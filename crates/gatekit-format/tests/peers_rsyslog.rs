@@ -4,7 +4,10 @@
 //! what the documented mapping promises for each event (`common::expect`).
 //!
 //! Needs `scripts/install-test-peers-syslog.sh`; fails (never skips) without it.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on an unexpected error"
+)]
 
 mod common;
 

@@ -7,7 +7,10 @@
 //! independent spec parser of `common::parsers`.
 //!
 //! Needs `scripts/install-test-peers-syslog.sh`; fails (never skips) without it.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on an unexpected error"
+)]
 
 mod common;
 

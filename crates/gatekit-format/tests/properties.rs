@@ -4,7 +4,10 @@
 //! written from the specification (`tests/common/parsers.rs`, no code shared with the
 //! encoders) recovers every value exactly, or exactly as the documented sanitisation rule
 //! says (`docs/formats.md`), and finds no key the event did not have (no forged fields).
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on an unexpected error"
+)]
 
 mod common;
 

@@ -1,7 +1,10 @@
 //! The secrets filter as a client or upstream would try to get past it: secrets as object keys,
 //! glued to identifiers, followed by extra characters, encoded; each known shape in random
 //! surroundings (property test); and the false-positive rate on ordinary tool traffic.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on an unexpected error"
+)]
 
 use gatekit_config::yaml;
 use gatekit_plugins::builtin::content_filter::{secrets, ContentFilter};

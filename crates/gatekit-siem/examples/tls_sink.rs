@@ -4,7 +4,11 @@
 //! tops out near 80,000 events/s over TLS on this kind of machine).
 //!
 //! Usage: tls_sink PORT SERVER_CERT SERVER_KEY CA_CERT
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test fails loudly on an unexpected error"
+)]
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;

@@ -1,6 +1,9 @@
 //! The `siem` section: the requirements' shape loads, mistakes are errors with paths,
 //! secrets stay secret.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on an unexpected error"
+)]
 
 use std::path::PathBuf;
 

@@ -1,7 +1,10 @@
 //! The Data Collector transport against the strict receiver of
 //! `gatekit_testkit::data_collector` (docs/reference/sentinel.md §3): the SharedKey signature over
 //! the exact body bytes (non-ASCII text included), the headers, and every documented status.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on an unexpected error"
+)]
 
 mod azure_common;
 

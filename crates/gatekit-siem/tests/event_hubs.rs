@@ -1,7 +1,10 @@
 //! The Event Hubs transport against the strict receiver of `gatekit_testkit::event_hubs`
 //! (docs/reference/sentinel.md §4): SAS tokens from the connection string checked by signature,
 //! token renewal, the batch body, the tier size limit, every status, and Entra bearer tokens.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on an unexpected error"
+)]
 
 mod azure_common;
 

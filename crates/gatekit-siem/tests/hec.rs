@@ -1,6 +1,9 @@
 //! The HEC transport against the strict HEC receiver: headers, concatenated batches, and the
 //! classification of every answer the receiver can give.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on an unexpected error"
+)]
 
 use std::time::Duration;
 

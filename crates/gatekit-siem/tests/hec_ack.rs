@@ -2,7 +2,10 @@
 //! HEC receiver (`gatekit_testkit::hec`), first per batch, then through a real delivery
 //! pipeline with an outage, lost answers and lost acknowledgements: nothing is lost and the
 //! duplicates are exactly the batches whose answer was lost after indexing.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on an unexpected error"
+)]
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -2,7 +2,10 @@
 //! `gatekit_testkit::{entra, logs_ingestion}` (docs/reference/sentinel.md §1, §2): the request,
 //! every documented status, token caching, expiry and refresh, the 1 MiB cap, and nothing lost
 //! through an outage.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on an unexpected error"
+)]
 
 mod azure_common;
 

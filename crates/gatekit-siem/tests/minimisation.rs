@@ -2,7 +2,10 @@
 //! keys, GitHub tokens, passwords and JWTs in tool arguments never reach the rendered CEF or
 //! JSON; `full` still redacts what the detectors know and every credential-named parameter;
 //! `hashed` is stable under one key and differs across keys; insecure choices warn.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on an unexpected error"
+)]
 
 use std::path::PathBuf;
 

@@ -2,7 +2,10 @@
 //! (`gatekit_testkit::qradar`): one text/plain POST per batch split into events by the
 //! Message Pattern, every answer classified, and TLS rejections counted as authentication
 //! failures.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on an unexpected error"
+)]
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,6 +1,9 @@
 //! `siem.azure_sentinel`: the requirements' keys load as typed blocks, the Logs Ingestion
 //! block is the default path, mistakes are errors with paths, and no key shows in errors.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on an unexpected error"
+)]
 
 use std::path::PathBuf;
 

@@ -1,6 +1,9 @@
 //! The syslog header per destination (`header:` on a syslog endpoint block, default by
 //! transport) and `format: syslog` as key=value pairs: what the planned formatter writes.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on an unexpected error"
+)]
 
 use std::path::PathBuf;
 

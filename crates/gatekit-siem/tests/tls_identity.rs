@@ -5,7 +5,10 @@
 //! The peers are the testkit's HTTPS server with a throw-away PKI: it requires a client
 //! certificate signed by its CA, as QRadar's HTTP Receiver and an mTLS-terminating proxy in
 //! front of HEC or Azure would.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on an unexpected error"
+)]
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -172,7 +172,10 @@ pub fn parse_utc_seconds(s: &str) -> Option<f64> {
         t.next()?.parse().ok()?,
         t.next()?.parse().ok()?,
     );
-    #[allow(clippy::cast_precision_loss)]
+    #[allow(
+        clippy::cast_precision_loss,
+        reason = "a duration in seconds for display"
+    )]
     let days = days_from_civil(year, month, day) as f64;
     Some(days * 86_400.0 + h * 3600.0 + m * 60.0 + sec)
 }

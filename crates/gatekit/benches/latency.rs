@@ -9,7 +9,11 @@
 //!
 //! Both paths run in the same process, back to back, so their ratio is meaningful even on a
 //! noisy machine. Run: `cargo bench -p gatekit --bench latency -- --calls 20000`.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test fails loudly on an unexpected error"
+)]
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;

@@ -1,6 +1,9 @@
 //! Audit files through the real binary: hostile content, identity fields, blocked content,
 //! the list the client saw, and a full disk.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on an unexpected error"
+)]
 
 mod support;
 

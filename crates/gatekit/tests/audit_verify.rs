@@ -1,7 +1,10 @@
 //! The hash chain end to end: a session through the real binary writes a chained JSONL trail
 //! and a chained SIEM JSON stream (file destination); `gatekit audit verify` accepts both as
 //! written and finds every kind of tampering in each.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on an unexpected error"
+)]
 
 mod support;
 

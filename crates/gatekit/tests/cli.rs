@@ -1,5 +1,8 @@
 //! The command line: `check`, Python Gatekit's `gatekit-gateway` flags, `--version`, `demo`.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on an unexpected error"
+)]
 
 mod support;
 

@@ -1,7 +1,10 @@
 //! The gateway's protocol edges, driven with raw JSON-RPC lines against the real binary and
 //! the bundled example server: bad input, limits, cancellation, timeouts, crashes, sampling,
 //! progress, and shutdown.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on an unexpected error"
+)]
 
 mod support;
 

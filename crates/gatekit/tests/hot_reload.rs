@@ -2,7 +2,10 @@
 //! removed and a plugin is switched on; a call in flight completes; an invalid file is refused
 //! while the old configuration keeps serving; the client gets `list_changed`; every reload is
 //! in the audit trail.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on an unexpected error"
+)]
 
 mod support;
 

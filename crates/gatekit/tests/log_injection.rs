@@ -1,7 +1,10 @@
 //! A client that tries to forge lines in Gatekit's own log: hostile tool names, method names,
 //! request ids and protocol versions (CR, LF, NUL, ESC, U+2028, quotes) through the real
 //! binary, then its stderr (Gatekit's log) is read back line by line.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on an unexpected error"
+)]
 
 mod support;
 

@@ -1,5 +1,8 @@
 //! Built-in middleware and security plugins, through the real binary, for each action.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on an unexpected error"
+)]
 
 mod support;
 

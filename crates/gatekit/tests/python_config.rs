@@ -1,7 +1,10 @@
 //! A configuration written by Python Gatekit 0.3.0 itself (its loader validates it, its
 //! serializer writes it) runs unchanged with its sandbox, per-upstream audit and token_usage
 //! entries.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on an unexpected error"
+)]
 
 mod support;
 

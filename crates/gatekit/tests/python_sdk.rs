@@ -1,6 +1,9 @@
 //! The official Python MCP SDK on both sides of Gatekit: its `ClientSession` drives the real
 //! `gatekit` binary, in front of a FastMCP server and the bundled example server.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on an unexpected error"
+)]
 
 mod support;
 

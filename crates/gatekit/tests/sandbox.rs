@@ -3,7 +3,10 @@
 //! These tests never skip: without a working `bwrap` they fail with the reason (install it
 //! with `scripts/setup-test-peers`). Every refusal is paired with a control upstream that is
 //! allowed the same thing, so a test cannot pass because the probe itself is broken.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on an unexpected error"
+)]
 
 mod support;
 

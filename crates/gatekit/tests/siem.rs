@@ -2,12 +2,18 @@
 //! files (Splunk Universal Forwarder, Azure Monitor Agent) and at a real rsyslog over TCP and
 //! UDP (QRadar syslog transports) in LEEF 2.0 inside RFC 5424; a hostile argument forges
 //! nothing.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on an unexpected error"
+)]
 
 mod support;
 
 #[path = "../../gatekit-format/tests/common/peers.rs"]
-#[allow(dead_code)]
+#[allow(
+    dead_code,
+    reason = "shared by several test binaries, each using a part"
+)]
 mod peers;
 
 use std::path::Path;

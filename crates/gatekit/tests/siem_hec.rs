@@ -1,7 +1,10 @@
 //! Splunk HEC end to end: a client calls tools through the real binary; the events reach the
 //! strict HEC test receiver (`gatekit_testkit::hec`) as HEC
 //! envelopes, after a 503 that must be retried; the token comes from the environment.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on an unexpected error"
+)]
 
 mod support;
 

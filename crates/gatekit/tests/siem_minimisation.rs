@@ -1,7 +1,10 @@
 //! Data minimisation end to end: with no `data_minimization` block and no security plugin,
 //! secrets in a tool call's arguments (AWS key, GitHub token, JWT, a password) reach neither
 //! the CEF nor the JSON SIEM file written by the real binary; the tool still gets them.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on an unexpected error"
+)]
 
 mod support;
 

@@ -1,7 +1,10 @@
 //! Many gateway processes on one configuration with a disk buffer: they all start, each
 //! buffers in its own directory, and when one is killed with SIGKILL a live one delivers its
 //! backlog. Counted at a TCP syslog receiver by unique event ids against answered calls.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on an unexpected error"
+)]
 
 mod support;
 

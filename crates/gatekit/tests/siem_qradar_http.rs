@@ -3,7 +3,10 @@
 //! certificate (mutual TLS), after a 503 that must be retried. The receiver splits bodies with
 //! the Message Pattern `LEEF:` as QRadar would, so a hostile argument that smuggled a line
 //! break would show up as a merged or extra event.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on an unexpected error"
+)]
 
 mod support;
 

@@ -3,7 +3,10 @@
 //! against the call: the Logs Ingestion API (Entra token from the receiver's token endpoint,
 //! after a 503 that must be retried), the legacy Data Collector API (SharedKey signature
 //! checked), and Event Hubs (SAS checked). Credentials come from the environment.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on an unexpected error"
+)]
 
 mod support;
 

@@ -1,12 +1,18 @@
 //! TLS syslog end to end against a real syslog-ng that demands a client certificate (mutual
 //! TLS): delivery with the right certificates, and a clear failure for a wrong CA, a missing
 //! client certificate and a pin mismatch. Certificates are made by `openssl` for each run (`gatekit_testkit::pki`).
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on an unexpected error"
+)]
 
 mod support;
 
 #[path = "../../gatekit-format/tests/common/peers.rs"]
-#[allow(dead_code)]
+#[allow(
+    dead_code,
+    reason = "shared by several test binaries, each using a part"
+)]
 mod peers;
 
 use std::path::{Path, PathBuf};

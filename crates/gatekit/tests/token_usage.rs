@@ -1,7 +1,10 @@
 //! The `token_usage` audit plugin through the binary: its CSV, counters shared by two gateway
 //! processes and kept across restarts, and counts compared with Python Gatekit 0.3's own plugin
 //! on the same traffic.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on an unexpected error"
+)]
 
 mod support;
 

@@ -14,7 +14,10 @@
 //! overwritten.
 
 // flock(2) has no safe wrapper in the standard library at this MSRV.
-#![allow(unsafe_code)]
+#![allow(
+    unsafe_code,
+    reason = "system calls with no safe wrapper in the standard library; see the SAFETY notes"
+)]
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
@@ -199,7 +202,10 @@ impl Drop for Lock {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on an unexpected error"
+)]
 mod tests {
     use super::*;
 

@@ -1,12 +1,17 @@
 //! Shared helpers for the content tests: where the repository, the generated content, the
 //! sample events and the validators are, and the rule that a missing validator fails.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "shared by several test binaries, each using a part; tests fail loudly on errors"
+)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The repository root.
-pub fn root() -> PathBuf {
+pub(crate) fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../..")
         .canonicalize()
@@ -14,14 +19,14 @@ pub fn root() -> PathBuf {
 }
 
 /// This crate's validator scripts.
-pub fn peers() -> PathBuf {
+pub(crate) fn peers() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers")
 }
 
 /// `Some(reason)` when a missing validator may be skipped: only outside CI and only when
 /// `GATEKIT_SKIP_CONTENT_VALIDATORS` is set. Otherwise a missing validator fails the test
 /// with the command that installs it.
-pub fn require(what: &str, present: bool) -> bool {
+pub(crate) fn require(what: &str, present: bool) -> bool {
     if present {
         return true;
     }
@@ -37,7 +42,7 @@ GATEKIT_SKIP_CONTENT_VALIDATORS=1 outside CI to skip)"
 }
 
 /// The test virtualenv's bin directory (`target/test-venv/bin`).
-pub fn venv_bin() -> PathBuf {
+pub(crate) fn venv_bin() -> PathBuf {
     std::env::var_os("GATEKIT_TEST_VENV")
         .map(PathBuf::from)
         .unwrap_or_else(|| root().join("target/test-venv"))
@@ -45,12 +50,12 @@ pub fn venv_bin() -> PathBuf {
 }
 
 /// The Kusto language service package directory.
-pub fn kusto_dir() -> PathBuf {
+pub(crate) fn kusto_dir() -> PathBuf {
     root().join("target/test-node/node_modules/@kusto/language-service-next")
 }
 
 /// True when `program --version` (or `-version`) runs.
-pub fn has_program(program: &str, arg: &str) -> bool {
+pub(crate) fn has_program(program: &str, arg: &str) -> bool {
     Command::new(program)
         .arg(arg)
         .output()
@@ -58,7 +63,7 @@ pub fn has_program(program: &str, arg: &str) -> bool {
 }
 
 /// Writes `gatekit siem sample --format <kind>` output to `dir/<kind>.txt`.
-pub fn write_samples(dir: &Path, kind: &str) -> PathBuf {
+pub(crate) fn write_samples(dir: &Path, kind: &str) -> PathBuf {
     let k: gatekit_format::FormatKind = kind.parse().unwrap();
     let bytes = gatekit_format::render_samples(k).unwrap();
     let p = dir.join(format!("{kind}.txt"));
@@ -67,7 +72,7 @@ pub fn write_samples(dir: &Path, kind: &str) -> PathBuf {
 }
 
 /// Runs `cmd`, panicking with its output when it fails; returns stdout.
-pub fn run(cmd: &mut Command) -> String {
+pub(crate) fn run(cmd: &mut Command) -> String {
     let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
     assert!(
         out.status.success(),

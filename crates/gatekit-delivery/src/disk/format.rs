@@ -6,21 +6,21 @@
 use crate::record::{Record, RecordId, RECORD_OVERHEAD};
 
 /// First bytes of every segment file; the trailing digits are the format version.
-pub const SEGMENT_MAGIC: &[u8; 8] = b"GKDSEG01";
+pub(super) const SEGMENT_MAGIC: &[u8; 8] = b"GKDSEG01";
 /// Length of the segment header.
 pub const SEGMENT_HEADER_LEN: u64 = 8;
 /// Length prefix + CRC32.
-pub const RECORD_HEADER_LEN: usize = 8;
+pub(super) const RECORD_HEADER_LEN: usize = 8;
 /// Largest accepted record body; anything larger in a length field is treated as corruption.
-pub const MAX_BODY_LEN: usize = 64 << 20;
+pub(super) const MAX_BODY_LEN: usize = 64 << 20;
 /// Largest payload the disk buffer stores. `append` refuses larger records
 /// (`AppendStop::TooLarge`): written, they would be read back as corruption (and past 4 GiB
 /// the u32 length would wrap).
 pub const MAX_PAYLOAD_LEN: usize = MAX_BODY_LEN - RECORD_OVERHEAD;
 /// First bytes of the ack file.
-pub const ACK_MAGIC: &[u8; 8] = b"GKDACK01";
+pub(super) const ACK_MAGIC: &[u8; 8] = b"GKDACK01";
 /// Full ack file length: magic, segment, offset, CRC32.
-pub const ACK_LEN: usize = 8 + 8 + 8 + 4;
+pub(super) const ACK_LEN: usize = 8 + 8 + 8 + 4;
 
 /// Bytes one record occupies on disk.
 pub fn encoded_len(record: &Record) -> usize {
@@ -28,12 +28,12 @@ pub fn encoded_len(record: &Record) -> usize {
 }
 
 /// Whether `record` can be stored (its body is at most [`MAX_BODY_LEN`]).
-pub fn fits_format(record: &Record) -> bool {
+pub(super) fn fits_format(record: &Record) -> bool {
     record.payload.len() <= MAX_PAYLOAD_LEN
 }
 
 /// Appends the framed record to `out`. The caller checked [`fits_format`].
-pub fn encode_record(record: &Record, out: &mut Vec<u8>) {
+pub(super) fn encode_record(record: &Record, out: &mut Vec<u8>) {
     let body_len = RECORD_OVERHEAD + record.payload.len();
     debug_assert!(body_len <= MAX_BODY_LEN, "caller must check fits_format");
     let start = out.len();
@@ -47,7 +47,7 @@ pub fn encode_record(record: &Record, out: &mut Vec<u8>) {
 }
 
 /// Parses a record header: `(body_len, crc)` if the length is plausible.
-pub fn parse_header(h: &[u8; RECORD_HEADER_LEN]) -> Option<(usize, u32)> {
+pub(super) fn parse_header(h: &[u8; RECORD_HEADER_LEN]) -> Option<(usize, u32)> {
     let len = u32::from_le_bytes([h[0], h[1], h[2], h[3]]) as usize;
     let crc = u32::from_le_bytes([h[4], h[5], h[6], h[7]]);
     (RECORD_OVERHEAD..=MAX_BODY_LEN)
@@ -57,7 +57,7 @@ pub fn parse_header(h: &[u8; RECORD_HEADER_LEN]) -> Option<(usize, u32)> {
 
 /// Decodes a body whose checksum must equal `crc` (the one-buffer form of [`decode_parts`]).
 #[cfg(test)]
-pub fn decode_body(body: &[u8], crc: u32) -> Option<Record> {
+pub(super) fn decode_body(body: &[u8], crc: u32) -> Option<Record> {
     if body.len() < RECORD_OVERHEAD || crc32fast::hash(body) != crc {
         return None;
     }
@@ -71,7 +71,11 @@ pub fn decode_body(body: &[u8], crc: u32) -> Option<Record> {
 }
 
 /// Decodes a body given as its fixed 24-byte part and the payload; `crc` covers both.
-pub fn decode_parts(fixed: &[u8; RECORD_OVERHEAD], payload: Vec<u8>, crc: u32) -> Option<Record> {
+pub(super) fn decode_parts(
+    fixed: &[u8; RECORD_OVERHEAD],
+    payload: Vec<u8>,
+    crc: u32,
+) -> Option<Record> {
     let mut h = crc32fast::Hasher::new();
     h.update(fixed);
     h.update(&payload);
@@ -89,7 +93,7 @@ pub fn decode_parts(fixed: &[u8; RECORD_OVERHEAD], payload: Vec<u8>, crc: u32) -
 
 /// Finds the first offset in `data` (after 0) where a complete valid record starts.
 /// Used to resynchronise after corruption; `None` if no valid record follows.
-pub fn resync(data: &[u8]) -> Option<usize> {
+pub(super) fn resync(data: &[u8]) -> Option<usize> {
     (1..data.len().saturating_sub(RECORD_HEADER_LEN - 1)).find(|&at| {
         let Ok(h) = <[u8; RECORD_HEADER_LEN]>::try_from(&data[at..at + RECORD_HEADER_LEN]) else {
             return false;
@@ -104,7 +108,7 @@ pub fn resync(data: &[u8]) -> Option<usize> {
 }
 
 /// Encodes the ack position.
-pub fn encode_ack(segment: u64, offset: u64) -> [u8; ACK_LEN] {
+pub(super) fn encode_ack(segment: u64, offset: u64) -> [u8; ACK_LEN] {
     let mut out = [0u8; ACK_LEN];
     out[..8].copy_from_slice(ACK_MAGIC);
     out[8..16].copy_from_slice(&segment.to_le_bytes());
@@ -115,7 +119,7 @@ pub fn encode_ack(segment: u64, offset: u64) -> [u8; ACK_LEN] {
 }
 
 /// Decodes an ack file; `None` if torn, corrupt or of another version.
-pub fn decode_ack(data: &[u8]) -> Option<(u64, u64)> {
+pub(super) fn decode_ack(data: &[u8]) -> Option<(u64, u64)> {
     if data.len() != ACK_LEN || &data[..8] != ACK_MAGIC {
         return None;
     }
@@ -134,7 +138,7 @@ pub fn segment_name(seq: u64) -> String {
 }
 
 /// Parses a segment file name.
-pub fn parse_segment_name(name: &str) -> Option<u64> {
+pub(super) fn parse_segment_name(name: &str) -> Option<u64> {
     let hex = name.strip_suffix(".seg")?;
     if hex.len() != 16 {
         return None;

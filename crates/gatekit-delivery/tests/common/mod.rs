@@ -1,5 +1,9 @@
 //! Test doubles shared by the integration tests: a scripted transport and helpers.
-#![allow(clippy::unwrap_used, dead_code)]
+#![allow(
+    clippy::unwrap_used,
+    dead_code,
+    reason = "shared by several test binaries, each using a part; tests fail loudly on errors"
+)]
 
 use std::collections::VecDeque;
 use std::path::Path;
@@ -13,7 +17,7 @@ use tokio::time::Instant;
 
 /// One scripted answer.
 #[derive(Clone, Debug)]
-pub enum Step {
+pub(crate) enum Step {
     Answer(BatchOutcome),
     /// Never answers (a dead or hung endpoint).
     Hang,
@@ -23,14 +27,14 @@ pub enum Step {
 
 /// A call the transport saw.
 #[derive(Clone, Debug)]
-pub struct Call {
+pub(crate) struct Call {
     pub at: Instant,
     pub ids: Vec<u128>,
 }
 
 /// A transport that answers from a script, then with a default step.
 #[derive(Debug)]
-pub struct Scripted {
+pub(crate) struct Scripted {
     pub name: String,
     pub script: Mutex<VecDeque<Step>>,
     pub default: Mutex<Step>,
@@ -39,7 +43,7 @@ pub struct Scripted {
 }
 
 impl Scripted {
-    pub fn new(name: &str, default: Step) -> Arc<Self> {
+    pub(crate) fn new(name: &str, default: Step) -> Arc<Self> {
         Arc::new(Self {
             name: name.to_owned(),
             script: Mutex::new(VecDeque::new()),
@@ -48,24 +52,24 @@ impl Scripted {
             delivered: Mutex::new(Vec::new()),
         })
     }
-    pub fn ok(name: &str) -> Arc<Self> {
+    pub(crate) fn ok(name: &str) -> Arc<Self> {
         Self::new(name, Step::Answer(BatchOutcome::Delivered))
     }
-    pub fn push(&self, step: Step) {
+    pub(crate) fn push(&self, step: Step) {
         self.script.lock().unwrap().push_back(step);
     }
-    pub fn set_default(&self, step: Step) {
+    pub(crate) fn set_default(&self, step: Step) {
         *self.default.lock().unwrap() = step;
     }
-    pub fn calls(&self) -> Vec<Call> {
+    pub(crate) fn calls(&self) -> Vec<Call> {
         self.calls.lock().unwrap().clone()
     }
-    pub fn delivered(&self) -> Vec<u128> {
+    pub(crate) fn delivered(&self) -> Vec<u128> {
         self.delivered.lock().unwrap().clone()
     }
 }
 
-pub fn retry(reason: &str) -> Step {
+pub(crate) fn retry(reason: &str) -> Step {
     Step::Answer(BatchOutcome::Retry {
         reason: reason.into(),
         retry_after: None,
@@ -109,7 +113,7 @@ impl Transport for Scripted {
 }
 
 /// Settings for tests: small batches, short timers, dead letters in `dir`.
-pub fn config(dir: &Path) -> DeliveryConfig {
+pub(crate) fn config(dir: &Path) -> DeliveryConfig {
     DeliveryConfig {
         batch_size: 10,
         batch_timeout: 0.1,
@@ -119,16 +123,16 @@ pub fn config(dir: &Path) -> DeliveryConfig {
     }
 }
 
-pub fn settings(c: &DeliveryConfig) -> DeliverySettings {
+pub(crate) fn settings(c: &DeliveryConfig) -> DeliverySettings {
     c.validate("test").unwrap()
 }
 
-pub fn rec(id: u128) -> Record {
+pub(crate) fn rec(id: u128) -> Record {
     Record::new(RecordId(id), format!("event {id}").into_bytes())
 }
 
 /// Polls `cond` while letting (possibly paused) time advance; panics after `limit` steps.
-pub async fn wait_until(limit: u32, mut cond: impl FnMut() -> bool) {
+pub(crate) async fn wait_until(limit: u32, mut cond: impl FnMut() -> bool) {
     for _ in 0..limit {
         if cond() {
             return;
@@ -139,7 +143,7 @@ pub async fn wait_until(limit: u32, mut cond: impl FnMut() -> bool) {
 }
 
 /// Like `wait_until`, printing `show()` when the condition is not reached.
-pub async fn wait_or_show<T: std::fmt::Debug>(
+pub(crate) async fn wait_or_show<T: std::fmt::Debug>(
     limit: u32,
     mut cond: impl FnMut() -> bool,
     show: impl Fn() -> T,
@@ -154,7 +158,7 @@ pub async fn wait_or_show<T: std::fmt::Debug>(
 }
 
 /// Dead-letter lines as JSON.
-pub fn dead_letters(dir: &Path) -> Vec<serde_json::Value> {
+pub(crate) fn dead_letters(dir: &Path) -> Vec<serde_json::Value> {
     match std::fs::read_to_string(dir.join("dead-letter.jsonl")) {
         Ok(t) => t
             .lines()
@@ -165,7 +169,7 @@ pub fn dead_letters(dir: &Path) -> Vec<serde_json::Value> {
 }
 
 /// Resident set size in bytes from /proc/self/statm.
-pub fn rss_bytes() -> u64 {
+pub(crate) fn rss_bytes() -> u64 {
     let s = std::fs::read_to_string("/proc/self/statm").unwrap();
     let pages: u64 = s.split_whitespace().nth(1).unwrap().parse().unwrap();
     pages * 4096

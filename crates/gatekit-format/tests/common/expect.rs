@@ -7,16 +7,16 @@ use std::collections::BTreeMap;
 use gatekit_core::{AuditEvent, EventType};
 use serde_json::Value;
 
-pub const MARKER: &str = "...[truncated]";
+pub(crate) const MARKER: &str = "...[truncated]";
 
 /// Characters no format writes raw (except where a rule says otherwise): control characters
 /// (C0, DEL, C1) and the line and paragraph separators U+2028/U+2029.
-pub fn is_unsafe(c: char) -> bool {
+pub(crate) fn is_unsafe(c: char) -> bool {
     c.is_control() || c == '\u{2028}' || c == '\u{2029}'
 }
 
 /// Documented truncation: cut on a char boundary to `max - marker`, then the marker.
-pub fn cut(s: &str, max: usize) -> String {
+pub(crate) fn cut(s: &str, max: usize) -> String {
     if s.len() <= max {
         return s.to_owned();
     }
@@ -28,7 +28,7 @@ pub fn cut(s: &str, max: usize) -> String {
 }
 
 /// CEF rule: control characters other than CR/LF become a space (CR/LF round-trip).
-pub fn cef_value(s: &str) -> String {
+pub(crate) fn cef_value(s: &str) -> String {
     s.chars()
         .map(|c| {
             if is_unsafe(c) && c != '\r' && c != '\n' {
@@ -41,14 +41,14 @@ pub fn cef_value(s: &str) -> String {
 }
 
 /// CEF header rule: every control character (CR/LF included) becomes a space.
-pub fn cef_header(s: &str) -> String {
+pub(crate) fn cef_header(s: &str) -> String {
     s.chars()
         .map(|c| if is_unsafe(c) { ' ' } else { c })
         .collect()
 }
 
 /// LEEF value rule: control characters → space; a printable delimiter → `_`.
-pub fn leef_value(s: &str, delim: char) -> String {
+pub(crate) fn leef_value(s: &str, delim: char) -> String {
     s.chars()
         .map(|c| {
             if is_unsafe(c) {
@@ -64,7 +64,7 @@ pub fn leef_value(s: &str, delim: char) -> String {
 
 /// JSON text seen through a text format: raw DEL/C1/U+2028/U+2029 (which JSON does not
 /// escape) become a space, and for LEEF a printable delimiter becomes `_`.
-pub fn json_through(v: &Value, delim: Option<char>) -> Value {
+pub(crate) fn json_through(v: &Value, delim: Option<char>) -> Value {
     let m = |s: &str| -> String {
         s.chars()
             .map(|c| {
@@ -89,7 +89,7 @@ pub fn json_through(v: &Value, delim: Option<char>) -> Value {
     }
 }
 
-pub fn outcome(e: &AuditEvent) -> &'static str {
+pub(crate) fn outcome(e: &AuditEvent) -> &'static str {
     let denied = e.security_decision.as_ref().is_some_and(|d| !d.allowed);
     if denied || e.error.is_some() || e.event_type == EventType::ErrorEvent {
         "failure"
@@ -99,7 +99,7 @@ pub fn outcome(e: &AuditEvent) -> &'static str {
 }
 
 /// The CEF extension the documented mapping promises, before escaping.
-pub fn expected_cef(e: &AuditEvent) -> BTreeMap<String, String> {
+pub(crate) fn expected_cef(e: &AuditEvent) -> BTreeMap<String, String> {
     let mut m = BTreeMap::new();
     let mut put = |k: &str, v: &str| {
         if !v.is_empty() {
@@ -190,7 +190,7 @@ pub fn expected_cef(e: &AuditEvent) -> BTreeMap<String, String> {
     m
 }
 
-pub fn expected_leef(e: &AuditEvent, delim: char) -> BTreeMap<String, String> {
+pub(crate) fn expected_leef(e: &AuditEvent, delim: char) -> BTreeMap<String, String> {
     let mut m = BTreeMap::new();
     let mut put = |k: &str, v: &str| {
         if !v.is_empty() {
@@ -248,7 +248,7 @@ pub fn expected_leef(e: &AuditEvent, delim: char) -> BTreeMap<String, String> {
 }
 
 /// Independent RFC 3339 rendering: walk years and months from 1970.
-pub fn rfc3339(ms: i64) -> String {
+pub(crate) fn rfc3339(ms: i64) -> String {
     let (mut days, rem) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000));
     let mut y = 1970;
     loop {
@@ -295,7 +295,7 @@ pub fn rfc3339(ms: i64) -> String {
 }
 
 /// RFC 5424 SD-PARAM rule: CR/LF removed, other control characters become a space.
-pub fn sd_value(s: &str) -> String {
+pub(crate) fn sd_value(s: &str) -> String {
     s.chars()
         .filter(|&c| c != '\r' && c != '\n')
         .map(|c| if is_unsafe(c) { ' ' } else { c })
@@ -303,7 +303,7 @@ pub fn sd_value(s: &str) -> String {
 }
 
 /// The `[gatekit@PEN ...]` parameters promised for an event, in order.
-pub fn expected_sd(e: &AuditEvent) -> Vec<(String, String)> {
+pub(crate) fn expected_sd(e: &AuditEvent) -> Vec<(String, String)> {
     let mut want = vec![
         ("eventId".to_owned(), e.event_id.to_string()),
         ("sequence".to_owned(), e.sequence.to_string()),
@@ -326,7 +326,7 @@ pub fn expected_sd(e: &AuditEvent) -> Vec<(String, String)> {
 
 /// RFC 5424 HOSTNAME rule: letters, digits, `.`, `-`, `_` kept, anything else `_`,
 /// `-` when empty.
-pub fn hostname(host: &str) -> String {
+pub(crate) fn hostname(host: &str) -> String {
     if host.is_empty() {
         return "-".into();
     }
@@ -343,7 +343,7 @@ pub fn hostname(host: &str) -> String {
 
 /// RFC 3164 HOSTNAME rule: first label, letters/digits/`-`/`_` (others `_`), trailing
 /// `-`/`_` removed, `unknown` when empty.
-pub fn hostname_3164(host: &str) -> String {
+pub(crate) fn hostname_3164(host: &str) -> String {
     let short = host.split('.').next().unwrap_or("");
     let mapped: String = short
         .chars()

@@ -8,7 +8,7 @@ use proptest::prelude::*;
 use serde_json::{Map, Value};
 
 /// Any char, biased towards the characters every format treats specially.
-pub fn hostile_char() -> impl Strategy<Value = char> {
+pub(crate) fn hostile_char() -> impl Strategy<Value = char> {
     prop_oneof![
         3 => any::<char>(),
         2 => prop::sample::select(vec![
@@ -20,7 +20,7 @@ pub fn hostile_char() -> impl Strategy<Value = char> {
     ]
 }
 
-pub fn hostile_string() -> impl Strategy<Value = String> {
+pub(crate) fn hostile_string() -> impl Strategy<Value = String> {
     prop::collection::vec(hostile_char(), 0..24).prop_map(|v| v.into_iter().collect())
 }
 
@@ -43,7 +43,7 @@ fn params() -> impl Strategy<Value = Option<Map<String, Value>>> {
     )
 }
 
-pub fn event() -> impl Strategy<Value = AuditEvent> {
+pub(crate) fn event() -> impl Strategy<Value = AuditEvent> {
     let ids = (
         prop::sample::select(EventType::ALL.to_vec()),
         prop::sample::select(Severity::ALL.to_vec()),
@@ -129,7 +129,7 @@ pub fn event() -> impl Strategy<Value = AuditEvent> {
 
 /// The fixed sample events followed by `n` arbitrary hostile events from a deterministic
 /// generator (the same events on every run).
-pub fn samples_and_random(n: usize) -> Vec<AuditEvent> {
+pub(crate) fn samples_and_random(n: usize) -> Vec<AuditEvent> {
     use proptest::strategy::ValueTree;
     let mut runner = proptest::test_runner::TestRunner::deterministic();
     let mut v = gatekit_format::sample_events();

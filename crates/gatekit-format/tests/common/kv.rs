@@ -7,7 +7,7 @@ use gatekit_core::AuditEvent;
 use gatekit_format::{KV_PARAMETERS_MAX, KV_TEXT_MAX};
 
 /// Splits `key=value` pairs; quoted values unescape `\x` to `x`. Errors on anything else.
-pub fn parse(line: &str) -> Result<Vec<(String, String)>, String> {
+pub(crate) fn parse(line: &str) -> Result<Vec<(String, String)>, String> {
     let mut out = Vec::new();
     let mut it = line.chars().peekable();
     loop {
@@ -50,7 +50,7 @@ pub fn parse(line: &str) -> Result<Vec<(String, String)>, String> {
     }
 }
 
-pub fn clean(s: &str) -> String {
+pub(crate) fn clean(s: &str) -> String {
     s.chars()
         .map(|c| {
             if c.is_control() || c == '\u{2028}' || c == '\u{2029}' {
@@ -62,7 +62,7 @@ pub fn clean(s: &str) -> String {
         .collect()
 }
 
-pub fn expected(e: &AuditEvent) -> Vec<(String, String)> {
+pub(crate) fn expected(e: &AuditEvent) -> Vec<(String, String)> {
     let mut v: Vec<(String, String)> = Vec::new();
     let mut text = |k: &str, s: &str, max: usize| {
         if !s.is_empty() {

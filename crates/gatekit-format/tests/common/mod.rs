@@ -1,8 +1,11 @@
 //! Test helpers shared by the property and integration tests.
-#![allow(dead_code)]
+#![allow(
+    dead_code,
+    reason = "shared by several test binaries, each using a part"
+)]
 
-pub mod expect;
-pub mod gen;
-pub mod kv;
-pub mod parsers;
-pub mod peers;
+pub(crate) mod expect;
+pub(crate) mod gen;
+pub(crate) mod kv;
+pub(crate) mod parsers;
+pub(crate) mod peers;

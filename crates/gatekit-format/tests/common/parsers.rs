@@ -13,14 +13,14 @@ use std::collections::BTreeMap;
 
 /// A parsed CEF record.
 #[derive(Debug)]
-pub struct Cef {
+pub(crate) struct Cef {
     pub header: Vec<String>,
     pub ext: BTreeMap<String, String>,
     /// Keys in order of appearance (to detect duplicates).
     pub keys: Vec<String>,
 }
 
-pub fn parse_cef(line: &str) -> Result<Cef, String> {
+pub(crate) fn parse_cef(line: &str) -> Result<Cef, String> {
     let rest = line.strip_prefix("CEF:").ok_or("no CEF: prefix")?;
     let mut header = Vec::new();
     let mut cur = String::new();
@@ -101,7 +101,7 @@ pub fn parse_cef(line: &str) -> Result<Cef, String> {
 
 /// A parsed LEEF record.
 #[derive(Debug)]
-pub struct Leef {
+pub(crate) struct Leef {
     pub version: String,
     pub header: Vec<String>,
     pub delimiter: char,
@@ -109,7 +109,7 @@ pub struct Leef {
     pub keys: Vec<String>,
 }
 
-pub fn parse_leef(line: &str) -> Result<Leef, String> {
+pub(crate) fn parse_leef(line: &str) -> Result<Leef, String> {
     let rest = line.strip_prefix("LEEF:").ok_or("no LEEF: prefix")?;
     let (version, rest) = rest.split_once('|').ok_or("no version")?;
     let nfields = match version {
@@ -155,7 +155,7 @@ pub fn parse_leef(line: &str) -> Result<Leef, String> {
 
 /// A parsed RFC 5424 message.
 #[derive(Debug)]
-pub struct Syslog5424 {
+pub(crate) struct Syslog5424 {
     pub pri: u32,
     pub timestamp: String,
     pub hostname: String,
@@ -167,7 +167,7 @@ pub struct Syslog5424 {
     pub msg: String,
 }
 
-pub fn parse_5424(line: &str) -> Result<Syslog5424, String> {
+pub(crate) fn parse_5424(line: &str) -> Result<Syslog5424, String> {
     let rest = line.strip_prefix('<').ok_or("no PRI")?;
     let (pri, rest) = rest.split_once('>').ok_or("unterminated PRI")?;
     if pri.is_empty() || pri.len() > 3 || (pri.len() > 1 && pri.starts_with('0')) {

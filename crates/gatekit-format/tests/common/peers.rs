@@ -17,10 +17,10 @@ const INSTALL_HINT: &str =
     "run `sudo scripts/install-test-peers-syslog.sh` from the repository root to install the test peers";
 
 /// Upper bound on a daemon's life if the test process dies without running `Drop`.
-pub const MAX_LIFETIME_SECS: u32 = 300;
+pub(crate) const MAX_LIFETIME_SECS: u32 = 300;
 
 /// A running daemon (under `timeout`); killed and reaped on drop.
-pub struct Daemon {
+pub(crate) struct Daemon {
     name: &'static str,
     child: Child,
     pub dir: tempfile::TempDir,
@@ -43,12 +43,12 @@ impl Drop for Daemon {
 
 impl Daemon {
     /// The daemon's stderr so far (for failure messages).
-    pub fn stderr(&self) -> String {
+    pub(crate) fn stderr(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("stderr")).unwrap_or_default()
     }
 
     /// Fails the test if the daemon exited.
-    pub fn assert_running(&mut self) {
+    pub(crate) fn assert_running(&mut self) {
         if let Ok(Some(status)) = self.child.try_wait() {
             panic!("{} exited with {status}: {}", self.name, self.stderr());
         }
@@ -59,7 +59,7 @@ impl Daemon {
 /// the kernel's ephemeral range (so other tests' `bind(0)` sockets never take them), at a
 /// per-process pseudo-random offset (so parallel test processes rarely meet), checked with a
 /// bind, and never handed out twice within one process.
-pub fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     static TAKEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
     let mut taken = TAKEN.lock().unwrap_or_else(|e| e.into_inner());
     let nanos = std::time::SystemTime::now()
@@ -84,7 +84,7 @@ fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-pub fn rsyslogd() -> PathBuf {
+pub(crate) fn rsyslogd() -> PathBuf {
     for p in ["/usr/sbin/rsyslogd", "/sbin/rsyslogd"] {
         if Path::new(p).exists() {
             let modules = [
@@ -103,7 +103,7 @@ pub fn rsyslogd() -> PathBuf {
 
 /// Root of the privately unpacked syslog-ng (`$GATEKIT_SYSLOG_NG_ROOT` or
 /// `target/test-peers/syslog-ng`).
-pub fn syslog_ng_root() -> PathBuf {
+pub(crate) fn syslog_ng_root() -> PathBuf {
     let root = std::env::var_os("GATEKIT_SYSLOG_NG_ROOT")
         .map(PathBuf::from)
         .unwrap_or_else(|| repo_root().join("target/test-peers/syslog-ng"));
@@ -143,7 +143,7 @@ fn spawn(name: &'static str, mut cmd: Command, dir: tempfile::TempDir, ports: &[
 /// Starts rsyslogd with `config` (written to `rsyslog.conf`; `@DIR@` is replaced by the
 /// private directory) and extra `files` in that directory, waiting until `ports` accept
 /// connections.
-pub fn start_rsyslog_with(config: &str, files: &[(&str, &str)], ports: &[u16]) -> Daemon {
+pub(crate) fn start_rsyslog_with(config: &str, files: &[(&str, &str)], ports: &[u16]) -> Daemon {
     let bin = rsyslogd();
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path().to_str().expect("utf-8 path").to_owned();
@@ -162,7 +162,7 @@ pub fn start_rsyslog_with(config: &str, files: &[(&str, &str)], ports: &[u16]) -
 }
 
 /// Starts the unpacked syslog-ng in the foreground with `config` (`@DIR@` replaced).
-pub fn start_syslog_ng(config: &str, ports: &[u16]) -> Daemon {
+pub(crate) fn start_syslog_ng(config: &str, ports: &[u16]) -> Daemon {
     let root = syslog_ng_root();
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path().to_str().expect("utf-8 path").to_owned();
@@ -193,14 +193,14 @@ pub fn start_syslog_ng(config: &str, ports: &[u16]) -> Daemon {
 }
 
 /// Sends `bytes` on one TCP connection to 127.0.0.1:`port` and closes it.
-pub fn send(port: u16, bytes: &[u8]) {
+pub(crate) fn send(port: u16, bytes: &[u8]) {
     let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
     s.write_all(bytes).expect("write");
     s.flush().expect("flush");
 }
 
 /// Waits until `path` holds `n` complete lines and returns them parsed as JSON.
-pub fn wait_for_json_lines(d: &mut Daemon, path: &Path, n: usize) -> Vec<serde_json::Value> {
+pub(crate) fn wait_for_json_lines(d: &mut Daemon, path: &Path, n: usize) -> Vec<serde_json::Value> {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let text = std::fs::read_to_string(path).unwrap_or_default();

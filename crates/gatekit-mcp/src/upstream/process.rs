@@ -6,7 +6,10 @@
 //! SIGKILL the group (MCP specification, "Lifecycle", stdio shutdown).
 
 // Signalling a process group and setting the parent-death signal need libc calls.
-#![allow(unsafe_code)]
+#![allow(
+    unsafe_code,
+    reason = "system calls with no safe wrapper in the standard library; see the SAFETY notes"
+)]
 
 use std::path::PathBuf;
 use std::process::Stdio;

@@ -1,6 +1,11 @@
 //! Shared helpers for the integration tests: locating binaries and peers, writing configs,
 //! and a raw JSON-RPC client that drives the real `gatekit` binary over pipes.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "shared by several test binaries, each using a part; tests fail loudly on errors"
+)]
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -11,12 +16,12 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 /// The `gatekit` binary under test.
-pub fn gatekit() -> PathBuf {
+pub(crate) fn gatekit() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_gatekit"))
 }
 
 /// The workspace root.
-pub fn workspace_root() -> PathBuf {
+pub(crate) fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../..")
         .canonicalize()
@@ -25,7 +30,7 @@ pub fn workspace_root() -> PathBuf {
 
 /// The Python interpreter with the test peers installed; fails the test with instructions
 /// when it is missing (never skips silently).
-pub fn python() -> PathBuf {
+pub(crate) fn python() -> PathBuf {
     if let Ok(p) = std::env::var("GATEKIT_TEST_PYTHON") {
         return PathBuf::from(p);
     }
@@ -39,12 +44,12 @@ pub fn python() -> PathBuf {
 }
 
 /// Directory of the Python test peers.
-pub fn python_dir() -> PathBuf {
+pub(crate) fn python_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python")
 }
 
 /// Writes `yaml` as `gatekit.yaml` in `dir` and returns its path.
-pub fn write_config(dir: &Path, yaml: &str) -> PathBuf {
+pub(crate) fn write_config(dir: &Path, yaml: &str) -> PathBuf {
     let path = dir.join("gatekit.yaml");
     std::fs::write(&path, yaml).unwrap();
     path
@@ -54,7 +59,7 @@ pub fn write_config(dir: &Path, yaml: &str) -> PathBuf {
 /// its `echo` tool renamed `say` next to `pid` (everything else hidden), secrets redacted and
 /// PII blocked everywhere. `rest` is appended as written: more `plugins` categories (indented
 /// two spaces) and top-level sections such as `siem`.
-pub fn python_plugins_config(dir: &Path, rest: &str) -> PathBuf {
+pub(crate) fn python_plugins_config(dir: &Path, rest: &str) -> PathBuf {
     let yaml = format!(
         r#"
 proxy:
@@ -89,7 +94,7 @@ plugins:
 /// Runs the Python client `script` (in `tests/python`, built on the official SDK's
 /// `ClientSession`) through gatekit with `config`; returns the JSON summary it prints last,
 /// after asserting that it succeeded.
-pub fn run_python_client(script: &str, config: &Path) -> Value {
+pub(crate) fn run_python_client(script: &str, config: &Path) -> Value {
     let output = Command::new(python())
         .arg(python_dir().join(script))
         .arg(gatekit())
@@ -109,7 +114,7 @@ pub fn run_python_client(script: &str, config: &Path) -> Value {
 
 /// A config with the bundled example server as upstream `ex`, plus `extra` YAML appended
 /// under `proxy:` (indented two spaces).
-pub fn example_config(dir: &Path, proxy_extra: &str) -> PathBuf {
+pub(crate) fn example_config(dir: &Path, proxy_extra: &str) -> PathBuf {
     let yaml = format!(
         "proxy:\n  transport: stdio\n  upstreams:\n    - name: ex\n      command: [{:?}, example-server]\n      env: {{GREETING: hello-from-config}}\n{proxy_extra}",
         gatekit().display().to_string()
@@ -118,7 +123,7 @@ pub fn example_config(dir: &Path, proxy_extra: &str) -> PathBuf {
 }
 
 /// A running `gatekit run` with a raw JSON-RPC client attached.
-pub struct Gateway {
+pub(crate) struct Gateway {
     pub child: Child,
     stdin: Option<ChildStdin>,
     lines: mpsc::Receiver<String>,
@@ -126,21 +131,21 @@ pub struct Gateway {
 }
 
 impl Gateway {
-    pub fn start(config: &Path) -> Gateway {
+    pub(crate) fn start(config: &Path) -> Gateway {
         Self::start_with_args(&["run", "--config", config.to_str().unwrap()])
     }
 
-    pub fn start_with_args(args: &[&str]) -> Gateway {
+    pub(crate) fn start_with_args(args: &[&str]) -> Gateway {
         Self::spawn(args, &[], Stdio::inherit())
     }
 
     /// Starts `gatekit` with `args` and extra environment variables.
-    pub fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Gateway {
+    pub(crate) fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Gateway {
         Self::spawn(args, env, Stdio::inherit())
     }
 
     /// Like [`Gateway::start`], with Gatekit's stderr (its log) written to `file`.
-    pub fn start_with_stderr_to(config: &Path, file: std::fs::File) -> Gateway {
+    pub(crate) fn start_with_stderr_to(config: &Path, file: std::fs::File) -> Gateway {
         Self::spawn(
             &["run", "--config", config.to_str().unwrap()],
             &[],
@@ -178,28 +183,28 @@ impl Gateway {
         }
     }
 
-    pub fn send_raw(&mut self, bytes: &[u8]) {
+    pub(crate) fn send_raw(&mut self, bytes: &[u8]) {
         let stdin = self.stdin.as_mut().expect("stdin open");
         stdin.write_all(bytes).unwrap();
         stdin.flush().unwrap();
     }
 
-    pub fn send(&mut self, msg: &Value) {
+    pub(crate) fn send(&mut self, msg: &Value) {
         let mut line = serde_json::to_vec(msg).unwrap();
         line.push(b'\n');
         self.send_raw(&line);
     }
 
-    pub fn request(&mut self, id: i64, method: &str, params: Value) {
+    pub(crate) fn request(&mut self, id: i64, method: &str, params: Value) {
         self.send(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}));
     }
 
-    pub fn notify(&mut self, method: &str, params: Value) {
+    pub(crate) fn notify(&mut self, method: &str, params: Value) {
         self.send(&json!({"jsonrpc": "2.0", "method": method, "params": params}));
     }
 
     /// The next message from the gateway, parsed; panics after `timeout`.
-    pub fn next_message(&mut self, timeout: Duration) -> Value {
+    pub(crate) fn next_message(&mut self, timeout: Duration) -> Value {
         if !self.stash.is_empty() {
             return self.stash.remove(0);
         }
@@ -217,7 +222,7 @@ impl Gateway {
     }
 
     /// Waits for the message matching `pred`, keeping others for later.
-    pub fn wait_for(&mut self, timeout: Duration, pred: impl Fn(&Value) -> bool) -> Value {
+    pub(crate) fn wait_for(&mut self, timeout: Duration, pred: impl Fn(&Value) -> bool) -> Value {
         if let Some(pos) = self.stash.iter().position(&pred) {
             return self.stash.remove(pos);
         }
@@ -233,20 +238,20 @@ impl Gateway {
     }
 
     /// Waits for the response to request `id`.
-    pub fn response(&mut self, id: i64) -> Value {
+    pub(crate) fn response(&mut self, id: i64) -> Value {
         self.wait_for(Duration::from_secs(30), |m| {
             m.get("id") == Some(&json!(id)) && m.get("method").is_none()
         })
     }
 
     /// Sends a request and waits for its response.
-    pub fn call(&mut self, id: i64, method: &str, params: Value) -> Value {
+    pub(crate) fn call(&mut self, id: i64, method: &str, params: Value) -> Value {
         self.request(id, method, params);
         self.response(id)
     }
 
     /// Initializes the session.
-    pub fn initialize(&mut self) -> Value {
+    pub(crate) fn initialize(&mut self) -> Value {
         let init = self.call(
             0,
             "initialize",
@@ -258,7 +263,7 @@ impl Gateway {
     }
 
     /// Whether no message arrives within `wait`.
-    pub fn quiet_for(&mut self, wait: Duration) -> Option<Value> {
+    pub(crate) fn quiet_for(&mut self, wait: Duration) -> Option<Value> {
         if !self.stash.is_empty() {
             return Some(self.stash.remove(0));
         }
@@ -268,12 +273,12 @@ impl Gateway {
             .map(|l| serde_json::from_str(&l).unwrap())
     }
 
-    pub fn close_stdin(&mut self) {
+    pub(crate) fn close_stdin(&mut self) {
         self.stdin.take();
     }
 
     /// Waits for the process to exit and returns its exit code.
-    pub fn wait_exit(&mut self, timeout: Duration) -> Option<i32> {
+    pub(crate) fn wait_exit(&mut self, timeout: Duration) -> Option<i32> {
         let deadline = Instant::now() + timeout;
         while Instant::now() < deadline {
             if let Some(status) = self.child.try_wait().unwrap() {
@@ -295,7 +300,7 @@ impl Drop for Gateway {
 }
 
 /// The text of a `tools/call` result.
-pub fn result_text(msg: &Value) -> String {
+pub(crate) fn result_text(msg: &Value) -> String {
     msg.pointer("/result/content/0/text")
         .and_then(Value::as_str)
         .unwrap_or_else(|| panic!("no text result in {msg}"))
@@ -303,7 +308,7 @@ pub fn result_text(msg: &Value) -> String {
 }
 
 /// Whether a process with this pid exists (and is not a zombie).
-pub fn process_alive(pid: u32) -> bool {
+pub(crate) fn process_alive(pid: u32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         // The state follows the command name, which may itself contain spaces.
         Ok(stat) => stat

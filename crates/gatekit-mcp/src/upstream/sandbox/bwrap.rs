@@ -166,7 +166,10 @@ pub fn args(plan: &Plan, process: &ProcessSpec) -> Vec<String> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on an unexpected error"
+)]
 mod tests {
     use super::super::Mask;
     use super::*;

@@ -24,7 +24,10 @@ pub const ACK_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Bytes written to `fd` that the peer has not acknowledged (unsent included), or `None` when
 /// the kernel cannot say (not a TCP socket, not Linux).
-#[allow(unsafe_code)] // One ioctl that only writes an int; see the SAFETY note.
+#[allow(
+    unsafe_code,
+    reason = "One ioctl that only writes an int; see the SAFETY note"
+)]
 fn unacknowledged(fd: RawFd) -> Option<usize> {
     let mut pending: libc::c_int = 0;
     // SAFETY: `fd` is an open socket owned by the caller for the duration of the call, and

@@ -150,7 +150,7 @@ mod tests {
     }
 
     /// A listener whose connections have a 4 KiB receive buffer (inherited from the listener).
-    #[allow(unsafe_code)] // setsockopt on a socket this test owns.
+    #[allow(unsafe_code, reason = "setsockopt on a socket this test owns")]
     fn small_window_listener() -> std::net::TcpListener {
         use std::os::fd::AsRawFd;
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
