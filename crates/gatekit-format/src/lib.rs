@@ -30,6 +30,7 @@ mod jsonw;
 mod kv;
 mod leef;
 mod policy;
+mod registry;
 mod samples;
 mod sentinel;
 mod syslog;
@@ -40,7 +41,7 @@ pub use cef::{
     event_name as cef_event_name, signature_id as cef_signature_id, CefFormatter, CefSettings,
 };
 pub use error::FormatError;
-pub use formatter::{render_lines, render_samples, FormatKind, Formatter};
+pub use formatter::Formatter;
 pub use framing::Framing;
 pub use json::{HecField, HecFormatter, HecSettings, JsonFormatter};
 pub use kv::{escape_kv_value, KeyValueFormatter, KV_PARAMETERS_MAX, KV_TEXT_MAX};
@@ -52,6 +53,7 @@ pub use leef::{
 pub use policy::{
     DataPolicy, Field, FnRedactor, Minimised, Redactor, SizeLimited, MIN_EVENT_BYTES,
 };
+pub use registry::{render_lines, render_samples, FormatKind};
 pub use samples::sample_events;
 pub use sentinel::{
     write_batch as sentinel_write_batch, Column, ColumnType, SentinelFormatter, SENTINEL_COLUMNS,
