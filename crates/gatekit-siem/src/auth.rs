@@ -53,6 +53,8 @@ pub struct AuthReporter {
     transport: String,
     monitor: Arc<AuthMonitor>,
     last_report: Mutex<Option<Instant>>,
+    /// When a success was last reported; `None`: never, or a failure came since.
+    last_success_report: Mutex<Option<Instant>>,
 }
 
 impl std::fmt::Debug for AuthReporter {
@@ -70,6 +72,7 @@ impl AuthReporter {
             transport: transport.to_string(),
             monitor,
             last_report: Mutex::new(None),
+            last_success_report: Mutex::new(None),
         }
     }
 
@@ -81,6 +84,11 @@ impl AuthReporter {
     /// Counts a failure and reports it unless this transport reported one recently.
     pub fn failed(&self, reason: &str) {
         self.monitor.failures.fetch_add(1, Ordering::Relaxed);
+        // The next success is news again.
+        self.last_success_report
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
         tracing::warn!(transport = %self.transport, %reason, "SIEM authentication failure.");
         let Some(hook) = &self.monitor.hook else {
             return;
@@ -106,12 +114,30 @@ impl AuthReporter {
         }
     }
 
-    /// Authentication worked: the next failure is reported at once.
+    /// Authentication worked: the next failure is reported at once, and the success itself
+    /// is reported (every authentication attempt to a SIEM endpoint is audited): at the first
+    /// success, after a failure, and then at most once per [`REPORT_PERIOD`].
     pub fn succeeded(&self) {
         self.last_report
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .take();
+        let Some(hook) = &self.monitor.hook else {
+            return;
+        };
+        let mut last = self
+            .last_success_report
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if last.is_some_and(|t| t.elapsed() < REPORT_PERIOD) {
+            return;
+        }
+        *last = Some(Instant::now());
+        drop(last);
+        hook(format!(
+            "authentication succeeded on SIEM transport {}",
+            self.transport
+        ));
     }
 }
 
@@ -133,13 +159,21 @@ mod tests {
         b.failed("HTTP 401");
         assert_eq!(monitor.failures(), 3);
         assert_eq!(reports.lock().unwrap_or_else(|e| e.into_inner()).len(), 2);
+        // A success is reported (and resets the failure limit), then not again for a while.
+        a.succeeded();
         a.succeeded();
         a.failed("HTTP 403: Invalid token");
+        a.succeeded();
         let reports = reports.lock().unwrap_or_else(|e| e.into_inner());
-        assert_eq!(reports.len(), 3);
         assert_eq!(
-            reports[0],
-            "authentication failure on SIEM transport hec:a:1: HTTP 403: Invalid token"
+            *reports,
+            [
+                "authentication failure on SIEM transport hec:a:1: HTTP 403: Invalid token",
+                "authentication failure on SIEM transport hec:b:1: HTTP 401",
+                "authentication succeeded on SIEM transport hec:a:1",
+                "authentication failure on SIEM transport hec:a:1: HTTP 403: Invalid token",
+                "authentication succeeded on SIEM transport hec:a:1",
+            ]
         );
     }
 }

@@ -151,12 +151,12 @@ pub fn run_gateway(path: &Path, verbose: bool) -> ExitCode {
             )
         }
     };
-    let (siem_plans, hash_chain) = match gatekit_siem::validate(&cfg) {
+    let (siem_plans, hash_chain, siem_warnings) = match gatekit_siem::validate(&cfg) {
         Ok(checked) => {
             for w in &checked.warnings {
                 warn!(warning = %w, "SIEM configuration warning.");
             }
-            (checked.plans, checked.hash_chain)
+            (checked.plans, checked.hash_chain, checked.warnings)
         }
         Err(errors) => {
             return refuse_start(
@@ -184,7 +184,18 @@ pub fn run_gateway(path: &Path, verbose: bool) -> ExitCode {
             factory: Some(Arc::clone(&factory)),
         };
         match start_siem(siem_plans, options) {
-            Ok(siem) => Some(siem),
+            Ok(siem) => {
+                // Every insecure or ignored setting also reaches the SIEM, so the people who
+                // watch it learn that this gateway's trail is weaker than it could be.
+                for w in &siem_warnings {
+                    let event = siem.1.system_event(
+                        gatekit_core::Severity::Warning,
+                        format!("configuration warning: {w}"),
+                    );
+                    let _ = siem.1.submit(&event);
+                }
+                Some(siem)
+            }
             Err(e) => {
                 eprintln!("error: {e}");
                 answer_first_request(

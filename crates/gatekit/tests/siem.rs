@@ -634,3 +634,24 @@ fn sentinel_syslog_reaches_rsyslog_as_key_value_pairs_for_the_syslog_table() {
         "{request}"
     );
 }
+
+/// A setting that weakens the trail (here: full tool arguments to the SIEM) is a warning at
+/// `check` and `run`, and a `system_event` the SIEM receives at start-up.
+#[test]
+fn configuration_warnings_reach_the_siem_at_start_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = format!(
+        "proxy:\n  transport: stdio\n  upstreams:\n    - name: ex\n      command: [{:?}, example-server]\nsiem:\n  splunk: {{transport: file, format: json, file: {{path: out.jsonl}}, data_minimization: {{parameters: full}}, delivery: {{batch_timeout: 0.05}}}}\n",
+        gatekit().display().to_string()
+    );
+    let mut gw = Gateway::start(&write_config(dir.path(), &yaml));
+    assert!(gw.initialize().get("result").is_some());
+    gw.close_stdin();
+    assert_eq!(gw.wait_exit(Duration::from_secs(20)), Some(0));
+    let out = std::fs::read_to_string(dir.path().join("out.jsonl")).unwrap();
+    assert!(
+        out.lines().any(|l| l.contains("\"system_event\"")
+            && l.contains("configuration warning: siem.splunk.data_minimization")),
+        "no warning in the SIEM stream:\n{out}"
+    );
+}
