@@ -42,13 +42,18 @@ pub fn parse_retry_after(value: &str) -> Option<Duration> {
 /// for Event Hubs, 2xx for the QRadar HTTP Receiver).
 pub fn classify(answer: &HttpAnswer, success: &[u16], batch_len: usize) -> BatchOutcome {
     let s = answer.status;
+    // The endpoint's text is outside input: configured secrets are scrubbed from it (a server
+    // that echoes the token must not put it in logs and dead letters) and it is bounded.
     let what = || {
         format!(
             "HTTP {s}{}",
             if answer.text.is_empty() {
                 String::new()
             } else {
-                format!(": {}", answer.text)
+                format!(
+                    ": {}",
+                    gatekit_core::LogSafe(&crate::secret::scrub(&answer.text))
+                )
             }
         )
     };
