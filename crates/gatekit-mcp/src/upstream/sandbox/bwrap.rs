@@ -187,7 +187,7 @@ mod tests {
             read_only: vec!["/home/u/tools".into()],
             writable: vec![
                 "/home/u/.npm".into(),
-                "/home/u/work/deep".into(),
+                "/home/u/proj/deep".into(),
                 "/home".into(),
             ],
             masks: vec![
@@ -202,7 +202,7 @@ mod tests {
             ],
             denied: vec![],
             missing: vec![],
-            cwd: "/home/u/work/deep".into(),
+            cwd: "/home/u/proj/deep".into(),
             network: false,
         }
     }
@@ -222,9 +222,9 @@ mod tests {
         let expected = "--die-with-parent --new-session --unshare-all \
             --ro-bind /usr /usr --symlink usr/bin /bin --dev /dev --proc /proc --tmpfs /tmp --tmpfs /home/u \
             --bind /home /home --ro-bind /home/u/tools /home/u/tools --bind /home/u/.npm /home/u/.npm \
-            --bind /home/u/work/deep /home/u/work/deep \
+            --bind /home/u/proj/deep /home/u/proj/deep \
             --tmpfs /home/u/.ssh --remount-ro /home/u/.ssh --ro-bind /dev/null /home/u/.vault-token \
-            --chdir /home/u/work/deep -- node srv.js --x";
+            --chdir /home/u/proj/deep -- node srv.js --x";
         assert_eq!(args, expected);
     }
 
