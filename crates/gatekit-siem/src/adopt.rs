@@ -37,27 +37,24 @@ pub fn own_dir(base: &Path) -> PathBuf {
 }
 
 /// Directories under `base` (and `base` itself, for an older layout) that may hold a dead
-/// process's backlog: every `proc-*` directory but `own`.
+/// process's backlog: every `proc-*` directory but `own`, read in one pass.
 fn candidates(base: &Path, own: &Path) -> Vec<PathBuf> {
     let mut found = Vec::new();
+    // An older Gatekit kept its segments directly in `base`.
+    let mut legacy = false;
     if let Ok(entries) = std::fs::read_dir(base) {
         for entry in entries.flatten() {
             let path = entry.path();
-            let name = entry.file_name();
-            let is_proc = name.to_str().is_some_and(|n| n.starts_with(PREFIX));
-            if is_proc && path.is_dir() && path != own {
+            let Some(name) = entry.file_name().to_str().map(str::to_string) else {
+                continue;
+            };
+            if name.starts_with(PREFIX) && path.is_dir() && path != own {
                 found.push(path);
+            } else if name.ends_with(".seg") && path.is_file() {
+                legacy = true;
             }
         }
     }
-    // An older Gatekit kept its segments directly in `base`.
-    let legacy = std::fs::read_dir(base)
-        .map(|entries| {
-            entries.flatten().any(|e| {
-                e.path().is_file() && e.file_name().to_str().is_some_and(|n| n.ends_with(".seg"))
-            })
-        })
-        .unwrap_or(false);
     if legacy {
         found.push(base.to_path_buf());
     }
