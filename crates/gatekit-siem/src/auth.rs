@@ -107,11 +107,13 @@ impl AuthReporter {
 
     /// A connection or request that failed before any answer: counted and reported when its
     /// kind is an authentication failure ([`SiemError::is_auth_failure`]: TLS refused our
-    /// identity or theirs), ignored here when it is plain network trouble.
-    pub fn connection_failed(&self, error: &SiemError) {
+    /// identity or theirs), not when it is plain network trouble. Either way the batch is
+    /// retried: this is the outcome every connector returns for it.
+    pub fn connection_failed(&self, error: &SiemError) -> gatekit_delivery::BatchOutcome {
         if error.is_auth_failure() {
             self.failed(&error.to_string());
         }
+        error.retry()
     }
 
     /// Authentication worked: the next failure is reported at once, and the success itself

@@ -101,3 +101,24 @@ pub fn endpoint(
     }
     Ok((endpoint, settings))
 }
+
+/// A duration from the configuration in seconds, `default` when absent: above 0 and at most
+/// `max_secs`, else an error at `path`.
+pub(crate) fn seconds(
+    src: &str,
+    path: String,
+    value: Option<f64>,
+    default: f64,
+    max_secs: u32,
+) -> Result<std::time::Duration, ConfigError> {
+    let v = value.unwrap_or(default);
+    if v.is_finite() && v > 0.0 && v <= f64::from(max_secs) {
+        Ok(std::time::Duration::from_secs_f64(v))
+    } else {
+        Err(ConfigError::at(
+            src,
+            path,
+            format!("must be a number of seconds above 0 and at most {max_secs}"),
+        ))
+    }
+}

@@ -17,14 +17,7 @@ use gatekit_mcp::audit_event::decision_event;
 use tracing::warn;
 
 use crate::auth::AuthMonitor;
-use crate::connector::ConnectorPlan;
 use crate::platform::DestinationPlan;
-
-/// The platform's own health check, where it has one (Splunk HEC's health endpoint):
-/// `Some(Ok(text))` healthy, `Some(Err(text))` not, `None` no such check.
-pub async fn health_check(plan: &ConnectorPlan) -> Option<Result<String, String>> {
-    plan.health_check().await
-}
 
 /// One platform's pipeline.
 struct Destination {

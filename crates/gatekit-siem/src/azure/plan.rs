@@ -11,22 +11,14 @@ use crate::azure::entra::{self, Credential, TokenSettings};
 use crate::checks::{endpoint, Warnings};
 use crate::config::SentinelAuthConfig;
 
-/// Seconds from the configuration, or `default`.
+/// Seconds from the configuration, or `default`, at most an hour (Azure settings).
 pub(crate) fn seconds(
     src: &str,
     path: String,
     value: Option<f64>,
     default: f64,
 ) -> Result<Duration, ConfigError> {
-    let v = value.unwrap_or(default);
-    if !(v.is_finite() && v > 0.0 && v <= 3600.0) {
-        return Err(ConfigError::at(
-            src,
-            path,
-            "must be a number of seconds above 0 and at most 3600",
-        ));
-    }
-    Ok(Duration::from_secs_f64(v))
+    crate::checks::seconds(src, path, value, default, 3600)
 }
 
 /// Entra token settings from `auth` for `default_scope`, and the delay after an

@@ -135,10 +135,7 @@ impl Transport for DataCollectorTransport {
                         _ => classify(&a, &[200], batch.len()),
                     }
                 }
-                Err(error) => {
-                    self.auth.connection_failed(&error);
-                    error.retry()
-                }
+                Err(error) => self.auth.connection_failed(&error),
             }
         })
     }

@@ -272,8 +272,7 @@ impl Transport for EventHubsTransport {
                 let response = match self.client.post(&self.path, &headers, body.clone()).await {
                     Ok(r) => r,
                     Err(error) => {
-                        self.auth.connection_failed(&error);
-                        return error.retry();
+                        return self.auth.connection_failed(&error);
                     }
                 };
                 let a = answer(

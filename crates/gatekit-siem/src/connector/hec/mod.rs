@@ -162,22 +162,14 @@ pub(crate) fn delivery_defaults(hec: &HecConfig) -> Vec<(&'static str, yaml::Val
     defaults
 }
 
+/// Seconds from the configuration, or `default`, at most a day.
 fn seconds(
     src: &str,
     key: String,
     value: Option<f64>,
     default: f64,
 ) -> Result<Duration, ConfigError> {
-    let v = value.unwrap_or(default);
-    if v.is_finite() && v > 0.0 && v <= 86_400.0 {
-        Ok(Duration::from_secs_f64(v))
-    } else {
-        Err(ConfigError::at(
-            src,
-            key,
-            "must be a number of seconds above 0 and at most 86400",
-        ))
-    }
+    crate::checks::seconds(src, key, value, default, 86_400)
 }
 
 fn hec_settings(

@@ -295,8 +295,7 @@ impl Transport for HecTransport {
             let (a, ack_id) = match self.post_batch(batch).await {
                 Ok(answered) => answered,
                 Err(error) => {
-                    self.auth.connection_failed(&error);
-                    return error.retry();
+                    return self.auth.connection_failed(&error);
                 }
             };
             if matches!(a.status, 401 | 403) {

@@ -133,8 +133,7 @@ impl Transport for LogsIngestionTransport {
                 let response = match self.post(&token, &body, batch).await {
                     Ok(r) => r,
                     Err(error) => {
-                        self.auth.connection_failed(&error);
-                        return error.retry();
+                        return self.auth.connection_failed(&error);
                     }
                 };
                 let a = answer(

@@ -60,8 +60,7 @@ impl Transport for QRadarHttpTransport {
             let response = match self.client.post(self.path, &headers, body).await {
                 Ok(r) => r,
                 Err(error) => {
-                    self.auth.connection_failed(&error);
-                    return error.retry();
+                    return self.auth.connection_failed(&error);
                 }
             };
             let answer = HttpAnswer {

@@ -141,8 +141,7 @@ impl Transport for TlsTransport {
                         tracing::warn!(transport = %self.name, %error, "TLS connection failed.");
                         // Certificate, pin and client-certificate trouble (not plain network
                         // errors) are authentication failures worth a system_event.
-                        self.auth.connection_failed(&error);
-                        return error.retry();
+                        return self.auth.connection_failed(&error);
                     }
                 },
             };
@@ -164,8 +163,7 @@ impl Transport for TlsTransport {
                     *conn = None;
                     let peer = format!("{}:{}", self.host, self.port);
                     let error = SiemError::from_io(&peer, "TLS write to", &e);
-                    self.auth.connection_failed(&error);
-                    error.retry()
+                    self.auth.connection_failed(&error)
                 }
             }
         })
