@@ -58,7 +58,7 @@ pub use config::{
 pub use disk::{dir_owner_alive, process_start_time};
 pub use metrics::{BreakerState, DropReason, Metrics, MetricsSnapshot};
 pub use pipeline::{default_dead_letter_path, Pipeline, PipelineError};
-pub use producer::{Producer, SubmitError, Submitted};
+pub use producer::{Producer, SubmitError, Submitted, Ticket};
 pub use record::{Record, RecordId};
 pub use transport::{BatchOutcome, SendFuture, Transport};
 pub use worker::ShutdownReport;

@@ -163,6 +163,8 @@ impl Pipeline {
             metrics: Arc::clone(&metrics),
             batch_events: settings.batch.max_events.get(),
             pressure: Arc::clone(&pressure),
+            accepted: Default::default(),
+            settled: Default::default(),
         });
         let dead_letter = DeadLetter::new(settings.dead_letter_path.clone(), destination);
         dead_letter.check_private(settings.disk.as_ref().map(|d| d.path.as_path()));

@@ -12,8 +12,14 @@
 //! - `closed` is checked under the queue lock, and the worker sets it under the same lock
 //!   before its final drain ([`Shared::close_and_drain`]): a push either lands before that
 //!   drain (and is persisted or counted) or gets `SubmitError::Closed` with its record back.
+//! - Settlement: every accepted record gets a [`Ticket`], its place in this destination's
+//!   accepted order (taken under the queue lock, so tickets follow queue order). The worker
+//!   counts a record *settled* once it is durable (appended to the disk buffer) or final
+//!   (delivered, dead-lettered or counted as dropped), and records leave the queue in order, so
+//!   `settled() >= ticket` means that record and every one before it no longer need anyone
+//!   else's copy. The spool (gatekit-siem) keeps its own copy of an event until then.
 
-use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::Notify;
@@ -38,6 +44,10 @@ pub(crate) struct Shared {
     pub(crate) batch_events: usize,
     /// Raised when a producer is refused or has to wait (see `backpressure.rs`).
     pub(crate) pressure: Arc<Backpressure>,
+    /// Records accepted so far (queued, or dropped as the newest): the last ticket issued.
+    pub(crate) accepted: AtomicU64,
+    /// Records settled so far, in accepted order (see the module doc).
+    pub(crate) settled: AtomicU64,
 }
 
 impl Shared {
@@ -45,6 +55,11 @@ impl Shared {
     /// queue's own invariants hold between calls, so keep going rather than lose the data.
     pub(crate) fn lock(&self) -> MutexGuard<'_, MemQueue> {
         self.queue.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Counts `n` more records, the oldest not yet counted, as durable or final.
+    pub(crate) fn settle(&self, n: u64) {
+        self.settled.fetch_add(n, Relaxed);
     }
 
     pub(crate) fn publish_queue(&self, q: &MemQueue) {
@@ -72,6 +87,11 @@ pub enum Submitted {
     /// The queue was full and the record was dropped (`drop_newest`) and counted.
     DroppedNewest,
 }
+
+/// A record's place in its destination's accepted order: the record is durable or final once
+/// [`Producer::settled`] reaches it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Ticket(pub u64);
 
 /// Why a record was not accepted. The record is handed back.
 #[derive(Debug, thiserror::Error)]
@@ -145,7 +165,54 @@ impl Producer {
         }
     }
 
+    /// Submits and returns the record's [`Ticket`]. Waits while the queue is full under
+    /// `block` *and* `fail_closed`: the caller (the spool's render thread) holds its own copy
+    /// of the record, so waiting delays it but cannot lose it; `drop_*` policies never wait.
+    pub async fn submit_tracked(&self, record: Record) -> Result<Ticket, SubmitError> {
+        let mut record = record;
+        let mut counted = false;
+        loop {
+            let notified = self.shared.space.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            match self.push_ticketed(record) {
+                Err(SubmitError::Full { record: r, .. }) => {
+                    if !counted {
+                        counted = true;
+                        self.shared.metrics.blocked_submits.fetch_add(1, Relaxed);
+                    }
+                    record = r;
+                    notified.await;
+                }
+                Err(e) => return Err(e),
+                Ok((_, ticket)) => return Ok(ticket),
+            }
+        }
+    }
+
+    /// [`Producer::submit_tracked`] without waiting: a full queue under `block` or
+    /// `fail_closed` returns [`SubmitError::Full`] with the record, and nothing is counted.
+    pub fn try_submit_tracked(&self, record: Record) -> Result<Ticket, SubmitError> {
+        self.push_ticketed(record).map(|(_, t)| t)
+    }
+
+    /// Records of this destination settled so far (durable on its disk buffer, or final);
+    /// compare with a [`Ticket`].
+    pub fn settled(&self) -> Ticket {
+        Ticket(self.shared.settled.load(Relaxed))
+    }
+
+    /// Whether this destination refuses records now: its queue is full under `fail_closed`
+    /// (the back-pressure flag is up until the worker makes room).
+    pub fn refusing(&self) -> bool {
+        self.shared.policy == OverflowPolicy::FailClosed && self.shared.pressure.is_active()
+    }
+
     fn push(&self, record: Record) -> Result<Submitted, SubmitError> {
+        self.push_ticketed(record).map(|(s, _)| s)
+    }
+
+    fn push_ticketed(&self, record: Record) -> Result<(Submitted, Ticket), SubmitError> {
         let shared = &*self.shared;
         let mut q = shared.lock();
         // Under the lock: see `Shared::close_and_drain`.
@@ -158,6 +225,20 @@ impl Producer {
         }
         let was_empty = q.is_empty();
         let result = q.push(record, shared.policy);
+        let ticket = match &result {
+            PushResult::Queued { dropped_oldest } => {
+                // The evicted records were the oldest in the queue: they settle (as dropped)
+                // before the new one, which keeps `settled` in accepted order.
+                shared.settle(*dropped_oldest);
+                Ticket(shared.accepted.fetch_add(1, Relaxed) + 1)
+            }
+            PushResult::DroppedNewest => {
+                let t = shared.accepted.fetch_add(1, Relaxed) + 1;
+                shared.settle(1);
+                Ticket(t)
+            }
+            PushResult::Full(_) => Ticket(0),
+        };
         let len = q.len();
         shared.publish_queue(&q);
         drop(q);
@@ -173,9 +254,9 @@ impl Producer {
                     shared
                         .metrics
                         .record_dropped(DropReason::QueueFullOldest, dropped_oldest);
-                    Ok(Submitted::QueuedDroppedOldest(dropped_oldest))
+                    Ok((Submitted::QueuedDroppedOldest(dropped_oldest), ticket))
                 } else {
-                    Ok(Submitted::Queued)
+                    Ok((Submitted::Queued, ticket))
                 }
             }
             PushResult::DroppedNewest => {
@@ -183,7 +264,7 @@ impl Producer {
                 shared
                     .metrics
                     .record_dropped(DropReason::QueueFullNewest, 1);
-                Ok(Submitted::DroppedNewest)
+                Ok((Submitted::DroppedNewest, ticket))
             }
             PushResult::Full(record) => {
                 // Make sure the worker is draining (it may be waiting on a batch timer), and
@@ -227,6 +308,8 @@ mod tests {
             metrics,
             batch_events: 10,
             pressure: Default::default(),
+            accepted: Default::default(),
+            settled: Default::default(),
         });
         let producer = Producer::new(Arc::clone(&shared), "d");
         // The worker is in its final drain (holds the lock) when a producer arrives.

@@ -165,10 +165,16 @@ impl Worker {
                 }
                 break;
             }
-            if let (Source::Disk, Some(disk)) = (source, self.disk.as_mut()) {
-                if let Err(e) = disk.ack_read() {
-                    report_disk_error(&self.shared.metrics, &e);
+            match (source, self.disk.as_mut()) {
+                (Source::Disk, Some(disk)) => {
+                    if let Err(e) = disk.ack_read() {
+                        report_disk_error(&self.shared.metrics, &e);
+                    }
                 }
+                // Records from disk were settled when they were spilled; a memory batch is
+                // settled now that it is delivered or dead-lettered.
+                (Source::Memory, _) => self.shared.settle(n),
+                (Source::Disk, None) => {}
             }
         }
         let flushed = self
@@ -251,14 +257,19 @@ impl Worker {
                         Some(crate::instant_after(Instant::now(), grace))
                     };
                 }
-                _ = shared.work.notified(), if disk.is_some() => {
+                // No spill while a memory batch is in flight (the disk was unusable when it
+                // was taken): spilling newer records would settle them before the batch's
+                // older ones and break settlement order (see `producer.rs`).
+                _ = shared.work.notified(), if disk.is_some() && durable => {
                     if let Some(d) = disk.as_mut() {
                         spill(d, shared, disk_retry_at);
                     }
                 }
                 _ = sync_tick.tick(), if disk.is_some() => {
                     if let Some(d) = disk.as_mut() {
-                        spill(d, shared, disk_retry_at);
+                        if durable {
+                            spill(d, shared, disk_retry_at);
+                        }
                         jobs.poll(d, &shared.metrics);
                     }
                 }
@@ -359,6 +370,7 @@ impl Worker {
                         .metrics
                         .spilled
                         .fetch_add(a.accepted as u64, Relaxed);
+                    self.shared.settle(a.accepted as u64);
                     rest = &rest[a.accepted..];
                     match a.stop {
                         None => {}
@@ -366,6 +378,7 @@ impl Worker {
                             self.shared
                                 .metrics
                                 .record_dropped(DropReason::TooLargeForBuffer, 1);
+                            self.shared.settle(1);
                             rest = rest.get(1..).unwrap_or_default();
                         }
                         Some(stop) => {
@@ -422,6 +435,7 @@ fn spill(disk: &mut DiskBuffer, shared: &Shared, retry_at: &mut Option<Instant>)
             let (a, rest) = disk.append_vec(pending);
             pending = rest;
             metrics.spilled.fetch_add(a.accepted as u64, Relaxed);
+            shared.settle(a.accepted as u64);
             let left = pending.len() as u64;
             match a.stop {
                 None => {}
@@ -438,6 +452,7 @@ fn spill(disk: &mut DiskBuffer, shared: &Shared, retry_at: &mut Option<Instant>)
                                 DropReason::DiskFullNewest
                             };
                             metrics.record_dropped(reason, left);
+                            shared.settle(left);
                             pending.clear();
                         }
                         Err(e) => {
@@ -448,6 +463,7 @@ fn spill(disk: &mut DiskBuffer, shared: &Shared, retry_at: &mut Option<Instant>)
                     },
                     OverflowPolicy::DropNewest => {
                         metrics.record_dropped(DropReason::DiskFullNewest, left);
+                        shared.settle(left);
                         pending.clear();
                     }
                     OverflowPolicy::Block | OverflowPolicy::FailClosed => {
@@ -462,6 +478,7 @@ fn spill(disk: &mut DiskBuffer, shared: &Shared, retry_at: &mut Option<Instant>)
                     // giving it back would only block everything behind it. Counted.
                     pending.remove(0);
                     metrics.record_dropped(DropReason::TooLargeForBuffer, 1);
+                    shared.settle(1);
                 }
                 Some(AppendStop::Io(e)) => {
                     report_disk_error(metrics, &e);

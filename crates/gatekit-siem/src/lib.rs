@@ -22,11 +22,14 @@ pub mod azure;
 pub mod checks;
 pub mod config;
 pub mod connector;
+mod destination;
 pub mod error;
 pub mod http;
+mod intake;
 pub mod platform;
 pub mod secret;
 pub mod sink;
+pub mod spool;
 pub mod tls;
 
 use gatekit_config::{Config, ConfigErrors, Warning};
@@ -44,6 +47,8 @@ pub struct Checked {
     pub warnings: Vec<Warning>,
     /// `siem.hash_chain`.
     pub hash_chain: bool,
+    /// `siem.spool`, resolved: committed mode when set.
+    pub spool: Option<spool::SpoolSettings>,
 }
 
 /// Checks the `siem` section offline (for `gatekit check` and start-up); every error found,
@@ -66,8 +71,13 @@ pub fn check(cfg: &Config) -> (Checked, Vec<gatekit_config::ConfigError>) {
         Err(e) => return (Checked::default(), vec![cfg.locate(e)]),
     };
     let mut warnings = platform::Warnings::default();
-    let (plans, errors) = platform::plan(cfg, &siem, &mut warnings);
+    let (plans, mut errors) = platform::plan(cfg, &siem, &mut warnings);
     let warnings = warnings.0;
+    let spool = config::spool::resolve(&cfg.source, siem.spool.as_ref(), &plans)
+        .unwrap_or_else(|e| {
+            errors.push(e);
+            None
+        });
     let errors = errors.into_iter().map(|e| cfg.locate(e)).collect();
     let hash_chain = siem.hash_chain;
     (
@@ -75,6 +85,7 @@ pub fn check(cfg: &Config) -> (Checked, Vec<gatekit_config::ConfigError>) {
             plans,
             warnings,
             hash_chain,
+            spool,
         },
         errors,
     )

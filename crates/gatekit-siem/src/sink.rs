@@ -1,58 +1,35 @@
-//! The SIEM audit sink: every gateway audit record becomes one canonical event, rendered per
-//! destination and handed to that destination's delivery pipeline without waiting.
+//! The SIEM audit sink: every gateway audit record becomes one canonical event, handed to the
+//! intake (spooled first in committed mode), then rendered per destination on the render thread
+//! and submitted to that destination's delivery pipeline (see `intake.rs` and `spool/`).
 //!
-//! Invariants: the request path never waits on a SIEM (submission is `try_submit`); an event
-//! that a destination cannot take is counted by the delivery manager with its reason; only a
-//! destination configured `overflow: fail_closed` makes the gateway refuse the call (-32005).
+//! Invariants: the request path never waits on a SIEM (it waits only if the render thread is
+//! far behind); an event that a destination cannot take is counted by the delivery manager with
+//! its reason; only a destination configured `overflow: fail_closed` makes the gateway refuse
+//! the call (-32005), and the refused call's own event is still recorded everywhere.
 
 use std::sync::Arc;
 
-use gatekit_core::chain::Chain;
 use gatekit_core::AuditEvent;
 use gatekit_core::EventFactory;
-use gatekit_delivery::{Pipeline, Producer, Record, RecordId, SubmitError};
-use gatekit_format::{Formatter, Framing};
+use gatekit_delivery::{Pipeline, Record, RecordId};
 use gatekit_mcp::audit::{AuditRecord, AuditSink, SystemRecord};
 use gatekit_mcp::audit_event::decision_event;
-use tracing::warn;
+
+use crate::destination::Destination;
+use crate::intake::{Intake, Wait};
+use crate::spool::{Spool, SpoolSettings};
 
 use crate::auth::AuthMonitor;
 use crate::platform::DestinationPlan;
 
-/// One platform's pipeline.
-struct Destination {
-    platform: &'static str,
-    formatter: Box<dyn Formatter>,
-    framing: Framing,
-    producer: Producer,
-    pipeline: std::sync::Mutex<Option<Pipeline>>,
-    /// Size of the last rendered record: the next buffer starts that large, so rendering
-    /// rarely grows (and copies) it.
-    size_hint: std::sync::atomic::AtomicUsize,
-}
-
-impl Destination {
-    /// `event` rendered and framed for this destination.
-    fn render(
-        &self,
-        event: &gatekit_core::AuditEvent,
-    ) -> Result<Vec<u8>, gatekit_format::FormatError> {
-        use std::sync::atomic::Ordering::Relaxed;
-        let mut payload = Vec::with_capacity(self.size_hint.load(Relaxed) + 64);
-        self.framing
-            .write_frame(self.formatter.as_ref(), event, &mut payload)?;
-        self.size_hint.store(payload.len(), Relaxed);
-        Ok(payload)
-    }
-}
-
 /// All SIEM destinations.
 pub struct SiemSink {
-    destinations: Vec<Destination>,
-    /// The hash chain over the events, when `siem.hash_chain` is on: each event's link is
-    /// computed over its canonical JSON (the `json` format without the link), and the lock is
-    /// held until every destination has the event, so destinations see chain order.
-    chain: Option<std::sync::Mutex<Chain>>,
+    destinations: Arc<Vec<Destination>>,
+    /// Where events enter: the spool (committed mode) and the render thread, which also
+    /// links the hash chain when `siem.hash_chain` is on.
+    intake: Arc<Intake>,
+    /// The spool's keeper, in committed mode.
+    spool: Option<Spool>,
     factory: Arc<EventFactory>,
     auth: Arc<AuthMonitor>,
     stopping: Arc<std::sync::atomic::AtomicBool>,
@@ -70,6 +47,8 @@ pub struct SinkOptions {
     /// The gateway's event factory, so the sink's own `system_event`s and decision events
     /// share the sequence of the audit fan-out (a new one stamped with `host` when `None`).
     pub factory: Option<Arc<EventFactory>>,
+    /// Committed mode: spool every event before the gateway answers (`siem.spool`).
+    pub spool: Option<SpoolSettings>,
 }
 
 impl Default for SinkOptions {
@@ -78,6 +57,7 @@ impl Default for SinkOptions {
             monitor_interval: MONITOR_INTERVAL,
             hash_chain: false,
             factory: None,
+            spool: None,
         }
     }
 }
@@ -174,21 +154,54 @@ impl SiemSink {
             if let Some(report) = pipeline.recovery() {
                 recovery_notes.extend(recovery_messages(plan.platform, &report));
             }
-            let producer = pipeline.producer();
-            destinations.push(Destination {
-                platform: plan.platform,
-                formatter: plan.formatter,
-                framing: plan.framing,
-                producer,
-                pipeline: std::sync::Mutex::new(Some(pipeline)),
-                size_hint: std::sync::atomic::AtomicUsize::new(512),
-            });
+            destinations.push(Destination::new(
+                plan.platform,
+                plan.formatter,
+                plan.framing,
+                pipeline,
+            ));
         }
+        let destinations = Arc::new(destinations);
+        let spool = match &options.spool {
+            Some(settings) => Some((
+                settings.clone(),
+                crate::spool::open(settings, &crate::spool::fingerprint(&destinations))?,
+            )),
+            None => None,
+        };
+        let (spool_settings, spool_disk) = match spool {
+            Some((settings, (disk, dir))) => (Some((settings, dir)), Some(disk)),
+            None => (None, None),
+        };
+        let intake = Arc::new(Intake::start(
+            Arc::clone(&destinations),
+            options.hash_chain,
+            spool_disk,
+            runtime.clone(),
+        )?);
+        let spool = match spool_settings {
+            Some((settings, dir)) => {
+                let weak = Arc::clone(&cell);
+                let report: crate::adopt::Report = Arc::new(move |message: String| {
+                    if let Some(sink) = weak.get().and_then(std::sync::Weak::upgrade) {
+                        let _ = sink
+                            .submit(&sink.system_event(gatekit_core::Severity::Notice, message));
+                    }
+                });
+                Some(Spool::start(
+                    dir,
+                    settings,
+                    Arc::clone(&intake),
+                    Arc::clone(&destinations),
+                    report,
+                )?)
+            }
+            None => None,
+        };
         let sink = Arc::new(SiemSink {
             destinations,
-            chain: options
-                .hash_chain
-                .then(|| std::sync::Mutex::new(Chain::default())),
+            intake,
+            spool,
             factory: options
                 .factory
                 .unwrap_or_else(|| Arc::new(EventFactory::new(host, env!("CARGO_PKG_VERSION")))),
@@ -269,7 +282,11 @@ impl SiemSink {
                 "Gatekit stopping; flushing SIEM delivery".into(),
             ));
         }
-        for d in &self.destinations {
+        // The render thread submits what it holds and stops (it may wait for room in a
+        // pipeline, which needs this runtime: so not on a runtime thread).
+        let intake = Arc::clone(&self.intake);
+        let _ = tokio::task::spawn_blocking(move || intake.close()).await;
+        for d in self.destinations.iter() {
             let pipeline = d.pipeline.lock().unwrap_or_else(|e| e.into_inner()).take();
             if let Some(pipeline) = pipeline {
                 let report = pipeline.shutdown().await;
@@ -277,6 +294,25 @@ impl SiemSink {
             }
         }
         self.adoptions.shutdown().await;
+        if let Some(spool) = &self.spool {
+            spool.finish(&self.intake, &self.destinations);
+        }
+    }
+
+    /// Waits until every event handed over so far is rendered and submitted (tests, and
+    /// callers that read metrics right after submitting).
+    pub fn flush_intake(&self) {
+        self.intake.flush();
+    }
+
+    /// Events of the sink's own reports dropped because the render thread was far behind, and
+    /// events the spool refused (full or an I/O error; delivered from memory only).
+    pub fn intake_losses(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (
+            self.intake.dropped_reports.load(Relaxed),
+            self.intake.spool_refused.load(Relaxed),
+        )
     }
 }
 
@@ -286,7 +322,7 @@ impl AuditSink for SiemSink {
     }
 
     fn record(&self, record: &AuditRecord<'_>, event: &AuditEvent) -> Result<(), String> {
-        let mut result = self.submit(event);
+        let mut result = self.commit(event);
         // Every redaction is also a security decision of its own, so SIEM rules that watch
         // `security_decision` see it (blocks already are one).
         let redacted = record
@@ -295,14 +331,14 @@ impl AuditSink for SiemSink {
             .any(|s| s.outcome == "modified" && s.category == "security");
         if !record.blocked && redacted {
             let decision = decision_event(&self.factory, event);
-            result = result.and(self.submit(&decision));
+            result = result.and(self.commit(&decision));
         }
         result
     }
 
     /// Gateway system events (sandbox decisions, reloads) go to every SIEM destination.
     fn system(&self, _record: &SystemRecord<'_>, event: &AuditEvent) -> Result<(), String> {
-        self.submit(event)
+        self.commit(event)
     }
 
     fn wants_bodies(&self) -> bool {
@@ -322,55 +358,30 @@ impl SiemSink {
         &self.factory
     }
 
-    /// Renders `event` for every destination and hands it over without waiting; an error only
-    /// when a `fail_closed` destination is full.
+    /// Hands one of the sink's own reports (a `system_event`) over without ever waiting: when
+    /// the render thread is far behind it is dropped and counted ([`SiemSink::intake_losses`]).
     pub fn submit(&self, event: &gatekit_core::AuditEvent) -> Result<(), String> {
-        let Some(chain) = &self.chain else {
-            return self.submit_unlinked(event);
-        };
-        let mut chain = chain.lock().unwrap_or_else(|e| e.into_inner());
-        let mut body = Vec::with_capacity(1024);
-        if let Err(e) = gatekit_format::JsonFormatter.format(event, &mut body) {
-            warn!(error = %e, "Event could not be rendered for the hash chain; sent unlinked.");
-            return self.submit_unlinked(event);
-        }
-        let (prev_hash, hash) = chain.next(&body);
-        let linked = event.clone().with_hash_chain(prev_hash, hash.clone());
-        chain.commit(hash);
-        self.submit_unlinked(&linked)
+        self.intake.accept(event, Wait::No)
     }
 
-    /// [`SiemSink::submit`] without the chain.
-    fn submit_unlinked(&self, event: &gatekit_core::AuditEvent) -> Result<(), String> {
-        let id = RecordId(event.event_id.as_uuid().as_u128());
-        let mut result = Ok(());
-        for d in &self.destinations {
-            let payload = match d.render(event) {
-                Ok(p) => p,
-                Err(e) => {
-                    warn!(platform = d.platform, error = %e, "Event could not be formatted; not sent.");
-                    continue;
-                }
-            };
-            match d.producer.try_submit(Record::new(id, payload)) {
-                Ok(_) => {}
-                Err(SubmitError::Full { destination, .. }) => {
-                    result = Err(format!(
-                        "the SIEM delivery queue for {destination} is full (overflow: fail_closed)"
-                    ));
-                }
-                Err(e) => {
-                    warn!(platform = d.platform, error = %e, "Event not accepted by SIEM delivery.")
-                }
-            }
+    /// Hands a gateway event over (spooled first in committed mode); an error when a
+    /// `fail_closed` destination refuses records now, so the gateway refuses the call. The
+    /// event itself is recorded either way.
+    fn commit(&self, event: &gatekit_core::AuditEvent) -> Result<(), String> {
+        self.intake.accept(event, Wait::Yes)?;
+        match self.destinations.iter().find(|d| d.producer.refusing()) {
+            Some(d) => Err(format!(
+                "the SIEM delivery queue for {} is full (overflow: fail_closed)",
+                d.platform
+            )),
+            None => Ok(()),
         }
-        result
     }
 
     /// Like [`SiemSink::submit`], but waits for room under the `block` policy (load tests).
     pub async fn submit_waiting(&self, event: &gatekit_core::AuditEvent) {
         let id = RecordId(event.event_id.as_uuid().as_u128());
-        for d in &self.destinations {
+        for d in self.destinations.iter() {
             if let Ok(payload) = d.render(event) {
                 let _ = d.producer.submit(Record::new(id, payload)).await;
             }

@@ -151,12 +151,17 @@ pub fn run_gateway(path: &Path, verbose: bool) -> ExitCode {
             )
         }
     };
-    let (siem_plans, hash_chain, siem_warnings) = match gatekit_siem::validate(&cfg) {
+    let (siem_plans, hash_chain, spool, siem_warnings) = match gatekit_siem::validate(&cfg) {
         Ok(checked) => {
             for w in &checked.warnings {
                 warn!(warning = %w, "SIEM configuration warning.");
             }
-            (checked.plans, checked.hash_chain, checked.warnings)
+            (
+                checked.plans,
+                checked.hash_chain,
+                checked.spool,
+                checked.warnings,
+            )
         }
         Err(errors) => {
             return refuse_start(
@@ -182,6 +187,7 @@ pub fn run_gateway(path: &Path, verbose: bool) -> ExitCode {
             monitor_interval: gatekit_siem::monitor_interval(&cfg),
             hash_chain,
             factory: Some(Arc::clone(&factory)),
+            spool,
         };
         match start_siem(siem_plans, options) {
             Ok(siem) => {

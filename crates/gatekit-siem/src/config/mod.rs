@@ -13,6 +13,7 @@ use gatekit_config::yaml;
 use serde::Deserialize;
 
 mod sentinel;
+pub(crate) mod spool;
 pub use crate::connector::data_collector::DataCollectorConfig;
 pub use crate::connector::event_hubs::EventHubsConfig;
 pub use crate::connector::file::FileEndpoint;
@@ -22,6 +23,7 @@ pub use crate::connector::qradar_http::QRadarRestApi;
 pub use crate::connector::syslog::SyslogEndpoint;
 pub use crate::tls::TlsConfig;
 pub use sentinel::{SentinelAuthConfig, SentinelSchemaConfig};
+pub use spool::SpoolConfig;
 
 fn yes() -> bool {
     true
@@ -252,6 +254,10 @@ pub struct SiemConfig {
     /// addition; default: parameter names only, detectors on).
     #[serde(default)]
     pub data_minimization: Option<DataMinimization>,
+    /// Committed mode: every event spooled before the gateway answers (Gatekit addition;
+    /// see `config/spool.rs` for the defaults).
+    #[serde(default)]
+    pub spool: Option<SpoolConfig>,
     /// Platforms with a priority.
     #[serde(default)]
     pub platforms: Platforms,

@@ -1,0 +1,292 @@
+//! The SIEM intake: how an audit event leaves the request thread.
+//!
+//! Job: the request thread hands the canonical event over in a few microseconds (a clone and a
+//! channel send; with a spool, one JSON serialisation and one `write` first), and a render
+//! thread of its own links it into the hash chain, renders it for every destination (data
+//! minimisation, detectors, format, framing) and submits it to each delivery pipeline.
+//!
+//! Invariants:
+//! - Order: with a spool, the spool append and the channel send happen under one lock, so the
+//!   render thread sees events in spool order, which is what settlement relies on (see
+//!   `spool/mod.rs`). The hash chain is linked on the render thread, in that same order.
+//! - Committed: when [`Intake::accept`] returns for a spooled event, its bytes were written to
+//!   the spool file (the OS has them; fsync by the spool's policy), so a SIGKILL after the
+//!   gateway answered cannot lose the event: the next Gatekit process adopts the spool.
+//! - The render thread waits for room in a destination under `block` and `fail_closed` (the
+//!   spool or the channel still holds the event); `drop_*` policies never wait. The gateway's
+//!   own path waits only when the render thread is [`CHANNEL_CAPACITY`] events behind, so
+//!   the trail is slowed, never silently thinned; the sink's own reports (system events from
+//!   runtime tasks) never wait, they are dropped and counted instead, because a runtime task
+//!   that waits here could stall the very pipeline the render thread waits for.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::mpsc::{Receiver, SyncSender};
+use std::sync::{Arc, Mutex};
+
+use gatekit_core::chain::Chain;
+use gatekit_core::AuditEvent;
+use gatekit_delivery::disk::DiskBuffer;
+use gatekit_delivery::{Record, RecordId, SubmitError, Ticket};
+use gatekit_format::Formatter;
+use tracing::warn;
+
+use crate::destination::Destination;
+
+/// Events the render thread may fall behind before the gateway's path waits for it.
+pub(crate) const CHANNEL_CAPACITY: usize = 65_536;
+
+/// Whether [`Intake::accept`] may wait for room in the channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Wait {
+    /// The gateway's request path: wait rather than lose the event.
+    Yes,
+    /// A runtime task reporting trouble: never wait (drop and count instead).
+    No,
+}
+
+/// What travels to the render thread.
+enum Work {
+    /// An event; `spooled` says whether it has a spool record to settle.
+    Event { event: Box<AuditEvent>, spooled: bool },
+    /// Answered once everything before it is submitted.
+    Flush(std::sync::mpsc::Sender<()>),
+}
+
+/// State behind one lock: the channel's sending end (gone once closing) and the spool.
+pub(crate) struct State {
+    tx: Option<SyncSender<Work>>,
+    pub(crate) spool: Option<DiskBuffer>,
+}
+
+/// Per spooled event, the ticket each destination gave it; in spool order.
+#[derive(Default)]
+pub(crate) struct Settlement {
+    entries: Mutex<VecDeque<Vec<(usize, Ticket)>>>,
+}
+
+/// A ticket no destination ever reaches: the event could not be handed to a pipeline, so the
+/// spool must keep it for the next process.
+const NEVER: Ticket = Ticket(u64::MAX);
+
+impl Settlement {
+    fn push(&self, tickets: Vec<(usize, Ticket)>) {
+        self.entries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push_back(tickets);
+    }
+
+    /// Removes and counts the oldest entries every destination has settled.
+    pub(crate) fn take_settled(&self, destinations: &[Destination]) -> usize {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let mut n = 0;
+        while let Some(front) = entries.front() {
+            let done = front
+                .iter()
+                .all(|(i, t)| destinations.get(*i).is_none_or(|d| d.producer.settled() >= *t));
+            if !done {
+                break;
+            }
+            entries.pop_front();
+            n += 1;
+        }
+        n
+    }
+}
+
+/// The intake of one sink.
+pub(crate) struct Intake {
+    pub(crate) state: Mutex<State>,
+    pub(crate) settlement: Arc<Settlement>,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// Events sent to the render thread and not yet taken by it.
+    queued: Arc<AtomicUsize>,
+    /// Events of the sink's own reports dropped because the render thread was far behind.
+    pub(crate) dropped_reports: AtomicU64,
+    /// Events that could not be written to the spool (full or an I/O error) and went on
+    /// memory-only.
+    pub(crate) spool_refused: AtomicU64,
+}
+
+impl Intake {
+    /// Starts the render thread over `destinations`; `spool` makes the intake committed.
+    pub(crate) fn start(
+        destinations: Arc<Vec<Destination>>,
+        chain: bool,
+        spool: Option<DiskBuffer>,
+        runtime: tokio::runtime::Handle,
+    ) -> Result<Self, String> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(CHANNEL_CAPACITY);
+        let settlement = Arc::new(Settlement::default());
+        let queued = Arc::new(AtomicUsize::new(0));
+        let render = Render {
+            queued: Arc::clone(&queued),
+            destinations,
+            chain: chain.then(Chain::default),
+            runtime,
+            settlement: Arc::clone(&settlement),
+        };
+        let thread = std::thread::Builder::new()
+            .name("gatekit-siem-render".into())
+            .spawn(move || render.run(rx))
+            .map_err(|e| format!("cannot start the SIEM render thread: {e}"))?;
+        Ok(Intake {
+            state: Mutex::new(State {
+                tx: Some(tx),
+                spool,
+            }),
+            settlement,
+            thread: Mutex::new(Some(thread)),
+            queued,
+            dropped_reports: AtomicU64::new(0),
+            spool_refused: AtomicU64::new(0),
+        })
+    }
+
+    pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Hands `event` over: written to the spool first when there is one, then queued for the
+    /// render thread. An error only once the intake is closing.
+    pub(crate) fn accept(&self, event: &AuditEvent, wait: Wait) -> Result<(), String> {
+        let id = RecordId(event.event_id.as_uuid().as_u128());
+        if wait == Wait::No && self.queued.load(Relaxed) >= CHANNEL_CAPACITY - 64 {
+            // Checked before anything is spooled, so spool and settlement stay in step.
+            self.dropped_reports.fetch_add(1, Relaxed);
+            return Ok(());
+        }
+        let mut state = self.lock();
+        let spool_payload = match state.spool {
+            Some(_) => match serde_json::to_vec(event) {
+                Ok(p) => Some(p),
+                Err(e) => {
+                    warn!(error = %e, "Event could not be serialised for the spool; sent from memory only.");
+                    None
+                }
+            },
+            None => None,
+        };
+        let Some(tx) = state.tx.clone() else {
+            return Err("SIEM delivery is stopping".into());
+        };
+        let mut spooled = false;
+        if let (Some(disk), Some(payload)) = (state.spool.as_mut(), spool_payload) {
+            let appended = disk.append(&[Record::new(id, payload)]);
+            spooled = appended.accepted == 1;
+            if !spooled {
+                let n = self.spool_refused.fetch_add(1, Relaxed) + 1;
+                // Once, then every 10,000th: a full spool refuses every event.
+                if n == 1 || n % 10_000 == 0 {
+                    warn!(refused = n, stop = ?appended.stop, "The SIEM spool refused an event; it is delivered from memory only (lost if this process is killed).");
+                }
+            }
+        }
+        let work = Work::Event {
+            event: Box::new(event.clone()),
+            spooled,
+        };
+        self.queued.fetch_add(1, Relaxed);
+        let sent = tx.send(work).map_err(|_| ());
+        drop(state);
+        sent.map_err(|()| "the SIEM render thread is gone".to_string())
+    }
+
+    /// Waits until every event accepted so far is submitted to its destinations.
+    pub(crate) fn flush(&self) {
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        let tx = self.lock().tx.clone();
+        if let Some(tx) = tx {
+            if tx.send(Work::Flush(done_tx)).is_ok() {
+                let _ = done_rx.recv();
+            }
+        }
+    }
+
+    /// Refuses new events, lets the render thread submit what it has, and waits for it.
+    pub(crate) fn close(&self) {
+        self.lock().tx = None;
+        let thread = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(thread) = thread {
+            if thread.join().is_err() {
+                tracing::error!("The SIEM render thread panicked.");
+            }
+        }
+    }
+}
+
+/// The render thread's state.
+struct Render {
+    queued: Arc<AtomicUsize>,
+    destinations: Arc<Vec<Destination>>,
+    chain: Option<Chain>,
+    runtime: tokio::runtime::Handle,
+    settlement: Arc<Settlement>,
+}
+
+impl Render {
+    fn run(mut self, rx: Receiver<Work>) {
+        while let Ok(work) = rx.recv() {
+            match work {
+                Work::Event { event, spooled } => {
+                    self.queued.fetch_sub(1, Relaxed);
+                    let event = self.link(*event);
+                    let tickets = self.submit(&event);
+                    if spooled {
+                        self.settlement.push(tickets);
+                    }
+                }
+                Work::Flush(done) => {
+                    let _ = done.send(());
+                }
+            }
+        }
+    }
+
+    /// Links `event` into the hash chain (over its canonical JSON without the link).
+    fn link(&mut self, event: AuditEvent) -> AuditEvent {
+        let Some(chain) = self.chain.as_mut() else {
+            return event;
+        };
+        let mut body = Vec::with_capacity(1024);
+        if let Err(e) = gatekit_format::JsonFormatter.format(&event, &mut body) {
+            warn!(error = %e, "Event could not be rendered for the hash chain; sent unlinked.");
+            return event;
+        }
+        let (prev_hash, hash) = chain.next(&body);
+        let linked = event.with_hash_chain(prev_hash, hash.clone());
+        chain.commit(hash);
+        linked
+    }
+
+    /// Renders and submits `event` to every destination; the tickets it got.
+    fn submit(&self, event: &AuditEvent) -> Vec<(usize, Ticket)> {
+        let id = RecordId(event.event_id.as_uuid().as_u128());
+        let mut tickets = Vec::with_capacity(self.destinations.len());
+        for (i, d) in self.destinations.iter().enumerate() {
+            let payload = match d.render(event) {
+                Ok(p) => p,
+                Err(e) => {
+                    warn!(platform = d.platform, error = %e, "Event could not be formatted; not sent.");
+                    continue;
+                }
+            };
+            let ticket = match d.producer.try_submit_tracked(Record::new(id, payload)) {
+                Ok(t) => t,
+                Err(SubmitError::Full { record, .. }) => {
+                    match self.runtime.block_on(d.producer.submit_tracked(record)) {
+                        Ok(t) => t,
+                        Err(_) => NEVER,
+                    }
+                }
+                Err(e) => {
+                    warn!(platform = d.platform, error = %e, "Event not accepted by SIEM delivery; the spool keeps it for the next process.");
+                    NEVER
+                }
+            };
+            tickets.push((i, ticket));
+        }
+        tickets
+    }
+}
