@@ -1,0 +1,342 @@
+//! Chaos: several gateway processes on one configuration (disk buffer, so the spool is on),
+//! raw JSON-RPC MCP sessions over their pipes, random SIGKILLs, and a TCP syslog receiver that
+//! goes down and comes back. Afterwards one more gateway adopts what the dead ones left, and
+//! every call that was answered must have its event at the receiver (duplicates are allowed
+//! and counted: delivery is at-least-once, event ids kept).
+//!
+//! The short run here takes about 15 s of chaos; `GATEKIT_CHAOS_SECS=600 cargo test -p gatekit
+//! --test siem_chaos -- --nocapture` is the long one (docs/delivery.md).
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on an unexpected error"
+)]
+
+mod support;
+
+use std::collections::{HashMap, HashSet};
+use std::io::{BufRead, BufReader, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use support::*;
+
+/// A TCP line receiver on a fixed port that can be taken down (listener closed, connections
+/// reset) and brought back.
+struct Receiver {
+    lines: Arc<Mutex<Vec<String>>>,
+    up: Arc<AtomicBool>,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Receiver {
+    fn start(port: u16) -> Receiver {
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let up = Arc::new(AtomicBool::new(true));
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let (lines, up, stop) = (Arc::clone(&lines), Arc::clone(&up), Arc::clone(&stop));
+            std::thread::spawn(move || serve(port, &lines, &up, &stop))
+        };
+        Receiver {
+            lines,
+            up,
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.stop.store(true, SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn serve(port: u16, lines: &Arc<Mutex<Vec<String>>>, up: &AtomicBool, stop: &AtomicBool) {
+    let mut streams: Vec<TcpStream> = Vec::new();
+    let mut listener: Option<TcpListener> = None;
+    while !stop.load(SeqCst) {
+        if up.load(SeqCst) && listener.is_none() {
+            // The port was ours a moment ago; rebinding can take a few tries.
+            if let Ok(l) = TcpListener::bind(("127.0.0.1", port)) {
+                l.set_nonblocking(true).unwrap();
+                listener = Some(l);
+            }
+        }
+        if !up.load(SeqCst) && listener.is_some() {
+            listener = None;
+            for s in streams.drain(..) {
+                let _ = s.shutdown(Shutdown::Both);
+            }
+        }
+        if let Some(l) = &listener {
+            while let Ok((stream, _)) = l.accept() {
+                stream.set_nonblocking(false).unwrap();
+                let reader = stream.try_clone().unwrap();
+                streams.push(stream);
+                let lines = Arc::clone(lines);
+                std::thread::spawn(move || {
+                    for line in BufReader::new(reader).lines().map_while(Result::ok) {
+                        lines.lock().unwrap().push(line);
+                    }
+                });
+            }
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    for s in streams {
+        let _ = s.shutdown(Shutdown::Both);
+    }
+}
+
+/// One gateway process driven over its pipes, without panicking when it is killed.
+struct Session {
+    child: Child,
+    stdin: Option<std::process::ChildStdin>,
+    replies: mpsc::Receiver<String>,
+}
+
+impl Session {
+    fn start(config: &std::path::Path) -> Session {
+        let mut child = Command::new(gatekit())
+            .args(["run", "--config", config.to_str().unwrap()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let stdin = child.stdin.take().unwrap();
+        let (tx, replies) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Session {
+            child,
+            stdin: Some(stdin),
+            replies,
+        }
+    }
+
+    /// Sends a request and waits for its answer; `None` once the process is gone.
+    fn call(&mut self, id: i64, method: &str, params: Value) -> Option<Value> {
+        let msg = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
+        let mut line = serde_json::to_vec(&msg).unwrap();
+        line.push(b'\n');
+        let stdin = self.stdin.as_mut()?;
+        stdin.write_all(&line).ok()?;
+        stdin.flush().ok()?;
+        loop {
+            let reply: Value =
+                serde_json::from_str(&self.replies.recv_timeout(Duration::from_secs(30)).ok()?)
+                    .ok()?;
+            if reply.get("id") == Some(&json!(id)) {
+                return Some(reply);
+            }
+        }
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The pids of the live sessions, by slot, for the killer.
+type Pids = Arc<Mutex<HashMap<usize, u32>>>;
+
+/// Runs sessions in one slot until `stop`, restarting after every kill; every answered call's
+/// text goes to `answered`.
+fn slot(
+    n: usize,
+    config: &std::path::Path,
+    pids: &Pids,
+    answered: &Mutex<Vec<String>>,
+    stop: &AtomicBool,
+) {
+    let mut generation = 0;
+    while !stop.load(SeqCst) {
+        generation += 1;
+        let mut s = Session::start(config);
+        pids.lock().unwrap().insert(n, s.child.id());
+        let init = s.call(
+            0,
+            "initialize",
+            json!({"protocolVersion": "2025-06-18", "capabilities": {},
+                   "clientInfo": {"name": "chaos", "version": "1"}}),
+        );
+        if init.is_some() {
+            if let Some(stdin) = s.stdin.as_mut() {
+                let _ = stdin.write_all(
+                    b"{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}\n",
+                );
+            }
+            let mut id = 1;
+            while !stop.load(SeqCst) {
+                let text = format!("chaos-{n}-{generation}-{id}");
+                let params = json!({"name": "ex__echo", "arguments": {"text": text}});
+                let Some(reply) = s.call(id, "tools/call", params) else {
+                    break;
+                };
+                if reply.pointer("/result/content/0/text") == Some(&json!(text)) {
+                    answered.lock().unwrap().push(text);
+                }
+                id += 1;
+            }
+        }
+        pids.lock().unwrap().remove(&n);
+        if stop.load(SeqCst) {
+            // A clean end: stdin closed, the gateway flushes and exits.
+            s.stdin.take();
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while s.child.try_wait().unwrap().is_none() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            return;
+        }
+    }
+}
+
+#[test]
+fn killed_gateways_and_a_flapping_receiver_lose_no_answered_call() {
+    let secs: u64 = std::env::var("GATEKIT_CHAOS_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(15);
+    let dir = tempfile::tempdir().unwrap();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let yaml = format!(
+        "proxy:\n  transport: stdio\n  upstreams:\n    - name: ex\n      command: [{:?}, example-server]\nsiem:\n  qradar:\n    transport: syslog_tcp\n    format: json\n    syslog: {{host: 127.0.0.1, port: {port}}}\n    data_minimization: {{parameters: full}}\n    delivery: {{batch_timeout: 0.05, retry_initial_delay: 0.05, retry_max_delay: 0.5, disk: {{path: buffer}}}}\n",
+        gatekit().display().to_string()
+    );
+    let config = write_config(dir.path(), &yaml);
+    let receiver = Receiver::start(port);
+    let answered = Arc::new(Mutex::new(Vec::new()));
+    let pids: Pids = Arc::default();
+    let stop = Arc::new(AtomicBool::new(false));
+    let kills = Arc::new(AtomicU64::new(0));
+    let slots: Vec<_> = (0..3)
+        .map(|n| {
+            let (config, pids, answered, stop) = (
+                config.clone(),
+                Arc::clone(&pids),
+                Arc::clone(&answered),
+                Arc::clone(&stop),
+            );
+            std::thread::spawn(move || slot(n, &config, &pids, &answered, &stop))
+        })
+        .collect();
+    let killer = {
+        let (pids, stop, kills, up) = (
+            Arc::clone(&pids),
+            Arc::clone(&stop),
+            Arc::clone(&kills),
+            Arc::clone(&receiver.up),
+        );
+        std::thread::spawn(move || {
+            let mut next_flap = Instant::now() + Duration::from_secs(3);
+            while !stop.load(SeqCst) {
+                std::thread::sleep(Duration::from_millis(fastrand::u64(200..1200)));
+                let victim = {
+                    let pids = pids.lock().unwrap();
+                    let live: Vec<u32> = pids.values().copied().collect();
+                    (!live.is_empty()).then(|| live[fastrand::usize(..live.len())])
+                };
+                if let Some(pid) = victim {
+                    // kill(1): the workspace forbids `unsafe`, so no libc::kill. A pid that
+                    // already exited only makes it fail.
+                    let killed = Command::new("kill")
+                        .args(["-KILL", &pid.to_string()])
+                        .stderr(Stdio::null())
+                        .status()
+                        .is_ok_and(|s| s.success());
+                    if killed {
+                        kills.fetch_add(1, SeqCst);
+                    }
+                }
+                if Instant::now() >= next_flap {
+                    // Down for one to two seconds, up for about three.
+                    let was_up = up.load(SeqCst);
+                    up.store(!was_up, SeqCst);
+                    next_flap = Instant::now()
+                        + Duration::from_millis(if was_up {
+                            fastrand::u64(1000..2000)
+                        } else {
+                            3000
+                        });
+                }
+            }
+            up.store(true, SeqCst);
+        })
+    };
+    std::thread::sleep(Duration::from_secs(secs));
+    stop.store(true, SeqCst);
+    killer.join().unwrap();
+    for s in slots {
+        s.join().unwrap();
+    }
+    let answered = answered.lock().unwrap().clone();
+    let kills = kills.load(SeqCst);
+    assert!(kills >= 3, "the chaos killed too few gateways ({kills})");
+    assert!(answered.len() >= 50, "too few answered calls ({})", answered.len());
+    // One more gateway adopts every spool and buffer the dead ones left.
+    let mut sweeper = Session::start(&config);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let missing = loop {
+        let got: HashSet<String> = receiver
+            .lines
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|l| l.split("\"text\":\"").nth(1))
+            .filter_map(|rest| rest.split('"').next())
+            .map(str::to_string)
+            .collect();
+        let missing: Vec<&String> = answered.iter().filter(|t| !got.contains(*t)).collect();
+        if missing.is_empty() || Instant::now() > deadline {
+            break missing.into_iter().cloned().collect::<Vec<_>>();
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    let _ = sweeper.call(0, "ping", json!({}));
+    drop(sweeper);
+    let lines = receiver.lines.lock().unwrap().clone();
+    let ids: Vec<&str> = lines
+        .iter()
+        .filter_map(|l| l.split("\"event_id\":\"").nth(1))
+        .filter_map(|rest| rest.split('"').next())
+        .collect();
+    let unique: HashSet<&&str> = ids.iter().collect();
+    eprintln!(
+        "chaos: {secs} s, {kills} SIGKILLs, {} answered calls, {} events received, {} unique, {} duplicates, {} answered calls missing",
+        answered.len(),
+        ids.len(),
+        unique.len(),
+        ids.len() - unique.len(),
+        missing.len()
+    );
+    assert!(
+        missing.is_empty(),
+        "{} answered calls have no event at the receiver, e.g. {:?}",
+        missing.len(),
+        &missing[..missing.len().min(10)]
+    );
+}
