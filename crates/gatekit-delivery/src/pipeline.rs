@@ -134,6 +134,12 @@ impl Pipeline {
                 metrics
                     .redelivered_after_restart
                     .store(report.events, Relaxed);
+                // Published before the worker runs: a caller that checks whether the
+                // pipeline is drained right after spawning must see the backlog (an adopted
+                // directory was once removed as "drained" before its worker looked at it).
+                metrics
+                    .disk_events
+                    .store(buf.stats().unread_events.max(report.events), Relaxed);
                 metrics
                     .recovery_losses
                     .store(report.losses.len() as u64, Relaxed);

@@ -212,7 +212,13 @@ pub async fn run(
         adoptions.put(running);
         for adopted in done {
             let is_base = adopters.iter().any(|a| a.base == adopted.dir);
-            let _ = adopted.pipeline.shutdown().await;
+            let report = adopted.pipeline.shutdown().await;
+            // Removed only when the stop confirms that nothing was left behind: records still
+            // on disk (or lost) mean the directory is not drained after all.
+            if report.persisted > 0 || report.lost > 0 {
+                tracing::warn!(dir = %adopted.dir.display(), ?report, "Adopted SIEM backlog not drained; left for the next scan.");
+                continue;
+            }
             if !is_base {
                 remove_drained(&adopted.dir);
             }
