@@ -48,7 +48,10 @@ pub(crate) enum Wait {
 /// What travels to the render thread.
 enum Work {
     /// An event; `spooled` says whether it has a spool record to settle.
-    Event { event: Box<AuditEvent>, spooled: bool },
+    Event {
+        event: Box<AuditEvent>,
+        spooled: bool,
+    },
     /// Answered once everything before it is submitted.
     Flush(std::sync::mpsc::Sender<()>),
 }
@@ -82,9 +85,11 @@ impl Settlement {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         let mut n = 0;
         while let Some(front) = entries.front() {
-            let done = front
-                .iter()
-                .all(|(i, t)| destinations.get(*i).is_none_or(|d| d.producer.settled() >= *t));
+            let done = front.iter().all(|(i, t)| {
+                destinations
+                    .get(*i)
+                    .is_none_or(|d| d.producer.settled() >= *t)
+            });
             if !done {
                 break;
             }

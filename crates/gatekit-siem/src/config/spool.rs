@@ -50,7 +50,8 @@ pub(crate) fn resolve(
     plans: &[DestinationPlan],
 ) -> Result<Option<SpoolSettings>, ConfigError> {
     let block = block.cloned().unwrap_or_default();
-    let err = |key: &str, message: String| ConfigError::at(source, format!("siem.spool.{key}"), message);
+    let err =
+        |key: &str, message: String| ConfigError::at(source, format!("siem.spool.{key}"), message);
     let disk = plans.iter().find_map(|p| p.delivery.disk.as_ref());
     let enabled = block
         .enabled
@@ -73,12 +74,10 @@ pub(crate) fn resolve(
     }
     // A disk buffer's adopter takes every `proc-*` directory under its path as a buffer: the
     // spool's own `proc-*` directories must never sit there.
-    if let Some(p) = plans.iter().find(|p| {
-        p.delivery
-            .disk
-            .as_ref()
-            .is_some_and(|d| d.path == path)
-    }) {
+    if let Some(p) = plans
+        .iter()
+        .find(|p| p.delivery.disk.as_ref().is_some_and(|d| d.path == path))
+    {
         return Err(err(
             "path",
             format!("must differ from the disk buffer path of {}", p.platform),
@@ -94,8 +93,9 @@ pub(crate) fn resolve(
     let fsync = match (block.fsync, block.fsync_interval_ms) {
         (Some(FsyncMode::Always), _) => FsyncPolicy::Always,
         (Some(FsyncMode::Never), _) => FsyncPolicy::Never,
-        (Some(FsyncMode::Interval), ms) | (None, ms @ Some(_)) => interval(ms.unwrap_or(100))
-            .map_err(|m| err("fsync_interval_ms", m))?,
+        (Some(FsyncMode::Interval), ms) | (None, ms @ Some(_)) => {
+            interval(ms.unwrap_or(100)).map_err(|m| err("fsync_interval_ms", m))?
+        }
         (None, None) => disk.map_or(FsyncPolicy::Every(Duration::from_millis(100)), |d| d.fsync),
     };
     Ok(Some(SpoolSettings {

@@ -210,7 +210,12 @@ impl Keeper {
 
     /// Interval fsyncs and acknowledgement writes, run outside the lock.
     fn disk_jobs(&self) {
-        let job = self.intake.lock().spool.as_mut().and_then(|d| d.begin_sync());
+        let job = self
+            .intake
+            .lock()
+            .spool
+            .as_mut()
+            .and_then(|d| d.begin_sync());
         if let Some(job) = job {
             let (seq, result) = job.run();
             if let Some(d) = self.intake.lock().spool.as_mut() {
@@ -219,7 +224,12 @@ impl Keeper {
                 }
             }
         }
-        let job = self.intake.lock().spool.as_mut().and_then(|d| d.begin_ack());
+        let job = self
+            .intake
+            .lock()
+            .spool
+            .as_mut()
+            .and_then(|d| d.begin_ack());
         if let Some(job) = job {
             let done = job.run();
             if let Some(d) = self.intake.lock().spool.as_mut() {
