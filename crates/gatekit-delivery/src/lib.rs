@@ -47,6 +47,7 @@ mod queue;
 pub mod rate;
 pub mod record;
 pub mod retry;
+mod settlement;
 pub mod transport;
 mod worker;
 

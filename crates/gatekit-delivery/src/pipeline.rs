@@ -171,6 +171,7 @@ impl Pipeline {
             pressure: Arc::clone(&pressure),
             accepted: Default::default(),
             settled: Default::default(),
+            spills: settings.disk.is_some(),
         });
         let dead_letter = DeadLetter::new(settings.dead_letter_path.clone(), destination);
         dead_letter.check_private(settings.disk.as_ref().map(|d| d.path.as_path()));

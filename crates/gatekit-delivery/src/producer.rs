@@ -46,8 +46,12 @@ pub(crate) struct Shared {
     pub(crate) pressure: Arc<Backpressure>,
     /// Records accepted so far (queued, or dropped as the newest): the last ticket issued.
     pub(crate) accepted: AtomicU64,
-    /// Records settled so far, in accepted order (see the module doc).
-    pub(crate) settled: AtomicU64,
+    /// Records settled so far, in accepted order (see the module doc and `settlement.rs`).
+    pub(crate) settled: crate::settlement::Settled,
+    /// Whether the worker spills the queue to a disk buffer: then a tracked submission finds a
+    /// full queue only until the next spill, and waits for it instead of applying the
+    /// overflow policy, which applies when the disk itself is full (see `worker.rs`).
+    pub(crate) spills: bool,
 }
 
 impl Shared {
@@ -59,7 +63,7 @@ impl Shared {
 
     /// Counts `n` more records, the oldest not yet counted, as durable or final.
     pub(crate) fn settle(&self, n: u64) {
-        self.settled.fetch_add(n, Relaxed);
+        self.settled.settle(n);
     }
 
     pub(crate) fn publish_queue(&self, q: &MemQueue) {
@@ -166,8 +170,11 @@ impl Producer {
     }
 
     /// Submits and returns the record's [`Ticket`]. Waits while the queue is full under
-    /// `block` *and* `fail_closed`: the caller (the spool's render thread) holds its own copy
-    /// of the record, so waiting delays it but cannot lose it; `drop_*` policies never wait.
+    /// `block` *and* `fail_closed`, and under every policy when the destination has a disk
+    /// buffer (the queue is then only a staging area the worker empties onto disk; the
+    /// policy applies once the disk is full): the caller (the spool's render thread) holds its
+    /// own copy of the record, so waiting delays it but cannot lose it. Without a disk buffer
+    /// `drop_*` policies never wait.
     pub async fn submit_tracked(&self, record: Record) -> Result<Ticket, SubmitError> {
         let mut record = record;
         let mut counted = false;
@@ -175,7 +182,7 @@ impl Producer {
             let notified = self.shared.space.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            match self.push_ticketed(record) {
+            match self.push_ticketed(record, self.shared.spills) {
                 Err(SubmitError::Full { record: r, .. }) => {
                     if !counted {
                         counted = true;
@@ -191,15 +198,17 @@ impl Producer {
     }
 
     /// [`Producer::submit_tracked`] without waiting: a full queue under `block` or
-    /// `fail_closed` returns [`SubmitError::Full`] with the record, and nothing is counted.
+    /// `fail_closed` (or any policy with a disk buffer) returns [`SubmitError::Full`] with the
+    /// record, and nothing is counted.
     pub fn try_submit_tracked(&self, record: Record) -> Result<Ticket, SubmitError> {
-        self.push_ticketed(record).map(|(_, t)| t)
+        self.push_ticketed(record, self.shared.spills)
+            .map(|(_, t)| t)
     }
 
     /// Records of this destination settled so far (durable on its disk buffer, or final);
     /// compare with a [`Ticket`].
     pub fn settled(&self) -> Ticket {
-        Ticket(self.shared.settled.load(Relaxed))
+        Ticket(self.shared.settled.count())
     }
 
     /// Whether this destination refuses records now: its queue is full under `fail_closed`
@@ -209,11 +218,22 @@ impl Producer {
     }
 
     fn push(&self, record: Record) -> Result<Submitted, SubmitError> {
-        self.push_ticketed(record).map(|(s, _)| s)
+        self.push_ticketed(record, false).map(|(s, _)| s)
     }
 
-    fn push_ticketed(&self, record: Record) -> Result<(Submitted, Ticket), SubmitError> {
+    /// Queues `record`; `staged` makes a full queue refuse (to be waited on) whatever the
+    /// overflow policy.
+    fn push_ticketed(
+        &self,
+        record: Record,
+        staged: bool,
+    ) -> Result<(Submitted, Ticket), SubmitError> {
         let shared = &*self.shared;
+        let policy = if staged {
+            OverflowPolicy::Block
+        } else {
+            shared.policy
+        };
         let mut q = shared.lock();
         // Under the lock: see `Shared::close_and_drain`.
         if shared.closed.load(Relaxed) {
@@ -224,7 +244,7 @@ impl Producer {
             });
         }
         let was_empty = q.is_empty();
-        let result = q.push(record, shared.policy);
+        let result = q.push(record, policy);
         let ticket = match &result {
             PushResult::Queued { dropped_oldest } => {
                 // The evicted records were the oldest in the queue: they settle (as dropped)
@@ -310,6 +330,7 @@ mod tests {
             pressure: Default::default(),
             accepted: Default::default(),
             settled: Default::default(),
+            spills: false,
         });
         let producer = Producer::new(Arc::clone(&shared), "d");
         // The worker is in its final drain (holds the lock) when a producer arrives.

@@ -144,6 +144,12 @@ impl Worker {
                 _ => None,
             };
             let n = batch.len() as u64;
+            let held = keep.is_some();
+            if held {
+                // Spilling goes on while this batch is in flight; what settles meanwhile is
+                // counted after it (see `settlement.rs`).
+                self.shared.settled.hold();
+            }
             self.publish(batch.first().map(|r| r.enqueued_us));
             self.metrics().in_flight_events.store(n, Relaxed);
             let durable = matches!(source, Source::Disk);
@@ -157,6 +163,7 @@ impl Worker {
                     Source::Disk => abandoned_on_disk = n,
                     Source::Memory => {
                         if let Some(records) = keep {
+                            // Still held: `finish` persists them first, then the hold ends.
                             self.shared.lock().push_front_all(records);
                         } else {
                             abandoned = n;
@@ -173,6 +180,7 @@ impl Worker {
                 }
                 // Records from disk were settled when they were spilled; a memory batch is
                 // settled now that it is delivered or dead-lettered.
+                (Source::Memory, _) if held => self.shared.settled.release(n),
                 (Source::Memory, _) => self.shared.settle(n),
                 (Source::Disk, None) => {}
             }
@@ -184,6 +192,13 @@ impl Worker {
             self.jobs.drain(d, &self.shared.metrics).await;
         }
         let mut report = self.finish(abandoned);
+        // A batch given back at the deadline was persisted by `finish` with everything behind
+        // it; if anything could not be, nothing held is counted (the spool keeps its copies).
+        if report.lost == 0 {
+            self.shared.settled.release(0);
+        } else {
+            self.shared.settled.abandon_hold();
+        }
         report.flushed = flushed;
         report.persisted += abandoned_on_disk;
         report
@@ -257,19 +272,16 @@ impl Worker {
                         Some(crate::instant_after(Instant::now(), grace))
                     };
                 }
-                // No spill while a memory batch is in flight (the disk was unusable when it
-                // was taken): spilling newer records would settle them before the batch's
-                // older ones and break settlement order (see `producer.rs`).
-                _ = shared.work.notified(), if disk.is_some() && durable => {
+                // Spilling goes on whatever the batch's source: under a memory batch the
+                // settlement count is held (see `settlement.rs`).
+                _ = shared.work.notified(), if disk.is_some() => {
                     if let Some(d) = disk.as_mut() {
                         spill(d, shared, disk_retry_at);
                     }
                 }
                 _ = sync_tick.tick(), if disk.is_some() => {
                     if let Some(d) = disk.as_mut() {
-                        if durable {
-                            spill(d, shared, disk_retry_at);
-                        }
+                        spill(d, shared, disk_retry_at);
                         jobs.poll(d, &shared.metrics);
                     }
                 }
@@ -317,6 +329,10 @@ impl Worker {
     }
 
     fn take_batch(&mut self) -> Option<(Vec<Record>, Source)> {
+        // Records that arrived since the loop's spill go to disk first: with a usable disk, a
+        // batch comes from memory only when the disk refused it (an I/O error, or full under
+        // `block`/`fail_closed`), so an outage keeps the queue on disk, not in memory.
+        self.spill();
         let b = self.settings.batch;
         let reading = self.read_retry_at.is_none_or(|t| Instant::now() >= t);
         if let (Some(d), true) = (self.disk.as_mut(), reading) {

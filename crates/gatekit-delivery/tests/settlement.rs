@@ -27,7 +27,12 @@ fn spawn(c: &DeliveryConfig, t: &Arc<Scripted>) -> Pipeline {
 async fn without_a_disk_buffer_only_delivery_settles_a_record() {
     let dir = tempfile::tempdir().unwrap();
     let t = Scripted::new("down", retry("HTTP 503"));
-    let p = spawn(&config(dir.path()), &t);
+    let mut c = config(dir.path());
+    // Retries are jittered down to zero delay: with the default three attempts the failing
+    // batch could run out of them (and be dead-lettered, which settles it) within the two
+    // seconds below.
+    c.retry_attempts = 1000;
+    let p = spawn(&c, &t);
     let prod = p.producer();
     let mut last = Ticket(0);
     for i in 0..25u128 {
@@ -43,7 +48,7 @@ async fn without_a_disk_buffer_only_delivery_settles_a_record() {
     );
     t.set_default(Step::Answer(BatchOutcome::Delivered));
     wait_or_show(20_000, || prod.settled() >= last, || p.snapshot()).await;
-    assert_eq!(t.delivered().len(), 25);
+    assert_eq!(t.delivered().len(), 25, "{:?}", p.snapshot());
     p.shutdown().await;
 }
 
@@ -93,4 +98,37 @@ async fn dropped_records_settle_in_order() {
     // are not.
     assert_eq!(settled.0, dropped, "{:#?}", p.snapshot());
     assert!(settled < tickets[29]);
+}
+
+/// With a disk buffer the memory queue is only where records wait for the next spill: a
+/// tracked submission (the spool's, which keeps its own copy) that finds it full waits for
+/// the spill instead of applying `drop_oldest` to records the disk has room for. The policy
+/// is for a full disk.
+#[tokio::test(start_paused = true)]
+async fn with_a_disk_buffer_a_full_queue_waits_for_the_spill_instead_of_dropping() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config(dir.path());
+    c.buffer_size = 5;
+    c.overflow = OverflowPolicy::DropOldest;
+    c.disk = Some(DiskConfig {
+        path: dir.path().join("buffer"),
+        max_bytes: 64 << 20,
+        segment_bytes: 1 << 20,
+        fsync: FsyncMode::Interval,
+        fsync_interval_ms: 50,
+    });
+    let t = Scripted::new("down", retry("HTTP 503"));
+    let p = spawn(&c, &t);
+    let prod = p.producer();
+    let mut last = Ticket(0);
+    for i in 0..200u128 {
+        last = prod.submit_tracked(rec(i)).await.unwrap();
+    }
+    wait_or_show(20_000, || prod.settled() >= last, || p.snapshot()).await;
+    let s = p.snapshot();
+    assert_eq!(s.dropped_total, 0, "{s:#?}");
+    assert_eq!(s.spilled, 200, "every record went to disk: {s:#?}");
+    t.set_default(Step::Answer(BatchOutcome::Delivered));
+    wait_or_show(20_000, || p.snapshot().delivered == 200, || p.snapshot()).await;
+    p.shutdown().await;
 }

@@ -103,12 +103,15 @@ struct Session {
 }
 
 impl Session {
-    fn start(config: &std::path::Path) -> Session {
+    /// Starts a gateway whose log goes to `log`.
+    fn start(config: &std::path::Path, log: &std::path::Path) -> Session {
+        let log = std::fs::File::create(log).unwrap();
         let mut child = Command::new(gatekit())
             .args(["run", "--config", config.to_str().unwrap()])
+            .env("GATEKIT_LOG", "info")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(log)
             .spawn()
             .unwrap();
         let stdout = child.stdout.take().unwrap();
@@ -169,7 +172,8 @@ fn slot(
     let mut generation = 0;
     while !stop.load(SeqCst) {
         generation += 1;
-        let mut s = Session::start(config);
+        let log = config.with_file_name(format!("gateway-{n}-{generation}.log"));
+        let mut s = Session::start(config, &log);
         pids.lock().unwrap().insert(n, s.child.id());
         let init = s.call(
             0,
@@ -310,7 +314,7 @@ fn killed_gateways_and_a_flapping_receiver_lose_no_answered_call() {
         "no spool was left by a killed gateway"
     );
     // One more gateway adopts every spool and buffer the dead ones left.
-    let mut sweeper = Session::start(&config);
+    let mut sweeper = Session::start(&config, &config.with_file_name("sweeper.log"));
     let deadline = Instant::now() + Duration::from_secs(120);
     let missing = loop {
         let got: HashSet<String> = receiver
@@ -379,6 +383,28 @@ fn killed_gateways_and_a_flapping_receiver_lose_no_answered_call() {
         // Keep the evidence: the spools and buffers the processes left.
         let kept = dir.keep();
         eprintln!("chaos: state kept in {}", kept.display());
+    }
+    // Losses come in runs; one line per session (slot-generation) says which ids are missing.
+    let mut runs: std::collections::BTreeMap<&str, (u64, u64, u64)> = Default::default();
+    for m in &missing {
+        let (session, id) = m
+            .strip_prefix("chaos-")
+            .and_then(|r| r.rsplit_once('-'))
+            .unwrap();
+        let id: u64 = id.parse().unwrap();
+        let e = runs.entry(session).or_insert((id, id, 0));
+        e.0 = e.0.min(id);
+        e.1 = e.1.max(id);
+        e.2 += 1;
+    }
+    for (session, (first, last, n)) in &runs {
+        let answered_in = answered
+            .iter()
+            .filter(|a| a.starts_with(&format!("chaos-{session}-")))
+            .count();
+        eprintln!(
+            "chaos: session {session}: {n} missing of {answered_in} answered, ids {first}..={last}"
+        );
     }
     assert!(
         missing.is_empty(),
