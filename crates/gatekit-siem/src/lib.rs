@@ -73,11 +73,10 @@ pub fn check(cfg: &Config) -> (Checked, Vec<gatekit_config::ConfigError>) {
     let mut warnings = platform::Warnings::default();
     let (plans, mut errors) = platform::plan(cfg, &siem, &mut warnings);
     let warnings = warnings.0;
-    let spool =
-        config::spool::resolve(&cfg.source, siem.spool.as_ref(), &plans).unwrap_or_else(|e| {
-            errors.push(e);
-            None
-        });
+    let spool = config::spool::resolve(cfg, siem.spool.as_ref(), &plans).unwrap_or_else(|e| {
+        errors.push(e);
+        None
+    });
     let errors = errors.into_iter().map(|e| cfg.locate(e)).collect();
     let hash_chain = siem.hash_chain;
     (

@@ -45,13 +45,14 @@ pub struct SpoolConfig {
 
 /// The spool settings `siem.spool` and the plans give, or `None` for the memory-only intake.
 pub(crate) fn resolve(
-    source: &str,
+    cfg: &gatekit_config::Config,
     block: Option<&SpoolConfig>,
     plans: &[DestinationPlan],
 ) -> Result<Option<SpoolSettings>, ConfigError> {
     let block = block.cloned().unwrap_or_default();
-    let err =
-        |key: &str, message: String| ConfigError::at(source, format!("siem.spool.{key}"), message);
+    let err = |key: &str, message: String| {
+        ConfigError::at(&cfg.source, format!("siem.spool.{key}"), message)
+    };
     let disk = plans.iter().find_map(|p| p.delivery.disk.as_ref());
     let enabled = block
         .enabled
@@ -60,7 +61,10 @@ pub(crate) fn resolve(
         return Ok(None);
     }
     let path = match (&block.path, disk) {
-        (Some(p), _) => p.clone(),
+        // Relative to the configuration file, like the disk buffer's path (the disk path below
+        // is already resolved).
+        (Some(p), _) if p.as_os_str().is_empty() => p.clone(),
+        (Some(p), _) => cfg.resolve_path(&p.display().to_string()),
         (None, Some(d)) => d.path.join("spool"),
         (None, None) => {
             return Err(err(
