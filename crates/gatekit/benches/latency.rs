@@ -323,12 +323,35 @@ fn main() {
         ),
     )
     .unwrap();
+    // The same two destinations in committed mode: every event written to the spool before
+    // the answer (the difference to the line above is the spool's own cost).
+    let siem_spool = dir.join("siem-spool.yaml");
+    std::fs::write(
+        &siem_spool,
+        format!(
+            "{base}siem:
+  spool: {{path: {:?}}}
+  splunk: {{transport: file, format: cef, file: {{path: {:?}}}}}
+  azure_sentinel: {{transport: log_analytics_agent, format: json, log_analytics_agent: {{path: {:?}}}}}
+",
+            dir.join("spool").display().to_string(),
+            dir.join("splunk-spool.cef").display().to_string(),
+            dir.join("sentinel-spool.jsonl").display().to_string()
+        ),
+    )
+    .unwrap();
     let variants = [
         via_gatekit(gatekit, &plain, "via gatekit", &args),
         via_gatekit(
             gatekit,
             &siem_only,
             "via gatekit, SIEM only (CEF + JSON files)",
+            &args,
+        ),
+        via_gatekit(
+            gatekit,
+            &siem_spool,
+            "via gatekit, SIEM only, committed mode (spool)",
             &args,
         ),
         via_gatekit(

@@ -252,33 +252,57 @@ fn join_at(b: &[u8], i: usize) -> Option<usize> {
     (j > i + 1 && b.get(j) == Some(&q)).then_some(j + 1)
 }
 
+/// Each byte's base64 value (standard and URL-safe alphabets at once), or [`NOT_BASE64`]:
+/// a table, because every byte of every scanned string goes through it.
+const BASE64_VALUES: [u8; 256] = {
+    let mut t = [NOT_BASE64; 256];
+    let mut i = 0;
+    while i < 26 {
+        t[b'A' as usize + i] = i as u8;
+        t[b'a' as usize + i] = 26 + i as u8;
+        i += 1;
+    }
+    let mut d = 0;
+    while d < 10 {
+        t[b'0' as usize + d] = 52 + d as u8;
+        d += 1;
+    }
+    t[b'+' as usize] = 62;
+    t[b'-' as usize] = 62;
+    t[b'/' as usize] = 63;
+    t[b'_' as usize] = 63;
+    t
+};
+const NOT_BASE64: u8 = 0xFF;
+
 fn base64_value(c: u8) -> Option<u32> {
-    Some(u32::from(match c {
-        b'A'..=b'Z' => c - b'A',
-        b'a'..=b'z' => c - b'a' + 26,
-        b'0'..=b'9' => c - b'0' + 52,
-        b'+' | b'-' => 62,
-        b'/' | b'_' => 63,
-        _ => return None,
-    }))
+    match BASE64_VALUES[usize::from(c)] {
+        NOT_BASE64 => None,
+        v => Some(u32::from(v)),
+    }
 }
 
 /// Decodes `run` (no padding) into `out`; a trailing single character is ignored.
 fn decode_base64(run: &[u8], out: &mut Vec<u8>) {
-    for chunk in run.chunks(4) {
-        let mut acc = 0u32;
-        for (k, &c) in chunk.iter().enumerate() {
-            acc |= base64_value(c).unwrap_or(0) << (18 - 6 * k);
-        }
+    out.reserve(run.len() / 4 * 3 + 2);
+    let value = |c: u8| u32::from(BASE64_VALUES[usize::from(c)] & 0x3F);
+    let mut chunks = run.chunks_exact(4);
+    for c in &mut chunks {
+        let acc = value(c[0]) << 18 | value(c[1]) << 12 | value(c[2]) << 6 | value(c[3]);
         let bytes = acc.to_be_bytes();
-        let n = match chunk.len() {
-            4 => 3,
-            3 => 2,
-            2 => 1,
-            _ => 0,
-        };
-        out.extend_from_slice(&bytes[1..=n]);
+        out.extend_from_slice(&bytes[1..4]);
     }
+    let rest = chunks.remainder();
+    let mut acc = 0u32;
+    for (k, &c) in rest.iter().enumerate() {
+        acc |= value(c) << (18 - 6 * k);
+    }
+    let n = match rest.len() {
+        3 => 2,
+        2 => 1,
+        _ => 0,
+    };
+    out.extend_from_slice(&acc.to_be_bytes()[1..=n]);
 }
 
 /// Base64 runs (standard or URL-safe alphabet, [`MIN_BASE64_RUN`] characters or more),
@@ -311,7 +335,15 @@ pub fn base64(s: &str) -> Option<View> {
             buf.clear();
             decode_base64(&b[start + skip..i], &mut buf);
             pieces.push((text.len(), start, end));
-            text.push_str(&into_text(std::mem::take(&mut buf)));
+            // Decoded base64 is mostly binary (images, hashes), and every secret shape is
+            // ASCII: non-ASCII bytes become `?` one for one in a single pass (validating it as
+            // UTF-8 instead costs a restart at every invalid byte).
+            for byte in &mut buf {
+                if !byte.is_ascii() {
+                    *byte = b'?';
+                }
+            }
+            text.push_str(std::str::from_utf8(&buf).unwrap_or_default());
             text.push('\n');
         }
     }
