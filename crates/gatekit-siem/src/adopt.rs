@@ -74,6 +74,8 @@ pub struct Adopter {
     pub delivery: DeliverySettings,
     /// How to reach the destination.
     pub connector: ConnectorPlan,
+    /// Its failover endpoints, in order.
+    pub failover: Vec<ConnectorPlan>,
 }
 
 /// One adopted backlog being delivered.
@@ -105,14 +107,16 @@ impl Adopter {
                 path: dir.clone(),
                 ..disk
             });
-            let transport = match self.connector.build(Arc::clone(auth)) {
-                Ok(t) => t,
+            let built =
+                crate::switchover::build(self.platform, &self.connector, &self.failover, auth);
+            let transports = match built {
+                Ok((transports, _)) => transports,
                 Err(e) => {
                     tracing::warn!(dir = %dir.display(), error = %e, "Cannot build a transport to deliver an adopted backlog.");
                     continue;
                 }
             };
-            match Pipeline::spawn_on(runtime, self.platform, delivery, vec![transport]) {
+            match Pipeline::spawn_on(runtime, self.platform, delivery, transports) {
                 Ok(pipeline) => {
                     let events = pipeline.recovery().map_or(0, |r| r.events);
                     tracing::info!(platform = self.platform, dir = %dir.display(), events, "Adopted the SIEM backlog of a gateway process that is gone.");

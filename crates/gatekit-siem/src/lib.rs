@@ -13,6 +13,8 @@
 //!   reported as `system_event`s, decided by error kind.
 //! * [`adopt`]: many gateway processes on one configuration, each with its own buffer
 //!   directory; live processes deliver the backlogs of dead ones.
+//! * [`switchover`]: a destination's endpoints in failover order, and a `system_event` on
+//!   every switch between them.
 //! * [`sink`]: the SIEM audit sink (canonical events come from `gatekit_mcp::audit_event`).
 //! * [`secret`]: tokens and keys that never reach logs.
 
@@ -30,6 +32,7 @@ pub mod platform;
 pub mod secret;
 pub mod sink;
 pub mod spool;
+pub mod switchover;
 pub mod tls;
 
 use gatekit_config::{Config, ConfigErrors, Warning};
