@@ -16,6 +16,8 @@
 //! * [`switchover`]: a destination's endpoints in failover order, and a `system_event` on
 //!   every switch between them.
 //! * [`sink`]: the SIEM audit sink (canonical events come from `gatekit_mcp::audit_event`).
+//! * [`replay`]: `gatekit siem replay`, dead letters, buffers, spools and audit trails sent
+//!   again with their event ids.
 //! * [`secret`]: tokens and keys that never reach logs.
 
 pub mod adopt;
@@ -29,6 +31,7 @@ pub mod error;
 pub mod http;
 mod intake;
 pub mod platform;
+pub mod replay;
 pub mod secret;
 pub mod sink;
 pub mod spool;
