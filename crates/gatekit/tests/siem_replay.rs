@@ -346,10 +346,15 @@ fn audit_trails_and_canonical_events_are_replayed() {
     let trail_path = dir.path().join("gatekit_audit.jsonl");
     std::fs::write(&trail_path, &trail).unwrap();
     // Canonical events, one per line.
-    let canonical: String = evs[10..]
+    // Canonical events, one per line; the last one inside a HEC envelope, as a JSON stream
+    // received through HEC holds it.
+    let mut canonical: String = evs[10..19]
         .iter()
         .map(|e| serde_json::to_string(e).unwrap() + "\n")
         .collect();
+    canonical.push_str(
+        &(serde_json::json!({"time": 1.0, "host": "h", "event": evs[19]}).to_string() + "\n"),
+    );
     let canonical_path = dir.path().join("events.jsonl");
     std::fs::write(&canonical_path, &canonical).unwrap();
 

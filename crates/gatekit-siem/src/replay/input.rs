@@ -5,7 +5,8 @@
 //!   `payload_base64`): records already rendered for one platform, sent as they are;
 //! - a **JSONL audit trail**: Gatekit's `audit_jsonl` lines (`event_id`, `event_category`,
 //!   `timestamp`, ...) or canonical events (the JSON a SIEM receives with `format: json`);
-//!   each line becomes a canonical event, rendered for every destination;
+//!   each line becomes a canonical event, rendered for every destination (a HEC envelope's
+//!   `event` too);
 //! - a **disk buffer** directory (segment files): records rendered for one platform;
 //! - a **spool** directory (segment files and a `destinations` file): canonical events.
 //!
@@ -103,6 +104,12 @@ fn line_item(object: Map<String, Value>) -> Result<Item, String> {
         && (object.contains_key("payload") || object.contains_key("payload_base64"))
     {
         return dead_letter(&object);
+    }
+    // A Splunk HEC envelope received as a JSON line (`format: json`): its `event`.
+    if let (Some(Value::Object(event)), true) = (object.get("event"), object.contains_key("time")) {
+        if event.contains_key("event_id") {
+            return line_item(event.clone());
+        }
     }
     if object.contains_key("source") && object.contains_key("version") {
         let event: AuditEvent = serde_json::from_value(Value::Object(object))
