@@ -81,6 +81,7 @@ mod format;
 mod fs;
 mod lock;
 mod reader;
+mod scan;
 mod seals;
 mod tail;
 mod types;
@@ -89,6 +90,7 @@ pub use buffer::DiskBuffer;
 pub use format::{encoded_len, segment_name, MAX_PAYLOAD_LEN, SEGMENT_HEADER_LEN};
 pub use fs::{FileSystem, SegmentFile, SegmentRead, StdFs};
 pub use lock::{dir_owner_alive, process_start_time};
+pub use scan::{scan_dir, Scan, ScanError, ScanOptions};
 pub use types::{
     AckDone, AckJob, AppendStop, Appended, DiskError, DiskStats, LossKind, RecoveryLoss,
     RecoveryReport, SyncJob,

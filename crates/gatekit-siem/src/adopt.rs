@@ -74,6 +74,8 @@ pub struct Adopter {
     pub delivery: DeliverySettings,
     /// How to reach the destination.
     pub connector: ConnectorPlan,
+    /// Its failover endpoints, in order.
+    pub failover: Vec<ConnectorPlan>,
 }
 
 /// One adopted backlog being delivered.
@@ -92,6 +94,17 @@ impl Adopter {
     /// delivers its backlog. A directory whose owner is alive, or that another process
     /// adopted first, is refused by its lock and skipped.
     pub fn scan(&self, runtime: &tokio::runtime::Handle, auth: &Arc<AuthMonitor>) -> Vec<Adopted> {
+        self.scan_reporting(runtime, auth, None)
+    }
+
+    /// [`Adopter::scan`], reporting the endpoint switches of each adopted backlog's delivery
+    /// (with a `failover` list) to `report`.
+    pub fn scan_reporting(
+        &self,
+        runtime: &tokio::runtime::Handle,
+        auth: &Arc<AuthMonitor>,
+        report: Option<&Report>,
+    ) -> Vec<Adopted> {
         let mut adopted = Vec::new();
         for dir in candidates(&self.base, &self.own) {
             if gatekit_delivery::dir_owner_alive(&dir) {
@@ -105,14 +118,24 @@ impl Adopter {
                 path: dir.clone(),
                 ..disk
             });
-            let transport = match self.connector.build(Arc::clone(auth)) {
-                Ok(t) => t,
+            let built =
+                crate::switchover::build(self.platform, &self.connector, &self.failover, auth);
+            let transports = match built {
+                Ok((transports, board)) => {
+                    if let (Some(board), Some(report)) = (board, report) {
+                        let report = Arc::clone(report);
+                        board.set_hook(Arc::new(move |_, message| {
+                            report(format!("adopted backlog: {message}"));
+                        }));
+                    }
+                    transports
+                }
                 Err(e) => {
                     tracing::warn!(dir = %dir.display(), error = %e, "Cannot build a transport to deliver an adopted backlog.");
                     continue;
                 }
             };
-            match Pipeline::spawn_on(runtime, self.platform, delivery, vec![transport]) {
+            match Pipeline::spawn_on(runtime, self.platform, delivery, transports) {
                 Ok(pipeline) => {
                     let events = pipeline.recovery().map_or(0, |r| r.events);
                     tracing::info!(platform = self.platform, dir = %dir.display(), events, "Adopted the SIEM backlog of a gateway process that is gone.");
@@ -194,7 +217,7 @@ pub async fn run(
     let stopping = || stop.load(std::sync::atomic::Ordering::SeqCst);
     while !stopping() {
         for adopter in &adopters {
-            let found = adopter.scan(&runtime, &auth);
+            let found = adopter.scan_reporting(&runtime, &auth, Some(&report));
             for a in &found {
                 report(format!(
                     "delivering the SIEM backlog of a gateway process that is gone: {} events for {} from {}",

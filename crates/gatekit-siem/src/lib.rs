@@ -13,7 +13,11 @@
 //!   reported as `system_event`s, decided by error kind.
 //! * [`adopt`]: many gateway processes on one configuration, each with its own buffer
 //!   directory; live processes deliver the backlogs of dead ones.
+//! * [`switchover`]: a destination's endpoints in failover order, and a `system_event` on
+//!   every switch between them.
 //! * [`sink`]: the SIEM audit sink (canonical events come from `gatekit_mcp::audit_event`).
+//! * [`replay`]: `gatekit siem replay`, dead letters, buffers, spools and audit trails sent
+//!   again with their event ids.
 //! * [`secret`]: tokens and keys that never reach logs.
 
 pub mod adopt;
@@ -27,9 +31,11 @@ pub mod error;
 pub mod http;
 mod intake;
 pub mod platform;
+pub mod replay;
 pub mod secret;
 pub mod sink;
 pub mod spool;
+pub mod switchover;
 pub mod tls;
 
 use gatekit_config::{Config, ConfigErrors, Warning};

@@ -35,6 +35,8 @@ pub struct SiemSink {
     stopping: Arc<std::sync::atomic::AtomicBool>,
     /// Backlogs of dead processes this one is delivering.
     adoptions: Arc<crate::adopt::Adoptions>,
+    /// The endpoint switches of each destination with a `failover` list.
+    switchboards: Vec<(&'static str, Arc<crate::switchover::Switchboard>)>,
 }
 
 /// How a [`SiemSink`] runs.
@@ -126,6 +128,7 @@ impl SiemSink {
         };
         let mut adopters = Vec::new();
         let mut recovery_notes = Vec::new();
+        let mut switchboards = Vec::new();
         for mut plan in plans {
             // Each process buffers in its own directory under the configured path, and adopts
             // the directories of processes that are gone (`adopt.rs`).
@@ -137,20 +140,18 @@ impl SiemSink {
                     own: own.clone(),
                     delivery: plan.delivery.clone(),
                     connector: plan.connector.clone(),
+                    failover: plan.failover.clone(),
                 });
                 if let Some(disk) = plan.delivery.disk.as_mut() {
                     disk.path = own;
                 }
             }
-            let transport = plan
-                .connector
-                .build(Arc::clone(&auth))
-                .map_err(|e| format!("{}: {e}", plan.platform))?;
-            let pipeline =
-                Pipeline::spawn_on(runtime, plan.platform, plan.delivery, vec![transport])
-                    .map_err(|e| {
-                        format!("cannot start SIEM delivery for {}: {e}", plan.platform)
-                    })?;
+            let (transports, board) =
+                crate::switchover::build(plan.platform, &plan.connector, &plan.failover, &auth)
+                    .map_err(|e| format!("{}: {e}", plan.platform))?;
+            switchboards.extend(board.map(|b| (plan.platform, b)));
+            let pipeline = Pipeline::spawn_on(runtime, plan.platform, plan.delivery, transports)
+                .map_err(|e| format!("cannot start SIEM delivery for {}: {e}", plan.platform))?;
             if let Some(report) = pipeline.recovery() {
                 recovery_notes.extend(recovery_messages(plan.platform, &report));
             }
@@ -208,8 +209,17 @@ impl SiemSink {
             auth,
             stopping: Arc::new(std::sync::atomic::AtomicBool::new(false)),
             adoptions: Arc::default(),
+            switchboards,
         });
         let _ = cell.set(Arc::downgrade(&sink));
+        for (_, board) in &sink.switchboards {
+            let weak = Arc::downgrade(&sink);
+            board.set_hook(Arc::new(move |severity, message| {
+                if let Some(sink) = weak.upgrade() {
+                    let _ = sink.submit(&sink.system_event(severity, message));
+                }
+            }));
+        }
         let names: Vec<&str> = sink.destinations.iter().map(|d| d.platform).collect();
         let started = sink.system_event(
             gatekit_core::Severity::Notice,
@@ -253,6 +263,14 @@ impl SiemSink {
         self.factory
             .event(gatekit_core::EventType::SystemEvent, severity)
             .with_message(message)
+    }
+
+    /// Endpoint switches (failovers and failbacks) per destination with a `failover` list.
+    pub fn switch_counts(&self) -> Vec<(&'static str, crate::switchover::SwitchCounts)> {
+        self.switchboards
+            .iter()
+            .map(|(platform, board)| (*platform, board.counts()))
+            .collect()
     }
 
     /// Authentication failures counted over every destination.

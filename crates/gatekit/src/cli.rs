@@ -100,6 +100,37 @@ enum SiemCommand {
         #[arg(long, default_value_t = 0)]
         rate: u64,
     },
+    /// Send again what a dead-letter file, a disk buffer or spool directory, or a JSONL audit
+    /// trail (audit_jsonl lines or canonical events) holds, to the configured SIEM
+    /// destinations. Event ids are kept, so a SIEM can de-duplicate. Inputs are read
+    /// completely first and never modified; a line that cannot be read refuses the replay
+    /// (file and line are named). Progress on stderr, the final count on stdout; exit status
+    /// 1 unless every record was delivered.
+    #[command(verbatim_doc_comment)]
+    Replay {
+        /// Configuration file (YAML) with the destinations.
+        #[arg(short, long)]
+        config: PathBuf,
+        /// Only this platform (splunk, qradar, azure_sentinel); records rendered for another
+        /// platform are skipped and counted. Required for a disk buffer outside every
+        /// configured disk.path.
+        #[arg(long)]
+        destination: Option<String>,
+        /// Where records that still cannot be delivered go (default: the destination's
+        /// dead-letter file; never one of the inputs).
+        #[arg(long)]
+        dead_letter: Option<PathBuf>,
+        /// Also replay the records a buffer or spool already acknowledged.
+        #[arg(long)]
+        include_acknowledged: bool,
+        /// Skip damaged regions of a buffer or spool (reported, exit status 1) instead of
+        /// refusing it.
+        #[arg(long)]
+        skip_damaged: bool,
+        /// Dead-letter files, disk buffer or spool directories, JSONL audit trails.
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+    },
 }
 
 /// Entry point of `gatekit`.
@@ -124,6 +155,21 @@ pub fn main() -> ExitCode {
                 events,
                 rate,
             } => crate::siem_cmd::load(&config, events, rate),
+            SiemCommand::Replay {
+                config,
+                destination,
+                dead_letter,
+                include_acknowledged,
+                skip_damaged,
+                inputs,
+            } => crate::replay_cmd::run(crate::replay_cmd::Args {
+                config,
+                inputs,
+                destination,
+                dead_letter,
+                include_acknowledged,
+                skip_damaged,
+            }),
         },
     }
 }

@@ -16,5 +16,6 @@ pub mod example_server;
 pub mod gateway_config;
 pub mod logs;
 pub mod reload;
+pub mod replay_cmd;
 pub mod siem_cmd;
 pub mod start;

@@ -299,7 +299,8 @@ pub struct SplunkConfig {
     /// Switch.
     #[serde(default = "yes")]
     pub enabled: bool,
-    /// Failover order among platforms (lower first); informational for now.
+    /// Which platform's refusal the gateway reports first when several refuse
+    /// (`overflow: fail_closed`), lower first (decision 0620).
     #[serde(default)]
     pub priority: Option<u32>,
     /// `sc4s`, `hec` or `file`.
@@ -320,6 +321,11 @@ pub struct SplunkConfig {
     /// What of each event this platform may see (Gatekit addition).
     #[serde(default)]
     pub data_minimization: Option<DataMinimization>,
+    /// Alternative endpoints tried in order when the one before is broken (Gatekit
+    /// addition): each entry is the platform's connector keys (`transport` and that
+    /// transport's block), checked like the primary; see `platform/failover.rs`.
+    #[serde(default)]
+    pub failover: Vec<yaml::Mapping>,
     /// Delivery options.
     #[serde(default)]
     pub delivery: Option<DeliveryBlock>,
@@ -332,7 +338,7 @@ pub struct QRadarConfig {
     /// Switch.
     #[serde(default = "yes")]
     pub enabled: bool,
-    /// Failover order among platforms.
+    /// See [`SplunkConfig::priority`].
     #[serde(default)]
     pub priority: Option<u32>,
     /// `syslog_tls`, `syslog_tcp`, `syslog_udp` or `rest_api`.
@@ -353,6 +359,11 @@ pub struct QRadarConfig {
     /// What of each event this platform may see (Gatekit addition).
     #[serde(default)]
     pub data_minimization: Option<DataMinimization>,
+    /// Alternative endpoints tried in order when the one before is broken (Gatekit
+    /// addition): each entry is the platform's connector keys (`transport` and that
+    /// transport's block), checked like the primary; see `platform/failover.rs`.
+    #[serde(default)]
+    pub failover: Vec<yaml::Mapping>,
     /// Delivery options.
     #[serde(default)]
     pub delivery: Option<DeliveryBlock>,
@@ -380,7 +391,7 @@ pub struct SentinelConfig {
     /// Switch.
     #[serde(default = "yes")]
     pub enabled: bool,
-    /// Failover order among platforms.
+    /// See [`SplunkConfig::priority`].
     #[serde(default)]
     pub priority: Option<u32>,
     /// `logs_ingestion_api`, `data_collector_api`, `event_hubs`, `log_analytics_agent` or
@@ -414,6 +425,11 @@ pub struct SentinelConfig {
     /// What of each event this platform may see (Gatekit addition).
     #[serde(default)]
     pub data_minimization: Option<DataMinimization>,
+    /// Alternative endpoints tried in order when the one before is broken (Gatekit
+    /// addition): each entry is the platform's connector keys (`transport` and that
+    /// transport's block), checked like the primary; see `platform/failover.rs`.
+    #[serde(default)]
+    pub failover: Vec<yaml::Mapping>,
     /// Delivery options.
     #[serde(default)]
     pub delivery: Option<DeliveryBlock>,

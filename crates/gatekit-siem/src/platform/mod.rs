@@ -23,6 +23,7 @@ use gatekit_format::{Formatter, Framing};
 use crate::config::SiemConfig;
 use crate::connector::ConnectorPlan;
 
+mod failover;
 pub mod minimise;
 mod qradar;
 mod sentinel;
@@ -44,6 +45,9 @@ pub struct DestinationPlan {
     pub delivery: DeliverySettings,
     /// Whether a full queue refuses tool calls (`overflow: fail_closed`).
     pub fail_closed: bool,
+    /// Alternative endpoints, tried in order after `connector` (the `failover` list); they
+    /// receive the same rendered records (`failover.rs`).
+    pub failover: Vec<ConnectorPlan>,
 }
 
 impl std::fmt::Debug for DestinationPlan {
@@ -52,6 +56,7 @@ impl std::fmt::Debug for DestinationPlan {
             .field("platform", &self.platform)
             .field("framing", &self.framing)
             .field("connector", &self.connector)
+            .field("failover", &self.failover)
             .finish_non_exhaustive()
     }
 }
@@ -204,8 +209,12 @@ pub fn plan(
     )
     .filter(|(s, _)| s.enabled)
     .map(|(s, path)| {
-        splunk::plan(cfg, siem, s, &path, warnings)
-            .and_then(|p| minimised(cfg, siem, s.data_minimization.as_ref(), &path, p, warnings))
+        let planned = splunk::plan(cfg, siem, s, &path, warnings)
+            .and_then(|p| {
+                failover::attach(cfg, siem, &s.failover, &path, p, splunk::plan, warnings)
+            })
+            .and_then(|p| minimised(cfg, siem, s.data_minimization.as_ref(), &path, p, warnings));
+        (s.priority, planned)
     });
     let qradar = locate(
         src,
@@ -217,8 +226,12 @@ pub fn plan(
     )
     .filter(|(q, _)| q.enabled)
     .map(|(q, path)| {
-        qradar::plan(cfg, siem, q, &path, warnings)
-            .and_then(|p| minimised(cfg, siem, q.data_minimization.as_ref(), &path, p, warnings))
+        let planned = qradar::plan(cfg, siem, q, &path, warnings)
+            .and_then(|p| {
+                failover::attach(cfg, siem, &q.failover, &path, p, qradar::plan, warnings)
+            })
+            .and_then(|p| minimised(cfg, siem, q.data_minimization.as_ref(), &path, p, warnings));
+        (q.priority, planned)
     });
     let sentinel_block = &siem.platforms.azure_sentinel;
     let sentinel = locate(
@@ -231,10 +244,18 @@ pub fn plan(
     )
     .filter(|(s, _)| s.enabled)
     .map(|(s, path)| {
-        sentinel::plan(cfg, siem, s, &path, warnings)
-            .and_then(|p| minimised(cfg, siem, s.data_minimization.as_ref(), &path, p, warnings))
+        let planned = sentinel::plan(cfg, siem, s, &path, warnings)
+            .and_then(|p| {
+                failover::attach(cfg, siem, &s.failover, &path, p, sentinel::plan, warnings)
+            })
+            .and_then(|p| minimised(cfg, siem, s.data_minimization.as_ref(), &path, p, warnings));
+        (s.priority, planned)
     });
-    for planned in [splunk, qradar, sentinel].into_iter().flatten() {
+    // `priority` orders the destinations, lower first, unset ones last (decision 0620); the
+    // sort is stable, so equal priorities keep the order splunk, qradar, azure_sentinel.
+    let mut planned: Vec<_> = [splunk, qradar, sentinel].into_iter().flatten().collect();
+    planned.sort_by_key(|(priority, _)| priority.unwrap_or(u32::MAX));
+    for (_, planned) in planned {
         match planned {
             Ok(p) => plans.push(p),
             Err(e) => errors.push(e),

@@ -57,6 +57,7 @@ pub(crate) fn plan(
             connector,
             delivery,
             fail_closed,
+            failover: Vec::new(),
         }
     };
     match s.transport {
