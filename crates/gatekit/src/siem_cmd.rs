@@ -82,7 +82,7 @@ pub fn test(config: &Path) -> ExitCode {
                 continue;
             }
         };
-        match rt.block_on(plan.connector.health_check()) {
+        match rt.block_on(plan.connector.health_check(std::sync::Arc::default())) {
             Some(Ok(text)) => println!("{:<15} health endpoint: {text}", plan.platform),
             Some(Err(text)) => {
                 println!("{:<15} health endpoint FAILED: {text}", plan.platform);
