@@ -77,18 +77,34 @@ enum SiemCommand {
     /// Print sample events (one of each event type, plus a hostile one) in a SIEM format, so
     /// parsers can be built and tested before any traffic flows.
     Sample {
-        /// cef, leef, leef2, json, hec, sentinel, syslog5424, syslog3164, syslog (key=value) or syslog3164kv.
+        /// cef, leef (LEEF 2.0, as `format: leef` sends), leef2, leef1, json, hec, sentinel,
+        /// syslog5424, syslog3164, syslog (key=value) or syslog3164kv.
+        #[arg(
+            short,
+            long,
+            required_unless_present = "config",
+            conflicts_with = "config"
+        )]
+        format: Option<String>,
+        /// Render exactly as each destination of this configuration would send (headers on
+        /// stderr, the bytes on stdout).
         #[arg(short, long)]
-        format: String,
+        config: Option<PathBuf>,
+        /// With --config: only this platform (splunk, qradar or azure_sentinel).
+        #[arg(long, requires = "config")]
+        platform: Option<String>,
     },
-    /// Send one test event to every enabled SIEM platform and report the result of each.
+    /// Send one test event to every enabled SIEM platform; report the result of each and what
+    /// it can and cannot confirm for that transport.
     Test {
         /// Configuration file (YAML).
         #[arg(short, long)]
         config: PathBuf,
     },
     /// Push synthetic events through the configured SIEM pipelines and report throughput,
-    /// delivery latency, CPU and memory.
+    /// delivery latency, CPU and memory. Only to local destinations or a configuration marked
+    /// `siem.test_target: true`, unless --yes; fails when any event is dropped or
+    /// dead-lettered.
     Load {
         /// Configuration file (YAML).
         #[arg(short, long)]
@@ -99,6 +115,10 @@ enum SiemCommand {
         /// Offered events per second (0: as fast as the pipeline takes them).
         #[arg(long, default_value_t = 0)]
         rate: u64,
+        /// Send even to destinations that are not on this machine and not marked
+        /// `siem.test_target: true`.
+        #[arg(long)]
+        yes: bool,
     },
 }
 
@@ -117,13 +137,25 @@ pub fn main() -> ExitCode {
             command: AuditCommand::Verify { files },
         } => crate::audit_cmd::verify(&files),
         Command::Siem { command } => match command {
-            SiemCommand::Sample { format } => siem_sample(&format),
+            SiemCommand::Sample {
+                format,
+                config,
+                platform,
+            } => match (format, config) {
+                (_, Some(config)) => crate::siem_cmd::sample_config(&config, platform.as_deref()),
+                (Some(format), None) => crate::siem_cmd::sample_format(&format),
+                (None, None) => {
+                    eprintln!("error: give --format NAME or --config FILE");
+                    ExitCode::FAILURE
+                }
+            },
             SiemCommand::Test { config } => crate::siem_cmd::test(&config),
             SiemCommand::Load {
                 config,
                 events,
                 rate,
-            } => crate::siem_cmd::load(&config, events, rate),
+                yes,
+            } => crate::siem_cmd::load(&config, events, rate, yes),
         },
     }
 }
@@ -154,25 +186,5 @@ pub fn main_python_compat() -> ExitCode {
         start::check(&args.config)
     } else {
         start::run_gateway(&args.config, args.verbose)
-    }
-}
-
-fn siem_sample(format: &str) -> ExitCode {
-    use std::io::Write;
-    let rendered = format
-        .parse::<gatekit_format::FormatKind>()
-        .and_then(gatekit_format::render_samples);
-    match rendered {
-        Ok(bytes) => {
-            let mut out = std::io::stdout().lock();
-            if out.write_all(&bytes).and_then(|()| out.flush()).is_err() {
-                return ExitCode::FAILURE;
-            }
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
     }
 }

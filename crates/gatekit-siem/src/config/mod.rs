@@ -250,6 +250,12 @@ pub struct SiemConfig {
     /// (Gatekit addition; default off).
     #[serde(default)]
     pub hash_chain: bool,
+    /// Every destination of this file is a test target (Gatekit addition; default off):
+    /// `gatekit siem load` may flood it with synthetic events without `--yes`. Without it,
+    /// `siem load` refuses destinations that are not on this machine (a file, a loopback
+    /// address), so a production SIEM is never load-tested by accident.
+    #[serde(default)]
+    pub test_target: bool,
     /// Default data minimisation for every platform without its own block (Gatekit
     /// addition; default: parameter names only, detectors on).
     #[serde(default)]
