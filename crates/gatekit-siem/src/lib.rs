@@ -19,6 +19,7 @@
 pub mod adopt;
 pub mod auth;
 pub mod azure;
+pub mod cert_info;
 pub mod checks;
 pub mod config;
 pub mod connector;
