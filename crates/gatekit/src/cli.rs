@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 use crate::start;
 
@@ -57,6 +57,27 @@ enum Command {
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
+    },
+    /// Print shell completions or the man page, generated from this command line's definition.
+    Generate {
+        #[command(subcommand)]
+        what: GenerateCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum GenerateCommand {
+    /// Shell completions on stdout (bash, zsh, fish, elvish or powershell).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// The man page gatekit(1) in roff on stdout; with --dir, gatekit.1 and one page per
+    /// subcommand (gatekit-run.1, gatekit-siem-test.1, ...) written into DIR.
+    Man {
+        /// Write every page into this directory instead.
+        #[arg(long)]
+        dir: Option<PathBuf>,
     },
 }
 
@@ -136,6 +157,7 @@ pub fn main() -> ExitCode {
         Command::Audit {
             command: AuditCommand::Verify { files },
         } => crate::audit_cmd::verify(&files),
+        Command::Generate { what } => generate(what),
         Command::Siem { command } => match command {
             SiemCommand::Sample {
                 format,
@@ -186,5 +208,28 @@ pub fn main_python_compat() -> ExitCode {
         start::check(&args.config)
     } else {
         start::run_gateway(&args.config, args.verbose)
+    }
+}
+
+/// `gatekit generate ...`: written from the same clap definition that parses the arguments, so
+/// completions and the man page cannot drift from the binary.
+fn generate(what: GenerateCommand) -> ExitCode {
+    use std::io::Write;
+    let mut cmd = Cli::command();
+    let mut out = std::io::stdout().lock();
+    let written = match what {
+        GenerateCommand::Completions { shell } => {
+            clap_complete::generate(shell, &mut cmd, "gatekit", &mut out);
+            Ok(())
+        }
+        GenerateCommand::Man { dir: None } => clap_mangen::Man::new(cmd).render(&mut out),
+        GenerateCommand::Man { dir: Some(dir) } => clap_mangen::generate_to(cmd, dir),
+    };
+    match written.and_then(|()| out.flush()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
