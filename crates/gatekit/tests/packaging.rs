@@ -104,6 +104,9 @@ fn the_systemd_unit_verifies_and_is_hardened() {
     let unit =
         std::fs::read_to_string(root.join("packaging/systemd/gatekit-agent.service")).unwrap();
     assert!(unit.contains("ExecStart=/usr/bin/gatekit agent --config /etc/gatekit/gatekit.yaml"));
+    // Spool adoption reads /proc/<pid> of gateway processes owned by other users: hiding
+    // them would make live gateways look dead and their spools adopted under them.
+    assert!(!unit.contains("ProtectProc=invisible"));
     // Verify against the binary built here (the installed path does not exist on this host).
     let dir = tempfile::tempdir().unwrap();
     let local = dir.path().join("gatekit-agent.service");
