@@ -106,7 +106,10 @@ fn the_systemd_unit_verifies_and_is_hardened() {
     assert!(unit.contains("ExecStart=/usr/bin/gatekit agent --config /etc/gatekit/gatekit.yaml"));
     // Spool adoption reads /proc/<pid> of gateway processes owned by other users: hiding
     // them would make live gateways look dead and their spools adopted under them.
-    assert!(!unit.contains("ProtectProc=invisible"));
+    assert!(
+        !unit.lines().any(|l| l.trim() == "ProtectProc=invisible"),
+        "ProtectProc=invisible hides other users' gateways"
+    );
     // Verify against the binary built here (the installed path does not exist on this host).
     let dir = tempfile::tempdir().unwrap();
     let local = dir.path().join("gatekit-agent.service");

@@ -256,9 +256,19 @@ impl HecTransport {
                         self.auth
                             .failed(&format!("ack poll: HTTP {}: {}", a.status, a.text));
                     }
-                    last_problem = format!("ack poll answered HTTP {}: {}", a.status, a.text);
+                    // Server text: scrubbed and escaped before it can reach a log or a dead letter.
+                    last_problem = format!(
+                        "ack poll answered HTTP {}: {}",
+                        a.status,
+                        crate::secret::log_safe(&a.text)
+                    );
                 }
-                Err(e) => last_problem = format!("ack poll failed: {e}"),
+                Err(e) => {
+                    last_problem = format!(
+                        "ack poll failed: {}",
+                        crate::secret::log_safe(&e.to_string())
+                    )
+                }
             }
             let elapsed = started.elapsed();
             if elapsed >= ack.timeout {
