@@ -89,7 +89,8 @@ fn cef_keys_are_the_schema_keys() {
 
 #[test]
 fn leef_keys_are_the_schema_keys() {
-    for (kind, header_fields, delim) in [(FormatKind::Leef, 5, '\t'), (FormatKind::Leef2, 6, '^')] {
+    for (kind, header_fields, delim) in [(FormatKind::Leef1, 5, '\t'), (FormatKind::Leef2, 6, '^')]
+    {
         let mut seen = BTreeSet::new();
         for l in lines(kind) {
             let attrs = l.splitn(header_fields + 1, '|').nth(header_fields).unwrap();

@@ -115,7 +115,7 @@ fn java_regex_extracts_every_declared_property_from_every_sample() {
     std::fs::write(&syslog_leef2, render_lines(&wrapped, &events).unwrap()).unwrap();
     let mut total = 0;
     for (format, sample_kind, lsx) in [
-        ("leef1", "leef", "GatekitMCPGateway-LEEF.lsx.xml"),
+        ("leef1", "leef1", "GatekitMCPGateway-LEEF.lsx.xml"),
         ("leef2", "leef2", "GatekitMCPGateway-LEEF.lsx.xml"),
         (
             "leef2",

@@ -20,10 +20,13 @@ use crate::syslog::{Syslog3164Formatter, Syslog5424Formatter, SyslogSettings};
 pub enum FormatKind {
     /// `cef`: CEF:0 line.
     Cef,
-    /// `leef`: LEEF 1.0 (TAB).
+    /// `leef`: LEEF 2.0 with `^`, what `format: leef` sends (the configuration's name and the
+    /// sample's name mean the same format).
     Leef,
-    /// `leef2`: LEEF 2.0 with `^`.
+    /// `leef2`: LEEF 2.0 with `^` (same as `leef`).
     Leef2,
+    /// `leef1`: LEEF 1.0 (TAB), what `format: leef1` sends.
+    Leef1,
     /// `json`: canonical JSON object.
     Json,
     /// `hec`: Splunk HEC event envelope.
@@ -42,10 +45,11 @@ pub enum FormatKind {
 
 impl FormatKind {
     /// Every kind, in the order of the CLI help.
-    pub const ALL: [FormatKind; 10] = [
+    pub const ALL: [FormatKind; 11] = [
         Self::Cef,
         Self::Leef,
         Self::Leef2,
+        Self::Leef1,
         Self::Json,
         Self::Hec,
         Self::Sentinel,
@@ -61,6 +65,7 @@ impl FormatKind {
             Self::Cef => "cef",
             Self::Leef => "leef",
             Self::Leef2 => "leef2",
+            Self::Leef1 => "leef1",
             Self::Json => "json",
             Self::Hec => "hec",
             Self::Sentinel => "sentinel",
@@ -76,8 +81,8 @@ impl FormatKind {
         let cef = || CefFormatter::new(CefSettings::default());
         Ok(match self {
             Self::Cef => Box::new(cef()?),
-            Self::Leef => Box::new(LeefFormatter::new(LeefSettings::v1())?),
-            Self::Leef2 => Box::new(LeefFormatter::new(LeefSettings::default())?),
+            Self::Leef | Self::Leef2 => Box::new(LeefFormatter::new(LeefSettings::default())?),
+            Self::Leef1 => Box::new(LeefFormatter::new(LeefSettings::v1())?),
             Self::Json => Box::new(JsonFormatter),
             Self::Hec => Box::new(HecFormatter::new(HecSettings::default())?),
             Self::Sentinel => Box::new(SentinelFormatter),

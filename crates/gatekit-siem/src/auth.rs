@@ -4,7 +4,9 @@
 //! reported as a `system_event` through the monitor's hook at most once per
 //! [`REPORT_PERIOD`] per transport (and at once after a success), so a misconfigured
 //! destination cannot flood the SIEM. Reasons never contain secrets: transports pass the
-//! status and the server's short text, never the credential.
+//! status and the server's short text, never the credential, and the reporter passes that
+//! text through [`crate::secret::log_safe`] before it reaches a log line or the hook (a server
+//! may echo the token, or put a line break in its text to forge a log line).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -83,6 +85,7 @@ impl AuthReporter {
 
     /// Counts a failure and reports it unless this transport reported one recently.
     pub fn failed(&self, reason: &str) {
+        let reason = crate::secret::log_safe(reason);
         self.monitor.failures.fetch_add(1, Ordering::Relaxed);
         // The next success is news again.
         self.last_success_report
@@ -136,6 +139,7 @@ impl AuthReporter {
         }
         *last = Some(Instant::now());
         drop(last);
+        tracing::info!(transport = %self.transport, "SIEM authentication succeeded.");
         hook(format!(
             "authentication succeeded on SIEM transport {}",
             self.transport
@@ -177,5 +181,34 @@ mod tests {
                 "authentication succeeded on SIEM transport hec:a:1",
             ]
         );
+    }
+
+    /// A server's text may echo the token or carry a line break that forges a log line: the
+    /// reason that reaches the hook (a `system_event`) is scrubbed, escaped and bounded.
+    #[test]
+    fn failure_reasons_are_scrubbed_and_escaped() {
+        let secret: crate::secret::Secret =
+            serde_json::from_value(serde_json::json!("hec-token-echoed-0123456789"))
+                .unwrap_or_else(|e| panic!("{e}"));
+        let reports = Arc::new(Mutex::new(Vec::new()));
+        let seen = Arc::clone(&reports);
+        let monitor = Arc::new(AuthMonitor::with_hook(Arc::new(move |m: String| {
+            seen.lock().unwrap_or_else(|e| e.into_inner()).push(m);
+        })));
+        let a = AuthReporter::new("hec:c:1", monitor);
+        a.failed(&format!(
+            "HTTP 403: bad token {}\nFAKE LINE level=INFO \u{1b}[2J{}",
+            secret.expose(),
+            "x".repeat(5000)
+        ));
+        let reports = reports.lock().unwrap_or_else(|e| e.into_inner());
+        let report = &reports[0];
+        assert!(!report.contains(secret.expose()), "{report}");
+        assert!(
+            !report.chars().any(char::is_control),
+            "a raw control character: {report:?}"
+        );
+        assert!(report.contains("\\nFAKE LINE"), "{report}");
+        assert!(report.len() < 1000, "bounded: {} bytes", report.len());
     }
 }

@@ -80,8 +80,27 @@ pub fn endpoint(
     warnings: &mut Warnings,
 ) -> Result<(Endpoint, TlsSettings), ConfigError> {
     let src = cfg.source.as_str();
-    let endpoint =
+    let mut endpoint =
         Endpoint::parse(url).map_err(|e| ConfigError::at(src, format!("{path}.{key}"), e))?;
+    if endpoint.tls {
+        let (proxy, no_proxy) = proxy_settings(cfg);
+        endpoint.proxy = crate::http::proxy::for_host(&endpoint.host, proxy.as_deref(), no_proxy)
+            .map_err(|e| {
+            ConfigError::at(
+                src,
+                if proxy.is_some() {
+                    "siem.https_proxy".to_string()
+                } else {
+                    format!("{path}.{key}")
+                },
+                if proxy.is_some() {
+                    e
+                } else {
+                    format!("HTTPS_PROXY: {e}")
+                },
+            )
+        })?;
+    }
     let tls = tls.cloned().unwrap_or_default();
     let settings = tls.settings(cfg);
     if endpoint.tls {
@@ -100,6 +119,27 @@ pub fn endpoint(
         )?;
     }
     Ok((endpoint, settings))
+}
+
+/// `siem.https_proxy` and `siem.no_proxy` as written (a list, or one comma-separated string);
+/// `None` where the key is absent, so the environment decides.
+fn proxy_settings(cfg: &Config) -> (Option<String>, Option<Vec<String>>) {
+    let siem = cfg.file.siem.as_ref();
+    let get = |key: &str| siem.and_then(|s| s.get(key));
+    let proxy = get("https_proxy").map(|v| v.as_str().unwrap_or_default().to_string());
+    let no_proxy = get("no_proxy").map(|v| match v.as_sequence() {
+        Some(list) => list
+            .iter()
+            .filter_map(|x| x.as_str().map(str::to_string))
+            .collect(),
+        None => v
+            .as_str()
+            .unwrap_or_default()
+            .split(',')
+            .map(str::to_string)
+            .collect(),
+    });
+    (proxy, no_proxy)
 }
 
 /// A duration from the configuration in seconds, `default` when absent: above 0 and at most

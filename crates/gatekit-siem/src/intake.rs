@@ -167,7 +167,7 @@ impl Intake {
             Some(_) => match serde_json::to_vec(event) {
                 Ok(p) => Some(p),
                 Err(e) => {
-                    warn!(error = %e, "Event could not be serialised for the spool; sent from memory only.");
+                    warn!(error = %crate::secret::log_safe(&e.to_string()), "Event could not be serialised for the spool; sent from memory only.");
                     None
                 }
             },
@@ -256,7 +256,7 @@ impl Render {
         };
         let mut body = Vec::with_capacity(1024);
         if let Err(e) = gatekit_format::JsonFormatter.format(&event, &mut body) {
-            warn!(error = %e, "Event could not be rendered for the hash chain; sent unlinked.");
+            warn!(error = %crate::secret::log_safe(&e.to_string()), "Event could not be rendered for the hash chain; sent unlinked.");
             return event;
         }
         let (prev_hash, hash) = chain.next(&body);
@@ -273,7 +273,7 @@ impl Render {
             let payload = match d.render(event) {
                 Ok(p) => p,
                 Err(e) => {
-                    warn!(platform = d.platform, error = %e, "Event could not be formatted; not sent.");
+                    warn!(platform = d.platform, error = %crate::secret::log_safe(&e.to_string()), "Event could not be formatted; not sent.");
                     continue;
                 }
             };
@@ -286,7 +286,7 @@ impl Render {
                     }
                 }
                 Err(e) => {
-                    warn!(platform = d.platform, error = %e, "Event not accepted by SIEM delivery; the spool keeps it for the next process.");
+                    warn!(platform = d.platform, error = %crate::secret::log_safe(&e.to_string()), "Event not accepted by SIEM delivery; the spool keeps it for the next process.");
                     NEVER
                 }
             };

@@ -23,6 +23,7 @@
 pub mod adopt;
 pub mod auth;
 pub mod azure;
+pub mod cert_info;
 pub mod checks;
 pub mod config;
 pub mod connector;
@@ -53,6 +54,8 @@ pub struct Checked {
     pub warnings: Vec<Warning>,
     /// `siem.hash_chain`.
     pub hash_chain: bool,
+    /// `siem.test_target`: every destination is a test target (`gatekit siem load`).
+    pub test_target: bool,
     /// `siem.spool`, resolved: committed mode when set.
     pub spool: Option<spool::SpoolSettings>,
 }
@@ -90,6 +93,7 @@ pub fn check(cfg: &Config) -> (Checked, Vec<gatekit_config::ConfigError>) {
             plans,
             warnings,
             hash_chain,
+            test_target: siem.test_target,
             spool,
         },
         errors,

@@ -65,6 +65,14 @@ pub fn scrub(text: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(out)
 }
 
+/// `text` from outside (a SIEM endpoint's answer, a TLS alert, a token endpoint's error) made
+/// fit for a log line, a `system_event` or a dead letter: configured secrets scrubbed
+/// ([`scrub`]), then control characters and line separators escaped and the length bounded
+/// ([`gatekit_core::LogSafe`]).
+pub fn log_safe(text: &str) -> String {
+    gatekit_core::LogSafe(scrub(text)).to_string()
+}
+
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Secret(***)")

@@ -3,7 +3,9 @@
 //!
 //! * rustls with the ring provider; TLS 1.2 and 1.3; server verification on unless
 //!   `verify_certs: false` (a warning at load, see `platform`).
-//! * Trust: `ca_file`, else the system bundle (`/etc/ssl/certs/ca-certificates.crt`).
+//! * Trust: `ca_file`, else the operating system's trust store as `rustls-native-certs` finds
+//!   it (the distribution's bundle wherever it lives, `SSL_CERT_FILE`/`SSL_CERT_DIR` when set,
+//!   the macOS keychain, the Windows store), read once per process.
 //! * Mutual TLS: `cert_file` + `key_file`. Optional pinning: the SHA-256 of the server's
 //!   end-entity certificate must be one of `pins` (checked in addition to verification).
 //! * [`ReloadingConfig`]: certificates and keys are re-read when their files change, before the
@@ -88,7 +90,45 @@ impl TlsConfig {
     }
 }
 
-const SYSTEM_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
+/// The operating system's trust anchors, read once: `Ok` with at least one certificate, or
+/// why there are none (no store found, or every certificate in it unusable).
+fn system_roots() -> Result<Arc<RootCertStore>, String> {
+    static ROOTS: std::sync::OnceLock<Result<Arc<RootCertStore>, String>> =
+        std::sync::OnceLock::new();
+    ROOTS
+        .get_or_init(|| {
+            let found = rustls_native_certs::load_native_certs();
+            let mut roots = RootCertStore::empty();
+            let (_, unusable) = roots.add_parsable_certificates(found.certs);
+            if roots.is_empty() {
+                let why: Vec<String> = found.errors.iter().map(|e| e.to_string()).collect();
+                return Err(format!(
+                    "no usable CA certificates in the system trust store{}{}; set `ca_file`, or SSL_CERT_FILE",
+                    if unusable > 0 { format!(" ({unusable} unusable)") } else { String::new() },
+                    if why.is_empty() { String::new() } else { format!(": {}", why.join("; ")) }
+                ));
+            }
+            Ok(Arc::new(roots))
+        })
+        .clone()
+}
+
+/// The trust anchors in the PEM file `ca`.
+fn file_roots(ca: &std::path::Path) -> Result<Arc<RootCertStore>, String> {
+    let mut roots = RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(ca)
+        .map_err(|e| format!("cannot read CA file {}: {e}", ca.display()))?
+    {
+        let cert = cert.map_err(|e| format!("bad certificate in {}: {e}", ca.display()))?;
+        roots
+            .add(cert)
+            .map_err(|e| format!("unusable CA certificate in {}: {e}", ca.display()))?;
+    }
+    if roots.is_empty() {
+        return Err(format!("no CA certificates in {}", ca.display()));
+    }
+    Ok(Arc::new(roots))
+}
 
 /// TLS settings, checked at load.
 #[derive(Debug, Clone)]
@@ -159,26 +199,13 @@ pub fn client_config(s: &TlsSettings) -> Result<ClientConfig, String> {
     let builder = ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(|e| e.to_string())?;
-    let ca = s
-        .ca_file
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(SYSTEM_BUNDLE));
-    let mut roots = RootCertStore::empty();
-    for cert in CertificateDer::pem_file_iter(&ca)
-        .map_err(|e| format!("cannot read CA file {}: {e}", ca.display()))?
-    {
-        let cert = cert.map_err(|e| format!("bad certificate in {}: {e}", ca.display()))?;
-        roots
-            .add(cert)
-            .map_err(|e| format!("unusable CA certificate in {}: {e}", ca.display()))?;
-    }
-    if roots.is_empty() {
-        return Err(format!("no CA certificates in {}", ca.display()));
-    }
-    let webpki =
-        rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider())
-            .build()
-            .map_err(|e| e.to_string())?;
+    let roots = match &s.ca_file {
+        Some(ca) => file_roots(ca)?,
+        None => system_roots()?,
+    };
+    let webpki = rustls::client::WebPkiServerVerifier::builder_with_provider(roots, provider())
+        .build()
+        .map_err(|e| e.to_string())?;
     let verifier = Arc::new(Verifier {
         inner: webpki,
         verify: s.verify,
@@ -193,11 +220,33 @@ pub fn client_config(s: &TlsSettings) -> Result<ClientConfig, String> {
                 .map_err(|e| format!("cannot read client certificate {}: {e}", cert.display()))?
                 .collect::<Result<_, _>>()
                 .map_err(|e| format!("bad client certificate {}: {e}", cert.display()))?;
-            let key = PrivateKeyDer::from_pem_file(key)
+            let key_der = PrivateKeyDer::from_pem_file(key)
                 .map_err(|e| format!("cannot read client key {}: {e}", key.display()))?;
+            let first = chain
+                .first()
+                .ok_or_else(|| format!("no certificate in {}", cert.display()))?;
+            // A v1 or expired certificate is named as such, not blamed on the key.
+            if let Some(problem) =
+                crate::cert_info::client_certificate_problem(first, &cert.display().to_string())
+            {
+                return Err(problem);
+            }
             builder
-                .with_client_auth_cert(chain, key)
-                .map_err(|e| format!("client certificate and key do not match: {e}"))?
+                .with_client_auth_cert(chain, key_der)
+                .map_err(|e| match e {
+                    rustls::Error::InconsistentKeys(rustls::InconsistentKeys::KeyMismatch) => {
+                        format!(
+                            "client certificate {} and key {} do not match: {e}",
+                            cert.display(),
+                            key.display()
+                        )
+                    }
+                    other => format!(
+                        "client certificate {} or key {} unusable: {other}",
+                        cert.display(),
+                        key.display()
+                    ),
+                })?
         }
         (None, None) => builder.with_no_client_auth(),
         _ => return Err("mutual TLS needs both cert_file and key_file".into()),

@@ -51,6 +51,20 @@ fn transport(port: u16, ack: Option<AckSettings>, gzip: bool) -> (HecTransport, 
     )
 }
 
+/// A transport with our token and acknowledgement on, reporting to `monitor`.
+fn hec_with_monitor(port: u16, monitor: Arc<AuthMonitor>) -> HecTransport {
+    let endpoint = Endpoint::parse(&format!("http://127.0.0.1:{port}")).unwrap();
+    let client =
+        HttpClient::new(endpoint, &TlsSettings::default(), Duration::from_secs(2)).unwrap();
+    let settings = HecSettings {
+        token: gatekit_config::yaml::from_str(&format!("\"{TOKEN}\"")).unwrap(),
+        channel: new_channel(),
+        ack: ack(1_000),
+        gzip: false,
+    };
+    HecTransport::with_settings(client, settings, monitor)
+}
+
 fn record(i: usize) -> Record {
     let envelope =
         json!({"time": 1_763_371_800.5, "event": {"n": i}, "sourcetype": "gatekit:audit"});
@@ -154,6 +168,37 @@ async fn the_health_endpoint_is_read() {
     assert!(
         unhealthy.contains("503") && unhealthy.contains("code 18"),
         "{unhealthy}"
+    );
+}
+
+/// The health check sends the token, so it is an authentication attempt: audited like a
+/// batch's (a failure counted and reported, a success with `?ack=true` reported), through the
+/// monitor's hook, and the server's text comes back escaped.
+#[tokio::test]
+async fn the_health_check_audits_its_authentication() {
+    let reports = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let seen = Arc::clone(&reports);
+    let monitor = Arc::new(AuthMonitor::with_hook(Arc::new(move |m: String| {
+        seen.lock().unwrap().push(m);
+    })));
+    let rx = with_ack("99999999-2222-3333-4444-555555555555");
+    let wrong = hec_with_monitor(rx.port(), Arc::clone(&monitor));
+    let refused = wrong.health().await.unwrap_err();
+    assert!(refused.contains("HTTP 400 code 21"), "{refused}");
+    assert_eq!(monitor.failures(), 1);
+    let good_rx = with_ack(TOKEN);
+    let good = hec_with_monitor(good_rx.port(), Arc::clone(&monitor));
+    assert!(good.health().await.is_ok());
+    let reports = reports.lock().unwrap();
+    assert_eq!(reports.len(), 2, "{reports:?}");
+    assert!(
+        reports[0].starts_with("authentication failure on SIEM transport hec:127.0.0.1:")
+            && reports[0].contains("health check: HTTP 400 code 21"),
+        "{reports:?}"
+    );
+    assert!(
+        reports[1].starts_with("authentication succeeded on SIEM transport hec:127.0.0.1:"),
+        "{reports:?}"
     );
 }
 

@@ -16,7 +16,10 @@
 //!   success answers carry an `ackId` that starts at 0 and grows per channel; ack polls
 //!   `{"acks":[..]}` answer `{"acks":{"id":bool}}`; with acknowledgement off an ack poll is 400
 //!   code 14;
-//! * health (§1): 200 code 17, or 503 code 18 when set unhealthy.
+//! * health (§1): 200 code 17, or 503 code 18 when set unhealthy; with `?ack=true` the token
+//!   is checked too (the acknowledgement service needs it) and a missing or wrong one is 400
+//!   code 21, the newer releases' health-endpoint token error (Vector reads any 400 there as
+//!   an invalid token).
 //!
 //! Faults for tests are scripted per data request: a fixed reply (503 code 9, 429 with
 //! `Retry-After`, ...), a code 6 at a given index, a slow answer, a dropped connection (before
@@ -217,6 +220,9 @@ fn handle(options: &HecOptions, state: &Mutex<State>, req: Request) -> Reply {
         "/services/collector/health" | "/services/collector/health/1.0" => {
             if req.method != "GET" {
                 return code(405, 405, "Method not allowed");
+            }
+            if req.query_param("ack") == Some("true") && authorize(options, &req).is_err() {
+                return code(400, 21, "Invalid token");
             }
             if lock(state).unhealthy {
                 return code(503, 18, "HEC is unhealthy, queues are full");

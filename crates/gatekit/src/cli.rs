@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 use crate::start;
 
@@ -58,6 +58,27 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Print shell completions or the man page, generated from this command line's definition.
+    Generate {
+        #[command(subcommand)]
+        what: GenerateCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum GenerateCommand {
+    /// Shell completions on stdout (bash, zsh, fish, elvish or powershell).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// The man page gatekit(1) in roff on stdout; with --dir, gatekit.1 and one page per
+    /// subcommand (gatekit-run.1, gatekit-siem-test.1, ...) written into DIR.
+    Man {
+        /// Write every page into this directory instead.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -77,18 +98,34 @@ enum SiemCommand {
     /// Print sample events (one of each event type, plus a hostile one) in a SIEM format, so
     /// parsers can be built and tested before any traffic flows.
     Sample {
-        /// cef, leef, leef2, json, hec, sentinel, syslog5424, syslog3164, syslog (key=value) or syslog3164kv.
+        /// cef, leef (LEEF 2.0, as `format: leef` sends), leef2, leef1, json, hec, sentinel,
+        /// syslog5424, syslog3164, syslog (key=value) or syslog3164kv.
+        #[arg(
+            short,
+            long,
+            required_unless_present = "config",
+            conflicts_with = "config"
+        )]
+        format: Option<String>,
+        /// Render exactly as each destination of this configuration would send (headers on
+        /// stderr, the bytes on stdout).
         #[arg(short, long)]
-        format: String,
+        config: Option<PathBuf>,
+        /// With --config: only this platform (splunk, qradar or azure_sentinel).
+        #[arg(long, requires = "config")]
+        platform: Option<String>,
     },
-    /// Send one test event to every enabled SIEM platform and report the result of each.
+    /// Send one test event to every enabled SIEM platform; report the result of each and what
+    /// it can and cannot confirm for that transport.
     Test {
         /// Configuration file (YAML).
         #[arg(short, long)]
         config: PathBuf,
     },
     /// Push synthetic events through the configured SIEM pipelines and report throughput,
-    /// delivery latency, CPU and memory.
+    /// delivery latency, CPU and memory. Only to local destinations or a configuration marked
+    /// `siem.test_target: true`, unless --yes; fails when any event is dropped or
+    /// dead-lettered.
     Load {
         /// Configuration file (YAML).
         #[arg(short, long)]
@@ -99,6 +136,10 @@ enum SiemCommand {
         /// Offered events per second (0: as fast as the pipeline takes them).
         #[arg(long, default_value_t = 0)]
         rate: u64,
+        /// Send even to destinations that are not on this machine and not marked
+        /// `siem.test_target: true`.
+        #[arg(long)]
+        yes: bool,
     },
     /// Send again what a dead-letter file, a disk buffer or spool directory, or a JSONL audit
     /// trail (audit_jsonl lines or canonical events) holds, to the configured SIEM
@@ -147,14 +188,27 @@ pub fn main() -> ExitCode {
         Command::Audit {
             command: AuditCommand::Verify { files },
         } => crate::audit_cmd::verify(&files),
+        Command::Generate { what } => generate(what),
         Command::Siem { command } => match command {
-            SiemCommand::Sample { format } => siem_sample(&format),
+            SiemCommand::Sample {
+                format,
+                config,
+                platform,
+            } => match (format, config) {
+                (_, Some(config)) => crate::siem_cmd::sample_config(&config, platform.as_deref()),
+                (Some(format), None) => crate::siem_cmd::sample_format(&format),
+                (None, None) => {
+                    eprintln!("error: give --format NAME or --config FILE");
+                    ExitCode::FAILURE
+                }
+            },
             SiemCommand::Test { config } => crate::siem_cmd::test(&config),
             SiemCommand::Load {
                 config,
                 events,
                 rate,
-            } => crate::siem_cmd::load(&config, events, rate),
+                yes,
+            } => crate::siem_cmd::load(&config, events, rate, yes),
             SiemCommand::Replay {
                 config,
                 destination,
@@ -203,19 +257,22 @@ pub fn main_python_compat() -> ExitCode {
     }
 }
 
-fn siem_sample(format: &str) -> ExitCode {
+/// `gatekit generate ...`: written from the same clap definition that parses the arguments, so
+/// completions and the man page cannot drift from the binary.
+fn generate(what: GenerateCommand) -> ExitCode {
     use std::io::Write;
-    let rendered = format
-        .parse::<gatekit_format::FormatKind>()
-        .and_then(gatekit_format::render_samples);
-    match rendered {
-        Ok(bytes) => {
-            let mut out = std::io::stdout().lock();
-            if out.write_all(&bytes).and_then(|()| out.flush()).is_err() {
-                return ExitCode::FAILURE;
-            }
-            ExitCode::SUCCESS
+    let mut cmd = Cli::command();
+    let mut out = std::io::stdout().lock();
+    let written = match what {
+        GenerateCommand::Completions { shell } => {
+            clap_complete::generate(shell, &mut cmd, "gatekit", &mut out);
+            Ok(())
         }
+        GenerateCommand::Man { dir: None } => clap_mangen::Man::new(cmd).render(&mut out),
+        GenerateCommand::Man { dir: Some(dir) } => clap_mangen::generate_to(cmd, dir),
+    };
+    match written.and_then(|()| out.flush()) {
+        Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::FAILURE

@@ -2,12 +2,13 @@
 //!
 //! Stdout belongs to the MCP protocol, so logs go to stderr or to `logging.file_path`. The
 //! `GATEKIT_LOG` environment variable (tracing filter syntax, e.g. `gatekit_mcp=debug`)
-//! overrides the configured level.
+//! overrides the configured level. The log file rotates by size (`logging.max_file_size_mb`,
+//! `logging.backup_count`; [`crate::log_file`]).
 
-use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use crate::log_file::RotatingFile;
 use gatekit_config::model::{LogHandler, LogLevel, LoggingConfig};
 use tracing_subscriber::EnvFilter;
 
@@ -27,20 +28,28 @@ pub fn init(config: Option<&LoggingConfig>, file: Option<PathBuf>, verbose: bool
         .with_target(false)
         .with_ansi(false);
     let wants_file = config.is_some_and(|c| c.handlers.contains(&LogHandler::File));
+    let rotation = config.map_or((0, 0), |c| {
+        (
+            c.max_file_size_mb.saturating_mul(1024 * 1024),
+            c.backup_count,
+        )
+    });
     let file = file
         .filter(|_| wants_file)
-        .and_then(|path| open_log_file(&path));
+        .and_then(|path| open_log_file(&path, rotation));
     let _ = match file {
         Some(file) => builder.with_writer(Mutex::new(file)).try_init(),
         None => builder.with_writer(std::io::stderr).try_init(),
     };
 }
 
-fn open_log_file(path: &Path) -> Option<std::fs::File> {
+/// The log file, rotating at `max_bytes` with `backups` old files (`logging.max_file_size_mb`,
+/// `logging.backup_count`).
+fn open_log_file(path: &Path, (max_bytes, backups): (u64, u32)) -> Option<RotatingFile> {
     if let Some(dir) = path.parent() {
         let _ = std::fs::create_dir_all(dir);
     }
-    match OpenOptions::new().create(true).append(true).open(path) {
+    match RotatingFile::open(path, max_bytes, backups) {
         Ok(f) => Some(f),
         Err(e) => {
             eprintln!(

@@ -175,7 +175,7 @@ impl TokenSource {
             }
             Err(e) => match cache.as_ref().filter(|c| Instant::now() < c.expires_at) {
                 Some(c) => {
-                    tracing::warn!(error = %e, "Entra token refresh failed; using the cached token until it expires.");
+                    tracing::warn!(error = %crate::secret::log_safe(&e.to_string()), "Entra token refresh failed; using the cached token until it expires.");
                     Ok(c.token.clone())
                 }
                 None => Err(e),

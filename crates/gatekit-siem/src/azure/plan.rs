@@ -124,7 +124,7 @@ pub(crate) fn entra_settings(
     let (endpoint, tls) = endpoint(
         cfg,
         default_endpoint.trim_end_matches('/'),
-        None,
+        auth.tls.as_ref(),
         metadata,
         &block,
         key,

@@ -222,6 +222,16 @@ names!(
     }
 );
 
+/// `siem.no_proxy`: a list of hosts, or one comma-separated string as `NO_PROXY` is written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum NoProxy {
+    /// `[a.example.com, 10.0.0.1]`.
+    List(Vec<String>),
+    /// `"a.example.com,10.0.0.1"`.
+    Text(String),
+}
+
 /// The whole `siem` section.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -250,6 +260,19 @@ pub struct SiemConfig {
     /// (Gatekit addition; default off).
     #[serde(default)]
     pub hash_chain: bool,
+    /// Every destination of this file is a test target (Gatekit addition; default off):
+    /// `gatekit siem load` may flood it with synthetic events without `--yes`. Without it,
+    /// `siem load` refuses destinations that are not on this machine (a file, a loopback
+    /// address), so a production SIEM is never load-tested by accident.
+    #[serde(default)]
+    pub test_target: bool,
+    /// Forward proxy for every `https://` SIEM endpoint, `http://host:port` (Gatekit addition;
+    /// default: `HTTPS_PROXY` from the environment; `""`: no proxy). See `http/proxy.rs`.
+    #[serde(default)]
+    pub https_proxy: Option<String>,
+    /// Hosts reached without the proxy (Gatekit addition; default: `NO_PROXY`).
+    #[serde(default)]
+    pub no_proxy: Option<NoProxy>,
     /// Default data minimisation for every platform without its own block (Gatekit
     /// addition; default: parameter names only, detectors on).
     #[serde(default)]

@@ -50,6 +50,10 @@ pub struct SentinelAuthConfig {
     /// 30): a refused credential or a missing role does not heal in a second.
     #[serde(default)]
     pub failure_retry_delay: Option<f64>,
+    /// TLS options for the token endpoint (Gatekit addition): `ca_file` for an authority
+    /// behind a TLS-inspecting proxy or a private cloud; default: the system trust store.
+    #[serde(default)]
+    pub tls: Option<crate::tls::TlsConfig>,
 }
 
 /// `siem.azure_sentinel.schema`.

@@ -82,10 +82,13 @@ impl ConnectorPlan {
     }
 
     /// The platform's own health check, where the connector has one (Splunk HEC's health
-    /// endpoint): `Some(Ok(text))` healthy, `Some(Err(text))` not, `None` no such check.
-    pub async fn health_check(&self) -> Option<Result<String, String>> {
+    /// endpoint): `Some(Ok(text))` healthy, `Some(Err(text))` not, `None` no such check. The
+    /// check authenticates like the transport does and reports the attempt to `auth`.
+    /// QRadar's HTTP Receiver has no health endpoint: its check is the test event itself,
+    /// sent through a transport built with the same monitor.
+    pub async fn health_check(&self, auth: Arc<AuthMonitor>) -> Option<Result<String, String>> {
         match self {
-            ConnectorPlan::Hec(p) => Some(p.health().await),
+            ConnectorPlan::Hec(p) => Some(p.health(auth).await),
             ConnectorPlan::File(_)
             | ConnectorPlan::SyslogTcp(_)
             | ConnectorPlan::SyslogUdp(_)

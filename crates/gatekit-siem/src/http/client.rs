@@ -31,6 +31,9 @@ pub struct Endpoint {
     pub port: u16,
     /// Path prefix without a trailing `/` (may be empty).
     pub prefix: String,
+    /// The forward proxy to tunnel through (`https://` only; set at load by
+    /// [`crate::checks::endpoint`] from `siem.https_proxy` or `HTTPS_PROXY`).
+    pub proxy: Option<crate::http::proxy::Proxy>,
 }
 
 impl Endpoint {
@@ -64,6 +67,7 @@ impl Endpoint {
             host: host.to_string(),
             port,
             prefix: prefix.trim_end_matches('/').to_string(),
+            proxy: None,
         })
     }
 
@@ -189,12 +193,19 @@ impl HttpClient {
 
     async fn connect(&self) -> Result<Connection, SiemError> {
         let addr = format!("{}:{}", self.endpoint.host, self.endpoint.port);
-        let tcp = TcpStream::connect(&addr)
-            .await
-            .map_err(|e| SiemError::Connect {
-                addr: addr.clone(),
-                reason: e.to_string(),
-            })?;
+        let tcp = match &self.endpoint.proxy {
+            Some(proxy) => {
+                proxy
+                    .connect(&self.endpoint.host, self.endpoint.port)
+                    .await?
+            }
+            None => TcpStream::connect(&addr)
+                .await
+                .map_err(|e| SiemError::Connect {
+                    addr: addr.clone(),
+                    reason: e.to_string(),
+                })?,
+        };
         let _ = tcp.set_nodelay(true);
         let watch = |addr: String| {
             move |result: Result<(), hyper::Error>| result.err().map(|e| classify(&addr, &e))

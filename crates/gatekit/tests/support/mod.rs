@@ -15,9 +15,13 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-/// The `gatekit` binary under test.
+/// The `gatekit` binary under test: the one Cargo built for this test, or `GATEKIT_TEST_BIN`
+/// when set (to run the same tests against another build, such as the static musl binary:
+/// docs/operations.md, "Install").
 pub(crate) fn gatekit() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_gatekit"))
+    std::env::var_os("GATEKIT_TEST_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_gatekit")))
 }
 
 /// The workspace root.

@@ -95,10 +95,11 @@ impl HecPlan {
         ))
     }
 
-    /// Splunk's health endpoint (docs/reference/splunk-hec.md): `Ok(text)` healthy.
-    pub async fn health(&self) -> Result<String, String> {
+    /// Splunk's health endpoint (docs/reference/splunk-hec.md): `Ok(text)` healthy; the
+    /// authentication attempt is reported to `auth` like a batch's.
+    pub async fn health(&self, auth: Arc<AuthMonitor>) -> Result<String, String> {
         let transport = self
-            .build_with_timeout(Duration::from_secs(10), Arc::default())
+            .build_with_timeout(Duration::from_secs(10), auth)
             .map_err(|e| e.to_string())?;
         transport.health().await
     }

@@ -141,17 +141,25 @@ impl HecTransport {
     /// Asks the health endpoint (with `?ack=true` when acknowledgement is on): `Ok` with
     /// Splunk's text for 200, `Err` with the status and text otherwise (splunk-hec.md §1: 200
     /// code 17 healthy, 503 codes 18-20 unhealthy, 400 an invalid token).
+    ///
+    /// The request carries the token, so it is an authentication attempt and is audited like
+    /// a batch ([`crate::auth`]): 400, 401 and 403 (and a refused TLS identity) are failures;
+    /// a 200 with `?ack=true` is a success (Splunk checks the token for the acknowledgement
+    /// service). A 200 without it proves nothing about the token and is not reported. The
+    /// server's text is scrubbed of configured secrets and escaped before it is returned.
     pub async fn health(&self) -> Result<String, String> {
         let path = if self.settings.ack.is_some() {
             format!("{HEALTH_PATH}?ack=true")
         } else {
             HEALTH_PATH.to_string()
         };
-        let response = self
-            .client
-            .get(&path, &self.headers(false))
-            .await
-            .map_err(|e| e.to_string())?;
+        let response = match self.client.get(&path, &self.headers(false)).await {
+            Ok(r) => r,
+            Err(error) => {
+                let _ = self.auth.connection_failed(&error);
+                return Err(crate::secret::log_safe(&error.to_string()));
+            }
+        };
         let a = answer(response.status, None, &response.body);
         let text = format!(
             "HTTP {}{}{}",
@@ -160,13 +168,21 @@ impl HecTransport {
             if a.text.is_empty() {
                 String::new()
             } else {
-                format!(": {}", a.text)
+                format!(": {}", crate::secret::log_safe(&a.text))
             }
         );
-        if a.status == 200 {
-            Ok(text)
-        } else {
-            Err(text)
+        match a.status {
+            200 => {
+                if self.settings.ack.is_some() {
+                    self.auth.succeeded();
+                }
+                Ok(text)
+            }
+            400 | 401 | 403 => {
+                self.auth.failed(&format!("health check: {text}"));
+                Err(text)
+            }
+            _ => Err(text),
         }
     }
 
@@ -240,9 +256,19 @@ impl HecTransport {
                         self.auth
                             .failed(&format!("ack poll: HTTP {}: {}", a.status, a.text));
                     }
-                    last_problem = format!("ack poll answered HTTP {}: {}", a.status, a.text);
+                    // Server text: scrubbed and escaped before it can reach a log or a dead letter.
+                    last_problem = format!(
+                        "ack poll answered HTTP {}: {}",
+                        a.status,
+                        crate::secret::log_safe(&a.text)
+                    );
                 }
-                Err(e) => last_problem = format!("ack poll failed: {e}"),
+                Err(e) => {
+                    last_problem = format!(
+                        "ack poll failed: {}",
+                        crate::secret::log_safe(&e.to_string())
+                    )
+                }
             }
             let elapsed = started.elapsed();
             if elapsed >= ack.timeout {

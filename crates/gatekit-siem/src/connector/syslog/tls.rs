@@ -138,7 +138,7 @@ impl Transport for TlsTransport {
                         conn.insert(stream)
                     }
                     Err(error) => {
-                        tracing::warn!(transport = %self.name, %error, "TLS connection failed.");
+                        tracing::warn!(transport = %self.name, error = %crate::secret::log_safe(&error.to_string()), "TLS connection failed.");
                         // Certificate, pin and client-certificate trouble (not plain network
                         // errors) are authentication failures worth a system_event.
                         return self.auth.connection_failed(&error);

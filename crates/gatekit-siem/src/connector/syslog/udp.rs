@@ -29,6 +29,17 @@ impl UdpTransport {
     }
 }
 
+impl UdpTransport {
+    /// The error the kernel recorded on the socket since the last send, if any (`SO_ERROR`).
+    /// The socket is connected, so an ICMP port-unreachable answer to an earlier datagram
+    /// shows here as `ConnectionRefused` (Linux `udp_err`: a hard error on a connected socket
+    /// is stored on it). This is the only failure UDP can ever reveal; its absence proves
+    /// nothing (ICMP may be filtered, the host may be down, the datagram may be dropped).
+    pub fn pending_error(&self) -> Option<std::io::Error> {
+        self.socket.get()?.take_error().ok().flatten()
+    }
+}
+
 impl Transport for UdpTransport {
     fn name(&self) -> &str {
         &self.name

@@ -1,0 +1,203 @@
+//! `gatekit siem load --config FILE`: synthetic events through the configured pipelines
+//! (formatter, framing, delivery manager, transport); reports throughput, delivery latency
+//! percentiles, CPU time and peak memory of the process.
+//!
+//! Invariants (an operator must not be misled, nor flood a production SIEM by accident):
+//! - it refuses, before anything is sent, a destination that is not on this machine unless
+//!   the file says `siem.test_target: true` or the operator passed `--yes` ([`super::target`]);
+//! - progress goes to stderr about once a second, so a long run is never silent;
+//! - it exits non-zero when any event was dropped or dead-lettered, or delivery stalled, and
+//!   says how many.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use gatekit_core::{AuditEvent, EventFactory, EventType, McpData, Severity, UpstreamServer};
+use gatekit_siem::SiemSink;
+use serde_json::json;
+
+/// Time between two progress lines.
+const PROGRESS_EVERY: Duration = Duration::from_secs(1);
+/// Delivery that makes no progress for this long is reported as stalled.
+const STALL_AFTER: Duration = Duration::from_secs(30);
+
+/// Delivered, dropped and dead-lettered records over every destination.
+fn settled(sink: &SiemSink) -> (u64, u64, u64) {
+    sink.snapshots()
+        .iter()
+        .fold((0, 0, 0), |(d, x, l), (_, s)| {
+            (d + s.delivered, x + s.dropped_total, l + s.dead_lettered)
+        })
+}
+
+/// Prints a progress line on stderr when the last one is older than [`PROGRESS_EVERY`].
+fn progress(sink: &SiemSink, submitted: u64, events: u64, records: u64, last: &mut Instant) {
+    if last.elapsed() < PROGRESS_EVERY {
+        return;
+    }
+    *last = Instant::now();
+    let (delivered, dropped, dead) = settled(sink);
+    eprintln!(
+        "siem load: submitted {submitted}/{events} events; records delivered {delivered}/{records}, dropped {dropped}, dead-lettered {dead}"
+    );
+}
+
+fn synthetic(factory: &EventFactory, i: u64) -> AuditEvent {
+    let params = json!({"path": format!("/srv/data/report-{i}.csv"), "operation": "read", "note": "load test event from gatekit siem load"});
+    factory
+        .event(EventType::McpRequest, Severity::Info)
+        .with_session_id("load-test-session")
+        .with_correlation_id(i.to_string())
+        .with_mcp(McpData {
+            method: "tools/call".into(),
+            tool_name: Some("read_file".into()),
+            namespaced_tool_name: Some("filesystem__read_file".into()),
+            parameters: params.as_object().cloned(),
+        })
+        .with_upstream(UpstreamServer {
+            name: "filesystem".into(),
+            command: None,
+        })
+}
+
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    // Positional: parsing before indexing would drop the state letter (field 3) and shift
+    // every index by one (it used to report stime + cutime).
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let field = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // utime and stime are fields 14 and 15 of stat(5); after the command name they are 11 and 12.
+    (field(11) + field(12)) / 100.0
+}
+
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(0.0)
+}
+
+/// `gatekit siem load --config FILE --events N --rate R [--yes]`.
+pub fn load(config: &Path, events: u64, rate: u64, yes: bool) -> ExitCode {
+    let result = (|| -> Result<(), String> {
+        let checked = super::checked(config)?;
+        if !checked.test_target && !yes {
+            let remote: Vec<String> = checked
+                .plans
+                .iter()
+                .filter_map(|p| {
+                    super::target::remote_host(&p.connector)
+                        .map(|h| format!("{} ({h})", p.platform))
+                })
+                .collect();
+            if !remote.is_empty() {
+                return Err(format!(
+                    "refusing to send {events} synthetic events to destinations that are not on this machine: {}. A load test floods a SIEM: mark a test configuration with `siem: {{test_target: true}}`, or pass --yes if this really is a test system",
+                    remote.join(", ")
+                ));
+            }
+        }
+        let plans = checked.plans;
+        let destinations = plans.len() as u64;
+        let records = events * destinations;
+        let rt = super::runtime()?;
+        let sink = SiemSink::start(plans, rt.handle(), crate::start::host_name())?;
+        let cpu0 = cpu_seconds();
+        let started = Instant::now();
+        let mut last_progress = Instant::now();
+        rt.block_on(async {
+            let mut interval = tokio::time::interval(Duration::from_millis(1));
+            interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+            let per_tick = rate as f64 / 1000.0;
+            let mut budget = 0.0;
+            let mut i = 0;
+            while i < events {
+                if rate > 0 {
+                    interval.tick().await;
+                    budget += per_tick;
+                }
+                while i < events && (rate == 0 || budget >= 1.0) {
+                    sink.submit_waiting(&synthetic(sink.factory(), i)).await;
+                    i += 1;
+                    budget -= 1.0;
+                    if i % 256 == 0 {
+                        progress(&sink, i, events, records, &mut last_progress);
+                    }
+                }
+            }
+        });
+        let submitted_in = started.elapsed();
+        // Wait until everything was delivered, dropped or dead-lettered, or progress stops.
+        let mut last = (0, Instant::now());
+        loop {
+            let (delivered, dropped, dead) = settled(&sink);
+            let done = delivered + dropped + dead;
+            if done >= records {
+                break;
+            }
+            progress(&sink, events, events, records, &mut last_progress);
+            if done != last.0 {
+                last = (done, Instant::now());
+            } else if last.1.elapsed() > STALL_AFTER {
+                return Err(format!(
+                    "delivery stalled: {done} of {records} records settled ({delivered} delivered, {dropped} dropped, {dead} dead-lettered), none in the last {} s",
+                    STALL_AFTER.as_secs()
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let elapsed = started.elapsed();
+        let cpu = cpu_seconds() - cpu0;
+        println!(
+            "events: {events} x {destinations} destination(s), offered rate: {}",
+            if rate == 0 {
+                "unlimited".to_string()
+            } else {
+                format!("{rate}/s")
+            }
+        );
+        println!(
+            "submitted in {:.2} s; settled in {:.2} s: {:.0} events/s per destination",
+            submitted_in.as_secs_f64(),
+            elapsed.as_secs_f64(),
+            events as f64 / elapsed.as_secs_f64()
+        );
+        for (platform, s) in sink.snapshots() {
+            let p = |q: f64| {
+                s.latency_percentile(q)
+                    .map(|d| format!("{:.1} ms", d.as_secs_f64() * 1000.0))
+                    .unwrap_or_else(|| "-".into())
+            };
+            println!("{platform:<15} delivered {} dropped {} dead-lettered {} retried {}; delivery latency p50 {} p99 {}", s.delivered, s.dropped_total, s.dead_lettered, s.retried, p(0.5), p(0.99));
+        }
+        if sink.auth_failures() > 0 {
+            println!("authentication failures: {}", sink.auth_failures());
+        }
+        println!(
+            "CPU: {cpu:.2} s ({:.2} CPU-seconds per million events); peak RSS {:.1} MiB",
+            cpu / records as f64 * 1e6,
+            peak_rss_mib()
+        );
+        let (delivered, dropped, dead) = settled(&sink);
+        rt.block_on(sink.shutdown());
+        if dropped > 0 || dead > 0 {
+            return Err(format!(
+                "not every event was delivered: {dropped} dropped, {dead} dead-lettered ({delivered} records delivered over {destinations} destination(s), Gatekit's own system events included)"
+            ));
+        }
+        Ok(())
+    })();
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
