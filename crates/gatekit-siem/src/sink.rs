@@ -396,6 +396,13 @@ impl SiemSink {
         }
     }
 
+    /// Hands an event over exactly as the gateway does for an audit record (spooled first in
+    /// committed mode, waits only when the render thread is far behind); an error when a
+    /// `fail_closed` destination refuses records now. `gatekit siem load` measures this path.
+    pub fn commit_event(&self, event: &gatekit_core::AuditEvent) -> Result<(), String> {
+        self.commit(event)
+    }
+
     /// Like [`SiemSink::submit`], but waits for room under the `block` policy (load tests).
     pub async fn submit_waiting(&self, event: &gatekit_core::AuditEvent) {
         let id = RecordId(event.event_id.as_uuid().as_u128());

@@ -103,35 +103,50 @@ pub fn load(config: &Path, events: u64, rate: u64, yes: bool) -> ExitCode {
                 ));
             }
         }
+        let options = gatekit_siem::sink::SinkOptions {
+            hash_chain: checked.hash_chain,
+            spool: checked.spool.clone(),
+            ..Default::default()
+        };
+        let committed = options.spool.is_some();
         let plans = checked.plans;
         let destinations = plans.len() as u64;
         let records = events * destinations;
         let rt = super::runtime()?;
-        let sink = SiemSink::start(plans, rt.handle(), crate::start::host_name())?;
+        let sink =
+            SiemSink::start_with_options(plans, rt.handle(), crate::start::host_name(), options)?;
+        eprintln!(
+            "siem load: events enter as a gateway's do{}",
+            if committed {
+                ", written to the spool first (committed mode)"
+            } else {
+                " (no spool: memory only)"
+            }
+        );
         let cpu0 = cpu_seconds();
         let started = Instant::now();
         let mut last_progress = Instant::now();
-        rt.block_on(async {
-            let mut interval = tokio::time::interval(Duration::from_millis(1));
-            interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-            let per_tick = rate as f64 / 1000.0;
-            let mut budget = 0.0;
-            let mut i = 0;
-            while i < events {
-                if rate > 0 {
-                    interval.tick().await;
-                    budget += per_tick;
-                }
-                while i < events && (rate == 0 || budget >= 1.0) {
-                    sink.submit_waiting(&synthetic(sink.factory(), i)).await;
-                    i += 1;
-                    budget -= 1.0;
-                    if i % 256 == 0 {
-                        progress(&sink, i, events, records, &mut last_progress);
-                    }
+        // On this thread, as on the gateway's request thread: the intake, the render thread
+        // and the delivery runtime do the rest.
+        let mut refused = 0u64;
+        for i in 0..events {
+            if rate > 0 {
+                let due = started + Duration::from_secs_f64(i as f64 / rate as f64);
+                if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                    std::thread::sleep(wait);
                 }
             }
-        });
+            if sink.commit_event(&synthetic(sink.factory(), i)).is_err() {
+                // `fail_closed`: a gateway would refuse this call; the event is still recorded.
+                refused += 1;
+            }
+            if i % 256 == 0 {
+                progress(&sink, i, events, records, &mut last_progress);
+            }
+        }
+        if refused > 0 {
+            eprintln!("siem load: {refused} events met a fail_closed refusal (a gateway would have refused those calls)");
+        }
         let submitted_in = started.elapsed();
         // Wait until everything was delivered, dropped or dead-lettered, or progress stops.
         let mut last = (0, Instant::now());
