@@ -15,6 +15,8 @@
 //!   directory; live processes deliver the backlogs of dead ones.
 //! * [`sink`]: the SIEM audit sink (canonical events come from `gatekit_mcp::audit_event`).
 //! * [`secret`]: tokens and keys that never reach logs.
+//! * [`monitor`]: alerts, the heartbeat and the status file, from the delivery metrics.
+//! * [`status`]: the status file each process writes in its spool directory.
 
 pub mod adopt;
 pub mod auth;
@@ -26,10 +28,12 @@ mod destination;
 pub mod error;
 pub mod http;
 mod intake;
+pub mod monitor;
 pub mod platform;
 pub mod secret;
 pub mod sink;
 pub mod spool;
+pub mod status;
 pub mod tls;
 
 use gatekit_config::{Config, ConfigErrors, Warning};
@@ -49,6 +53,10 @@ pub struct Checked {
     pub hash_chain: bool,
     /// `siem.spool`, resolved: committed mode when set.
     pub spool: Option<spool::SpoolSettings>,
+    /// `siem.agent`, resolved.
+    pub agent: config::observe::AgentSettings,
+    /// `siem.alerts`, resolved.
+    pub alerts: config::observe::AlertSettings,
 }
 
 /// Checks the `siem` section offline (for `gatekit check` and start-up); every error found,
@@ -78,6 +86,14 @@ pub fn check(cfg: &Config) -> (Checked, Vec<gatekit_config::ConfigError>) {
             errors.push(e);
             None
         });
+    let agent = config::observe::agent(&cfg.source, siem.agent.as_ref()).unwrap_or_else(|e| {
+        errors.push(e);
+        config::observe::AgentSettings::default()
+    });
+    let alerts = config::observe::alerts(&cfg.source, siem.alerts.as_ref()).unwrap_or_else(|e| {
+        errors.push(e);
+        config::observe::AlertSettings::default()
+    });
     let errors = errors.into_iter().map(|e| cfg.locate(e)).collect();
     let hash_chain = siem.hash_chain;
     (
@@ -86,6 +102,8 @@ pub fn check(cfg: &Config) -> (Checked, Vec<gatekit_config::ConfigError>) {
             warnings,
             hash_chain,
             spool,
+            agent,
+            alerts,
         },
         errors,
     )
