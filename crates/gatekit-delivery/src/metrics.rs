@@ -83,12 +83,15 @@ pub const LATENCY_BUCKETS: usize = 40;
 #[derive(Debug)]
 pub struct LatencyHistogram {
     buckets: [AtomicU64; LATENCY_BUCKETS],
+    /// Sum of every sample in microseconds (a Prometheus histogram's `_sum`).
+    sum_us: AtomicU64,
 }
 
 impl Default for LatencyHistogram {
     fn default() -> Self {
         Self {
             buckets: std::array::from_fn(|_| AtomicU64::new(0)),
+            sum_us: AtomicU64::new(0),
         }
     }
 }
@@ -98,6 +101,7 @@ impl LatencyHistogram {
     pub fn record(&self, micros: u64, count: u64) {
         let idx = (64 - micros.leading_zeros() as usize).min(LATENCY_BUCKETS - 1);
         self.buckets[idx].fetch_add(count, Relaxed);
+        self.sum_us.fetch_add(micros.saturating_mul(count), Relaxed);
     }
 
     fn snapshot(&self) -> Vec<u64> {
@@ -323,6 +327,7 @@ impl Metrics {
                 .map(|(e, b)| (e.clone(), BreakerState::from_u8(b.load(Relaxed))))
                 .collect(),
             latency_buckets,
+            latency_sum_us: self.latency.sum_us.load(Relaxed),
             last_success_unix_ms: unix_ms(self.last_success_us.load(Relaxed)),
             last_failure_unix_ms: unix_ms(self.last_failure_us.load(Relaxed)),
             last_error: self
@@ -423,6 +428,8 @@ pub struct MetricsSnapshot {
     pub breakers: Vec<(String, BreakerState)>,
     /// Latency histogram counts, bucket `i` below [`bucket_upper_us`]`(i)` microseconds.
     pub latency_buckets: Vec<u64>,
+    /// Sum of every latency sample, in microseconds.
+    pub latency_sum_us: u64,
     /// When a batch was last delivered (unix milliseconds).
     pub last_success_unix_ms: Option<u64>,
     /// When an attempt last failed or a record was last rejected (unix milliseconds).

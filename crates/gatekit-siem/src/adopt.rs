@@ -313,6 +313,7 @@ fn add(
             None => t.dropped.push((*reason, *n)),
         }
     }
+    t.latency_sum_us += s.latency_sum_us;
     for (a, b) in t.latency_buckets.iter_mut().zip(&s.latency_buckets) {
         *a += b;
     }
