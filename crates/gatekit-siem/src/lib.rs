@@ -81,8 +81,16 @@ pub fn check(cfg: &Config) -> (Checked, Vec<gatekit_config::ConfigError>) {
     let mut warnings = platform::Warnings::default();
     let (plans, mut errors) = platform::plan(cfg, &siem, &mut warnings);
     let warnings = warnings.0;
+    // A relative spool path is relative to the configuration file, like every other path
+    // (the disk buffer's included): never to the working directory of whoever started us.
+    let spool_block = siem.spool.clone().map(|mut block| {
+        block.path = block
+            .path
+            .map(|p| cfg.resolve_path(&p.display().to_string()));
+        block
+    });
     let spool =
-        config::spool::resolve(&cfg.source, siem.spool.as_ref(), &plans).unwrap_or_else(|e| {
+        config::spool::resolve(&cfg.source, spool_block.as_ref(), &plans).unwrap_or_else(|e| {
             errors.push(e);
             None
         });
