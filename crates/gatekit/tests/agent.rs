@@ -367,13 +367,33 @@ fn agent_survives_sighup_and_its_own_sigkill_with_nothing_lost() {
     // The SIEM is down through every reload and kill, so the agent holds the backlog each time.
     let mut agent = Agent::start(&config, agent_port, &log);
     let mut answered = Vec::new();
+    // Every dead process's spool adopted by the agent, which now holds the backlog.
+    let adopted = |agent: &Agent| {
+        wait_until(
+            "the agent to adopt every dead spool",
+            Duration::from_secs(60),
+            || {
+                let m = agent.metrics();
+                sum(&m, "gatekit_siem_processes", "alive=false") == 0.0
+                    && sum(&m, "gatekit_siem_queued_events", "destination=qradar") > 0.0
+            },
+        )
+    };
     for round in 0..3 {
         answered.extend(gateways_answer_and_die(&config, &format!("r{round}"), 3, 6));
-        // Reload while the killed gateways' spools are being adopted.
+        adopted(&agent);
+        // Reload while the agent holds the backlog, and while more gateways die.
         agent.signal(1);
         answered.extend(gateways_answer_and_die(&config, &format!("h{round}"), 2, 4));
-        std::thread::sleep(Duration::from_millis(300));
-        // The agent itself is killed mid-work, and started again.
+        wait_until("the reload", Duration::from_secs(30), || {
+            std::fs::read_to_string(&log)
+                .unwrap_or_default()
+                .matches("SIEM configuration reloaded")
+                .count()
+                == round + 1
+        });
+        adopted(&agent);
+        // The agent itself is killed holding the backlog, and started again.
         agent.signal(9);
         let _ = agent.child.wait();
         drop(agent);
