@@ -116,7 +116,7 @@ pub(crate) fn alerts(
         return Ok(defaults);
     };
     let secs = |key: &str, v: f64, zero_ok: bool| -> Result<Option<Duration>, ConfigError> {
-        if !v.is_finite() || v < 0.0 || v > 86_400.0 || (v == 0.0 && !zero_ok) {
+        if !v.is_finite() || !(0.0..=86_400.0).contains(&v) || (v == 0.0 && !zero_ok) {
             let low = if zero_ok { "0 (off)" } else { "more than 0" };
             return Err(ConfigError::at(
                 source,
