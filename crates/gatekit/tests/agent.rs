@@ -148,7 +148,7 @@ fn sum(m: &HashMap<String, f64>, name: &str, labels: &str) -> f64 {
 
 fn config(dir: &Path, syslog_port: u16, agent_port: u16) -> std::path::PathBuf {
     let yaml = format!(
-        "proxy:\n  transport: stdio\n  upstreams:\n    - name: ex\n      command: [{:?}, example-server]\nsiem:\n  monitor_interval: 0.2\n  spool: {{path: spool}}\n  agent: {{enabled: true, listen: \"127.0.0.1:{agent_port}\"}}\n  alerts: {{heartbeat_secs: 0}}\n  qradar:\n    transport: syslog_tcp\n    format: json\n    syslog: {{host: 127.0.0.1, port: {syslog_port}}}\n    data_minimization: {{parameters: full}}\n    delivery: {{batch_timeout: 0.05, retry_initial_delay: 0.05, retry_max_delay: 0.2, retry_attempts: 1000000, shutdown_timeout: 1}}\n",
+        "proxy:\n  transport: stdio\n  upstreams:\n    - name: ex\n      command: [{:?}, example-server]\nlogging: {{format: json}}\nsiem:\n  monitor_interval: 0.2\n  spool: {{path: spool}}\n  agent: {{enabled: true, listen: \"127.0.0.1:{agent_port}\"}}\n  alerts: {{heartbeat_secs: 1, backlog_events: 20}}\n  qradar:\n    transport: syslog_tcp\n    format: json\n    syslog: {{host: 127.0.0.1, port: {syslog_port}}}\n    data_minimization: {{parameters: full}}\n    delivery: {{batch_timeout: 0.05, retry_initial_delay: 0.05, retry_max_delay: 0.2, retry_attempts: 1000000, shutdown_timeout: 1}}\n",
         gatekit().display().to_string()
     );
     write_config(dir, &yaml)
@@ -281,6 +281,10 @@ fn metrics_match_the_receiver_through_an_outage_and_ready_flips() {
         sum(&m, "gatekit_siem_alerts_total", "kind=unreachable") >= 1.0,
         "an unreachable destination raises an alert: {m:?}"
     );
+    assert!(
+        sum(&m, "gatekit_siem_alerts_total", "kind=backlog_events") >= 1.0,
+        "a backlog over siem.alerts.backlog_events raises an alert: {m:?}"
+    );
     let (status, body) = agent.get("/ready").unwrap();
     assert_eq!(status, 503, "{body}");
     assert!(body.contains("qradar unreachable"), "{body}");
@@ -314,22 +318,24 @@ fn metrics_match_the_receiver_through_an_outage_and_ready_flips() {
         Duration::from_secs(90),
         || check(&lines, &answered).2.is_empty(),
     );
+    // Heartbeats keep coming, so the scrape and the receiver's count are compared within one
+    // look, retried until they agree with nothing waiting.
+    let mut settled = None;
     wait_until(
         "the agent's backlog to drain",
         Duration::from_secs(60),
         || {
             let m = agent.metrics();
             let received = lines.lock().unwrap().len() as f64;
-            sum(&m, "gatekit_siem_queued_events", "destination=qradar") == 0.0
-                && sum(&m, "gatekit_siem_delivered_total", "destination=qradar") == received
+            let done = sum(&m, "gatekit_siem_queued_events", "destination=qradar") == 0.0
+                && sum(&m, "gatekit_siem_delivered_total", "destination=qradar") == received;
+            if done {
+                settled = Some((m, received));
+            }
+            done
         },
     );
-    let m = agent.metrics();
-    let received = lines.lock().unwrap().len() as f64;
-    assert_eq!(
-        sum(&m, "gatekit_siem_delivered_total", "destination=qradar"),
-        received
-    );
+    let (m, received) = settled.unwrap();
     assert_eq!(
         sum(
             &m,
@@ -353,6 +359,37 @@ fn metrics_match_the_receiver_through_an_outage_and_ready_flips() {
     let (total, unique, missing) = check(&lines, &answered);
     assert!(missing.is_empty());
     eprintln!("{total} events received, {unique} unique");
+    // The alerts and the heartbeat are system_events: buffered through the outage, then
+    // delivered like everything else.
+    wait_until(
+        "alert and heartbeat system_events at the receiver",
+        Duration::from_secs(30),
+        || {
+            let all = lines.lock().unwrap().join("\n");
+            [
+                "SIEM destination qradar is unreachable",
+                "events waiting (alert threshold 20)",
+                "SIEM destination qradar is reachable again",
+                "Gatekit heartbeat",
+            ]
+            .iter()
+            .all(|s| all.contains(s))
+        },
+    );
+    // logging.format: json: every line of the agent's log is a JSON object with a message.
+    let log_text = std::fs::read_to_string(&log).unwrap();
+    for line in log_text.lines() {
+        let v: serde_json::Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}"));
+        assert!(
+            v["fields"]["message"].is_string() && v["level"].is_string(),
+            "{line}"
+        );
+    }
+    assert!(
+        log_text.contains("SIEM alert."),
+        "alerts are logged: {log_text}"
+    );
     agent.signal(15);
     drop(agent);
 }
