@@ -306,6 +306,16 @@ fn metrics_match_the_receiver_through_an_outage_and_ready_flips() {
         .find(|p| p["status"]["role"] == "agent")
         .unwrap()
         .clone();
+    let table = Command::new(gatekit())
+        .args(["siem", "status", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let table = String::from_utf8(table.stdout).unwrap();
+    assert!(
+        table.contains("agent") && table.contains("qradar") && table.contains("open"),
+        "{table}"
+    );
     let qradar = &agent_report["status"]["destinations"][0];
     assert!(qradar["queued_events"].as_u64().unwrap() > 0, "{qradar}");
     assert!(
@@ -485,4 +495,48 @@ fn agent_survives_sighup_and_its_own_sigkill_with_nothing_lost() {
     );
     assert!(!log.contains("Reload refused"), "{log}");
     assert_eq!(sum(&m, "gatekit_agent_reload_failures_total", ""), 0.0);
+}
+
+#[test]
+fn a_reload_with_a_broken_file_keeps_the_running_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    let (syslog_port, agent_port) = (free_port(), free_port());
+    let config = config(dir.path(), syslog_port, agent_port);
+    let log = dir.path().join("agent.log");
+    let agent = Agent::start(&config, agent_port, &log);
+    let good = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        good.replace("transport: syslog_tcp", "transport: carrier_pigeon"),
+    )
+    .unwrap();
+    agent.signal(1);
+    wait_until("the refused reload", Duration::from_secs(30), || {
+        sum(&agent.metrics(), "gatekit_agent_reload_failures_total", "") == 1.0
+    });
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("Reload refused"), "{text}");
+    assert!(
+        text.contains("carrier_pigeon"),
+        "the reason is logged: {text}"
+    );
+    // Still running on the old configuration: delivers once the SIEM is there.
+    assert_eq!(agent.get("/health").unwrap().0, 200);
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    receive(syslog_port, Arc::clone(&lines));
+    wait_until(
+        "delivery with the old configuration",
+        Duration::from_secs(30),
+        || {
+            lines
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|l| l.contains("Gatekit agent") || l.contains("started"))
+        },
+    );
+    assert_eq!(
+        sum(&agent.metrics(), "gatekit_agent_reloads_total", ""),
+        0.0
+    );
 }
