@@ -349,7 +349,8 @@ pub struct LoggingConfig {
     /// Rotated files kept.
     #[serde(default = "default_backup_count")]
     pub backup_count: u32,
-    /// Python logging format string (accepted for compatibility, not interpreted).
+    /// `json` for one JSON object per log line; other values are Python logging format
+    /// strings, accepted for compatibility and not interpreted (plain text lines).
     #[serde(default)]
     pub format: Option<String>,
     /// Python date format string (accepted for compatibility, not interpreted).

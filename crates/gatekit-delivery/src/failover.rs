@@ -238,6 +238,7 @@ impl Deliverer {
                         retry_after: after,
                     } => {
                         self.metrics.failed_attempts.fetch_add(1, Relaxed);
+                        self.metrics.record_failure(name, &reason);
                         tracing::warn!(endpoint = %name, %reason, events = records.len(), "Delivery attempt failed.");
                         retry_after = retry_after.max(after);
                         last_reason = format!("{name}: {reason}");
@@ -325,6 +326,7 @@ impl Deliverer {
         self.metrics
             .rejected
             .fetch_add(records.len() as u64, Relaxed);
+        self.metrics.record_failure(endpoint, reason);
         self.dead_letter(records, endpoint, reason).await;
     }
 

@@ -83,12 +83,15 @@ pub const LATENCY_BUCKETS: usize = 40;
 #[derive(Debug)]
 pub struct LatencyHistogram {
     buckets: [AtomicU64; LATENCY_BUCKETS],
+    /// Sum of every sample in microseconds (a Prometheus histogram's `_sum`).
+    sum_us: AtomicU64,
 }
 
 impl Default for LatencyHistogram {
     fn default() -> Self {
         Self {
             buckets: std::array::from_fn(|_| AtomicU64::new(0)),
+            sum_us: AtomicU64::new(0),
         }
     }
 }
@@ -98,6 +101,7 @@ impl LatencyHistogram {
     pub fn record(&self, micros: u64, count: u64) {
         let idx = (64 - micros.leading_zeros() as usize).min(LATENCY_BUCKETS - 1);
         self.buckets[idx].fetch_add(count, Relaxed);
+        self.sum_us.fetch_add(micros.saturating_mul(count), Relaxed);
     }
 
     fn snapshot(&self) -> Vec<u64> {
@@ -151,6 +155,12 @@ pub struct Metrics {
     pub(crate) active_endpoint: AtomicU64,
     breakers: Vec<AtomicU8>,
     pub(crate) latency: LatencyHistogram,
+    /// Unix microseconds of the last delivered batch; 0 before the first.
+    last_success_us: AtomicU64,
+    /// Unix microseconds of the last failed attempt or rejection; 0 before the first.
+    last_failure_us: AtomicU64,
+    /// What went wrong last (the transport's words, already free of secrets).
+    last_error: std::sync::Mutex<Option<String>>,
 }
 
 impl Metrics {
@@ -194,6 +204,9 @@ impl Metrics {
             active_endpoint: AtomicU64::new(0),
             breakers,
             latency: LatencyHistogram::default(),
+            last_success_us: AtomicU64::new(0),
+            last_failure_us: AtomicU64::new(0),
+            last_error: std::sync::Mutex::new(None),
         }
     }
 
@@ -221,6 +234,25 @@ impl Metrics {
             n += 1;
         }
         self.delivered.fetch_add(n, Relaxed);
+        if n > 0 {
+            self.last_success_us.store(now, Relaxed);
+        }
+    }
+
+    /// Remembers a failed attempt or a rejection for status reports (`siem status`).
+    pub(crate) fn record_failure(&self, endpoint: &str, reason: &str) {
+        self.last_failure_us.store(now_unix_us(), Relaxed);
+        // Bounded: a status file or a metrics label must never carry a whole response body.
+        let mut text = format!("{endpoint}: {reason}");
+        if text.len() > 300 {
+            let mut cut = 300;
+            while !text.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            text.truncate(cut);
+            text.push_str("...");
+        }
+        *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(text);
     }
 
     pub(crate) fn set_breaker(&self, endpoint: usize, state: BreakerState) {
@@ -295,8 +327,20 @@ impl Metrics {
                 .map(|(e, b)| (e.clone(), BreakerState::from_u8(b.load(Relaxed))))
                 .collect(),
             latency_buckets,
+            latency_sum_us: self.latency.sum_us.load(Relaxed),
+            last_success_unix_ms: unix_ms(self.last_success_us.load(Relaxed)),
+            last_failure_unix_ms: unix_ms(self.last_failure_us.load(Relaxed)),
+            last_error: self
+                .last_error
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
         }
     }
+}
+
+fn unix_ms(us: u64) -> Option<u64> {
+    (us > 0).then_some(us / 1000)
 }
 
 /// A point-in-time copy of a destination's metrics (serialisable for the CLI).
@@ -384,6 +428,14 @@ pub struct MetricsSnapshot {
     pub breakers: Vec<(String, BreakerState)>,
     /// Latency histogram counts, bucket `i` below [`bucket_upper_us`]`(i)` microseconds.
     pub latency_buckets: Vec<u64>,
+    /// Sum of every latency sample, in microseconds.
+    pub latency_sum_us: u64,
+    /// When a batch was last delivered (unix milliseconds).
+    pub last_success_unix_ms: Option<u64>,
+    /// When an attempt last failed or a record was last rejected (unix milliseconds).
+    pub last_failure_unix_ms: Option<u64>,
+    /// The last failure, as `endpoint: reason` (bounded).
+    pub last_error: Option<String>,
 }
 
 impl MetricsSnapshot {

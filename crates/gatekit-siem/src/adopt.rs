@@ -29,11 +29,27 @@ pub const SCAN_INTERVAL: Duration = Duration::from_secs(5);
 /// Prefix of a process's own buffer directory.
 const PREFIX: &str = "proc-";
 
-/// The buffer directory of this process under `base`.
-pub fn own_dir(base: &Path) -> PathBuf {
+/// Sinks started in this process so far (see [`own_dir`]).
+static GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// A new generation for a sink starting in this process: 0 for the first.
+pub fn next_generation() -> u64 {
+    GENERATION.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+}
+
+/// The buffer directory of this process's sink of `generation` under `base`:
+/// `proc-<pid>-<start>` for the first, `proc-<pid>-<start>-<generation>` for later ones (the
+/// agent's reload starts a new sink before the old one stops; once the old one stopped, its
+/// directories are unlocked and the new one adopts what is left in them like any dead
+/// process's).
+pub fn own_dir(base: &Path, generation: u64) -> PathBuf {
     let pid = std::process::id();
     let start = gatekit_delivery::process_start_time(pid).unwrap_or(0);
-    base.join(format!("{PREFIX}{pid}-{start}"))
+    if generation == 0 {
+        base.join(format!("{PREFIX}{pid}-{start}"))
+    } else {
+        base.join(format!("{PREFIX}{pid}-{start}-{generation}"))
+    }
 }
 
 /// Directories under `base` (and `base` itself, for an older layout) that may hold a dead
@@ -81,6 +97,8 @@ pub struct Adopter {
 /// One adopted backlog being delivered.
 #[derive(Debug)]
 pub struct Adopted {
+    /// The destination it is delivered to.
+    pub platform: &'static str,
     /// The directory.
     pub dir: PathBuf,
     /// Its pipeline.
@@ -140,6 +158,7 @@ impl Adopter {
                     let events = pipeline.recovery().map_or(0, |r| r.events);
                     tracing::info!(platform = self.platform, dir = %dir.display(), events, "Adopted the SIEM backlog of a gateway process that is gone.");
                     adopted.push(Adopted {
+                        platform: self.platform,
                         dir,
                         pipeline,
                         events,
@@ -180,9 +199,36 @@ pub type Report = Arc<dyn Fn(String) + Send + Sync>;
 #[derive(Debug, Default)]
 pub struct Adoptions {
     running: std::sync::Mutex<Vec<Adopted>>,
+    /// Final metrics of drained adopted pipelines, summed per platform, so counters never
+    /// go down when a drained pipeline is removed.
+    retired: std::sync::Mutex<Vec<(&'static str, gatekit_delivery::MetricsSnapshot)>>,
 }
 
 impl Adoptions {
+    /// Metrics of the adopted backlogs per platform: counters of running and drained
+    /// pipelines summed, gauges of running ones.
+    pub fn snapshots(&self) -> Vec<(&'static str, gatekit_delivery::MetricsSnapshot)> {
+        let mut out = self
+            .retired
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        for a in running.iter() {
+            add(&mut out, a.platform, &a.pipeline.snapshot(), true);
+        }
+        out
+    }
+
+    fn retire(&self, platform: &'static str, s: &gatekit_delivery::MetricsSnapshot) {
+        add(
+            &mut self.retired.lock().unwrap_or_else(|e| e.into_inner()),
+            platform,
+            s,
+            false,
+        );
+    }
+
     fn take(&self) -> Vec<Adopted> {
         std::mem::take(&mut *self.running.lock().unwrap_or_else(|e| e.into_inner()))
     }
@@ -235,6 +281,7 @@ pub async fn run(
         adoptions.put(running);
         for adopted in done {
             let is_base = adopters.iter().any(|a| a.base == adopted.dir);
+            adoptions.retire(adopted.platform, &adopted.pipeline.snapshot());
             let report = adopted.pipeline.shutdown().await;
             // Removed only when the stop confirms that nothing was left behind: records still
             // on disk (or lost) mean the directory is not drained after all.
@@ -251,5 +298,55 @@ pub async fn run(
             break;
         }
         tokio::time::sleep(SCAN_INTERVAL).await;
+    }
+}
+
+/// Adds the counters of `s` (and its gauges when `gauges`) to `platform`'s entry of `out`.
+fn add(
+    out: &mut Vec<(&'static str, gatekit_delivery::MetricsSnapshot)>,
+    platform: &'static str,
+    s: &gatekit_delivery::MetricsSnapshot,
+    gauges: bool,
+) {
+    let Some(i) = out.iter().position(|(p, _)| *p == platform) else {
+        let mut first = s.clone();
+        if !gauges {
+            first.queue_events = 0;
+            first.memory_events = 0;
+            first.memory_bytes = 0;
+            first.disk_events = 0;
+            first.disk_bytes = 0;
+            first.in_flight_events = 0;
+            first.oldest_event_age = None;
+        }
+        out.push((platform, first));
+        return;
+    };
+    let t = &mut out[i].1;
+    t.submitted += s.submitted;
+    t.delivered += s.delivered;
+    t.retried += s.retried;
+    t.failed_attempts += s.failed_attempts;
+    t.rejected += s.rejected;
+    t.dead_lettered += s.dead_lettered;
+    t.dropped_total += s.dropped_total;
+    for (reason, n) in &s.dropped {
+        match t.dropped.iter_mut().find(|(r, _)| r == reason) {
+            Some((_, c)) => *c += n,
+            None => t.dropped.push((*reason, *n)),
+        }
+    }
+    t.latency_sum_us += s.latency_sum_us;
+    for (a, b) in t.latency_buckets.iter_mut().zip(&s.latency_buckets) {
+        *a += b;
+    }
+    if gauges {
+        t.queue_events += s.queue_events;
+        t.memory_events += s.memory_events;
+        t.memory_bytes += s.memory_bytes;
+        t.disk_events += s.disk_events;
+        t.disk_bytes += s.disk_bytes;
+        t.in_flight_events += s.in_flight_events;
+        t.oldest_event_age = t.oldest_event_age.max(s.oldest_event_age);
     }
 }

@@ -19,6 +19,8 @@
 //! * [`replay`]: `gatekit siem replay`, dead letters, buffers, spools and audit trails sent
 //!   again with their event ids.
 //! * [`secret`]: tokens and keys that never reach logs.
+//! * [`monitor`]: alerts, the heartbeat and the status file, from the delivery metrics.
+//! * [`status`]: the status file each process writes in its spool directory.
 
 pub mod adopt;
 pub mod auth;
@@ -31,11 +33,13 @@ mod destination;
 pub mod error;
 pub mod http;
 mod intake;
+pub mod monitor;
 pub mod platform;
 pub mod replay;
 pub mod secret;
 pub mod sink;
 pub mod spool;
+pub mod status;
 pub mod switchover;
 pub mod tls;
 
@@ -58,6 +62,10 @@ pub struct Checked {
     pub test_target: bool,
     /// `siem.spool`, resolved: committed mode when set.
     pub spool: Option<spool::SpoolSettings>,
+    /// `siem.agent`, resolved.
+    pub agent: config::observe::AgentSettings,
+    /// `siem.alerts`, resolved.
+    pub alerts: config::observe::AlertSettings,
 }
 
 /// Checks the `siem` section offline (for `gatekit check` and start-up); every error found,
@@ -86,6 +94,14 @@ pub fn check(cfg: &Config) -> (Checked, Vec<gatekit_config::ConfigError>) {
         errors.push(e);
         None
     });
+    let agent = config::observe::agent(&cfg.source, siem.agent.as_ref()).unwrap_or_else(|e| {
+        errors.push(e);
+        config::observe::AgentSettings::default()
+    });
+    let alerts = config::observe::alerts(&cfg.source, siem.alerts.as_ref()).unwrap_or_else(|e| {
+        errors.push(e);
+        config::observe::AlertSettings::default()
+    });
     let errors = errors.into_iter().map(|e| cfg.locate(e)).collect();
     let hash_chain = siem.hash_chain;
     (
@@ -95,6 +111,8 @@ pub fn check(cfg: &Config) -> (Checked, Vec<gatekit_config::ConfigError>) {
             hash_chain,
             test_target: siem.test_target,
             spool,
+            agent,
+            alerts,
         },
         errors,
     )

@@ -37,6 +37,14 @@ pub struct SiemSink {
     adoptions: Arc<crate::adopt::Adoptions>,
     /// The endpoint switches of each destination with a `failover` list.
     switchboards: Vec<(&'static str, Arc<crate::switchover::Switchboard>)>,
+    /// What the gateway recorded (for the status file and the agent's metrics).
+    counters: crate::status::GatewayCounters,
+    /// Alerts raised by the monitor.
+    alerts: crate::monitor::Alerts,
+    /// `gateway` or `agent`.
+    role: &'static str,
+    /// This process's spool directory, where its status file lives.
+    spool_dir: Option<std::path::PathBuf>,
 }
 
 /// How a [`SiemSink`] runs.
@@ -51,6 +59,13 @@ pub struct SinkOptions {
     pub factory: Option<Arc<EventFactory>>,
     /// Committed mode: spool every event before the gateway answers (`siem.spool`).
     pub spool: Option<SpoolSettings>,
+    /// Alert thresholds and heartbeat (`siem.alerts`).
+    pub alerts: crate::config::observe::AlertSettings,
+    /// Deliver the spools and buffers of dead processes (every gateway without an agent, and
+    /// the agent); `false` for a gateway when the host agent does it (`siem.agent.enabled`).
+    pub adopt: bool,
+    /// `gateway` or `agent`, in the status file.
+    pub role: &'static str,
 }
 
 impl Default for SinkOptions {
@@ -60,6 +75,9 @@ impl Default for SinkOptions {
             hash_chain: false,
             factory: None,
             spool: None,
+            alerts: crate::config::observe::AlertSettings::default(),
+            adopt: true,
+            role: "gateway",
         }
     }
 }
@@ -114,6 +132,8 @@ impl SiemSink {
         options: SinkOptions,
     ) -> Result<Arc<Self>, String> {
         let monitor_interval = options.monitor_interval;
+        // A second sink in one process (the agent's reload) writes directories of its own.
+        let generation = crate::adopt::next_generation();
         let mut destinations = Vec::new();
         // Transports are built before the sink exists; they reach it through this cell.
         let cell: Arc<std::sync::OnceLock<std::sync::Weak<SiemSink>>> = Arc::default();
@@ -133,7 +153,7 @@ impl SiemSink {
             // Each process buffers in its own directory under the configured path, and adopts
             // the directories of processes that are gone (`adopt.rs`).
             if let Some(base) = plan.delivery.disk.as_ref().map(|d| d.path.clone()) {
-                let own = crate::adopt::own_dir(&base);
+                let own = crate::adopt::own_dir(&base, generation);
                 adopters.push(crate::adopt::Adopter {
                     platform: plan.platform,
                     base,
@@ -166,7 +186,11 @@ impl SiemSink {
         let spool = match &options.spool {
             Some(settings) => Some((
                 settings.clone(),
-                crate::spool::open(settings, &crate::spool::fingerprint(&destinations))?,
+                crate::spool::open(
+                    settings,
+                    &crate::spool::fingerprint(&destinations),
+                    generation,
+                )?,
             )),
             None => None,
         };
@@ -180,6 +204,7 @@ impl SiemSink {
             spool_disk,
             runtime.clone(),
         )?);
+        let spool_dir = spool_settings.as_ref().map(|(_, dir)| dir.clone());
         let spool = match spool_settings {
             Some((settings, dir)) => {
                 let weak = Arc::clone(&cell);
@@ -195,6 +220,7 @@ impl SiemSink {
                     Arc::clone(&intake),
                     Arc::clone(&destinations),
                     report,
+                    options.adopt,
                 )?)
             }
             None => None,
@@ -210,6 +236,10 @@ impl SiemSink {
             stopping: Arc::new(std::sync::atomic::AtomicBool::new(false)),
             adoptions: Arc::default(),
             switchboards,
+            counters: crate::status::GatewayCounters::default(),
+            alerts: crate::monitor::Alerts::default(),
+            role: options.role,
+            spool_dir,
         });
         let _ = cell.set(Arc::downgrade(&sink));
         for (_, board) in &sink.switchboards {
@@ -234,8 +264,13 @@ impl SiemSink {
             tracing::warn!(%note, "SIEM buffer recovery.");
             let _ = sink.submit(&sink.system_event(gatekit_core::Severity::Warning, note));
         }
-        runtime.spawn(monitor(Arc::downgrade(&sink), monitor_interval));
-        if !adopters.is_empty() {
+        runtime.spawn(crate::monitor::run(
+            Arc::downgrade(&sink),
+            monitor_interval,
+            options.alerts.clone(),
+            sink.spool_dir.clone(),
+        ));
+        if !adopters.is_empty() && options.adopt {
             let weak = Arc::downgrade(&sink);
             let report: crate::adopt::Report = Arc::new(move |message: String| {
                 if let Some(sink) = weak.upgrade() {
@@ -271,6 +306,47 @@ impl SiemSink {
             .iter()
             .map(|(platform, board)| (*platform, board.counts()))
             .collect()
+    }
+
+    /// Whether [`SiemSink::shutdown`] began.
+    pub fn is_stopping(&self) -> bool {
+        self.stopping.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Alerts raised so far.
+    pub fn alerts(&self) -> &crate::monitor::Alerts {
+        &self.alerts
+    }
+
+    /// This process's spool directory (committed mode).
+    pub fn spool_dir(&self) -> Option<&std::path::Path> {
+        self.spool_dir.as_deref()
+    }
+
+    /// Delivery metrics of the backlogs adopted from dead processes, per platform: running
+    /// pipelines, plus the final counts of those already drained.
+    pub fn adopted_snapshots(&self) -> Vec<(&'static str, gatekit_delivery::MetricsSnapshot)> {
+        self.adoptions.snapshots()
+    }
+
+    /// What this process reports in its status file.
+    pub fn status(&self) -> crate::status::ProcessStatus {
+        let spool = self.intake.lock().spool.as_ref().map(|d| d.stats());
+        crate::status::ProcessStatus {
+            role: self.role.to_string(),
+            pid: std::process::id(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            written_unix_ms: crate::status::now_unix_ms(),
+            spool_events: spool.as_ref().map_or(0, |s| s.unread_events),
+            spool_bytes: spool.as_ref().map_or(0, |s| s.bytes),
+            gateway: self.counters.snapshot(),
+            auth_failures: self.auth_failures(),
+            destinations: self
+                .snapshots()
+                .iter()
+                .map(|(name, s)| crate::status::DestinationStatus::from_snapshot(name, s))
+                .collect(),
+        }
     }
 
     /// Authentication failures counted over every destination.
@@ -340,6 +416,11 @@ impl AuditSink for SiemSink {
     }
 
     fn record(&self, record: &AuditRecord<'_>, event: &AuditEvent) -> Result<(), String> {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.counters.calls.fetch_add(1, Relaxed);
+        if record.blocked {
+            self.counters.blocks.fetch_add(1, Relaxed);
+        }
         let mut result = self.commit(event);
         // Every redaction is also a security decision of its own, so SIEM rules that watch
         // `security_decision` see it (blocks already are one).
@@ -349,7 +430,11 @@ impl AuditSink for SiemSink {
             .any(|s| s.outcome == "modified" && s.category == "security");
         if !record.blocked && redacted {
             let decision = decision_event(&self.factory, event);
+            self.counters.redactions.fetch_add(1, Relaxed);
             result = result.and(self.commit(&decision));
+        }
+        if result.is_err() {
+            self.counters.audit_errors.fetch_add(1, Relaxed);
         }
         result
     }
@@ -439,54 +524,4 @@ fn recovery_messages(
         notes.push(format!("SIEM buffer of {platform}: the acknowledgement file pointed past the data and was refused; the whole backlog is sent again (duplicates keep their event ids)"));
     }
     notes
-}
-
-/// Compares delivery metrics every `interval` and reports what went wrong since the
-/// last look as `system_event`s (to every destination, so a SIEM that still receives events
-/// learns that another one is in trouble).
-async fn monitor(sink: std::sync::Weak<SiemSink>, interval: std::time::Duration) {
-    use gatekit_core::Severity;
-    let mut previous: Option<Vec<(&'static str, gatekit_delivery::MetricsSnapshot)>> = None;
-    let mut unreachable: std::collections::HashSet<&'static str> = std::collections::HashSet::new();
-    loop {
-        tokio::time::sleep(interval).await;
-        let Some(sink) = sink.upgrade() else { return };
-        if sink.stopping.load(std::sync::atomic::Ordering::SeqCst) {
-            return;
-        }
-        let now = sink.snapshots();
-        let mut events = Vec::new();
-        if let Some(before) = &previous {
-            for ((platform, s), (_, b)) in now.iter().zip(before) {
-                for (reason, n) in s.drops_since(b) {
-                    events.push((
-                        Severity::Warning,
-                        format!("SIEM destination {platform} dropped {n} events ({reason:?})"),
-                    ));
-                }
-                let dead = s.dead_lettered.saturating_sub(b.dead_lettered);
-                if dead > 0 {
-                    events.push((
-                        Severity::Error,
-                        format!("SIEM destination {platform} dead-lettered {dead} events"),
-                    ));
-                }
-                let failed = s.failed_attempts.saturating_sub(b.failed_attempts);
-                let delivered = s.delivered.saturating_sub(b.delivered);
-                if failed > 0 && delivered == 0 && unreachable.insert(platform) {
-                    events.push((Severity::Warning, format!("SIEM destination {platform} is unreachable ({failed} failed attempts); events are buffered")));
-                } else if delivered > 0 && unreachable.remove(platform) {
-                    events.push((
-                        Severity::Notice,
-                        format!("SIEM destination {platform} is reachable again"),
-                    ));
-                }
-            }
-        }
-        for (severity, message) in events {
-            tracing::warn!(%message, "SIEM delivery trouble.");
-            let _ = sink.submit(&sink.system_event(severity, message));
-        }
-        previous = Some(now);
-    }
 }

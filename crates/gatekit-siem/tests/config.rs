@@ -142,3 +142,24 @@ fn tls_files_are_checked_at_load() {
     let e = errors("  splunk: {transport: sc4s, sc4s: {host: h, tls: {ca_file: /etc/hostname, cert_file: /etc/hostname}}}\n");
     assert!(e.contains("siem.splunk.sc4s.tls"), "{e}");
 }
+
+#[test]
+fn a_relative_spool_path_is_relative_to_the_config_file_and_agent_keys_load() {
+    // Resolved against the working directory, two gateways started from different
+    // directories would not find each other's spools, and two configurations started from one
+    // directory would adopt each other's events.
+    let checked = gatekit_siem::validate(&load(
+        "  spool: {path: spool}\n  agent: {enabled: true, listen: \"127.0.0.1:9999\"}\n  alerts: {backlog_events: 5, backlog_age_secs: 60, heartbeat_secs: 0}\n  qradar:\n    transport: syslog_tcp\n    format: json\n    syslog: {host: 127.0.0.1, port: 514}\n",
+    ))
+    .unwrap();
+    assert_eq!(
+        checked.spool.unwrap().path,
+        std::path::Path::new("/etc/gk/spool")
+    );
+    assert!(checked.agent.enabled);
+    assert_eq!(checked.agent.listen.port(), 9999);
+    assert_eq!(checked.alerts.backlog_events, 5);
+    assert_eq!(checked.alerts.heartbeat, None);
+    let e = errors("  alerts: {backlog_events: 0}\n  qradar:\n    transport: syslog_tcp\n    format: json\n    syslog: {host: 127.0.0.1, port: 514}\n");
+    assert!(e.contains("siem.alerts.backlog_events"), "{e}");
+}

@@ -46,6 +46,17 @@ enum Command {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
+    /// Run the host agent: deliver the SIEM backlog of every gateway process on this host,
+    /// serve /metrics, /health and /ready (siem.agent.listen); SIGHUP reloads the `siem`
+    /// section, SIGTERM flushes and stops.
+    Agent {
+        /// Configuration file (YAML), the same the gateways use.
+        #[arg(short, long)]
+        config: PathBuf,
+        /// Debug logging.
+        #[arg(short, long)]
+        verbose: bool,
+    },
     /// Run the bundled example MCP server on stdin/stdout.
     ExampleServer,
     /// SIEM tools.
@@ -115,6 +126,17 @@ enum SiemCommand {
         #[arg(long, requires = "config")]
         platform: Option<String>,
     },
+    /// Show per destination and per gateway process the backlog, oldest event age, breaker
+    /// state, last error and last success (from the status files in the spool directory;
+    /// works with or without the agent).
+    Status {
+        /// Configuration file (YAML).
+        #[arg(short, long)]
+        config: PathBuf,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Send one test event to every enabled SIEM platform; report the result of each and what
     /// it can and cannot confirm for that transport.
     Test {
@@ -180,6 +202,7 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Run { config, verbose } => start::run_gateway(&config, verbose),
         Command::Check { config } => start::check(&config),
+        Command::Agent { config, verbose } => crate::agent::run(&config, verbose),
         Command::Demo { verbose, dir } => crate::demo::run(verbose, dir),
         Command::ExampleServer => {
             crate::example_server::serve_stdio();
@@ -203,6 +226,7 @@ pub fn main() -> ExitCode {
                 }
             },
             SiemCommand::Test { config } => crate::siem_cmd::test(&config),
+            SiemCommand::Status { config, json } => crate::siem_status::run(&config, json),
             SiemCommand::Load {
                 config,
                 events,

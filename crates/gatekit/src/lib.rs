@@ -9,7 +9,10 @@
 //! * [`example_server`]: a small MCP server used by the demo, the tests and the benchmarks.
 //! * [`demo`]: the README's first command: a scripted MCP session through the gateway.
 //! * [`siem_cmd`], [`audit_cmd`]: the `siem` tools and `audit verify`.
+//! * [`agent`]: `gatekit agent`, the host service that delivers for every gateway process
+//!   and serves `/metrics`, `/health` and `/ready`; [`siem_status`]: `gatekit siem status`.
 
+pub mod agent;
 pub mod audit_cmd;
 pub mod cli;
 pub mod demo;
@@ -20,4 +23,5 @@ pub mod logs;
 pub mod reload;
 pub mod replay_cmd;
 pub mod siem_cmd;
+pub mod siem_status;
 pub mod start;

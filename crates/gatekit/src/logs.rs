@@ -1,9 +1,12 @@
 //! Gatekit's own diagnostic log.
 //!
 //! Stdout belongs to the MCP protocol, so logs go to stderr or to `logging.file_path`. The
-//! `GATEKIT_LOG` environment variable (tracing filter syntax, e.g. `gatekit_mcp=debug`)
-//! overrides the configured level. The log file rotates by size (`logging.max_file_size_mb`,
-//! `logging.backup_count`; [`crate::log_file`]).
+//! `GATEKIT_LOG` environment variable (tracing filter syntax, e.g. `gatekit_mcp=debug` or
+//! `info,gatekit_delivery=debug`) overrides the configured level. `logging.format: json`
+//! writes one JSON object per line (timestamp, level, fields with `message`, target), for
+//! log shippers; any other value (Python's format strings) keeps the plain text lines. The log
+//! file rotates by size (`logging.max_file_size_mb`, `logging.backup_count`;
+//! [`crate::log_file`]).
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -23,10 +26,7 @@ pub fn init(config: Option<&LoggingConfig>, file: Option<PathBuf>, verbose: bool
         Some(LogLevel::Error) | Some(LogLevel::Critical) => "error",
     };
     let filter = EnvFilter::try_from_env("GATEKIT_LOG").unwrap_or_else(|_| EnvFilter::new(level));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false)
-        .with_ansi(false);
+    let json = config.is_some_and(|c| c.format.as_deref().map(str::trim) == Some("json"));
     let wants_file = config.is_some_and(|c| c.handlers.contains(&LogHandler::File));
     let rotation = config.map_or((0, 0), |c| {
         (
@@ -37,9 +37,24 @@ pub fn init(config: Option<&LoggingConfig>, file: Option<PathBuf>, verbose: bool
     let file = file
         .filter(|_| wants_file)
         .and_then(|path| open_log_file(&path, rotation));
-    let _ = match file {
-        Some(file) => builder.with_writer(Mutex::new(file)).try_init(),
-        None => builder.with_writer(std::io::stderr).try_init(),
+    let writer = match file {
+        Some(file) => tracing_subscriber::fmt::writer::BoxMakeWriter::new(Mutex::new(file)),
+        None => tracing_subscriber::fmt::writer::BoxMakeWriter::new(std::io::stderr),
+    };
+    let _ = if json {
+        tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter)
+            .with_ansi(false)
+            .with_writer(writer)
+            .try_init()
+    } else {
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_target(false)
+            .with_ansi(false)
+            .with_writer(writer)
+            .try_init()
     };
 }
 

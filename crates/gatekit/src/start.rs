@@ -151,27 +151,30 @@ pub fn run_gateway(path: &Path, verbose: bool) -> ExitCode {
             )
         }
     };
-    let (siem_plans, hash_chain, spool, siem_warnings) = match gatekit_siem::validate(&cfg) {
-        Ok(checked) => {
-            for w in &checked.warnings {
-                warn!(warning = %w, "SIEM configuration warning.");
+    let (siem_plans, hash_chain, spool, siem_warnings, agent, alerts) =
+        match gatekit_siem::validate(&cfg) {
+            Ok(checked) => {
+                for w in &checked.warnings {
+                    warn!(warning = %w, "SIEM configuration warning.");
+                }
+                (
+                    checked.plans,
+                    checked.hash_chain,
+                    checked.spool,
+                    checked.warnings,
+                    checked.agent,
+                    checked.alerts,
+                )
             }
-            (
-                checked.plans,
-                checked.hash_chain,
-                checked.spool,
-                checked.warnings,
-            )
-        }
-        Err(errors) => {
-            return refuse_start(
-                &errors,
-                codes::CONFIG_ERROR,
-                "configuration_error",
-                "fix the `siem` section as listed above",
-            )
-        }
-    };
+            Err(errors) => {
+                return refuse_start(
+                    &errors,
+                    codes::CONFIG_ERROR,
+                    "configuration_error",
+                    "fix the `siem` section as listed above",
+                )
+            }
+        };
     let factory = Arc::new(gatekit_core::EventFactory::new(
         host_name(),
         env!("CARGO_PKG_VERSION"),
@@ -188,6 +191,11 @@ pub fn run_gateway(path: &Path, verbose: bool) -> ExitCode {
             hash_chain,
             factory: Some(Arc::clone(&factory)),
             spool,
+            alerts,
+            // With a host agent, a gateway delivers its own events only: the agent takes
+            // over what dead processes left (docs/decisions/0660-host-agent-split.md).
+            adopt: !agent.enabled,
+            role: "gateway",
         };
         match start_siem(siem_plans, options) {
             Ok(siem) => {

@@ -12,6 +12,7 @@
 use gatekit_config::yaml;
 use serde::Deserialize;
 
+pub mod observe;
 mod sentinel;
 pub(crate) mod spool;
 pub use crate::connector::data_collector::DataCollectorConfig;
@@ -281,6 +282,12 @@ pub struct SiemConfig {
     /// see `config/spool.rs` for the defaults).
     #[serde(default)]
     pub spool: Option<SpoolConfig>,
+    /// The host agent (Gatekit addition; `config/observe.rs`).
+    #[serde(default)]
+    pub agent: Option<observe::AgentConfig>,
+    /// Alert thresholds and the heartbeat (Gatekit addition; `config/observe.rs`).
+    #[serde(default)]
+    pub alerts: Option<observe::AlertsConfig>,
     /// Platforms with a priority.
     #[serde(default)]
     pub platforms: Platforms,

@@ -70,8 +70,9 @@ pub(crate) fn fingerprint(destinations: &[Destination]) -> String {
 pub(crate) fn open(
     settings: &SpoolSettings,
     fingerprint: &str,
+    generation: u64,
 ) -> Result<(DiskBuffer, PathBuf), String> {
-    let dir = crate::adopt::own_dir(&settings.path);
+    let dir = crate::adopt::own_dir(&settings.path, generation);
     let (disk, _report) = DiskBuffer::open(disk_settings(settings, dir.clone()))
         .map_err(|e| format!("cannot open the SIEM spool in {}: {e}", dir.display()))?;
     write_private(&dir.join(DESTINATIONS_FILE), fingerprint.as_bytes())
@@ -109,13 +110,14 @@ impl Spool {
         intake: Arc<Intake>,
         destinations: Arc<Vec<Destination>>,
         report: crate::adopt::Report,
+        adopt: bool,
     ) -> Result<Self, String> {
         let stop = Arc::new(AtomicBool::new(false));
         let keeper = Keeper {
             intake,
             destinations,
             stop: Arc::clone(&stop),
-            adopter: adopt::Adopter::new(settings, dir.clone(), report),
+            adopter: adopt.then(|| adopt::Adopter::new(settings, dir.clone(), report)),
         };
         let thread = std::thread::Builder::new()
             .name("gatekit-siem-spool".into())
@@ -190,7 +192,8 @@ struct Keeper {
     intake: Arc<Intake>,
     destinations: Arc<Vec<Destination>>,
     stop: Arc<AtomicBool>,
-    adopter: adopt::Adopter,
+    /// `None` when the host agent adopts instead (`siem.agent.enabled`).
+    adopter: Option<adopt::Adopter>,
 }
 
 impl Keeper {
@@ -201,8 +204,9 @@ impl Keeper {
             acknowledge_settled(&self.intake, &self.destinations);
             self.disk_jobs();
             if Instant::now() >= next_scan {
-                self.adopter
-                    .scan(&self.intake, &self.destinations, &self.stop);
+                if let Some(adopter) = &self.adopter {
+                    adopter.scan(&self.intake, &self.destinations, &self.stop);
+                }
                 next_scan = Instant::now() + crate::adopt::SCAN_INTERVAL;
             }
         }

@@ -52,6 +52,20 @@ impl Transport for TcpTransport {
             }
             if conn.is_none() {
                 match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(&self.addr)).await {
+                    Ok(Ok(stream)) if connected_to_itself(&stream) => {
+                        // With no receiver listening on a port in the ephemeral range, the
+                        // kernel may pick that very port as the source: a TCP simultaneous
+                        // open (RFC 9293 section 3.5) connects the socket to itself, and every
+                        // byte written is "acknowledged" by ourselves and lost.
+                        drop(stream);
+                        return BatchOutcome::Retry {
+                            reason: format!(
+                                "cannot connect to {}: no receiver (the connection looped back to itself)",
+                                self.addr
+                            ),
+                            retry_after: None,
+                        };
+                    }
                     Ok(Ok(stream)) => {
                         let _ = stream.set_nodelay(true);
                         *conn = Some(stream);
@@ -108,6 +122,11 @@ pub(crate) async fn peer_hung_up(stream: &TcpStream) -> bool {
     tokio::time::timeout(Duration::ZERO, stream.peek(&mut probe))
         .await
         .is_ok()
+}
+
+/// Whether `stream` is connected to itself (same local and peer address).
+fn connected_to_itself(stream: &TcpStream) -> bool {
+    matches!((stream.local_addr(), stream.peer_addr()), (Ok(a), Ok(b)) if a == b)
 }
 
 #[cfg(test)]
@@ -187,5 +206,22 @@ mod tests {
             "1 MiB that the peer never acknowledged counted as delivered"
         );
         drop(accepted);
+    }
+
+    #[tokio::test]
+    async fn a_connection_to_itself_is_recognised() {
+        // A socket bound to port P that connects to P while nothing listens there opens a
+        // connection to itself (TCP simultaneous open): what a retrying sender meets when
+        // the kernel picks the receiver's port as its source port.
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let addr = socket.local_addr().unwrap();
+        let stream = socket.connect(addr).await.unwrap();
+        assert!(connected_to_itself(&stream));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let other = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        assert!(!connected_to_itself(&other));
     }
 }
