@@ -101,7 +101,12 @@ impl<F: Formatter> SizeLimited<F> {
         Ok(Some(good))
     }
 
-    fn shrink(&self, event: &AuditEvent, out: &mut Vec<u8>, start: usize) -> Result<(), FormatError> {
+    fn shrink(
+        &self,
+        event: &AuditEvent,
+        out: &mut Vec<u8>,
+        start: usize,
+    ) -> Result<(), FormatError> {
         let mut marked = event.clone();
         marked.truncated = true;
         if self.fits(&marked, out, start)? {
@@ -170,7 +175,10 @@ fn cut_parameters(text: &str, n: usize) -> Map<String, Value> {
 fn longest_text(e: &AuditEvent) -> usize {
     let mut n = 0usize;
     let mut see = |s: &str| n = n.max(s.len());
-    for s in [&e.correlation_id, &e.session_id, &e.message].into_iter().flatten() {
+    for s in [&e.correlation_id, &e.session_id, &e.message]
+        .into_iter()
+        .flatten()
+    {
         see(s);
     }
     if let Some(c) = &e.client_info {
@@ -270,7 +278,10 @@ mod tests {
     #[test]
     fn parameters_are_cut_first_and_only_as_much_as_needed() {
         let f = SizeLimited::new(crate::JsonFormatter, 2048).unwrap();
-        let e = event(serde_json::json!({"blob": "x".repeat(10_000)}), "keep me whole");
+        let e = event(
+            serde_json::json!({"blob": "x".repeat(10_000)}),
+            "keep me whole",
+        );
         let (v, n) = json(&f, &e);
         assert_eq!(v["truncated"], true);
         assert_eq!(v["message"], "keep me whole");
@@ -285,10 +296,16 @@ mod tests {
     #[test]
     fn long_values_are_cut_when_parameters_are_not_enough() {
         let f = SizeLimited::new(crate::JsonFormatter, 1500).unwrap();
-        let e = event(serde_json::json!({"a": "é".repeat(3000)}), &"ü|=\\\"\n".repeat(2000));
+        let e = event(
+            serde_json::json!({"a": "é".repeat(3000)}),
+            &"ü|=\\\"\n".repeat(2000),
+        );
         let (v, _) = json(&f, &e);
         assert_eq!(v["truncated"], true);
-        assert!(v["message"].as_str().unwrap().ends_with(crate::TRUNCATION_MARKER));
+        assert!(v["message"]
+            .as_str()
+            .unwrap()
+            .ends_with(crate::TRUNCATION_MARKER));
         assert_eq!(v["event_id"], e.event_id.to_string());
         assert_eq!(v["host"], "host-1");
     }

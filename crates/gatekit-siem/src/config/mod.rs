@@ -320,6 +320,10 @@ pub struct SplunkConfig {
     /// What of each event this platform may see (Gatekit addition).
     #[serde(default)]
     pub data_minimization: Option<DataMinimization>,
+    /// Largest event, in bytes, this platform's receiver gets; a longer one is shortened
+    /// (docs/formats.md §9). Default per transport (Gatekit addition).
+    #[serde(default)]
+    pub max_event_bytes: Option<usize>,
     /// Delivery options.
     #[serde(default)]
     pub delivery: Option<DeliveryBlock>,
@@ -353,6 +357,10 @@ pub struct QRadarConfig {
     /// What of each event this platform may see (Gatekit addition).
     #[serde(default)]
     pub data_minimization: Option<DataMinimization>,
+    /// Largest event, in bytes, this platform's receiver gets; a longer one is shortened
+    /// (docs/formats.md §9). Default per transport (Gatekit addition).
+    #[serde(default)]
+    pub max_event_bytes: Option<usize>,
     /// Delivery options.
     #[serde(default)]
     pub delivery: Option<DeliveryBlock>,
@@ -414,6 +422,10 @@ pub struct SentinelConfig {
     /// What of each event this platform may see (Gatekit addition).
     #[serde(default)]
     pub data_minimization: Option<DataMinimization>,
+    /// Largest event, in bytes, this platform's receiver gets; a longer one is shortened
+    /// (docs/formats.md §9). Default per transport (Gatekit addition).
+    #[serde(default)]
+    pub max_event_bytes: Option<usize>,
     /// Delivery options.
     #[serde(default)]
     pub delivery: Option<DeliveryBlock>,

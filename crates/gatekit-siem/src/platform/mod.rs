@@ -26,6 +26,7 @@ use crate::connector::ConnectorPlan;
 pub mod minimise;
 mod qradar;
 mod sentinel;
+pub mod size;
 mod splunk;
 
 pub use crate::checks::Warnings;
@@ -44,6 +45,9 @@ pub struct DestinationPlan {
     pub delivery: DeliverySettings,
     /// Whether a full queue refuses tool calls (`overflow: fail_closed`).
     pub fail_closed: bool,
+    /// The whole-event size limit the formatter keeps (`max_event_bytes`, [`size`]); set
+    /// when the plan is completed, 0 before.
+    pub max_event_bytes: usize,
 }
 
 impl std::fmt::Debug for DestinationPlan {
@@ -52,6 +56,7 @@ impl std::fmt::Debug for DestinationPlan {
             .field("platform", &self.platform)
             .field("framing", &self.framing)
             .field("connector", &self.connector)
+            .field("max_event_bytes", &self.max_event_bytes)
             .finish_non_exhaustive()
     }
 }
@@ -162,22 +167,28 @@ fn locate<'a, T>(
     }
 }
 
-/// `plan` with its formatter behind the platform's data minimisation (its own
-/// `data_minimization` block, else `siem.data_minimization`, else the default: parameter
-/// names only, detectors on).
+/// `plan` with its formatter behind the destination's size limit (`max_event_bytes`, else
+/// the transport's default, [`size`]) and, around that, the platform's data minimisation
+/// (its own `data_minimization` block, else `siem.data_minimization`, else the default:
+/// parameter names only, detectors on). The order matters: the size limit shortens the
+/// event as minimisation left it, so redaction always sees whole values.
 fn minimised(
     cfg: &Config,
     siem: &SiemConfig,
-    own: Option<&crate::config::DataMinimization>,
+    (own, max_event_bytes): (Option<&crate::config::DataMinimization>, Option<usize>),
     path: &str,
     mut plan: DestinationPlan,
     warnings: &mut Warnings,
 ) -> Result<DestinationPlan, ConfigError> {
+    let src = cfg.source.as_str();
+    let limit = size::limit(src, path, plan.platform, &plan.connector, max_event_bytes)?;
+    plan.max_event_bytes = limit;
+    let limited = size::wrap(src, path, plan.formatter, limit)?;
     let block = minimise::block(own, siem.data_minimization.as_ref());
     let (block_path, inner) = if own.is_some() {
-        (path.to_owned(), plan.formatter)
+        (path.to_owned(), limited)
     } else {
-        ("siem".to_owned(), plan.formatter)
+        ("siem".to_owned(), limited)
     };
     plan.formatter = minimise::wrap(cfg, &block, siem.hash_chain, &block_path, inner, warnings)?;
     Ok(plan)
@@ -204,8 +215,16 @@ pub fn plan(
     )
     .filter(|(s, _)| s.enabled)
     .map(|(s, path)| {
-        splunk::plan(cfg, siem, s, &path, warnings)
-            .and_then(|p| minimised(cfg, siem, s.data_minimization.as_ref(), &path, p, warnings))
+        splunk::plan(cfg, siem, s, &path, warnings).and_then(|p| {
+            minimised(
+                cfg,
+                siem,
+                (s.data_minimization.as_ref(), s.max_event_bytes),
+                &path,
+                p,
+                warnings,
+            )
+        })
     });
     let qradar = locate(
         src,
@@ -217,8 +236,16 @@ pub fn plan(
     )
     .filter(|(q, _)| q.enabled)
     .map(|(q, path)| {
-        qradar::plan(cfg, siem, q, &path, warnings)
-            .and_then(|p| minimised(cfg, siem, q.data_minimization.as_ref(), &path, p, warnings))
+        qradar::plan(cfg, siem, q, &path, warnings).and_then(|p| {
+            minimised(
+                cfg,
+                siem,
+                (q.data_minimization.as_ref(), q.max_event_bytes),
+                &path,
+                p,
+                warnings,
+            )
+        })
     });
     let sentinel_block = &siem.platforms.azure_sentinel;
     let sentinel = locate(
@@ -231,8 +258,16 @@ pub fn plan(
     )
     .filter(|(s, _)| s.enabled)
     .map(|(s, path)| {
-        sentinel::plan(cfg, siem, s, &path, warnings)
-            .and_then(|p| minimised(cfg, siem, s.data_minimization.as_ref(), &path, p, warnings))
+        sentinel::plan(cfg, siem, s, &path, warnings).and_then(|p| {
+            minimised(
+                cfg,
+                siem,
+                (s.data_minimization.as_ref(), s.max_event_bytes),
+                &path,
+                p,
+                warnings,
+            )
+        })
     });
     for planned in [splunk, qradar, sentinel].into_iter().flatten() {
         match planned {

@@ -73,6 +73,7 @@ pub(crate) fn plan(
             connector: ConnectorPlan::QRadarHttp(plan),
             delivery,
             fail_closed,
+            max_event_bytes: 0,
         });
     }
     let syslog_path = format!("{path}.syslog");
@@ -122,5 +123,6 @@ pub(crate) fn plan(
         connector,
         delivery,
         fail_closed,
+        max_event_bytes: 0,
     })
 }

@@ -57,6 +57,7 @@ pub(crate) fn plan(
             connector,
             delivery,
             fail_closed,
+            max_event_bytes: 0,
         }
     };
     match s.transport {
@@ -149,7 +150,7 @@ pub(crate) fn plan(
 /// that its request body stays within the endpoint's limit: a JSON array adds a comma per
 /// record and two brackets; an Event Hubs batch also wraps each record in `{"Body":...}` and
 /// escapes its quotes, counted here as a fifth more plus 12 bytes per record.
-fn body_limit(connector: &ConnectorPlan, events: usize) -> Option<usize> {
+pub(super) fn body_limit(connector: &ConnectorPlan, events: usize) -> Option<usize> {
     match connector {
         ConnectorPlan::LogsIngestion(p) => {
             Some(p.settings.max_request_bytes.saturating_sub(events + 2))

@@ -69,6 +69,7 @@ pub(crate) fn plan(
                 connector: ConnectorPlan::File(file.settings(cfg)),
                 delivery,
                 fail_closed,
+                max_event_bytes: 0,
             })
         }
         SplunkTransport::Sc4s => {
@@ -101,6 +102,7 @@ pub(crate) fn plan(
                 connector,
                 delivery,
                 fail_closed,
+                max_event_bytes: 0,
             })
         }
         SplunkTransport::Hec => {
@@ -127,6 +129,7 @@ pub(crate) fn plan(
                 connector: ConnectorPlan::Hec(Box::new(plan)),
                 delivery,
                 fail_closed,
+                max_event_bytes: 0,
             })
         }
     }
