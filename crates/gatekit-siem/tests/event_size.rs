@@ -74,6 +74,7 @@ const CASES: &[(&str, usize)] = &[
     ("  qradar: {transport: syslog_udp, format: cef, syslog: {host: 127.0.0.1}}\n", 1024),
     ("  qradar: {transport: rest_api, format: json, rest_api: {endpoint: \"https://127.0.0.1:12469\"}}\n", 8192),
     ("  azure_sentinel: {transport: syslog, format: cef, syslog: {host: 127.0.0.1}}\n", 8096),
+    ("  azure_sentinel: {transport: relp, format: cef, syslog: {host: 127.0.0.1}}\n", 8096),
     ("  azure_sentinel: {transport: log_analytics_agent, log_analytics_agent: {path: a.json}}\n", 65_536),
     ("  azure_sentinel:\n    transport: event_hubs\n    event_hubs: {connection_string: \"Endpoint=sb://ns.servicebus.windows.net/;SharedAccessKeyName=send;SharedAccessKey=${GATEKIT_TEST_SIZE_SECRET}\", hub_name: h}\n", 873_796),
     ("  splunk: {transport: sc4s, max_event_bytes: 2000, sc4s: {host: 127.0.0.1, tls: {ca_file: ca.pem}}}\n", 2000),

@@ -208,6 +208,9 @@ names!(
         /// Syslog to the forwarder whose rsyslog/syslog-ng feeds the Azure Monitor Agent
         /// (Gatekit addition): TCP, or TLS with a `tls` block.
         Syslog = "syslog",
+        /// Syslog over RELP to the forwarder's rsyslog (`imrelp`; Gatekit addition): every
+        /// record acknowledged by rsyslog itself. Plain TCP.
+        Relp = "relp",
     }
 );
 names!(
@@ -391,8 +394,8 @@ pub struct SentinelConfig {
     /// Failover order among platforms.
     #[serde(default)]
     pub priority: Option<u32>,
-    /// `logs_ingestion_api`, `data_collector_api`, `event_hubs`, `log_analytics_agent` or
-    /// `syslog`.
+    /// `logs_ingestion_api`, `data_collector_api`, `event_hubs`, `log_analytics_agent`,
+    /// `syslog` or `relp`.
     #[serde(default)]
     pub transport: SentinelTransport,
     /// `json`, `cef` or `syslog`.
@@ -410,7 +413,7 @@ pub struct SentinelConfig {
     /// File for the Azure Monitor Agent (the requirements' `log_analytics_agent`).
     #[serde(default)]
     pub log_analytics_agent: Option<FileEndpoint>,
-    /// The forwarder's syslog listener, for `transport: syslog` (Gatekit addition).
+    /// The forwarder's syslog listener, for `transport: syslog` or `relp` (Gatekit addition).
     #[serde(default)]
     pub syslog: Option<SyslogEndpoint>,
     /// Entra ID / shared key authentication.

@@ -139,12 +139,56 @@ pub(crate) fn plan(
             d.framing = framing(src, &syslog_path, endpoint)?;
             Ok(d)
         }
+        SentinelTransport::Relp => {
+            // RELP to the forwarder's rsyslog (`imrelp`): the same RFC 5424 messages as
+            // `syslog`, each acknowledged by rsyslog (docs/reference/relp.md). No framing: a
+            // RELP frame carries its own length.
+            let syslog_path = format!("{path}.syslog");
+            let endpoint = s.syslog.as_ref().ok_or_else(|| {
+                ConfigError::at(
+                    src,
+                    format!("{syslog_path}.host"),
+                    "the `relp` transport needs `syslog: {host: ..., port: ...}` (the forwarder's rsyslog imrelp listener)",
+                )
+            })?;
+            crate::connector::syslog::no_ignored_tls(cfg, endpoint, &syslog_path, warnings)?;
+            if !crate::checks::is_loopback(&endpoint.host) {
+                warnings.add(
+                    format!("{syslog_path}.host"),
+                    "RELP to another host over plain TCP: events cross the network unencrypted",
+                );
+            }
+            if endpoint.framing.is_some() {
+                warnings.add(
+                    format!("{syslog_path}.framing"),
+                    "RELP frames carry their own length; `framing` is ignored",
+                );
+            }
+            let plan = SyslogPlan {
+                host: endpoint.host.clone(),
+                port: endpoint.port.unwrap_or(RELP_PORT),
+            };
+            let formatter = syslog_wrap(
+                body,
+                endpoint,
+                SyslogHeader::Rfc5424,
+                "gatekit",
+                None,
+                src,
+                &syslog_path,
+            )?;
+            Ok(destination(formatter, ConnectorPlan::Relp(plan)))
+        }
         SentinelTransport::EventHubs => {
             let plan = crate::connector::event_hubs::plan(cfg, s, path, warnings)?;
             Ok(destination(body, ConnectorPlan::EventHubs(Box::new(plan))))
         }
     }
 }
+
+/// Default port of the forwarder's `imrelp` listener (RELP has no registered port; rsyslog's
+/// documentation uses 2514).
+const RELP_PORT: u16 = 2514;
 
 /// The most record bytes (`batch_max_bytes`) a batch of up to `events` records may carry so
 /// that its request body stays within the endpoint's limit: a JSON array adds a comma per

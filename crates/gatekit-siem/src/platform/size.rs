@@ -44,7 +44,9 @@ pub(crate) fn default_limit(platform: &str, connector: &ConnectorPlan) -> usize 
             QRADAR_SYSLOG_DEFAULT
         }
         ConnectorPlan::SyslogUdp(_) if platform == "qradar" => QRADAR_UDP_DEFAULT,
-        ConnectorPlan::SyslogTcp(_) | ConnectorPlan::SyslogTls(_) => SYSLOG_DEFAULT,
+        ConnectorPlan::SyslogTcp(_) | ConnectorPlan::SyslogTls(_) | ConnectorPlan::Relp(_) => {
+            SYSLOG_DEFAULT
+        }
         ConnectorPlan::SyslogUdp(_) => SYSLOG_DEFAULT.min(MAX_DATAGRAM),
         ConnectorPlan::QRadarHttp(_) => QRADAR_HTTP_DEFAULT,
         ConnectorPlan::Hec(_) => SPLUNK_DEFAULT,
