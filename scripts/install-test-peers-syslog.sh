@@ -3,7 +3,8 @@
 # independent judges of its output (see crates/gatekit-format/tests/peers_*.rs).
 #
 # - rsyslog (Debian 12 ships mmnormalize.so inside the rsyslog package itself; other
-#   releases split it into rsyslog-mmnormalize) and liblognorm5 (CEF parsing) come from apt.
+#   releases split it into rsyslog-mmnormalize), its RELP modules (rsyslog-relp, for
+#   gatekit-siem's tests/relp.rs) and liblognorm5 (CEF parsing) come from apt.
 # - syslog-ng conflicts with rsyslog as a Debian package (both provide
 #   system-log-daemon), so it is downloaded with `apt-get download` and unpacked with
 #   `dpkg-deb -x` into a private directory; its shared-library dependencies come from apt.
@@ -27,6 +28,7 @@ sng_lib="${sng_root}/usr/lib/syslog-ng:${sng_root}/usr/lib/x86_64-linux-gnu"
 if command -v rsyslogd >/dev/null 2>&1 \
     && command -v openssl >/dev/null 2>&1 \
     && ls /usr/lib/*/rsyslog/mmnormalize.so >/dev/null 2>&1 \
+    && ls /usr/lib/*/rsyslog/imrelp.so >/dev/null 2>&1 \
     && LD_LIBRARY_PATH="${sng_lib}" "${sng_root}/usr/sbin/syslog-ng" --version >/dev/null 2>&1; then
     echo "install-test-peers-syslog: rsyslog, mmnormalize and syslog-ng (${sng_root}) already installed"
     exit 0
@@ -42,7 +44,8 @@ echo "==> installing rsyslog (with mmnormalize) and liblognorm"
 # --no-install-recommends: we do not want logrotate & co; the system's logging is untouched
 # because the tests never use the packaged service (no systemd here anyway).
 # openssl: the TLS tests make their certificates with it.
-pkgs=(rsyslog liblognorm5 openssl)
+# rsyslog-relp: imrelp, the RELP receiver of gatekit-siem's tests/relp.rs.
+pkgs=(rsyslog rsyslog-relp liblognorm5 openssl)
 if apt-cache show rsyslog-mmnormalize >/dev/null 2>&1; then pkgs+=(rsyslog-mmnormalize); fi
 apt-get install "${apt_opts[@]}" --no-install-recommends "${pkgs[@]}"
 if ! ls /usr/lib/*/rsyslog/mmnormalize.so >/dev/null 2>&1; then

@@ -360,6 +360,15 @@ pub const FIELDS: &[Field] = &[
         None,
         "Hash chain: this event's hash",
     ),
+    f(
+        "truncated",
+        Some("truncated"),
+        Some("GatekitTruncated"),
+        Some("truncated"),
+        Some("Truncated"),
+        None,
+        "true when the event was shortened to fit the destination's size limit",
+    ),
     // Format-specific extras (no Sentinel column).
     f(
         "client_app",

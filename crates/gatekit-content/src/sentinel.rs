@@ -58,6 +58,7 @@ pub const CEF_TO_CSL: &[(&str, &str)] = &[
     ("GatekitErrorMessage", "AdditionalExtensions"),
     ("GatekitPrevHash", "AdditionalExtensions"),
     ("GatekitHash", "AdditionalExtensions"),
+    ("GatekitTruncated", "AdditionalExtensions"),
 ];
 
 /// The `CommonSecurityLog` columns the parser reads, with their types.

@@ -398,6 +398,16 @@ pub struct AuditEvent {
     /// Optional tamper-evidence chain link.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hash_chain: Option<HashChain>,
+    /// Set when a destination's whole-event size limit made Gatekit shorten this event
+    /// (parameters, then long values) before sending it; absent (false) otherwise. Each
+    /// format carries it (`truncated` in JSON, `GatekitTruncated` in CEF, ...), so SIEM
+    /// content can tell a cut event from a complete one.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub truncated: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 impl AuditEvent {
@@ -431,6 +441,7 @@ impl AuditEvent {
             error: None,
             message: None,
             hash_chain: None,
+            truncated: false,
         }
     }
 
@@ -523,6 +534,13 @@ impl AuditEvent {
             prev_hash: prev_hash.into(),
             hash: hash.into(),
         });
+        self
+    }
+
+    /// Marks the event as shortened to fit a destination's size limit.
+    #[must_use]
+    pub fn with_truncated(mut self) -> Self {
+        self.truncated = true;
         self
     }
 

@@ -256,6 +256,9 @@ impl Formatter for CefFormatter {
             ext.text(b" GatekitPrevHash=", &h.prev_hash, MAX_TEXT);
             ext.text(b" GatekitHash=", &h.hash, MAX_TEXT);
         }
+        if event.truncated {
+            ext.out.extend_from_slice(b" GatekitTruncated=true");
+        }
         ext.out.extend_from_slice(b" externalId=");
         push_u64(ext.out, event.sequence);
         Ok(())

@@ -230,6 +230,9 @@ pub(crate) fn write_event(e: &AuditEvent, out: &mut Vec<u8>) -> Result<(), Forma
         write_str(&h.hash, out);
         out.push(b'}');
     }
+    if e.truncated {
+        out.extend_from_slice(b",\"truncated\":true");
+    }
     out.push(b'}');
     Ok(())
 }

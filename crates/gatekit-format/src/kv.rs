@@ -188,6 +188,9 @@ impl Formatter for KeyValueFormatter {
             p.text("prev_hash", &h.prev_hash, 128);
             p.text("hash", &h.hash, 128);
         }
+        if e.truncated {
+            p.text("truncated", "true", 8);
+        }
         Ok(())
     }
 }

@@ -304,6 +304,9 @@ impl Formatter for LeefFormatter {
             a.text("prevHash", &h.prev_hash);
             a.text("hash", &h.hash);
         }
+        if event.truncated {
+            a.text("truncated", "true");
+        }
         Ok(())
     }
 }

@@ -6,7 +6,7 @@
 //! Sentinel Logs Ingestion record ([`SentinelFormatter`], schema [`SENTINEL_COLUMNS`]),
 //! syslog RFC 5424 / RFC 3164 headers around any of these ([`Syslog5424Formatter`],
 //! [`Syslog3164Formatter`]), stream framing ([`Framing`]) and per-destination data
-//! minimisation ([`DataPolicy`], [`Minimised`], [`SizeLimited`]).
+//! minimisation ([`DataPolicy`], [`Minimised`]) and the whole-event size limit ([`SizeLimited`]).
 //!
 //! Layers: `Formatter` (body) → optional syslog header → `Framing` → transport (not here).
 //!
@@ -33,6 +33,7 @@ mod policy;
 mod registry;
 mod samples;
 mod sentinel;
+mod size;
 mod syslog;
 mod text;
 
@@ -50,15 +51,14 @@ pub use leef::{
     sanitize_value as leef_sanitize_value, LeefFormatter, LeefSettings, LeefTimeFormat,
     LeefVersion,
 };
-pub use policy::{
-    DataPolicy, Field, FnRedactor, Minimised, Redactor, SizeLimited, MIN_EVENT_BYTES,
-};
+pub use policy::{DataPolicy, Field, FnRedactor, Minimised, Redactor};
 pub use registry::{render_lines, render_samples, FormatKind};
 pub use samples::sample_events;
 pub use sentinel::{
     write_batch as sentinel_write_batch, Column, ColumnType, SentinelFormatter, SENTINEL_COLUMNS,
     SENTINEL_STREAM, SENTINEL_TABLE,
 };
+pub use size::{SizeLimited, MIN_EVENT_BYTES, PARAMETERS_TRUNCATED_KEY};
 pub use syslog::{
     escape_sd_value, SeverityMap, Syslog3164Formatter, Syslog5424Formatter, SyslogSettings,
 };

@@ -1,5 +1,5 @@
 //! Data minimisation before egress: per-destination field and parameter selection, size
-//! caps and parameter redaction.
+//! caps and parameter redaction (the whole-event limit is in `size.rs`).
 //!
 //! Job: [`DataPolicy`] turns the canonical event into the event a destination may see:
 //! drop optional fields (exclude list, or keep only an include list), keep or drop tool
@@ -317,7 +317,7 @@ fn cap(s: &mut String, max: usize) {
     }
 }
 
-fn cap_value(v: &mut Value, max: usize) {
+pub(crate) fn cap_value(v: &mut Value, max: usize) {
     match v {
         Value::String(s) => cap(s, max),
         Value::Array(a) => a.iter_mut().for_each(|x| cap_value(x, max)),
@@ -326,7 +326,7 @@ fn cap_value(v: &mut Value, max: usize) {
     }
 }
 
-fn cap_strings(e: &mut AuditEvent, max: usize) {
+pub(crate) fn cap_strings(e: &mut AuditEvent, max: usize) {
     for s in [&mut e.correlation_id, &mut e.session_id, &mut e.message]
         .into_iter()
         .flatten()
@@ -384,116 +384,10 @@ impl<F: Formatter> Formatter for Minimised<F> {
     }
 }
 
-/// Smallest whole-event limit [`SizeLimited`] accepts: the identity fields and headers of
-/// every format fit comfortably.
-pub const MIN_EVENT_BYTES: usize = 1024;
-
-/// A formatter that keeps every rendered event within `max_bytes`, for destinations with a
-/// frame or message limit (rsyslog's default `maxMessageSize` is 8,096 bytes; syslog-ng
-/// drops the connection on an over-size frame; QRadar and UDP have their own limits).
-///
-/// An over-size event is rendered again with ever tighter caps, so the output stays a valid
-/// record of its format rather than a cut-off line: (1) every string and the parameter JSON
-/// capped at 1,024 bytes, (2) at 256 bytes, (3) parameters dropped and strings capped at 64
-/// bytes. Cut values end in [`crate::TRUNCATION_MARKER`]. If even that does not fit, the
-/// event is refused with [`FormatError::TooLarge`] and `out` is left unchanged.
-#[derive(Debug)]
-pub struct SizeLimited<F> {
-    inner: F,
-    max_bytes: usize,
-    ladder: [DataPolicy; 3],
-}
-
-impl<F: Formatter> SizeLimited<F> {
-    /// Wraps `inner`; `max_bytes` must be at least [`MIN_EVENT_BYTES`].
-    pub fn new(inner: F, max_bytes: usize) -> Result<Self, FormatError> {
-        if max_bytes < MIN_EVENT_BYTES {
-            return Err(FormatError::setting(
-                "max_event_bytes",
-                format!("must be at least {MIN_EVENT_BYTES}"),
-            ));
-        }
-        let step = |field: usize, params: usize| -> Result<DataPolicy, FormatError> {
-            DataPolicy::default()
-                .with_max_field_bytes(field)?
-                .with_max_parameters_bytes(params)
-        };
-        let ladder = [
-            step(1024, 1024)?,
-            step(256, 256)?,
-            DataPolicy::default()
-                .with_max_field_bytes(64)?
-                .with_exclude_fields(&["mcp_data.parameters"])?,
-        ];
-        Ok(Self {
-            inner,
-            max_bytes,
-            ladder,
-        })
-    }
-}
-
-impl<F: Formatter> Formatter for SizeLimited<F> {
-    fn format(&self, event: &AuditEvent, out: &mut Vec<u8>) -> Result<(), FormatError> {
-        let start = out.len();
-        self.inner.format(event, out)?;
-        if out.len() - start <= self.max_bytes {
-            return Ok(());
-        }
-        for policy in &self.ladder {
-            out.truncate(start);
-            self.inner.format(&policy.apply(event), out)?;
-            if out.len() - start <= self.max_bytes {
-                return Ok(());
-            }
-        }
-        let size = out.len() - start;
-        out.truncate(start);
-        Err(FormatError::TooLarge {
-            size,
-            limit: self.max_bytes,
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use gatekit_core::{EventType, Severity};
-
-    #[test]
-    fn size_limited_shrinks_step_by_step_and_refuses_the_impossible() {
-        let mut e = event();
-        e.message = Some("m".repeat(20_000));
-        let json = crate::JsonFormatter;
-        let f = SizeLimited::new(json, 4096).unwrap();
-        let mut out = b"x".to_vec();
-        f.format(&e, &mut out).unwrap();
-        assert!(out.len() - 1 <= 4096);
-        let v: Value = serde_json::from_slice(&out[1..]).unwrap();
-        assert!(v["message"]
-            .as_str()
-            .unwrap()
-            .ends_with(crate::TRUNCATION_MARKER));
-        assert_eq!(v["event_id"], e.event_id.to_string());
-        // Small events pass through unchanged.
-        let small = crate::sample_events().remove(0);
-        let mut a = Vec::new();
-        let mut b = Vec::new();
-        f.format(&small, &mut a).unwrap();
-        crate::JsonFormatter.format(&small, &mut b).unwrap();
-        assert_eq!(a, b);
-        // A host name is never cut (identity field): a huge one cannot be made to fit.
-        let mut huge = small.clone();
-        huge.host = "h".repeat(5000);
-        let mut out = b"keep".to_vec();
-        assert!(matches!(
-            f.format(&huge, &mut out),
-            Err(FormatError::TooLarge { .. })
-        ));
-        assert_eq!(out, b"keep");
-        assert!(SizeLimited::new(crate::JsonFormatter, 100).is_err());
-    }
 
     fn event() -> AuditEvent {
         let mut params = Map::new();

@@ -141,6 +141,7 @@ pub fn sample_events() -> Vec<AuditEvent> {
             .with_duration_us(30_000_000)
             .with_error(-32001, "Upstream timed out after 30s\nstack: at query()"),
         base(7, EventType::SystemEvent, Severity::Warning)
-            .with_message("SIEM destination qradar unreachable; 12 events dropped (drop_oldest)"),
+            .with_message("SIEM destination qradar unreachable; 12 events dropped (drop_oldest)")
+            .with_truncated(),
     ]
 }

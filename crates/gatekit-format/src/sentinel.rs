@@ -153,6 +153,11 @@ pub const SENTINEL_COLUMNS: &[Column] = &[
     col("Message", ColumnType::String, "Free text"),
     col("PrevHash", ColumnType::String, "Hash chain: previous hash"),
     col("Hash", ColumnType::String, "Hash chain: this event's hash"),
+    col(
+        "Truncated",
+        ColumnType::Boolean,
+        "True when the event was shortened to fit the destination's size limit",
+    ),
 ];
 
 /// The record as serialised; field names are the column names above.
@@ -215,6 +220,8 @@ struct Record<'a> {
     prev_hash: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     hash: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    truncated: Option<bool>,
 }
 
 /// Renders one Logs Ingestion record (a JSON object, no separator).
@@ -262,6 +269,7 @@ impl Formatter for SentinelFormatter {
             message: e.message.as_deref(),
             prev_hash: e.hash_chain.as_ref().map(|h| h.prev_hash.as_str()),
             hash: e.hash_chain.as_ref().map(|h| h.hash.as_str()),
+            truncated: e.truncated.then_some(true),
         };
         let start = out.len();
         serde_json::to_writer(&mut *out, &r)?;

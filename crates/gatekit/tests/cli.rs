@@ -50,6 +50,38 @@ fn check_prints_every_problem_with_paths() {
 }
 
 #[test]
+fn check_reports_a_bad_max_event_bytes_with_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let check = |siem: &str| {
+        let config = write_config(
+            dir.path(),
+            &format!("proxy:\n  transport: stdio\n  upstreams:\n    - {{name: a, command: [x]}}\nsiem:\n{siem}"),
+        );
+        let out = Command::new(gatekit())
+            .args(["check", "--config"])
+            .arg(&config)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let err = check(
+        "  splunk:\n    transport: file\n    file: {path: s.cef}\n    max_event_bytes: 100\n",
+    );
+    assert!(
+        err.contains(":9:")
+            && err.contains("siem.splunk.max_event_bytes")
+            && err.contains("at least 1024"),
+        "{err}"
+    );
+    let err = check("  qradar:\n    transport: syslog_tcp\n    syslog: {host: 127.0.0.1}\n    max_event_bytes: lots\n");
+    assert!(
+        err.contains(":9:") && err.contains("siem.qradar.max_event_bytes"),
+        "{err}"
+    );
+}
+
+#[test]
 fn check_prints_every_warning_and_every_sections_errors_with_lines() {
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(

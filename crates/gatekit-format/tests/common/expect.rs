@@ -187,6 +187,9 @@ pub(crate) fn expected_cef(e: &AuditEvent) -> BTreeMap<String, String> {
         put("GatekitPrevHash", &h.prev_hash);
         put("GatekitHash", &h.hash);
     }
+    if e.truncated {
+        put("GatekitTruncated", "true");
+    }
     m
 }
 
@@ -243,6 +246,9 @@ pub(crate) fn expected_leef(e: &AuditEvent, delim: char) -> BTreeMap<String, Str
     if let Some(h) = &e.hash_chain {
         put("prevHash", &h.prev_hash);
         put("hash", &h.hash);
+    }
+    if e.truncated {
+        put("truncated", "true");
     }
     m
 }

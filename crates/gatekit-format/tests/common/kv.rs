@@ -150,6 +150,9 @@ pub(crate) fn expected(e: &AuditEvent) -> Vec<(String, String)> {
         text("prev_hash", &h.prev_hash, 128, &mut v2);
         text("hash", &h.hash, 128, &mut v2);
     }
+    if e.truncated {
+        v2.push(("truncated".into(), "true".into()));
+    }
     v.extend(v2);
     v
 }

@@ -209,6 +209,9 @@ names!(
         /// Syslog to the forwarder whose rsyslog/syslog-ng feeds the Azure Monitor Agent
         /// (Gatekit addition): TCP, or TLS with a `tls` block.
         Syslog = "syslog",
+        /// Syslog over RELP to the forwarder's rsyslog (`imrelp`; Gatekit addition): every
+        /// record acknowledged by rsyslog itself. Plain TCP.
+        Relp = "relp",
     }
 );
 names!(
@@ -356,6 +359,10 @@ pub struct SplunkConfig {
     /// transport's block), checked like the primary; see `platform/failover.rs`.
     #[serde(default)]
     pub failover: Vec<yaml::Mapping>,
+    /// Largest event, in bytes, this platform's receiver gets; a longer one is shortened
+    /// (docs/formats.md §9). Default per transport (Gatekit addition).
+    #[serde(default)]
+    pub max_event_bytes: Option<usize>,
     /// Delivery options.
     #[serde(default)]
     pub delivery: Option<DeliveryBlock>,
@@ -394,6 +401,10 @@ pub struct QRadarConfig {
     /// transport's block), checked like the primary; see `platform/failover.rs`.
     #[serde(default)]
     pub failover: Vec<yaml::Mapping>,
+    /// Largest event, in bytes, this platform's receiver gets; a longer one is shortened
+    /// (docs/formats.md §9). Default per transport (Gatekit addition).
+    #[serde(default)]
+    pub max_event_bytes: Option<usize>,
     /// Delivery options.
     #[serde(default)]
     pub delivery: Option<DeliveryBlock>,
@@ -424,8 +435,8 @@ pub struct SentinelConfig {
     /// See [`SplunkConfig::priority`].
     #[serde(default)]
     pub priority: Option<u32>,
-    /// `logs_ingestion_api`, `data_collector_api`, `event_hubs`, `log_analytics_agent` or
-    /// `syslog`.
+    /// `logs_ingestion_api`, `data_collector_api`, `event_hubs`, `log_analytics_agent`,
+    /// `syslog` or `relp`.
     #[serde(default)]
     pub transport: SentinelTransport,
     /// `json`, `cef` or `syslog`.
@@ -443,7 +454,7 @@ pub struct SentinelConfig {
     /// File for the Azure Monitor Agent (the requirements' `log_analytics_agent`).
     #[serde(default)]
     pub log_analytics_agent: Option<FileEndpoint>,
-    /// The forwarder's syslog listener, for `transport: syslog` (Gatekit addition).
+    /// The forwarder's syslog listener, for `transport: syslog` or `relp` (Gatekit addition).
     #[serde(default)]
     pub syslog: Option<SyslogEndpoint>,
     /// Entra ID / shared key authentication.
@@ -460,6 +471,10 @@ pub struct SentinelConfig {
     /// transport's block), checked like the primary; see `platform/failover.rs`.
     #[serde(default)]
     pub failover: Vec<yaml::Mapping>,
+    /// Largest event, in bytes, this platform's receiver gets; a longer one is shortened
+    /// (docs/formats.md §9). Default per transport (Gatekit addition).
+    #[serde(default)]
+    pub max_event_bytes: Option<usize>,
     /// Delivery options.
     #[serde(default)]
     pub delivery: Option<DeliveryBlock>,

@@ -46,6 +46,8 @@ pub enum ConnectorPlan {
     SyslogUdp(syslog::SyslogPlan),
     /// TLS syslog.
     SyslogTls(syslog::TlsPlan),
+    /// Syslog over RELP (rsyslog `imrelp`), plain TCP.
+    Relp(syslog::SyslogPlan),
     /// Splunk HEC.
     Hec(Box<hec::HecPlan>),
     /// QRadar HTTP Receiver.
@@ -69,6 +71,7 @@ impl ConnectorPlan {
             ConnectorPlan::SyslogUdp(p) => {
                 Arc::new(syslog::udp::UdpTransport::new(&p.host, p.port))
             }
+            ConnectorPlan::Relp(p) => Arc::new(syslog::relp::RelpTransport::new(&p.host, p.port)),
             ConnectorPlan::SyslogTls(p) => Arc::new(
                 syslog::tls::TlsTransport::new(&p.host, p.port, p.settings.clone())?
                     .with_auth_monitor(auth),
@@ -93,6 +96,7 @@ impl ConnectorPlan {
             | ConnectorPlan::SyslogTcp(_)
             | ConnectorPlan::SyslogUdp(_)
             | ConnectorPlan::SyslogTls(_)
+            | ConnectorPlan::Relp(_)
             | ConnectorPlan::QRadarHttp(_)
             | ConnectorPlan::LogsIngestion(_)
             | ConnectorPlan::DataCollector(_)

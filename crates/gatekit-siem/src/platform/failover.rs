@@ -142,9 +142,10 @@ fn sample_render(plan: &DestinationPlan, event: &AuditEvent) -> Result<Vec<u8>, 
 fn kind(c: &ConnectorPlan) -> &'static str {
     match c {
         ConnectorPlan::File(_) => "file lines",
-        ConnectorPlan::SyslogTcp(_) | ConnectorPlan::SyslogUdp(_) | ConnectorPlan::SyslogTls(_) => {
-            "syslog messages"
-        }
+        ConnectorPlan::SyslogTcp(_)
+        | ConnectorPlan::SyslogUdp(_)
+        | ConnectorPlan::SyslogTls(_)
+        | ConnectorPlan::Relp(_) => "syslog messages",
         ConnectorPlan::Hec(_) => "HEC event envelopes",
         ConnectorPlan::QRadarHttp(_) => "QRadar HTTP Receiver events",
         ConnectorPlan::LogsIngestion(_) => "Logs Ingestion records",

@@ -27,6 +27,7 @@ mod failover;
 pub mod minimise;
 mod qradar;
 mod sentinel;
+pub mod size;
 mod splunk;
 
 pub use crate::checks::Warnings;
@@ -48,6 +49,9 @@ pub struct DestinationPlan {
     /// Alternative endpoints, tried in order after `connector` (the `failover` list); they
     /// receive the same rendered records (`failover.rs`).
     pub failover: Vec<ConnectorPlan>,
+    /// The whole-event size limit the formatter keeps (`max_event_bytes`, [`size`]); set
+    /// when the plan is completed, 0 before.
+    pub max_event_bytes: usize,
 }
 
 impl std::fmt::Debug for DestinationPlan {
@@ -57,6 +61,7 @@ impl std::fmt::Debug for DestinationPlan {
             .field("framing", &self.framing)
             .field("connector", &self.connector)
             .field("failover", &self.failover)
+            .field("max_event_bytes", &self.max_event_bytes)
             .finish_non_exhaustive()
     }
 }
@@ -167,22 +172,28 @@ fn locate<'a, T>(
     }
 }
 
-/// `plan` with its formatter behind the platform's data minimisation (its own
-/// `data_minimization` block, else `siem.data_minimization`, else the default: parameter
-/// names only, detectors on).
+/// `plan` with its formatter behind the destination's size limit (`max_event_bytes`, else
+/// the transport's default, [`size`]) and, around that, the platform's data minimisation
+/// (its own `data_minimization` block, else `siem.data_minimization`, else the default:
+/// parameter names only, detectors on). The order matters: the size limit shortens the
+/// event as minimisation left it, so redaction always sees whole values.
 fn minimised(
     cfg: &Config,
     siem: &SiemConfig,
-    own: Option<&crate::config::DataMinimization>,
+    (own, max_event_bytes): (Option<&crate::config::DataMinimization>, Option<usize>),
     path: &str,
     mut plan: DestinationPlan,
     warnings: &mut Warnings,
 ) -> Result<DestinationPlan, ConfigError> {
+    let src = cfg.source.as_str();
+    let limit = size::limit(src, path, plan.platform, &plan.connector, max_event_bytes)?;
+    plan.max_event_bytes = limit;
+    let limited = size::wrap(src, path, plan.formatter, limit)?;
     let block = minimise::block(own, siem.data_minimization.as_ref());
     let (block_path, inner) = if own.is_some() {
-        (path.to_owned(), plan.formatter)
+        (path.to_owned(), limited)
     } else {
-        ("siem".to_owned(), plan.formatter)
+        ("siem".to_owned(), limited)
     };
     plan.formatter = minimise::wrap(cfg, &block, siem.hash_chain, &block_path, inner, warnings)?;
     Ok(plan)
@@ -213,7 +224,16 @@ pub fn plan(
             .and_then(|p| {
                 failover::attach(cfg, siem, &s.failover, &path, p, splunk::plan, warnings)
             })
-            .and_then(|p| minimised(cfg, siem, s.data_minimization.as_ref(), &path, p, warnings));
+            .and_then(|p| {
+                minimised(
+                    cfg,
+                    siem,
+                    (s.data_minimization.as_ref(), s.max_event_bytes),
+                    &path,
+                    p,
+                    warnings,
+                )
+            });
         (s.priority, planned)
     });
     let qradar = locate(
@@ -230,7 +250,16 @@ pub fn plan(
             .and_then(|p| {
                 failover::attach(cfg, siem, &q.failover, &path, p, qradar::plan, warnings)
             })
-            .and_then(|p| minimised(cfg, siem, q.data_minimization.as_ref(), &path, p, warnings));
+            .and_then(|p| {
+                minimised(
+                    cfg,
+                    siem,
+                    (q.data_minimization.as_ref(), q.max_event_bytes),
+                    &path,
+                    p,
+                    warnings,
+                )
+            });
         (q.priority, planned)
     });
     let sentinel_block = &siem.platforms.azure_sentinel;
@@ -248,7 +277,16 @@ pub fn plan(
             .and_then(|p| {
                 failover::attach(cfg, siem, &s.failover, &path, p, sentinel::plan, warnings)
             })
-            .and_then(|p| minimised(cfg, siem, s.data_minimization.as_ref(), &path, p, warnings));
+            .and_then(|p| {
+                minimised(
+                    cfg,
+                    siem,
+                    (s.data_minimization.as_ref(), s.max_event_bytes),
+                    &path,
+                    p,
+                    warnings,
+                )
+            });
         (s.priority, planned)
     });
     // `priority` orders the destinations, lower first, unset ones last (decision 0620); the

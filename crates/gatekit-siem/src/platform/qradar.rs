@@ -74,6 +74,7 @@ pub(crate) fn plan(
             delivery,
             fail_closed,
             failover: Vec::new(),
+            max_event_bytes: 0,
         });
     }
     let syslog_path = format!("{path}.syslog");
@@ -124,5 +125,6 @@ pub(crate) fn plan(
         delivery,
         fail_closed,
         failover: Vec::new(),
+        max_event_bytes: 0,
     })
 }

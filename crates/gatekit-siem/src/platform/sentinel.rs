@@ -58,6 +58,7 @@ pub(crate) fn plan(
             delivery,
             fail_closed,
             failover: Vec::new(),
+            max_event_bytes: 0,
         }
     };
     match s.transport {
@@ -139,6 +140,46 @@ pub(crate) fn plan(
             d.framing = framing(src, &syslog_path, endpoint)?;
             Ok(d)
         }
+        SentinelTransport::Relp => {
+            // RELP to the forwarder's rsyslog (`imrelp`): the same RFC 5424 messages as
+            // `syslog`, each acknowledged by rsyslog (docs/reference/relp.md). No framing: a
+            // RELP frame carries its own length.
+            let syslog_path = format!("{path}.syslog");
+            let endpoint = s.syslog.as_ref().ok_or_else(|| {
+                ConfigError::at(
+                    src,
+                    format!("{syslog_path}.host"),
+                    "the `relp` transport needs `syslog: {host: ..., port: ...}` (the forwarder's rsyslog imrelp listener)",
+                )
+            })?;
+            crate::connector::syslog::no_ignored_tls(cfg, endpoint, &syslog_path, warnings)?;
+            if !crate::checks::is_loopback(&endpoint.host) {
+                warnings.add(
+                    format!("{syslog_path}.host"),
+                    "RELP to another host over plain TCP: events cross the network unencrypted",
+                );
+            }
+            if endpoint.framing.is_some() {
+                warnings.add(
+                    format!("{syslog_path}.framing"),
+                    "RELP frames carry their own length; `framing` is ignored",
+                );
+            }
+            let plan = SyslogPlan {
+                host: endpoint.host.clone(),
+                port: endpoint.port.unwrap_or(RELP_PORT),
+            };
+            let formatter = syslog_wrap(
+                body,
+                endpoint,
+                SyslogHeader::Rfc5424,
+                "gatekit",
+                None,
+                src,
+                &syslog_path,
+            )?;
+            Ok(destination(formatter, ConnectorPlan::Relp(plan)))
+        }
         SentinelTransport::EventHubs => {
             let plan = crate::connector::event_hubs::plan(cfg, s, path, warnings)?;
             Ok(destination(body, ConnectorPlan::EventHubs(Box::new(plan))))
@@ -146,11 +187,15 @@ pub(crate) fn plan(
     }
 }
 
+/// Default port of the forwarder's `imrelp` listener (RELP has no registered port; rsyslog's
+/// documentation uses 2514).
+const RELP_PORT: u16 = 2514;
+
 /// The most record bytes (`batch_max_bytes`) a batch of up to `events` records may carry so
 /// that its request body stays within the endpoint's limit: a JSON array adds a comma per
 /// record and two brackets; an Event Hubs batch also wraps each record in `{"Body":...}` and
 /// escapes its quotes, counted here as a fifth more plus 12 bytes per record.
-fn body_limit(connector: &ConnectorPlan, events: usize) -> Option<usize> {
+pub(super) fn body_limit(connector: &ConnectorPlan, events: usize) -> Option<usize> {
     match connector {
         ConnectorPlan::LogsIngestion(p) => {
             Some(p.settings.max_request_bytes.saturating_sub(events + 2))

@@ -70,6 +70,7 @@ pub(crate) fn plan(
                 delivery,
                 fail_closed,
                 failover: Vec::new(),
+                max_event_bytes: 0,
             })
         }
         SplunkTransport::Sc4s => {
@@ -103,6 +104,7 @@ pub(crate) fn plan(
                 delivery,
                 fail_closed,
                 failover: Vec::new(),
+                max_event_bytes: 0,
             })
         }
         SplunkTransport::Hec => {
@@ -130,6 +132,7 @@ pub(crate) fn plan(
                 delivery,
                 fail_closed,
                 failover: Vec::new(),
+                max_event_bytes: 0,
             })
         }
     }

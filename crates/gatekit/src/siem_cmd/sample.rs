@@ -50,6 +50,7 @@ fn wire(connector: &ConnectorPlan) -> String {
             )
         }
         ConnectorPlan::SyslogTls(p) => format!("TLS syslog to {}:{}", p.host, p.port),
+        ConnectorPlan::Relp(p) => format!("RELP to {}:{}", p.host, p.port),
         ConnectorPlan::Hec(p) => format!(
             "Splunk HEC https://{}:{}, batches of envelopes back to back{}",
             p.endpoint.host,

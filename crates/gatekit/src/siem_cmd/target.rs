@@ -21,7 +21,9 @@ pub(super) fn is_loopback(host: &str) -> bool {
 fn hosts(connector: &ConnectorPlan) -> Vec<&str> {
     match connector {
         ConnectorPlan::File(_) => Vec::new(),
-        ConnectorPlan::SyslogTcp(p) | ConnectorPlan::SyslogUdp(p) => vec![&p.host],
+        ConnectorPlan::SyslogTcp(p) | ConnectorPlan::SyslogUdp(p) | ConnectorPlan::Relp(p) => {
+            vec![&p.host]
+        }
         ConnectorPlan::SyslogTls(p) => vec![&p.host],
         ConnectorPlan::Hec(p) => vec![&p.endpoint.host],
         ConnectorPlan::QRadarHttp(p) => vec![&p.endpoint.host],

@@ -43,6 +43,10 @@ fn proof(connector: &ConnectorPlan) -> (&'static str, &'static str) {
             "the TLS handshake succeeded (server certificate verified) and the receiver's TCP stack acknowledged every byte",
             "that the syslog daemon parsed, stored or forwarded the message",
         ),
+        ConnectorPlan::Relp(_) => (
+            "the RELP server answered `rsp 200` for the message (it took responsibility for it)",
+            "that the daemon's own output (a file, a forwarder) stored it",
+        ),
         ConnectorPlan::SyslogUdp(_) => (
             "nothing: UDP has no acknowledgement, the datagram was only handed to the network",
             "delivery of any kind (a closed port on a reachable host may answer ICMP port-unreachable, which is reported; a firewall that drops ICMP, a host that is down or a full receive buffer give no signal)",

@@ -1,5 +1,5 @@
-//! The syslog connectors: TCP ([`tcp`], RFC 6587), UDP ([`udp`], RFC 5426) and TLS ([`tls`],
-//! RFC 5425). What they share lives here: the endpoint block ([`SyslogEndpoint`]), facility
+//! The syslog connectors: TCP ([`tcp`], RFC 6587), UDP ([`udp`], RFC 5426), TLS ([`tls`],
+//! RFC 5425) and RELP ([`relp`], rsyslog's acknowledged protocol). What they share lives here: the endpoint block ([`SyslogEndpoint`]), facility
 //! and severity names, the syslog header (RFC 5424 or RFC 3164) around a CEF/LEEF/JSON/
 //! key=value body, and framing.
 //!
@@ -9,6 +9,7 @@
 //! (RFC3164)". `header:` on the endpoint block overrides either.
 
 pub mod acked;
+pub mod relp;
 pub mod tcp;
 pub mod tls;
 pub mod udp;
