@@ -112,6 +112,8 @@ pub(crate) struct Intake {
     /// Events that could not be written to the spool (full or an I/O error) and went on
     /// memory-only.
     pub(crate) spool_refused: AtomicU64,
+    /// Whether the intake started with a spool (events are serialised for it).
+    spooling: bool,
 }
 
 impl Intake {
@@ -122,6 +124,7 @@ impl Intake {
         spool: Option<DiskBuffer>,
         runtime: tokio::runtime::Handle,
     ) -> Result<Self, String> {
+        let spooling = spool.is_some();
         let (tx, rx) = std::sync::mpsc::sync_channel(CHANNEL_CAPACITY);
         let settlement = Arc::new(Settlement::default());
         let queued = Arc::new(AtomicUsize::new(0));
@@ -146,6 +149,7 @@ impl Intake {
             queued,
             dropped_reports: AtomicU64::new(0),
             spool_refused: AtomicU64::new(0),
+            spooling,
         })
     }
 
@@ -162,23 +166,29 @@ impl Intake {
             self.dropped_reports.fetch_add(1, Relaxed);
             return Ok(());
         }
-        let mut state = self.lock();
-        let spool_payload = match state.spool {
-            Some(_) => match serde_json::to_vec(event) {
+        // Serialised and cloned before the lock: the spool keeper takes the same lock to
+        // acknowledge, and the request thread should hold it only for the `write`.
+        let spool_payload = if self.spooling {
+            match serde_json::to_vec(event) {
                 Ok(p) => Some(p),
                 Err(e) => {
                     warn!(error = %crate::secret::log_safe(&e.to_string()), "Event could not be serialised for the spool; sent from memory only.");
                     None
                 }
-            },
-            None => None,
+            }
+        } else {
+            None
         };
+        let work_event = Box::new(event.clone());
+        let mut state = self.lock();
         let Some(tx) = state.tx.clone() else {
             return Err("SIEM delivery is stopping".into());
         };
         let mut spooled = false;
         if let (Some(disk), Some(payload)) = (state.spool.as_mut(), spool_payload) {
-            let appended = disk.append(&[Record::new(id, payload)]);
+            // `append_vec` keeps the record in the buffer's hot tail, so the keeper's
+            // acknowledgement (a read past the settled records) costs no disk read.
+            let (appended, _) = disk.append_vec(vec![Record::new(id, payload)]);
             spooled = appended.accepted == 1;
             if !spooled {
                 let n = self.spool_refused.fetch_add(1, Relaxed) + 1;
@@ -189,7 +199,7 @@ impl Intake {
             }
         }
         let work = Work::Event {
-            event: Box::new(event.clone()),
+            event: work_event,
             spooled,
         };
         self.queued.fetch_add(1, Relaxed);
