@@ -186,9 +186,7 @@ impl Intake {
         };
         let mut spooled = false;
         if let (Some(disk), Some(payload)) = (state.spool.as_mut(), spool_payload) {
-            // `append_vec` keeps the record in the buffer's hot tail, so the keeper's
-            // acknowledgement (a read past the settled records) costs no disk read.
-            let (appended, _) = disk.append_vec(vec![Record::new(id, payload)]);
+            let appended = disk.append(&[Record::new(id, payload)]);
             spooled = appended.accepted == 1;
             if !spooled {
                 let n = self.spool_refused.fetch_add(1, Relaxed) + 1;
