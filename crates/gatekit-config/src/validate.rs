@@ -169,11 +169,23 @@ pub fn validate(file: &ConfigFile, source: &str) -> Result<Vec<Warning>, ConfigE
             "the `file` log handler needs `file_path`".into(),
         );
     }
-    if logging.format.is_some() || logging.date_format.is_some() {
+    // `json` is Gatekit's one-object-per-line format; anything else is a Python format
+    // string, which Gatekit does not interpret.
+    let python_format = logging
+        .format
+        .as_deref()
+        .is_some_and(|f| f.trim() != "json");
+    if python_format {
         warn(
             "logging.format",
-            "Python logging format strings are not interpreted; Gatekit uses its own log format"
+            "Python logging format strings are not interpreted; Gatekit writes its own text lines (or `json`)"
                 .into(),
+        );
+    }
+    if logging.date_format.is_some() {
+        warn(
+            "logging.date_format",
+            "not interpreted: Gatekit's log lines carry RFC 3339 UTC timestamps".into(),
         );
     }
 

@@ -290,3 +290,29 @@ fn environment_overlays_merge_over_the_base_file() {
         "environment names are plain words"
     );
 }
+
+#[test]
+fn json_logs_load_quietly_and_python_format_strings_warn() {
+    let base = "proxy:\n  transport: stdio\n  upstreams:\n    - name: a\n      command: [x]\n";
+    let json = load(&format!("{base}logging:\n  format: json\n")).unwrap();
+    assert!(
+        json.warnings
+            .iter()
+            .all(|w| !w.to_string().contains("logging")),
+        "{:?}",
+        json.warnings
+    );
+    let python = load(&format!(
+        "{base}logging:\n  format: \"%(asctime)s %(message)s\"\n  date_format: \"%H:%M\"\n"
+    ))
+    .unwrap();
+    let text: Vec<String> = python.warnings.iter().map(|w| w.to_string()).collect();
+    assert!(
+        text.iter().any(|w| w.contains("logging.format")),
+        "{text:?}"
+    );
+    assert!(
+        text.iter().any(|w| w.contains("logging.date_format")),
+        "{text:?}"
+    );
+}
