@@ -258,6 +258,13 @@ fn metrics_match_the_receiver_through_an_outage_and_ready_flips() {
             sum(&m, "gatekit_siem_queued_events", "destination=qradar") >= answered.len() as f64
         },
     );
+    // The monitor looks at the metrics on its own interval: wait for its first look at the
+    // backlog, then check that the outage raised each alert exactly once.
+    wait_until("the outage's alerts", Duration::from_secs(30), || {
+        let m = agent.metrics();
+        sum(&m, "gatekit_siem_alerts_total", "kind=unreachable") >= 1.0
+            && sum(&m, "gatekit_siem_alerts_total", "kind=backlog_events") >= 1.0
+    });
     let m = agent.metrics();
     assert_eq!(
         sum(&m, "gatekit_siem_delivered_total", "destination=qradar"),
