@@ -112,6 +112,16 @@ impl SecretsDetector {
     /// The shape patterns only (no entropy), on `text` as it is.
     fn find_shapes(&self, text: &str, out: &mut Vec<Detection>) {
         for (kind, pattern) in &self.patterns {
+            // Only a pattern with a boundary group needs captures (the group is the secret);
+            // the others report their whole match, and `find_iter` skips building captures.
+            if pattern.captures_len() == 1 {
+                out.extend(pattern.find_iter(text).map(|m| Detection {
+                    kind,
+                    start: m.start(),
+                    end: m.end(),
+                }));
+                continue;
+            }
             for c in pattern.captures_iter(text) {
                 if let Some(m) = c.get(1).or_else(|| c.get(0)) {
                     out.push(Detection {
