@@ -18,6 +18,17 @@ use gatekit_delivery::{
     Transport,
 };
 
+/// A 64 MiB disk buffer under `dir`.
+fn disk(dir: &std::path::Path) -> DiskConfig {
+    DiskConfig {
+        path: dir.join("buffer"),
+        max_bytes: 64 << 20,
+        segment_bytes: 1 << 20,
+        fsync: FsyncMode::Interval,
+        fsync_interval_ms: 50,
+    }
+}
+
 fn spawn(c: &DeliveryConfig, t: &Arc<Scripted>) -> Pipeline {
     let t: Arc<dyn Transport> = t.clone();
     Pipeline::spawn("d", settings(c), vec![t]).unwrap()
@@ -56,13 +67,7 @@ async fn without_a_disk_buffer_only_delivery_settles_a_record() {
 async fn with_a_disk_buffer_a_record_settles_when_it_is_on_disk() {
     let dir = tempfile::tempdir().unwrap();
     let mut c = config(dir.path());
-    c.disk = Some(DiskConfig {
-        path: dir.path().join("buffer"),
-        max_bytes: 64 << 20,
-        segment_bytes: 1 << 20,
-        fsync: FsyncMode::Interval,
-        fsync_interval_ms: 50,
-    });
+    c.disk = Some(disk(dir.path()));
     let t = Scripted::new("down", retry("HTTP 503"));
     let p = spawn(&c, &t);
     let prod = p.producer();
@@ -110,13 +115,7 @@ async fn with_a_disk_buffer_a_full_queue_waits_for_the_spill_instead_of_dropping
     let mut c = config(dir.path());
     c.buffer_size = 5;
     c.overflow = OverflowPolicy::DropOldest;
-    c.disk = Some(DiskConfig {
-        path: dir.path().join("buffer"),
-        max_bytes: 64 << 20,
-        segment_bytes: 1 << 20,
-        fsync: FsyncMode::Interval,
-        fsync_interval_ms: 50,
-    });
+    c.disk = Some(disk(dir.path()));
     let t = Scripted::new("down", retry("HTTP 503"));
     let p = spawn(&c, &t);
     let prod = p.producer();
