@@ -172,6 +172,27 @@ fn locate<'a, T>(
     }
 }
 
+/// One platform block planned in full: its primary connector, its `failover` entries
+/// (through the same planner), then data minimisation and the size limit.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the pieces of one platform block, passed as they are"
+)]
+fn plan_block<T: serde::de::DeserializeOwned>(
+    cfg: &Config,
+    siem: &SiemConfig,
+    block: &T,
+    path: &str,
+    planner: failover::Planner<T>,
+    failover_entries: &[yaml::Mapping],
+    policy: (Option<&crate::config::DataMinimization>, Option<usize>),
+    warnings: &mut Warnings,
+) -> Result<DestinationPlan, ConfigError> {
+    planner(cfg, siem, block, path, warnings)
+        .and_then(|p| failover::attach(cfg, siem, failover_entries, path, p, planner, warnings))
+        .and_then(|p| minimised(cfg, siem, policy, path, p, warnings))
+}
+
 /// `plan` with its formatter behind the destination's size limit (`max_event_bytes`, else
 /// the transport's default, [`size`]) and, around that, the platform's data minimisation
 /// (its own `data_minimization` block, else `siem.data_minimization`, else the default:
@@ -190,12 +211,8 @@ fn minimised(
     plan.max_event_bytes = limit;
     let limited = size::wrap(src, path, plan.formatter, limit)?;
     let block = minimise::block(own, siem.data_minimization.as_ref());
-    let (block_path, inner) = if own.is_some() {
-        (path.to_owned(), limited)
-    } else {
-        ("siem".to_owned(), limited)
-    };
-    plan.formatter = minimise::wrap(cfg, &block, siem.hash_chain, &block_path, inner, warnings)?;
+    let block_path = if own.is_some() { path } else { "siem" };
+    plan.formatter = minimise::wrap(cfg, &block, siem.hash_chain, block_path, limited, warnings)?;
     Ok(plan)
 }
 
@@ -220,20 +237,16 @@ pub fn plan(
     )
     .filter(|(s, _)| s.enabled)
     .map(|(s, path)| {
-        let planned = splunk::plan(cfg, siem, s, &path, warnings)
-            .and_then(|p| {
-                failover::attach(cfg, siem, &s.failover, &path, p, splunk::plan, warnings)
-            })
-            .and_then(|p| {
-                minimised(
-                    cfg,
-                    siem,
-                    (s.data_minimization.as_ref(), s.max_event_bytes),
-                    &path,
-                    p,
-                    warnings,
-                )
-            });
+        let planned = plan_block(
+            cfg,
+            siem,
+            s,
+            &path,
+            splunk::plan,
+            &s.failover,
+            (s.data_minimization.as_ref(), s.max_event_bytes),
+            warnings,
+        );
         (s.priority, planned)
     });
     let qradar = locate(
@@ -246,20 +259,16 @@ pub fn plan(
     )
     .filter(|(q, _)| q.enabled)
     .map(|(q, path)| {
-        let planned = qradar::plan(cfg, siem, q, &path, warnings)
-            .and_then(|p| {
-                failover::attach(cfg, siem, &q.failover, &path, p, qradar::plan, warnings)
-            })
-            .and_then(|p| {
-                minimised(
-                    cfg,
-                    siem,
-                    (q.data_minimization.as_ref(), q.max_event_bytes),
-                    &path,
-                    p,
-                    warnings,
-                )
-            });
+        let planned = plan_block(
+            cfg,
+            siem,
+            q,
+            &path,
+            qradar::plan,
+            &q.failover,
+            (q.data_minimization.as_ref(), q.max_event_bytes),
+            warnings,
+        );
         (q.priority, planned)
     });
     let sentinel_block = &siem.platforms.azure_sentinel;
@@ -273,20 +282,16 @@ pub fn plan(
     )
     .filter(|(s, _)| s.enabled)
     .map(|(s, path)| {
-        let planned = sentinel::plan(cfg, siem, s, &path, warnings)
-            .and_then(|p| {
-                failover::attach(cfg, siem, &s.failover, &path, p, sentinel::plan, warnings)
-            })
-            .and_then(|p| {
-                minimised(
-                    cfg,
-                    siem,
-                    (s.data_minimization.as_ref(), s.max_event_bytes),
-                    &path,
-                    p,
-                    warnings,
-                )
-            });
+        let planned = plan_block(
+            cfg,
+            siem,
+            s,
+            &path,
+            sentinel::plan,
+            &s.failover,
+            (s.data_minimization.as_ref(), s.max_event_bytes),
+            warnings,
+        );
         (s.priority, planned)
     });
     // `priority` orders the destinations, lower first, unset ones last (decision 0620); the
