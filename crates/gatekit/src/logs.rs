@@ -15,9 +15,21 @@ use crate::log_file::RotatingFile;
 use gatekit_config::model::{LogHandler, LogLevel, LoggingConfig};
 use tracing_subscriber::EnvFilter;
 
+/// Installs the global subscriber for `cfg`'s `logging` section (`logging.file_path` resolved
+/// against the configuration file's directory); `verbose` forces debug level.
+pub fn init_for(cfg: &gatekit_config::Config, verbose: bool) {
+    let file = cfg
+        .file
+        .logging
+        .file_path
+        .as_deref()
+        .map(|p| cfg.resolve_path(p));
+    init(Some(&cfg.file.logging), file, verbose);
+}
+
 /// Installs the global subscriber. `file` is `logging.file_path` resolved against the config
 /// directory; `verbose` forces debug level.
-pub fn init(config: Option<&LoggingConfig>, file: Option<PathBuf>, verbose: bool) {
+fn init(config: Option<&LoggingConfig>, file: Option<PathBuf>, verbose: bool) {
     let level = match config.map(|c| c.level) {
         _ if verbose => "debug",
         Some(LogLevel::Debug) => "debug",

@@ -104,13 +104,7 @@ pub fn run_gateway(path: &Path, verbose: bool) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let log_file = cfg
-        .file
-        .logging
-        .file_path
-        .as_deref()
-        .map(|p| cfg.resolve_path(p));
-    crate::logs::init(Some(&cfg.file.logging), log_file, verbose);
+    crate::logs::init_for(&cfg, verbose);
     for w in &cfg.warnings {
         warn!(warning = %w, "Configuration warning.");
     }

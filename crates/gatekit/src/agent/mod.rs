@@ -114,13 +114,7 @@ pub fn run(path: &Path, verbose: bool) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let log_file = cfg
-        .file
-        .logging
-        .file_path
-        .as_deref()
-        .map(|p| cfg.resolve_path(p));
-    crate::logs::init(Some(&cfg.file.logging), log_file, verbose);
+    crate::logs::init_for(&cfg, verbose);
     if checked.spool.is_none() {
         warn!("No SIEM spool is configured (siem.spool or a disk buffer): gateways keep events in memory only, so the agent can adopt only disk buffers.");
     }
