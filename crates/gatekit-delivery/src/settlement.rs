@@ -52,7 +52,8 @@ impl Settled {
         self.held().get_or_insert(0);
     }
 
-    /// The held batch of `n` records is settled: counts it and everything held behind it.
+    /// The held batch of `n` records is settled: counts it and everything held behind it
+    /// (with nothing held, the same as [`Settled::settle`]).
     pub(crate) fn release(&self, n: u64) {
         let mut held = self.held();
         let aside = held.take().unwrap_or(0);
@@ -86,6 +87,8 @@ mod tests {
         assert_eq!(s.count(), 18);
         s.settle(1);
         assert_eq!(s.count(), 19);
+        s.release(2);
+        assert_eq!(s.count(), 21, "without a hold, release settles");
     }
 
     #[test]

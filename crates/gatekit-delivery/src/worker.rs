@@ -144,8 +144,7 @@ impl Worker {
                 _ => None,
             };
             let n = batch.len() as u64;
-            let held = keep.is_some();
-            if held {
+            if keep.is_some() {
                 // Spilling goes on while this batch is in flight; what settles meanwhile is
                 // counted after it (see `settlement.rs`).
                 self.shared.settled.hold();
@@ -179,9 +178,9 @@ impl Worker {
                     }
                 }
                 // Records from disk were settled when they were spilled; a memory batch is
-                // settled now that it is delivered or dead-lettered.
-                (Source::Memory, _) if held => self.shared.settled.release(n),
-                (Source::Memory, _) => self.shared.settle(n),
+                // settled now that it is delivered or dead-lettered, together with whatever
+                // its hold kept back (without a hold, `release` is a plain settle).
+                (Source::Memory, _) => self.shared.settled.release(n),
                 (Source::Disk, None) => {}
             }
         }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use gatekit_core::AuditEvent;
 use gatekit_core::EventFactory;
-use gatekit_delivery::{Pipeline, Record, RecordId};
+use gatekit_delivery::Pipeline;
 use gatekit_mcp::audit::{AuditRecord, AuditSink, SystemRecord};
 use gatekit_mcp::audit_event::decision_event;
 
@@ -486,16 +486,6 @@ impl SiemSink {
     /// `fail_closed` destination refuses records now. `gatekit siem load` measures this path.
     pub fn commit_event(&self, event: &gatekit_core::AuditEvent) -> Result<(), String> {
         self.commit(event)
-    }
-
-    /// Like [`SiemSink::submit`], but waits for room under the `block` policy (load tests).
-    pub async fn submit_waiting(&self, event: &gatekit_core::AuditEvent) {
-        let id = RecordId(event.event_id.as_uuid().as_u128());
-        for d in self.destinations.iter() {
-            if let Ok(payload) = d.render(event) {
-                let _ = d.producer.submit(Record::new(id, payload)).await;
-            }
-        }
     }
 }
 
