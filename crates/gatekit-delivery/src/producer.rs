@@ -119,6 +119,13 @@ pub enum SubmitError {
     },
 }
 
+/// Whether queuing a record wakes the worker (see [`Producer::try_submit_tracked_deferred`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Wake {
+    Now,
+    Deferred,
+}
+
 /// A cheap, cloneable handle for submitting records to one destination.
 #[derive(Clone, Debug)]
 pub struct Producer {
@@ -182,7 +189,7 @@ impl Producer {
             let notified = self.shared.space.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            match self.push_ticketed(record, self.shared.spills) {
+            match self.push_ticketed(record, self.shared.spills, Wake::Now) {
                 Err(SubmitError::Full { record: r, .. }) => {
                     if !counted {
                         counted = true;
@@ -201,8 +208,24 @@ impl Producer {
     /// `fail_closed` (or any policy with a disk buffer) returns [`SubmitError::Full`] with the
     /// record, and nothing is counted.
     pub fn try_submit_tracked(&self, record: Record) -> Result<Ticket, SubmitError> {
-        self.push_ticketed(record, self.shared.spills)
+        self.push_ticketed(record, self.shared.spills, Wake::Now)
             .map(|(_, t)| t)
+    }
+
+    /// [`Producer::try_submit_tracked`] without waking the worker when the record is queued:
+    /// the caller submits a burst and calls [`Producer::wake_worker`] after it (and every few
+    /// hundred records within it). One wake-up per burst instead of one per record matters
+    /// with a disk buffer: each wake-up of an idle worker is a spill of its own, a `write`
+    /// per record. A full queue still wakes the worker, so a caller that then waits is
+    /// never left waiting on a worker nobody woke.
+    pub fn try_submit_tracked_deferred(&self, record: Record) -> Result<Ticket, SubmitError> {
+        self.push_ticketed(record, self.shared.spills, Wake::Deferred)
+            .map(|(_, t)| t)
+    }
+
+    /// Wakes the worker for records queued by [`Producer::try_submit_tracked_deferred`].
+    pub fn wake_worker(&self) {
+        self.shared.work.notify_one();
     }
 
     /// Records of this destination settled so far (durable on its disk buffer, or final);
@@ -218,7 +241,7 @@ impl Producer {
     }
 
     fn push(&self, record: Record) -> Result<Submitted, SubmitError> {
-        self.push_ticketed(record, false).map(|(s, _)| s)
+        self.push_ticketed(record, false, Wake::Now).map(|(s, _)| s)
     }
 
     /// Queues `record`; `staged` makes a full queue refuse (to be waited on) whatever the
@@ -227,6 +250,7 @@ impl Producer {
         &self,
         record: Record,
         staged: bool,
+        wake: Wake,
     ) -> Result<(Submitted, Ticket), SubmitError> {
         let shared = &*self.shared;
         let policy = if staged {
@@ -267,7 +291,7 @@ impl Producer {
                 shared.metrics.submitted.fetch_add(1, Relaxed);
                 // Wake the worker when data appears or a full batch is ready; in between
                 // it is either busy or waiting for its batch timer anyway.
-                if was_empty || len % shared.batch_events == 0 {
+                if wake == Wake::Now && (was_empty || len % shared.batch_events == 0) {
                     shared.work.notify_one();
                 }
                 if dropped_oldest > 0 {
