@@ -304,3 +304,95 @@ fn hec_then_sc4s_over_tls_then_a_file_each_get_their_own_rendering() {
         lines(&file).len()
     );
 }
+
+/// Waits for `n` complete lines in `path`, parsed as JSON.
+fn json_lines(path: &Path, n: usize) -> Vec<Value> {
+    wait_until("dead letters", || lines(path).len() >= n);
+    lines(path)
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn a_dead_letter_of_a_mixed_platform_holds_the_canonical_event_and_replays_per_endpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    gatekit_testkit::pki::Pki::generate(dir.path(), "m").unwrap();
+    let hec = HecReceiver::start(TOKEN);
+    let dead = dir.path().join("dead.jsonl");
+    let yaml = format!(
+        "proxy:\n  transport: stdio\n  upstreams: [{{name: a, command: [x]}}]\nsiem:\n  splunk:\n    transport: hec\n    format: cef\n    hec: {{endpoint: 'http://127.0.0.1:{}', token: '{TOKEN}'}}\n    failover:\n      - transport: sc4s\n        sc4s: {{host: 127.0.0.1, port: {}, tls: {{ca_file: {:?}}}}}\n    delivery: {{batch_timeout: 0.02, dead_letter_path: {dead:?}}}\n",
+        hec.port(),
+        peers::free_port(),
+        dir.path().join("m-ca.pem"),
+    );
+    let cfg = Config::from_yaml(&yaml, "t.yaml", dir.path().to_path_buf()).unwrap();
+    let plans = || gatekit_siem::validate(&cfg).unwrap().plans;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let sink = SiemSink::start_with_options(
+        plans(),
+        runtime.handle(),
+        "mixed-dead-letter-test".into(),
+        SinkOptions {
+            monitor_interval: Duration::from_secs(3600),
+            ..SinkOptions::default()
+        },
+    )
+    .unwrap();
+    wait_until("the start event at HEC", || hec.event_count() >= 1);
+    // HEC refuses the next event for good (code 6 at index 0): it is dead-lettered.
+    hec.script([gatekit_testkit::hec::Fault::InvalidAt(0)]);
+    let refused = sink.system_event(Severity::Info, "refused by HEC".into());
+    sink.submit(&refused).unwrap();
+    sink.flush_intake();
+    let letters = json_lines(&dead, 1);
+    runtime.block_on(sink.shutdown());
+    let letter = &letters[0];
+    assert_eq!(letter["record_id"], refused.event_id.to_string());
+    // The dead letter holds the minimised canonical event, not a HEC envelope.
+    let stored: AuditEvent = serde_json::from_str(letter["payload"].as_str().unwrap()).unwrap();
+    assert_eq!(stored.event_id, refused.event_id);
+    assert_eq!(stored.message, refused.message);
+
+    // A record that is not canonical (from another configuration) next to it.
+    let other = dir.path().join("other.jsonl");
+    std::fs::write(
+        &other,
+        format!(
+            "{}\n",
+            serde_json::json!({"record_id": "0190b3c4-0000-7000-8000-000000000001", "destination": "splunk", "reason": "test", "payload": "CEF:0|Gatekit|not canonical"})
+        ),
+    )
+    .unwrap();
+    let replay_dead = dir.path().join("replay-dead.jsonl");
+    let before = hec.event_count();
+    let report = gatekit_siem::replay::replay(
+        plans(),
+        &[dead.clone(), other],
+        &gatekit_siem::replay::Options {
+            dead_letter: Some(replay_dead.clone()),
+            ..Default::default()
+        },
+        &runtime,
+        &mut |_| {},
+    )
+    .unwrap();
+    // The canonical record reached HEC as the envelope HEC gets for that event.
+    assert_eq!(hec.event_count(), before + 1, "{report:?}");
+    let envelope = hec.events().pop().unwrap();
+    let want: Value = serde_json::from_slice(&plans()[0].render_for(0, &refused).unwrap()).unwrap();
+    assert_eq!(envelope, want);
+    // The other one could not be rendered: dead-lettered again with the reason, counted.
+    assert_eq!(report.outcomes[0].failed, 1, "{report:?}");
+    let again = json_lines(&replay_dead, 1);
+    assert_eq!(
+        again[0]["record_id"],
+        "0190b3c4-0000-7000-8000-000000000001"
+    );
+    let reason = again[0]["reason"].as_str().unwrap();
+    assert!(reason.contains("not a canonical event"), "{reason}");
+}
