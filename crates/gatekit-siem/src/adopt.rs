@@ -92,6 +92,9 @@ pub struct Adopter {
     pub connector: ConnectorPlan,
     /// Its failover endpoints, in order.
     pub failover: Vec<ConnectorPlan>,
+    /// Each endpoint's rendering of canonical records, for a platform whose endpoints render
+    /// differently (its backlogs, under `disk.path/canonical`, hold canonical records).
+    pub rerender: Option<Arc<crate::rerender::Renderings>>,
 }
 
 /// One adopted backlog being delivered.
@@ -136,8 +139,13 @@ impl Adopter {
                 path: dir.clone(),
                 ..disk
             });
-            let built =
-                crate::switchover::build(self.platform, &self.connector, &self.failover, auth);
+            let built = crate::switchover::build(
+                self.platform,
+                &self.connector,
+                &self.failover,
+                self.rerender.as_ref(),
+                auth,
+            );
             let transports = match built {
                 Ok((transports, board)) => {
                     if let (Some(board), Some(report)) = (board, report) {

@@ -1,5 +1,7 @@
 //! One SIEM destination as the sink sees it: the formatter and framing that render an event
-//! for it, and the producer of its delivery pipeline.
+//! for it, and the producer of its delivery pipeline. For a platform whose `failover`
+//! endpoints need different renderings, the formatter renders the minimised canonical JSON
+//! and each endpoint's transport renders that for itself (`rerender.rs`, decision 0624).
 //!
 //! Invariant: rendering never fails silently: a format error is logged and the event counts as
 //! settled for this destination (it can never be sent, so nobody must keep it for it).

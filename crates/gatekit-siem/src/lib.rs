@@ -14,7 +14,8 @@
 //! * [`adopt`]: many gateway processes on one configuration, each with its own buffer
 //!   directory; live processes deliver the backlogs of dead ones.
 //! * [`switchover`]: a destination's endpoints in failover order, and a `system_event` on
-//!   every switch between them.
+//!   every switch between them; [`rerender`]: per-endpoint rendering at send time for a
+//!   platform whose endpoints need different renderings.
 //! * [`sink`]: the SIEM audit sink (canonical events come from `gatekit_mcp::audit_event`).
 //! * [`replay`]: `gatekit siem replay`, dead letters, buffers, spools and audit trails sent
 //!   again with their event ids.
@@ -36,6 +37,7 @@ mod intake;
 pub mod monitor;
 pub mod platform;
 pub mod replay;
+pub mod rerender;
 pub mod secret;
 pub mod sink;
 pub mod spool;

@@ -161,14 +161,20 @@ impl SiemSink {
                     delivery: plan.delivery.clone(),
                     connector: plan.connector.clone(),
                     failover: plan.failover.clone(),
+                    rerender: plan.rerender.clone(),
                 });
                 if let Some(disk) = plan.delivery.disk.as_mut() {
                     disk.path = own;
                 }
             }
-            let (transports, board) =
-                crate::switchover::build(plan.platform, &plan.connector, &plan.failover, &auth)
-                    .map_err(|e| format!("{}: {e}", plan.platform))?;
+            let (transports, board) = crate::switchover::build(
+                plan.platform,
+                &plan.connector,
+                &plan.failover,
+                plan.rerender.as_ref(),
+                &auth,
+            )
+            .map_err(|e| format!("{}: {e}", plan.platform))?;
             switchboards.extend(board.map(|b| (plan.platform, b)));
             let pipeline = Pipeline::spawn_on(runtime, plan.platform, plan.delivery, transports)
                 .map_err(|e| format!("cannot start SIEM delivery for {}: {e}", plan.platform))?;

@@ -14,7 +14,10 @@
 //! one batch is in flight per destination, so the order of settlements is the order of
 //! sends and the active endpoint is exact. A `file` endpoint in the failover list writes the
 //! platform's records as lines: a record without a final line feed (the Azure bodies are
-//! unframed) gets one, so one record is one line.
+//! unframed) gets one, so one record is one line. When the endpoints render differently (a
+//! mixed platform, decision 0624) every endpoint, the primary included, is also wrapped in
+//! `crate::rerender::Rerendered`, inside the watcher and outside the line feed, so it
+//! receives its own rendering of the canonical record.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, OnceLock};
@@ -25,6 +28,7 @@ use gatekit_delivery::{BatchOutcome, Record, SendFuture, Transport};
 use crate::auth::AuthMonitor;
 use crate::connector::ConnectorPlan;
 use crate::error::SiemError;
+use crate::rerender::{Renderings, Rerendered};
 
 /// Where switch reports go: a severity and a message for a `system_event`.
 pub(crate) type Hook = Arc<dyn Fn(Severity, String) + Send + Sync>;
@@ -128,25 +132,36 @@ impl Switchboard {
 pub(crate) type Built = (Vec<Arc<dyn Transport>>, Option<Arc<Switchboard>>);
 
 /// The transports of `primary` then `failover`, in order, and the switchboard watching them
-/// (`None` with a single endpoint).
+/// (`None` with a single endpoint). With `rerender` (a mixed platform) each endpoint renders
+/// the canonical records itself.
 pub(crate) fn build(
     platform: &'static str,
     primary: &ConnectorPlan,
     failover: &[ConnectorPlan],
+    rerender: Option<&Arc<Renderings>>,
     auth: &Arc<AuthMonitor>,
 ) -> Result<Built, SiemError> {
-    let first = primary.build(Arc::clone(auth))?;
+    let own_rendering = |index: usize, transport: Arc<dyn Transport>| match rerender {
+        Some(renderings) => Arc::new(Rerendered {
+            inner: transport,
+            renderings: Arc::clone(renderings),
+            index,
+        }) as Arc<dyn Transport>,
+        None => transport,
+    };
+    let first = own_rendering(0, primary.build(Arc::clone(auth))?);
     if failover.is_empty() {
         return Ok((vec![first], None));
     }
     let mut inner = vec![first];
-    for plan in failover {
+    for (i, plan) in failover.iter().enumerate() {
         let transport = plan.build(Arc::clone(auth))?;
-        inner.push(if matches!(plan, ConnectorPlan::File(_)) {
+        let transport = if matches!(plan, ConnectorPlan::File(_)) {
             Arc::new(Lines(transport))
         } else {
             transport
-        });
+        };
+        inner.push(own_rendering(i + 1, transport));
     }
     let names = inner.iter().map(|t| t.name().to_owned()).collect();
     let board = Arc::new(Switchboard::new(platform, names));

@@ -8,17 +8,21 @@
 //! so every error the primary would get names `<platform>.failover[i].<key>` (and its line).
 //!
 //! Invariants:
-//! - One rendering per platform: every endpoint receives the records the platform renders
-//!   for its primary transport. An entry whose own rendering would differ (HEC envelopes
-//!   versus syslog lines, a different syslog header or framing) is refused at load, since
-//!   its receiver would get records it cannot parse; a `file` entry is the exception (it
-//!   stores the platform's records as lines, whatever they are, see `switchover.rs`).
+//! - Each endpoint receives records it can parse. When every entry renders a fixed event
+//!   byte for byte like the primary (another HEC, another SC4S, a syslog endpoint with the
+//!   same header and framing), or is a `file`, the platform keeps one rendering: every
+//!   endpoint receives the records rendered for the primary, and a `file` entry stores them
+//!   as lines (`switchover.rs`; decision 0621). When an entry renders differently (HEC
+//!   envelopes versus syslog lines), the platform is *mixed*: [`attach`] hands back every
+//!   entry's own formatter and framing, and `mixed.rs` plans per-endpoint rendering at send
+//!   time (decision 0624).
 //! - Keys that decide the rendering or the delivery (`format`, `delivery`,
 //!   `data_minimization`, `dsm`, `schema`, `enabled`, `priority`) belong to the platform and
 //!   are refused inside an entry.
 
 use gatekit_config::{yaml, Config, ConfigError};
 use gatekit_core::{AuditEvent, EventFactory, EventType, Severity};
+use gatekit_format::{Formatter, Framing};
 use serde::de::DeserializeOwned;
 
 use super::{DestinationPlan, Warnings};
@@ -46,8 +50,14 @@ pub(crate) fn connector_keys(platform: &str) -> &'static [&'static str] {
     }
 }
 
+/// Each failover entry's own formatter and framing (before data minimisation and the size
+/// limit), in order; handed back only when the platform is mixed.
+pub(crate) type EntryRenderings = Vec<(Box<dyn Formatter>, Framing)>;
+
 /// Plans every entry of `entries` (found at `path.failover`) and adds its connector to
 /// `primary.failover`, in order. `primary` is the platform's plan before data minimisation.
+/// The entries' own renderings come back when one of them (a `file` aside) renders unlike
+/// the primary (a mixed platform, `mixed.rs`), `None` when the platform keeps one rendering.
 pub(crate) fn attach<T: DeserializeOwned>(
     cfg: &Config,
     siem: &SiemConfig,
@@ -56,9 +66,9 @@ pub(crate) fn attach<T: DeserializeOwned>(
     mut primary: DestinationPlan,
     planner: Planner<T>,
     warnings: &mut Warnings,
-) -> Result<DestinationPlan, ConfigError> {
+) -> Result<(DestinationPlan, Option<EntryRenderings>), ConfigError> {
     if entries.is_empty() {
-        return Ok(primary);
+        return Ok((primary, None));
     }
     let src = cfg.source.as_str();
     let base = raw_block(cfg, path).ok_or_else(|| {
@@ -74,6 +84,8 @@ pub(crate) fn attach<T: DeserializeOwned>(
         .event(EventType::SystemEvent, Severity::Notice)
         .with_message("failover rendering check");
     let sample = sample_render(&primary, &event);
+    let mut renderings: EntryRenderings = Vec::with_capacity(entries.len());
+    let mut mixed = false;
     for (i, entry) in entries.iter().enumerate() {
         let entry_path = format!("{path}.failover[{i}]");
         let mut merged = base.clone();
@@ -88,7 +100,7 @@ pub(crate) fn attach<T: DeserializeOwned>(
                     src,
                     format!("{entry_path}.{name}"),
                     format!(
-                        "a failover entry takes only {}; `{name}` is set once for the whole platform (one rendering and one delivery policy per platform)",
+                        "a failover entry takes only {}; `{name}` is set once for the whole platform (one format, data minimisation and delivery policy per platform)",
                         keys.join(", ")
                     ),
                 ));
@@ -113,19 +125,13 @@ pub(crate) fn attach<T: DeserializeOwned>(
         let planned = planner(cfg, siem, &typed, &entry_path, warnings)?;
         let is_file = matches!(planned.connector, ConnectorPlan::File(_));
         if !is_file && sample_render(&planned, &event) != sample {
-            return Err(ConfigError::at(
-                src,
-                format!("{entry_path}.transport"),
-                format!(
-                    "this endpoint would need a different rendering ({}) from the platform's primary transport ({}); every endpoint of a platform receives the same rendered records, so a failover entry must take the same format and framing (another endpoint of the same kind, or a `file`)",
-                    kind(&planned.connector),
-                    kind(&primary.connector)
-                ),
-            ));
+            // Rendered per endpoint at send time (decision 0624).
+            mixed = true;
         }
+        renderings.push((planned.formatter, planned.framing));
         primary.failover.push(planned.connector);
     }
-    Ok(primary)
+    Ok((primary, mixed.then_some(renderings)))
 }
 
 /// `event` rendered and framed by `plan`: two plans that render it alike render every event
@@ -139,7 +145,7 @@ fn sample_render(plan: &DestinationPlan, event: &AuditEvent) -> Result<Vec<u8>, 
 }
 
 /// A short name of what a connector sends, for messages.
-fn kind(c: &ConnectorPlan) -> &'static str {
+pub(crate) fn kind(c: &ConnectorPlan) -> &'static str {
     match c {
         ConnectorPlan::File(_) => "file lines",
         ConnectorPlan::SyslogTcp(_)

@@ -25,6 +25,7 @@ use crate::connector::ConnectorPlan;
 
 mod failover;
 pub mod minimise;
+pub mod mixed;
 mod qradar;
 mod sentinel;
 pub mod size;
@@ -47,11 +48,54 @@ pub struct DestinationPlan {
     /// Whether a full queue refuses tool calls (`overflow: fail_closed`).
     pub fail_closed: bool,
     /// Alternative endpoints, tried in order after `connector` (the `failover` list); they
-    /// receive the same rendered records (`failover.rs`).
+    /// receive the same rendered records (`failover.rs`), unless `rerender` is set.
     pub failover: Vec<ConnectorPlan>,
     /// The whole-event size limit the formatter keeps (`max_event_bytes`, [`size`]); set
-    /// when the plan is completed, 0 before.
+    /// when the plan is completed, 0 before. For a mixed platform, the limit of the
+    /// canonical record ([`mixed`]); each endpoint's own is in `rerender`.
     pub max_event_bytes: usize,
+    /// Set when the endpoints need different renderings (a mixed platform, [`mixed`],
+    /// decision 0624): `formatter` then stores the minimised canonical JSON, and each
+    /// endpoint (primary first, then `failover` in order) renders it at send time.
+    pub rerender: Option<std::sync::Arc<crate::rerender::Renderings>>,
+}
+
+impl DestinationPlan {
+    /// How many endpoints: the primary and the `failover` entries.
+    pub fn endpoints(&self) -> usize {
+        1 + self.failover.len()
+    }
+
+    /// `event` exactly as endpoint `i` (0 the primary, then the `failover` entries) receives
+    /// it: the record the render thread stores, then, for a mixed platform, that endpoint's
+    /// rendering of it, and for a `file` entry of a single-rendering platform the line
+    /// feed its transport adds (`gatekit siem sample --config`, `gatekit siem test`).
+    pub fn render_for(
+        &self,
+        i: usize,
+        event: &gatekit_core::AuditEvent,
+    ) -> Result<Vec<u8>, String> {
+        let mut record = Vec::new();
+        self.framing
+            .write_frame(self.formatter.as_ref(), event, &mut record)
+            .map_err(|e| e.to_string())?;
+        if let Some(r) = &self.rerender {
+            return r.render(i, &record).map_err(|e| e.to_string());
+        }
+        let file_entry = i > 0 && matches!(self.failover.get(i - 1), Some(ConnectorPlan::File(_)));
+        if file_entry && !record.ends_with(b"\n") {
+            record.push(b'\n');
+        }
+        Ok(record)
+    }
+
+    /// The connector of endpoint `i` (0 the primary).
+    pub fn endpoint_connector(&self, i: usize) -> Option<&ConnectorPlan> {
+        match i {
+            0 => Some(&self.connector),
+            n => self.failover.get(n - 1),
+        }
+    }
 }
 
 impl std::fmt::Debug for DestinationPlan {
@@ -62,6 +106,7 @@ impl std::fmt::Debug for DestinationPlan {
             .field("connector", &self.connector)
             .field("failover", &self.failover)
             .field("max_event_bytes", &self.max_event_bytes)
+            .field("rerender", &self.rerender)
             .finish_non_exhaustive()
     }
 }
@@ -173,7 +218,8 @@ fn locate<'a, T>(
 }
 
 /// One platform block planned in full: its primary connector, its `failover` entries
-/// (through the same planner), then data minimisation and the size limit.
+/// (through the same planner), then data minimisation and the size limit (per endpoint for a
+/// platform whose endpoints render differently, [`mixed`]).
 #[allow(
     clippy::too_many_arguments,
     reason = "the pieces of one platform block, passed as they are"
@@ -188,9 +234,19 @@ fn plan_block<T: serde::de::DeserializeOwned>(
     policy: (Option<&crate::config::DataMinimization>, Option<usize>),
     warnings: &mut Warnings,
 ) -> Result<DestinationPlan, ConfigError> {
-    planner(cfg, siem, block, path, warnings)
-        .and_then(|p| failover::attach(cfg, siem, failover_entries, path, p, planner, warnings))
-        .and_then(|p| minimised(cfg, siem, policy, path, p, warnings))
+    let primary = planner(cfg, siem, block, path, warnings)?;
+    match failover::attach(
+        cfg,
+        siem,
+        failover_entries,
+        path,
+        primary,
+        planner,
+        warnings,
+    )? {
+        (p, None) => minimised(cfg, siem, policy, path, p, warnings),
+        (p, Some(entries)) => mixed::plan(cfg, siem, policy, path, p, entries, warnings),
+    }
 }
 
 /// `plan` with its formatter behind the destination's size limit (`max_event_bytes`, else

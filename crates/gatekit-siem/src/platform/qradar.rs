@@ -75,6 +75,7 @@ pub(crate) fn plan(
             fail_closed,
             failover: Vec::new(),
             max_event_bytes: 0,
+            rerender: None,
         });
     }
     let syslog_path = format!("{path}.syslog");
@@ -126,5 +127,6 @@ pub(crate) fn plan(
         fail_closed,
         failover: Vec::new(),
         max_event_bytes: 0,
+        rerender: None,
     })
 }

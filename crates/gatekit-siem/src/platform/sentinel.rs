@@ -59,6 +59,7 @@ pub(crate) fn plan(
             fail_closed,
             failover: Vec::new(),
             max_event_bytes: 0,
+            rerender: None,
         }
     };
     match s.transport {

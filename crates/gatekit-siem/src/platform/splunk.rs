@@ -71,6 +71,7 @@ pub(crate) fn plan(
                 fail_closed,
                 failover: Vec::new(),
                 max_event_bytes: 0,
+                rerender: None,
             })
         }
         SplunkTransport::Sc4s => {
@@ -105,6 +106,7 @@ pub(crate) fn plan(
                 fail_closed,
                 failover: Vec::new(),
                 max_event_bytes: 0,
+                rerender: None,
             })
         }
         SplunkTransport::Hec => {
@@ -133,6 +135,7 @@ pub(crate) fn plan(
                 fail_closed,
                 failover: Vec::new(),
                 max_event_bytes: 0,
+                rerender: None,
             })
         }
     }

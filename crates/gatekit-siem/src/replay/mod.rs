@@ -236,9 +236,14 @@ fn send(
     }
     let dead_letter = delivery.dead_letter_path.clone();
     let auth = Arc::new(AuthMonitor::default());
-    let (transports, _board) =
-        crate::switchover::build(platform, &plan.connector, &plan.failover, &auth)
-            .map_err(|e| format!("{platform}: {e}"))?;
+    let (transports, _board) = crate::switchover::build(
+        platform,
+        &plan.connector,
+        &plan.failover,
+        plan.rerender.as_ref(),
+        &auth,
+    )
+    .map_err(|e| format!("{platform}: {e}"))?;
     let pipeline = {
         let _guard = runtime.enter();
         Pipeline::spawn(platform, delivery, transports)

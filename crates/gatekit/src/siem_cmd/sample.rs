@@ -7,7 +7,9 @@
 //!   (with its data minimisation), its syslog header and its framing. Stdout carries only the
 //!   bytes; a header per destination goes to stderr. Where a transport sends records without
 //!   framing (a UDP datagram, an HTTP record), a newline is printed after each record so the
-//!   output stays readable, and the stderr header says that the newline is not sent.
+//!   output stays readable, and the stderr header says that the newline is not sent. A
+//!   platform whose `failover` endpoints render differently (decision 0624) shows each
+//!   endpoint's own rendering, one header per endpoint.
 
 use std::io::Write;
 use std::path::Path;
@@ -101,40 +103,61 @@ pub fn sample_config(config: &Path, platform: Option<&str>) -> ExitCode {
     }
     let events = gatekit_format::sample_events();
     for plan in plans {
-        let unframed = plan.framing == Framing::None;
-        eprintln!(
-            "==> {}: {}; framing: {}{} <==",
-            plan.platform,
-            wire(&plan.connector),
-            match plan.framing {
-                Framing::None => "none",
-                Framing::Lf => "LF after each record",
-                Framing::OctetCounting => "octet counting (RFC 6587 3.4.1)",
-            },
-            if unframed {
-                " (records unframed: the newline after each is printed here, not sent)"
+        // A platform whose endpoints render differently shows each endpoint's rendering; one
+        // with a single rendering shows it once, for the primary.
+        let endpoints = match &plan.rerender {
+            Some(_) => plan.endpoints(),
+            None => 1,
+        };
+        for i in 0..endpoints {
+            let framing = plan
+                .rerender
+                .as_ref()
+                .and_then(|r| r.endpoint(i))
+                .map_or(plan.framing, |e| e.framing);
+            let Some(connector) = plan.endpoint_connector(i) else {
+                continue;
+            };
+            let unframed = framing == Framing::None;
+            let which = if endpoints > 1 {
+                format!(" endpoint {} of {endpoints}", i + 1)
             } else {
-                ""
+                String::new()
+            };
+            eprintln!(
+                "==> {}{which}: {}; framing: {}{} <==",
+                plan.platform,
+                wire(connector),
+                match framing {
+                    Framing::None => "none",
+                    Framing::Lf => "LF after each record",
+                    Framing::OctetCounting => "octet counting (RFC 6587 3.4.1)",
+                },
+                if unframed {
+                    " (records unframed: the newline after each is printed here, not sent)"
+                } else {
+                    ""
+                }
+            );
+            let mut out = Vec::new();
+            for event in &events {
+                match plan.render_for(i, event) {
+                    Ok(record) => out.extend_from_slice(&record),
+                    Err(e) => {
+                        eprintln!(
+                            "error: {}: cannot format a sample event: {e}",
+                            plan.platform
+                        );
+                        return ExitCode::FAILURE;
+                    }
+                }
+                if unframed && !out.ends_with(b"\n") {
+                    out.push(b'\n');
+                }
             }
-        );
-        let mut out = Vec::new();
-        for event in &events {
-            if let Err(e) = plan
-                .framing
-                .write_frame(plan.formatter.as_ref(), event, &mut out)
-            {
-                eprintln!(
-                    "error: {}: cannot format a sample event: {e}",
-                    plan.platform
-                );
+            if write_out(&out) == ExitCode::FAILURE {
                 return ExitCode::FAILURE;
             }
-            if unframed && !out.ends_with(b"\n") {
-                out.push(b'\n');
-            }
-        }
-        if write_out(&out) == ExitCode::FAILURE {
-            return ExitCode::FAILURE;
         }
     }
     ExitCode::SUCCESS

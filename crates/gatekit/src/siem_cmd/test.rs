@@ -139,18 +139,19 @@ pub fn test(config: &Path) -> ExitCode {
         let event = factory
             .event(EventType::SystemEvent, Severity::Notice)
             .with_message("Gatekit SIEM connectivity test (gatekit siem test)");
-        let mut payload = Vec::new();
-        if let Err(e) = plan
-            .framing
-            .write_frame(plan.formatter.as_ref(), &event, &mut payload)
-        {
-            println!(
-                "{:<15} FAILED: cannot format the test event: {e}",
-                plan.platform
-            );
-            all_ok = false;
-            continue;
-        }
+        // What the primary endpoint receives (its own rendering on a platform whose
+        // endpoints render differently).
+        let payload = match plan.render_for(0, &event) {
+            Ok(payload) => payload,
+            Err(e) => {
+                println!(
+                    "{:<15} FAILED: cannot format the test event: {e}",
+                    plan.platform
+                );
+                all_ok = false;
+                continue;
+            }
+        };
         // UDP is built here, not behind the trait, to read its pending error afterwards.
         let udp = match &plan.connector {
             ConnectorPlan::SyslogUdp(p) => Some(Arc::new(UdpTransport::new(&p.host, p.port))),
