@@ -22,7 +22,7 @@
 mod handoff;
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 
 use gatekit_core::chain::Chain;
@@ -121,6 +121,8 @@ pub(crate) struct Intake {
     pub(crate) spool_refused: AtomicU64,
     /// Whether the intake started with a spool (events are serialised for it).
     spooling: bool,
+    /// Length of the last spool record, to size the next one's buffer.
+    spool_size_hint: AtomicUsize,
 }
 
 impl Intake {
@@ -156,6 +158,7 @@ impl Intake {
             dropped_reports: AtomicU64::new(0),
             spool_refused: AtomicU64::new(0),
             spooling,
+            spool_size_hint: AtomicUsize::new(0),
         })
     }
 
@@ -175,8 +178,14 @@ impl Intake {
         // Serialised and cloned before the lock: the spool keeper takes the same lock to
         // acknowledge, and the request thread should hold it only for the `write`.
         let spool_payload = if self.spooling {
-            match serde_json::to_vec(event) {
-                Ok(p) => Some(p),
+            // Sized from the previous event: growing from serde_json's default 128 bytes
+            // reallocated and copied the buffer three or four times per event.
+            let mut payload = Vec::with_capacity(self.spool_size_hint.load(Relaxed) + 256);
+            match serde_json::to_writer(&mut payload, event) {
+                Ok(()) => {
+                    self.spool_size_hint.store(payload.len(), Relaxed);
+                    Some(payload)
+                }
                 Err(e) => {
                     warn!(error = %crate::secret::log_safe(&e.to_string()), "Event could not be serialised for the spool; sent from memory only.");
                     None
