@@ -1,6 +1,6 @@
 //! The SIEM audit sink: every gateway audit record becomes one canonical event, handed to the
 //! intake (spooled first in committed mode), then rendered per destination on the render thread
-//! and submitted to that destination's delivery pipeline (see `intake.rs` and `spool/`).
+//! and submitted to that destination's delivery pipeline (see `intake/` and `spool/`).
 //!
 //! Invariants: the request path never waits on a SIEM (it waits only if the render thread is
 //! far behind); an event that a destination cannot take is counted by the delivery manager with

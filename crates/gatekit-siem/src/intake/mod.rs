@@ -1,12 +1,13 @@
 //! The SIEM intake: how an audit event leaves the request thread.
 //!
 //! Job: the request thread hands the canonical event over in a few microseconds (a clone and a
-//! channel send; with a spool, one JSON serialisation and one `write` first), and a render
-//! thread of its own links it into the hash chain, renders it for every destination (data
-//! minimisation, detectors, format, framing) and submits it to each delivery pipeline.
+//! push onto the hand-off queue, `handoff.rs`; with a spool, one JSON serialisation and one
+//! `write` first), and a render thread of its own links it into the hash chain, renders it for
+//! every destination (data minimisation, detectors, format, framing) and submits it to each
+//! delivery pipeline.
 //!
 //! Invariants:
-//! - Order: with a spool, the spool append and the channel send happen under one lock, so the
+//! - Order: with a spool, the spool append and the hand-off push happen under one lock, so the
 //!   render thread sees events in spool order, which is what settlement relies on (see
 //!   `spool/mod.rs`). The hash chain is linked on the render thread, in that same order.
 //! - Committed: when [`Intake::accept`] returns for a spooled event, its bytes were written to
@@ -14,7 +15,7 @@
 //!   gateway answered cannot lose the event: the next Gatekit process adopts the spool.
 //! - The render thread waits for room in a destination under `block` and `fail_closed` (the
 //!   spool or the hand-off still holds the event); `drop_*` policies never wait. The gateway's
-//!   own path waits only when the render thread is [`CHANNEL_CAPACITY`] events behind, so
+//!   own path waits only when the render thread is [`HANDOFF_CAPACITY`] events behind, so
 //!   the trail is slowed, never silently thinned; the sink's own reports (system events from
 //!   runtime tasks) never wait, they are dropped and counted instead, because a runtime task
 //!   that waits here could stall the very pipeline the render thread waits for.
@@ -36,14 +37,14 @@ use crate::destination::Destination;
 use handoff::Handoff;
 
 /// Events the render thread may fall behind before the gateway's path waits for it.
-pub(crate) const CHANNEL_CAPACITY: usize = 65_536;
+pub(crate) const HANDOFF_CAPACITY: usize = 65_536;
 
 /// Records the render thread queues at one destination before it wakes that destination's
 /// worker within a burst (it always wakes it at the end of a burst). Enough to make a spill a
 /// few hundred records long, few enough that at 200k events/s a worker waits about 2 ms.
 const WAKE_EVERY: usize = 512;
 
-/// Whether [`Intake::accept`] may wait for room in the channel.
+/// Whether [`Intake::accept`] may wait for room in the hand-off queue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Wait {
     /// The gateway's request path: wait rather than lose the event.
@@ -134,7 +135,7 @@ impl Intake {
         runtime: tokio::runtime::Handle,
     ) -> Result<Self, String> {
         let spooling = spool.is_some();
-        let handoff = Arc::new(Handoff::new(CHANNEL_CAPACITY));
+        let handoff = Arc::new(Handoff::new(HANDOFF_CAPACITY));
         let settlement = Arc::new(Settlement::default());
         let render = Render {
             unwoken: vec![0; destinations.len()],
@@ -170,7 +171,7 @@ impl Intake {
     /// render thread. An error only once the intake is closing.
     pub(crate) fn accept(&self, event: &AuditEvent, wait: Wait) -> Result<(), String> {
         let id = RecordId(event.event_id.as_uuid().as_u128());
-        if wait == Wait::No && self.handoff.len() >= CHANNEL_CAPACITY - 64 {
+        if wait == Wait::No && self.handoff.len() >= HANDOFF_CAPACITY - 64 {
             // Checked before anything is spooled, so spool and settlement stay in step.
             self.dropped_reports.fetch_add(1, Relaxed);
             return Ok(());

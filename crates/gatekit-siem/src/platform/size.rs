@@ -5,7 +5,7 @@
 //! override, and put [`SizeLimited`] around the destination's formatter, inside its data
 //! minimisation, so the shrink sees the event as it will be sent and the redactors see whole
 //! values. Rendering (and so shrinking) happens once per destination on the SIEM render
-//! thread (`intake.rs`).
+//! thread (`intake/`).
 //!
 //! The limit counts the message as the receiver sees it (syslog header and body, or the HTTP
 //! record), without the framing around it (the octet-count prefix or the LF), which is how

@@ -7,7 +7,7 @@
 //!
 //! Invariants:
 //! - A record is appended under the intake's lock, before the event goes to the render thread
-//!   (see `intake.rs`): spool order is render order.
+//!   (see `intake/`): spool order is render order.
 //! - A record is acknowledged (and its segment later deleted) only when every destination
 //!   *settled* it: appended to that destination's own disk buffer, delivered, dead-lettered or
 //!   counted as dropped (gatekit-delivery's `Ticket`). Records leave in order, so acknowledging
