@@ -36,8 +36,12 @@ use tracing::warn;
 use crate::destination::Destination;
 use handoff::Handoff;
 
-/// Events the render thread may fall behind before the gateway's path waits for it.
-pub(crate) const HANDOFF_CAPACITY: usize = 65_536;
+/// Events the render thread may fall behind before the gateway's path waits for it. Tens of
+/// milliseconds of rendering; it was 65,536, but since the render thread takes the whole queue
+/// at once that let it run a long way ahead of the delivery worker: peak RSS in
+/// `scripts/bench-siem-tls` fell from about 228 to 99-107 MiB at 8,192, and the rate rose
+/// (docs/performance.md).
+pub(crate) const HANDOFF_CAPACITY: usize = 8_192;
 
 /// Records the render thread queues at one destination before it wakes that destination's
 /// worker within a burst (it always wakes it at the end of a burst). Enough to make a spill a
