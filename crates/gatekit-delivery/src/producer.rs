@@ -204,16 +204,11 @@ impl Producer {
         }
     }
 
-    /// [`Producer::submit_tracked`] without waiting: a full queue under `block` or
-    /// `fail_closed` (or any policy with a disk buffer) returns [`SubmitError::Full`] with the
-    /// record, and nothing is counted.
-    pub fn try_submit_tracked(&self, record: Record) -> Result<Ticket, SubmitError> {
-        self.push_ticketed(record, self.shared.spills, Wake::Now)
-            .map(|(_, t)| t)
-    }
-
-    /// [`Producer::try_submit_tracked`] without waking the worker when the record is queued:
-    /// the caller submits a burst and calls [`Producer::wake_worker`] after it (and every few
+    /// [`Producer::submit_tracked`] without waiting, and without waking the worker when the
+    /// record is queued. A full queue under `block` or `fail_closed` (or any policy with a
+    /// disk buffer) returns [`SubmitError::Full`] with the record, and nothing is counted.
+    ///
+    /// The caller submits a burst and calls [`Producer::wake_worker`] after it (and every few
     /// hundred records within it). One wake-up per burst instead of one per record matters
     /// with a disk buffer: each wake-up of an idle worker is a spill of its own, a `write`
     /// per record. A full queue still wakes the worker, so a caller that then waits is

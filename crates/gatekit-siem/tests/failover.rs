@@ -13,7 +13,7 @@ use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use gatekit_config::Config;
 use gatekit_core::Severity;
@@ -123,12 +123,9 @@ fn serve(port: u16, lines: &Arc<Mutex<Vec<String>>>, up: &AtomicBool, stop: &Ato
     }
 }
 
-fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+/// Waits up to 30 s (see `gatekit_testkit::wait`).
+fn wait_until(what: &str, done: impl FnMut() -> bool) {
+    gatekit_testkit::wait::wait_until(what, Duration::from_secs(30), done);
 }
 
 /// The `event_id` of a key=value syslog line.

@@ -41,12 +41,9 @@ destination d_out { file("@OUT@" template("$(format-json HOST=${HOST} PROGRAM=${
 log { source(s_tls); destination(d_out); };
 "#;
 
-fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+/// Waits up to 60 s (see `gatekit_testkit::wait`).
+fn wait_until(what: &str, done: impl FnMut() -> bool) {
+    gatekit_testkit::wait::wait_until(what, Duration::from_secs(60), done);
 }
 
 fn lines(path: &Path) -> Vec<String> {
@@ -114,6 +111,29 @@ fn start_hec(port: u16) -> HecReceiver {
     }
 }
 
+/// A sink over `plans` on a runtime of its own, its periodic monitor effectively off (one hour).
+fn start_sink(
+    plans: Vec<DestinationPlan>,
+    host: &str,
+) -> (tokio::runtime::Runtime, std::sync::Arc<SiemSink>) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let sink = SiemSink::start_with_options(
+        plans,
+        runtime.handle(),
+        host.into(),
+        SinkOptions {
+            monitor_interval: Duration::from_secs(3600),
+            ..SinkOptions::default()
+        },
+    )
+    .unwrap();
+    (runtime, sink)
+}
+
 fn plans(dir: &Path, hec_port: u16, tls_port: u16, file: &Path) -> Vec<DestinationPlan> {
     let ca = dir.join("m-ca.pem");
     let yaml = format!(
@@ -146,21 +166,10 @@ fn hec_then_sc4s_over_tls_then_a_file_each_get_their_own_rendering() {
     // What each endpoint must receive, computed from a second plan of the same configuration.
     let expected = plans(dir.path(), hec_port, tls_port, &file).remove(0);
 
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let sink = SiemSink::start_with_options(
+    let (runtime, sink) = start_sink(
         plans(dir.path(), hec_port, tls_port, &file),
-        runtime.handle(),
-        "mixed-failover-test".into(),
-        SinkOptions {
-            monitor_interval: Duration::from_secs(3600),
-            ..SinkOptions::default()
-        },
-    )
-    .unwrap();
+        "mixed-failover-test",
+    );
     let counts = || sink.switch_counts()[0].1;
     let mut sent = Sent::new();
     // Envelopes HEC received, kept across its restart.
@@ -328,21 +337,7 @@ fn a_dead_letter_of_a_mixed_platform_holds_the_canonical_event_and_replays_per_e
     );
     let cfg = Config::from_yaml(&yaml, "t.yaml", dir.path().to_path_buf()).unwrap();
     let plans = || gatekit_siem::validate(&cfg).unwrap().plans;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let sink = SiemSink::start_with_options(
-        plans(),
-        runtime.handle(),
-        "mixed-dead-letter-test".into(),
-        SinkOptions {
-            monitor_interval: Duration::from_secs(3600),
-            ..SinkOptions::default()
-        },
-    )
-    .unwrap();
+    let (runtime, sink) = start_sink(plans(), "mixed-dead-letter-test");
     wait_until("the start event at HEC", || hec.event_count() >= 1);
     // HEC refuses the next event for good (code 6 at index 0): it is dead-lettered.
     hec.script([gatekit_testkit::hec::Fault::InvalidAt(0)]);

@@ -17,3 +17,4 @@ pub mod logs_ingestion;
 pub mod pki;
 pub mod qradar;
 pub mod server;
+pub mod wait;
