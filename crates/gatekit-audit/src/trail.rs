@@ -232,7 +232,7 @@ impl AuditSink for AuditTrail {
         Ok(())
     }
 
-    fn record(&self, record: &AuditRecord<'_>, event: &AuditEvent) -> Result<(), String> {
+    fn record(&self, record: &AuditRecord<'_>, event: &Arc<AuditEvent>) -> Result<(), String> {
         let no_bodies = BodyPolicy {
             request: false,
             response: false,
@@ -292,7 +292,7 @@ impl AuditSink for AuditTrail {
         self.wants_bodies
     }
 
-    fn system(&self, record: &SystemRecord<'_>, event: &AuditEvent) -> Result<(), String> {
+    fn system(&self, record: &SystemRecord<'_>, event: &Arc<AuditEvent>) -> Result<(), String> {
         let object = render::system_object(record, event);
         let mut result = Ok(());
         for d in self

@@ -92,6 +92,6 @@ pub use fs::{FileSystem, SegmentFile, SegmentRead, StdFs};
 pub use lock::{dir_owner_alive, process_start_time};
 pub use scan::{scan_dir, Scan, ScanError, ScanOptions};
 pub use types::{
-    AckDone, AckJob, AppendStop, Appended, DiskError, DiskStats, LossKind, RecoveryLoss,
+    AckDone, AckJob, AppendStop, Appended, DiskError, DiskStats, LossKind, Mark, RecoveryLoss,
     RecoveryReport, SyncJob,
 };

@@ -18,6 +18,7 @@
 //! * A record never carries content a plugin blocked: `body` is `None` for blocked messages,
 //!   and carries the post-plugin (redacted) value otherwise.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use gatekit_core::AuditEvent;
@@ -120,8 +121,9 @@ pub trait AuditSink: Send + Sync + std::fmt::Debug {
     fn check(&self) -> Result<(), String>;
 
     /// Records one record as its canonical `event` (built once by the [`Fanout`] for every
-    /// sink); an error means a critical destination lost it.
-    fn record(&self, record: &AuditRecord<'_>, event: &AuditEvent) -> Result<(), String>;
+    /// sink, shared so a sink that keeps it past the call holds it without a copy); an error
+    /// means a critical destination lost it.
+    fn record(&self, record: &AuditRecord<'_>, event: &Arc<AuditEvent>) -> Result<(), String>;
 
     /// Whether request records should carry the request's params.
     fn wants_bodies(&self) -> bool;
@@ -136,7 +138,7 @@ pub trait AuditSink: Send + Sync + std::fmt::Debug {
     /// Records a system event as its canonical `event` (a `system_event`); sinks that do not
     /// record them ignore it. An error means a critical destination lost it (the gateway logs
     /// that; there is no call to refuse).
-    fn system(&self, record: &SystemRecord<'_>, event: &AuditEvent) -> Result<(), String> {
+    fn system(&self, record: &SystemRecord<'_>, event: &Arc<AuditEvent>) -> Result<(), String> {
         let _ = (record, event);
         Ok(())
     }

@@ -41,7 +41,11 @@ impl Fanout {
 
     /// Records `record` in every sink as one canonical event.
     pub fn record(&self, record: &AuditRecord<'_>) -> Result<(), String> {
-        let event = crate::audit_event::to_event_in(&self.factory, record, &self.context);
+        let event = std::sync::Arc::new(crate::audit_event::to_event_in(
+            &self.factory,
+            record,
+            &self.context,
+        ));
         let mut result = Ok(());
         for sink in &self.sinks {
             if let Err(e) = sink.record(record, &event) {
@@ -67,10 +71,11 @@ impl Fanout {
             SystemSeverity::Info => gatekit_core::Severity::Info,
             SystemSeverity::Error => gatekit_core::Severity::Error,
         };
-        let event = self
-            .factory
-            .event(gatekit_core::EventType::SystemEvent, severity)
-            .with_message(record.message);
+        let event = std::sync::Arc::new(
+            self.factory
+                .event(gatekit_core::EventType::SystemEvent, severity)
+                .with_message(record.message),
+        );
         let mut result = Ok(());
         for sink in &self.sinks {
             if let Err(e) = sink.system(record, &event) {

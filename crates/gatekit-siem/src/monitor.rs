@@ -107,7 +107,7 @@ pub(crate) async fn run(
             } else {
                 tracing::info!(%message, "SIEM notice.");
             }
-            let _ = sink.submit(&sink.system_event(severity, message));
+            let _ = sink.submit(sink.system_event(severity, message));
         }
         if let Some(dir) = &status_dir {
             if let Err(e) = crate::status::write(dir, &sink.status()) {

@@ -142,7 +142,7 @@ impl SiemSink {
             Arc::new(AuthMonitor::with_hook(Arc::new(move |message: String| {
                 if let Some(sink) = cell.get().and_then(std::sync::Weak::upgrade) {
                     let event = sink.system_event(gatekit_core::Severity::Warning, message);
-                    let _ = sink.submit(&event);
+                    let _ = sink.submit(event);
                 }
             })))
         };
@@ -216,8 +216,8 @@ impl SiemSink {
                 let weak = Arc::clone(&cell);
                 let report: crate::adopt::Report = Arc::new(move |message: String| {
                     if let Some(sink) = weak.get().and_then(std::sync::Weak::upgrade) {
-                        let _ = sink
-                            .submit(&sink.system_event(gatekit_core::Severity::Notice, message));
+                        let _ =
+                            sink.submit(sink.system_event(gatekit_core::Severity::Notice, message));
                     }
                 });
                 Some(Spool::start(
@@ -252,7 +252,7 @@ impl SiemSink {
             let weak = Arc::downgrade(&sink);
             board.set_hook(Arc::new(move |severity, message| {
                 if let Some(sink) = weak.upgrade() {
-                    let _ = sink.submit(&sink.system_event(severity, message));
+                    let _ = sink.submit(sink.system_event(severity, message));
                 }
             }));
         }
@@ -265,10 +265,10 @@ impl SiemSink {
                 names.join(", ")
             ),
         );
-        let _ = sink.submit(&started);
+        let _ = sink.submit(started);
         for note in recovery_notes {
             tracing::warn!(%note, "SIEM buffer recovery.");
-            let _ = sink.submit(&sink.system_event(gatekit_core::Severity::Warning, note));
+            let _ = sink.submit(sink.system_event(gatekit_core::Severity::Warning, note));
         }
         runtime.spawn(crate::monitor::run(
             Arc::downgrade(&sink),
@@ -280,8 +280,7 @@ impl SiemSink {
             let weak = Arc::downgrade(&sink);
             let report: crate::adopt::Report = Arc::new(move |message: String| {
                 if let Some(sink) = weak.upgrade() {
-                    let _ =
-                        sink.submit(&sink.system_event(gatekit_core::Severity::Notice, message));
+                    let _ = sink.submit(sink.system_event(gatekit_core::Severity::Notice, message));
                 }
             });
             runtime.spawn(crate::adopt::run(
@@ -377,7 +376,7 @@ impl SiemSink {
             .stopping
             .swap(true, std::sync::atomic::Ordering::SeqCst)
         {
-            let _ = self.submit(&self.system_event(
+            let _ = self.submit(self.system_event(
                 gatekit_core::Severity::Notice,
                 "Gatekit stopping; flushing SIEM delivery".into(),
             ));
@@ -421,13 +420,13 @@ impl AuditSink for SiemSink {
         Ok(())
     }
 
-    fn record(&self, record: &AuditRecord<'_>, event: &AuditEvent) -> Result<(), String> {
+    fn record(&self, record: &AuditRecord<'_>, event: &Arc<AuditEvent>) -> Result<(), String> {
         use std::sync::atomic::Ordering::Relaxed;
         self.counters.calls.fetch_add(1, Relaxed);
         if record.blocked {
             self.counters.blocks.fetch_add(1, Relaxed);
         }
-        let mut result = self.commit(event);
+        let mut result = self.commit(Arc::clone(event));
         // Every redaction is also a security decision of its own, so SIEM rules that watch
         // `security_decision` see it (blocks already are one).
         let redacted = record
@@ -437,7 +436,7 @@ impl AuditSink for SiemSink {
         if !record.blocked && redacted {
             let decision = decision_event(&self.factory, event);
             self.counters.redactions.fetch_add(1, Relaxed);
-            result = result.and(self.commit(&decision));
+            result = result.and(self.commit(Arc::new(decision)));
         }
         if result.is_err() {
             self.counters.audit_errors.fetch_add(1, Relaxed);
@@ -446,8 +445,8 @@ impl AuditSink for SiemSink {
     }
 
     /// Gateway system events (sandbox decisions, reloads) go to every SIEM destination.
-    fn system(&self, _record: &SystemRecord<'_>, event: &AuditEvent) -> Result<(), String> {
-        self.commit(event)
+    fn system(&self, _record: &SystemRecord<'_>, event: &Arc<AuditEvent>) -> Result<(), String> {
+        self.commit(Arc::clone(event))
     }
 
     fn wants_bodies(&self) -> bool {
@@ -469,14 +468,14 @@ impl SiemSink {
 
     /// Hands one of the sink's own reports (a `system_event`) over without ever waiting: when
     /// the render thread is far behind it is dropped and counted ([`SiemSink::intake_losses`]).
-    pub fn submit(&self, event: &gatekit_core::AuditEvent) -> Result<(), String> {
-        self.intake.accept(event, Wait::No)
+    pub fn submit(&self, event: AuditEvent) -> Result<(), String> {
+        self.intake.accept(Arc::new(event), Wait::No)
     }
 
     /// Hands a gateway event over (spooled first in committed mode); an error when a
     /// `fail_closed` destination refuses records now, so the gateway refuses the call. The
     /// event itself is recorded either way.
-    fn commit(&self, event: &gatekit_core::AuditEvent) -> Result<(), String> {
+    fn commit(&self, event: Arc<AuditEvent>) -> Result<(), String> {
         self.intake.accept(event, Wait::Yes)?;
         match self.destinations.iter().find(|d| d.producer.refusing()) {
             Some(d) => Err(format!(
@@ -490,8 +489,8 @@ impl SiemSink {
     /// Hands an event over exactly as the gateway does for an audit record (spooled first in
     /// committed mode, waits only when the render thread is far behind); an error when a
     /// `fail_closed` destination refuses records now. `gatekit siem load` measures this path.
-    pub fn commit_event(&self, event: &gatekit_core::AuditEvent) -> Result<(), String> {
-        self.commit(event)
+    pub fn commit_event(&self, event: AuditEvent) -> Result<(), String> {
+        self.commit(Arc::new(event))
     }
 }
 

@@ -194,7 +194,7 @@ fn send(sink: &SiemSink, phase: &str, n: usize) -> Vec<String> {
     for i in 0..n {
         let event = sink.system_event(Severity::Info, format!("{phase} event {i}"));
         ids.push(event.event_id.to_string());
-        sink.submit(&event).unwrap();
+        sink.submit(event).unwrap();
         if i % 20 == 19 {
             sink.flush_intake();
             std::thread::sleep(Duration::from_millis(10));

@@ -83,7 +83,7 @@ fn send(sink: &SiemSink, sent: &mut Sent, phase: &str, n: usize) -> Vec<String> 
     for i in 0..n {
         let event = sink.system_event(Severity::Info, format!("{phase} event {i}"));
         let id = event.event_id.to_string();
-        sink.submit(&event).unwrap();
+        sink.submit(event.clone()).unwrap();
         sent.insert(id.clone(), event);
         ids.push(id);
         if i % 10 == 9 {
@@ -342,7 +342,7 @@ fn a_dead_letter_of_a_mixed_platform_holds_the_canonical_event_and_replays_per_e
     // HEC refuses the next event for good (code 6 at index 0): it is dead-lettered.
     hec.script([gatekit_testkit::hec::Fault::InvalidAt(0)]);
     let refused = sink.system_event(Severity::Info, "refused by HEC".into());
-    sink.submit(&refused).unwrap();
+    sink.submit(refused.clone()).unwrap();
     sink.flush_intake();
     let letters = json_lines(&dead, 1);
     runtime.block_on(sink.shutdown());

@@ -200,7 +200,7 @@ pub fn run_gateway(path: &Path, verbose: bool) -> ExitCode {
                         gatekit_core::Severity::Warning,
                         format!("configuration warning: {w}"),
                     );
-                    let _ = siem.1.submit(&event);
+                    let _ = siem.1.submit(event);
                 }
                 Some(siem)
             }

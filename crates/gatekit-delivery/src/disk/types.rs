@@ -33,6 +33,12 @@ pub(super) fn io_err<'a>(
     }
 }
 
+/// The place just after one appended record ([`crate::disk::DiskBuffer::last_appended`]), for
+/// acknowledging by position ([`crate::disk::DiskBuffer::ack_through`]). Marks of one buffer
+/// order like the records they follow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Mark(pub(super) super::tail::Pos);
+
 /// Why an append stopped before taking every record.
 #[derive(Debug)]
 pub enum AppendStop {

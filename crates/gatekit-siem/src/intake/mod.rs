@@ -1,8 +1,8 @@
 //! The SIEM intake: how an audit event leaves the request thread.
 //!
-//! Job: the request thread hands the canonical event over in a few microseconds (a clone and a
-//! push onto the hand-off queue, `handoff.rs`; with a spool, one JSON serialisation and one
-//! `write` first), and a render thread of its own links it into the hash chain, renders it for
+//! Job: the request thread hands the canonical event over in a few microseconds (a shared
+//! reference pushed onto the hand-off queue, `handoff.rs`; with a spool, one JSON
+//! serialisation and one `write` first), and a render thread of its own links it into the hash chain, renders it for
 //! every destination (data minimisation, detectors, format, framing) and submits it to each
 //! delivery pipeline.
 //!
@@ -28,7 +28,7 @@ use std::sync::{Arc, Mutex};
 
 use gatekit_core::chain::Chain;
 use gatekit_core::AuditEvent;
-use gatekit_delivery::disk::DiskBuffer;
+use gatekit_delivery::disk::{DiskBuffer, Mark};
 use gatekit_delivery::{Record, RecordId, SubmitError, Ticket};
 use gatekit_format::Formatter;
 use tracing::warn;
@@ -59,10 +59,11 @@ pub(crate) enum Wait {
 
 /// What travels to the render thread.
 enum Work {
-    /// An event; `spooled` says whether it has a spool record to settle.
+    /// An event, shared with the gateway's audit fan-out (no copy on the request path), and
+    /// its spool record when it has one to settle.
     Event {
-        event: Box<AuditEvent>,
-        spooled: bool,
+        event: Arc<AuditEvent>,
+        spooled: Option<Spooled>,
     },
     /// Answered once everything before it is submitted.
     Flush(std::sync::mpsc::Sender<()>),
@@ -74,10 +75,33 @@ pub(crate) struct State {
     pub(crate) spool: Option<DiskBuffer>,
 }
 
+/// Where a spooled event's record ends in the spool, and its size, so it can be acknowledged
+/// by position once settled (`DiskBuffer::ack_through`).
+#[derive(Debug, Clone, Copy)]
+struct Spooled {
+    end: Mark,
+    bytes: u64,
+}
+
+/// One spooled event waiting to settle: the ticket each destination gave it.
+struct Entry {
+    tickets: Vec<(usize, Ticket)>,
+    spooled: Spooled,
+}
+
+/// Spool records every destination settled, oldest first: how many, their bytes, and where
+/// the last one ends.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Settled {
+    pub(crate) events: u64,
+    pub(crate) bytes: u64,
+    pub(crate) end: Mark,
+}
+
 /// Per spooled event, the ticket each destination gave it; in spool order.
 #[derive(Default)]
 pub(crate) struct Settlement {
-    entries: Mutex<VecDeque<Vec<(usize, Ticket)>>>,
+    entries: Mutex<VecDeque<Entry>>,
 }
 
 /// A ticket no destination ever reaches: the event could not be handed to a pipeline, so the
@@ -85,19 +109,19 @@ pub(crate) struct Settlement {
 const NEVER: Ticket = Ticket(u64::MAX);
 
 impl Settlement {
-    fn push(&self, tickets: Vec<(usize, Ticket)>) {
+    fn push(&self, entry: Entry) {
         self.entries
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .push_back(tickets);
+            .push_back(entry);
     }
 
-    /// Removes and counts the oldest entries every destination has settled.
-    pub(crate) fn take_settled(&self, destinations: &[Destination]) -> usize {
+    /// Removes the oldest entries every destination has settled; `None` if there are none.
+    pub(crate) fn take_settled(&self, destinations: &[Destination]) -> Option<Settled> {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        let mut n = 0;
+        let mut settled: Option<Settled> = None;
         while let Some(front) = entries.front() {
-            let done = front.iter().all(|(i, t)| {
+            let done = front.tickets.iter().all(|(i, t)| {
                 destinations
                     .get(*i)
                     .is_none_or(|d| d.producer.settled() >= *t)
@@ -105,10 +129,18 @@ impl Settlement {
             if !done {
                 break;
             }
+            let Spooled { end, bytes } = front.spooled;
             entries.pop_front();
-            n += 1;
+            let s = settled.get_or_insert(Settled {
+                events: 0,
+                bytes: 0,
+                end,
+            });
+            s.events += 1;
+            s.bytes += bytes;
+            s.end = end;
         }
-        n
+        settled
     }
 }
 
@@ -173,20 +205,20 @@ impl Intake {
 
     /// Hands `event` over: written to the spool first when there is one, then queued for the
     /// render thread. An error only once the intake is closing.
-    pub(crate) fn accept(&self, event: &AuditEvent, wait: Wait) -> Result<(), String> {
+    pub(crate) fn accept(&self, event: Arc<AuditEvent>, wait: Wait) -> Result<(), String> {
         let id = RecordId(event.event_id.as_uuid().as_u128());
         if wait == Wait::No && self.handoff.len() >= HANDOFF_CAPACITY - 64 {
             // Checked before anything is spooled, so spool and settlement stay in step.
             self.dropped_reports.fetch_add(1, Relaxed);
             return Ok(());
         }
-        // Serialised and cloned before the lock: the spool keeper takes the same lock to
-        // acknowledge, and the request thread should hold it only for the `write`.
+        // Serialised before the lock: the spool keeper takes the same lock to acknowledge, and
+        // the request thread should hold it only for the `write`.
         let spool_payload = if self.spooling {
             // Sized from the previous event: growing from serde_json's default 128 bytes
             // reallocated and copied the buffer three or four times per event.
             let mut payload = Vec::with_capacity(self.spool_size_hint.load(Relaxed) + 256);
-            match serde_json::to_writer(&mut payload, event) {
+            match serde_json::to_writer(&mut payload, &*event) {
                 Ok(()) => {
                     self.spool_size_hint.store(payload.len(), Relaxed);
                     Some(payload)
@@ -199,16 +231,19 @@ impl Intake {
         } else {
             None
         };
-        let work_event = Box::new(event.clone());
         let mut state = self.lock();
         if !state.open {
             return Err("SIEM delivery is stopping".into());
         }
-        let mut spooled = false;
+        let mut spooled = None;
         if let (Some(disk), Some(payload)) = (state.spool.as_mut(), spool_payload) {
-            let appended = disk.append(&[Record::new(id, payload)]);
-            spooled = appended.accepted == 1;
-            if !spooled {
+            let record = Record::new(id, payload);
+            let appended = disk.append(std::slice::from_ref(&record));
+            spooled = disk.last_appended().map(|end| Spooled {
+                end,
+                bytes: record.size() as u64,
+            });
+            if spooled.is_none() {
                 let n = self.spool_refused.fetch_add(1, Relaxed) + 1;
                 // Once, then every 10,000th: a full spool refuses every event.
                 if n == 1 || n % 10_000 == 0 {
@@ -216,10 +251,7 @@ impl Intake {
                 }
             }
         }
-        let work = Work::Event {
-            event: work_event,
-            spooled,
-        };
+        let work = Work::Event { event, spooled };
         // Pushed under the state lock: hand-off order is spool order. It waits (even for
         // `Wait::No`, which checked for room above) because the spool already has the event.
         let pushed = self.handoff.push(work, true).is_ok();
@@ -287,10 +319,16 @@ impl Render {
     fn handle(&mut self, work: Work) {
         match work {
             Work::Event { event, spooled } => {
-                let event = self.link(*event);
-                let tickets = self.submit(&event);
-                if spooled {
-                    self.settlement.push(tickets);
+                let tickets = match self.chain.is_some() {
+                    // Linking changes the event: a copy only if the gateway still holds it.
+                    true => {
+                        let linked = self.link(Arc::unwrap_or_clone(event));
+                        self.submit(&linked)
+                    }
+                    false => self.submit(&event),
+                };
+                if let Some(spooled) = spooled {
+                    self.settlement.push(Entry { tickets, spooled });
                 }
             }
             Work::Flush(done) => {

@@ -103,7 +103,10 @@ impl Adopter {
             for record in &batch {
                 match serde_json::from_slice::<AuditEvent>(&record.payload) {
                     Ok(event) => {
-                        if intake.accept(&event, Wait::Yes).is_err() {
+                        if intake
+                            .accept(std::sync::Arc::new(event), Wait::Yes)
+                            .is_err()
+                        {
                             // Closing: nothing acknowledged, the rest stays for the next process.
                             let _ = disk.close();
                             return;

@@ -35,8 +35,6 @@ use crate::intake::Intake;
 
 /// How often settled records are acknowledged and fsyncs run.
 const KEEPER_TICK: Duration = Duration::from_millis(20);
-/// Records acknowledged per lock hold, so the gateway's path never waits long for the lock.
-const ACK_CHUNK: usize = 1024;
 /// Name of the file that lists the destinations a spool was written for.
 const DESTINATIONS_FILE: &str = "destinations";
 
@@ -156,34 +154,18 @@ impl Spool {
     }
 }
 
-/// Acknowledges the spool records every destination settled.
+/// Acknowledges the spool records every destination settled, by position: the spool is
+/// never read back in its own process (only a later one, adopting it, reads it).
 fn acknowledge_settled(intake: &Intake, destinations: &[Destination]) {
-    let mut n = intake.settlement.take_settled(destinations);
-    while n > 0 {
-        let chunk = n.min(ACK_CHUNK);
-        let mut state = intake.lock();
-        let Some(disk) = state.spool.as_mut() else {
-            return;
-        };
-        match disk.read_batch(chunk, usize::MAX) {
-            Ok(read) => {
-                if read.len() < chunk {
-                    tracing::error!(
-                        expected = chunk,
-                        read = read.len(),
-                        "The SIEM spool holds fewer records than were settled (a damaged segment was skipped)."
-                    );
-                }
-                if let Err(e) = disk.ack_read() {
-                    tracing::warn!(error = %e, "SIEM spool acknowledgement failed.");
-                }
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "SIEM spool read failed; acknowledgement retried later.");
-                return;
-            }
-        }
-        n -= chunk;
+    let Some(settled) = intake.settlement.take_settled(destinations) else {
+        return;
+    };
+    let mut state = intake.lock();
+    let Some(disk) = state.spool.as_mut() else {
+        return;
+    };
+    if let Err(e) = disk.ack_through(settled.end, settled.events, settled.bytes) {
+        tracing::warn!(error = %e, "SIEM spool acknowledgement write failed; retried at the next tick.");
     }
 }
 

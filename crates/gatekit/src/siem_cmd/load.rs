@@ -136,7 +136,7 @@ pub fn load(config: &Path, events: u64, rate: u64, yes: bool) -> ExitCode {
                     std::thread::sleep(wait);
                 }
             }
-            if sink.commit_event(&synthetic(sink.factory(), i)).is_err() {
+            if sink.commit_event(synthetic(sink.factory(), i)).is_err() {
                 // `fail_closed`: a gateway would refuse this call; the event is still recorded.
                 refused += 1;
             }

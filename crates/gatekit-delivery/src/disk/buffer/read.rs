@@ -20,7 +20,7 @@ use std::path::Path;
 use super::super::format::{RECORD_HEADER_LEN, SEGMENT_HEADER_LEN};
 use super::super::reader::{SegmentReader, Step};
 use super::super::tail::Pos;
-use super::super::types::{io_err, DiskError, LossKind, RecoveryLoss};
+use super::super::types::{io_err, DiskError, LossKind, Mark, RecoveryLoss};
 use super::recover::damaged_region;
 use super::DiskBuffer;
 use crate::record::Record;
@@ -157,6 +157,31 @@ impl DiskBuffer {
             self.in_flight_end = self.read;
         }
         Ok(out)
+    }
+
+    /// Where the last record taken by the latest `append` ends; `None` if it took none.
+    pub fn last_appended(&self) -> Option<Mark> {
+        self.last_positions.last().map(|&(_, end)| Mark(end))
+    }
+
+    /// Acknowledges every record before `mark` without reading it back: `events` records of
+    /// `bytes` ([`Record::size`]) that the caller counted as it appended them. For a buffer
+    /// whose writer learns by other means which records are safe (the SIEM spool settles
+    /// records as their destinations take them); reading them back only to acknowledge them
+    /// cost a copy and a CRC of every record. Not to be mixed with a batch from
+    /// [`DiskBuffer::read_batch`] that is still in flight (nothing is done then).
+    pub fn ack_through(&mut self, mark: Mark, events: u64, bytes: u64) -> Result<(), DiskError> {
+        if self.in_flight || mark.0 <= self.read {
+            return Ok(());
+        }
+        // The cursor and a stashed record describe the old read position.
+        self.cursor = None;
+        self.stash = None;
+        self.read_failures = None;
+        self.read = mark.0;
+        self.stats.unread_events = self.stats.unread_events.saturating_sub(events);
+        self.stats.unread_bytes = self.stats.unread_bytes.saturating_sub(bytes);
+        self.ack_read()
     }
 
     /// The next valid record after `read` and its end position, without committing to it.
