@@ -48,6 +48,7 @@ pub mod tls;
 use gatekit_config::{Config, ConfigErrors, Warning};
 
 pub use error::SiemError;
+pub use intake::defer::{defer_wakes_on_this_thread, wake_deferred};
 pub use sink::SiemSink;
 
 /// The `siem` section, checked offline: the destinations to start and every warning.

@@ -83,6 +83,9 @@ pub(crate) async fn run(
         if sink.is_stopping() {
             return;
         }
+        // A gateway thread that defers its wake-ups and never ran out of work still has its
+        // events rendered within one tick (`intake/defer.rs`).
+        sink.kick_intake();
         let now = sink.snapshots();
         let mut findings = look(&mut state, &now, &alerts);
         let auth = sink.auth_failures();

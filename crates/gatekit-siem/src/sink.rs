@@ -466,6 +466,11 @@ impl SiemSink {
         &self.factory
     }
 
+    /// Wakes the render thread if events wait for it.
+    pub(crate) fn kick_intake(&self) {
+        self.intake.kick();
+    }
+
     /// Hands one of the sink's own reports (a `system_event`) over without ever waiting: when
     /// the render thread is far behind it is dropped and counted ([`SiemSink::intake_losses`]).
     pub fn submit(&self, event: AuditEvent) -> Result<(), String> {

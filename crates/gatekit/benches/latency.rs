@@ -1,14 +1,20 @@
 //! Latency harness: the same MCP server reached directly and through `gatekit`.
 //!
 //! Measures, for `tools/call` of the bundled example server's `echo` tool:
-//! * sequential round trips (one call at a time): p50, p99 and p99.9 for both paths, and the
-//!   latency Gatekit adds;
+//! * sequential round trips (one call at a time): p50, p99 and p99.9 for every path, the
+//!   latency Gatekit adds (difference of the p50s and p99s), and the paired added p50 (median
+//!   of each call's difference to the direct call of the same round);
 //! * pipelined throughput with `--concurrency` calls in flight, and its ratio to the direct
 //!   server's;
 //! * Gatekit's CPU time per call (from /proc, during the sequential phase) and resident memory.
 //!
-//! Both paths run in the same process, back to back, so their ratio is meaningful even on a
-//! noisy machine. Run: `cargo bench -p gatekit --bench latency -- --calls 20000`.
+//! Every path runs at once, and the sequential calls are interleaved round by round, so drift in
+//! the machine's wake-up cost (large on a shared VM) reaches all paths alike and their
+//! differences are meaningful even on a noisy machine. Each process then sits idle between its
+//! calls, as a gateway in front of one MCP client usually does, so every call pays its wake-ups.
+//! `--back-to-back` measures one path after the other instead, each with its calls in a tight
+//! loop (warm processes; the method of the numbers before 2026-12-05).
+//! Run: `cargo bench -p gatekit --bench latency -- --calls 20000`.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -26,6 +32,9 @@ struct Args {
     warmup: usize,
     slow_ms: u64,
     slow_calls: usize,
+    /// Measure each path's sequential calls on their own, one path after the other (the
+    /// harness's method before 2026-12-05, kept to compare with older numbers).
+    back_to_back: bool,
 }
 
 fn parse_args() -> Args {
@@ -35,6 +44,7 @@ fn parse_args() -> Args {
         warmup: 500,
         slow_ms: 20,
         slow_calls: 800,
+        back_to_back: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -45,9 +55,10 @@ fn parse_args() -> Args {
             "--warmup" => args.warmup = num(),
             "--slow-ms" => args.slow_ms = num() as u64,
             "--slow-calls" => args.slow_calls = num(),
+            "--back-to-back" => args.back_to_back = true,
             "--bench" => {}
             "--help" => {
-                println!("latency [--calls N] [--concurrency C] [--warmup W] [--slow-ms MS] [--slow-calls N]");
+                println!("latency [--calls N] [--concurrency C] [--warmup W] [--slow-ms MS] [--slow-calls N] [--back-to-back]");
                 std::process::exit(0);
             }
             other => panic!("unknown argument {other}"),
@@ -227,56 +238,113 @@ struct Measured {
     p50: f64,
     p99: f64,
     p999: f64,
+    /// Median of this path's call minus the direct call of the same round (`None` for the
+    /// direct path itself).
+    paired_p50: Option<f64>,
     throughput: f64,
     slow_throughput: f64,
-}
-
-/// Runs every measurement against `peer`, whose tools are named `{prefix}echo` and
-/// `{prefix}slow`; with `pid`, also the CPU time that process spent per sequential call.
-fn measure(peer: &mut Peer, prefix: &str, args: &Args, pid: Option<u32>) -> (Measured, f64) {
-    let (echo, slow) = (format!("{prefix}echo"), format!("{prefix}slow"));
-    peer.sequential(&echo, args.warmup);
-    let cpu_before = pid.map(cpu_seconds).unwrap_or(0.0);
-    let mut lat = peer.sequential(&echo, args.calls);
-    let cpu_per_call_us = pid.map_or(0.0, |p| {
-        (cpu_seconds(p) - cpu_before) / args.calls as f64 * 1e6
-    });
-    lat.sort();
-    let wall = peer.pipelined(&echo, args.calls, args.concurrency);
-    let m = Measured {
-        p50: percentile(&lat, 0.50),
-        p99: percentile(&lat, 0.99),
-        p999: percentile(&lat, 0.999),
-        throughput: args.calls as f64 / wall.as_secs_f64(),
-        slow_throughput: peer.concurrent_slow(
-            &slow,
-            args.slow_ms,
-            args.slow_calls,
-            args.concurrency,
-        ),
-    };
-    (m, cpu_per_call_us)
-}
-
-struct Variant {
-    label: &'static str,
-    m: Measured,
     cpu_per_call_us: f64,
     rss: f64,
 }
 
-fn via_gatekit(gatekit: &str, config: &Path, label: &'static str, args: &Args) -> Variant {
-    let mut via = Peer::spawn(Command::new(gatekit).arg("run").arg("--config").arg(config));
-    let pid = via.child.id();
-    let (m, cpu_per_call_us) = measure(&mut via, "ex__", args, Some(pid));
-    let rss = rss_mib(pid);
-    via.finish();
-    Variant {
+/// One path under test: a peer whose tools are named `{prefix}echo` and `{prefix}slow`.
+struct Route {
+    label: &'static str,
+    peer: Peer,
+    prefix: &'static str,
+    /// The gateway's pid (for CPU and memory); `None` for the direct server.
+    pid: Option<u32>,
+}
+
+fn via_gatekit(gatekit: &str, config: &Path, label: &'static str) -> Route {
+    let peer = Peer::spawn(Command::new(gatekit).arg("run").arg("--config").arg(config));
+    let pid = Some(peer.child.id());
+    Route {
         label,
-        m,
-        cpu_per_call_us,
-        rss,
+        peer,
+        prefix: "ex__",
+        pid,
     }
+}
+
+/// Measures every path. The sequential round trips are interleaved: each round makes one call
+/// on every path, in a rotating order, so drift in this machine's wake-up cost (it moves the
+/// direct path's p50 by tens of microseconds between minutes) reaches every path alike. The
+/// throughput phases then run one path at a time.
+fn measure(paths: &mut [Route], args: &Args) -> Vec<Measured> {
+    let echo: Vec<String> = paths.iter().map(|p| format!("{}echo", p.prefix)).collect();
+    for (p, tool) in paths.iter_mut().zip(&echo) {
+        p.peer.sequential(tool, args.warmup);
+    }
+    let cpu_before: Vec<f64> = paths
+        .iter()
+        .map(|p| p.pid.map(cpu_seconds).unwrap_or(0.0))
+        .collect();
+    let lat: Vec<Vec<Duration>> = if args.back_to_back {
+        paths
+            .iter_mut()
+            .zip(&echo)
+            .map(|(p, tool)| p.peer.sequential(tool, args.calls))
+            .collect()
+    } else {
+        let mut lat = vec![Vec::with_capacity(args.calls); paths.len()];
+        for round in 0..args.calls {
+            for k in 0..paths.len() {
+                let i = (round + k) % paths.len();
+                let t = Instant::now();
+                paths[i].peer.send_call(&echo[i]);
+                paths[i].peer.read_result();
+                lat[i].push(t.elapsed());
+            }
+        }
+        lat
+    };
+    let cpu_per_call_us: Vec<f64> = paths
+        .iter()
+        .zip(&cpu_before)
+        .map(|(p, before)| {
+            p.pid.map_or(0.0, |pid| {
+                (cpu_seconds(pid) - before) / args.calls as f64 * 1e6
+            })
+        })
+        .collect();
+    let direct = lat[0].clone();
+    paths
+        .iter_mut()
+        .zip(lat)
+        .zip(cpu_per_call_us)
+        .enumerate()
+        .map(|(i, ((p, lat), cpu_per_call_us))| {
+            let paired_p50 = (i > 0 && !args.back_to_back).then(|| {
+                let mut diffs: Vec<f64> = lat
+                    .iter()
+                    .zip(&direct)
+                    .map(|(v, d)| v.as_secs_f64() * 1e6 - d.as_secs_f64() * 1e6)
+                    .collect();
+                diffs.sort_by(f64::total_cmp);
+                diffs[diffs.len() / 2]
+            });
+            let mut sorted = lat;
+            sorted.sort();
+            let wall = p.peer.pipelined(&echo[i], args.calls, args.concurrency);
+            let slow = format!("{}slow", p.prefix);
+            Measured {
+                p50: percentile(&sorted, 0.50),
+                p99: percentile(&sorted, 0.99),
+                p999: percentile(&sorted, 0.999),
+                paired_p50,
+                throughput: args.calls as f64 / wall.as_secs_f64(),
+                slow_throughput: p.peer.concurrent_slow(
+                    &slow,
+                    args.slow_ms,
+                    args.slow_calls,
+                    args.concurrency,
+                ),
+                cpu_per_call_us,
+                rss: p.pid.map_or(0.0, rss_mib),
+            }
+        })
+        .collect()
 }
 
 fn main() {
@@ -299,9 +367,6 @@ fn main() {
     )
     .unwrap();
 
-    let mut direct = Peer::spawn(Command::new(gatekit).arg("example-server"));
-    let (d, _) = measure(&mut direct, "", &args, None);
-    direct.finish();
     let siem = dir.join("siem.yaml");
     std::fs::write(
         &siem,
@@ -340,33 +405,41 @@ fn main() {
         ),
     )
     .unwrap();
-    let variants = [
-        via_gatekit(gatekit, &plain, "via gatekit", &args),
+    let direct = Route {
+        label: "direct",
+        peer: Peer::spawn(Command::new(gatekit).arg("example-server")),
+        prefix: "",
+        pid: None,
+    };
+    let mut paths = vec![
+        direct,
+        via_gatekit(gatekit, &plain, "via gatekit"),
         via_gatekit(
             gatekit,
             &siem_only,
             "via gatekit, SIEM only (CEF + JSON files)",
-            &args,
         ),
         via_gatekit(
             gatekit,
             &siem_spool,
             "via gatekit, SIEM only, committed mode (spool)",
-            &args,
         ),
         via_gatekit(
             gatekit,
             &audited,
             "via gatekit, PII+secrets filters, JSONL audit",
-            &args,
         ),
         via_gatekit(
             gatekit,
             &siem,
             "via gatekit, filters, JSONL audit, SIEM (CEF + JSON files)",
-            &args,
         ),
     ];
+    let measured = measure(&mut paths, &args);
+    let labels: Vec<&str> = paths.iter().map(|p| p.label).collect();
+    for p in paths {
+        p.peer.finish();
+    }
     let _ = std::fs::remove_dir_all(&dir);
 
     println!(
@@ -374,28 +447,30 @@ fn main() {
         args.calls, args.concurrency, args.warmup, args.slow_calls, args.slow_ms
     );
     println!(
-        "| path | p50 us | p99 us | p99.9 us | added p50 us | added p99 us | {c} in flight x {ms} ms: calls/s | pipelined echo: calls/s | gatekit CPU us/call | gatekit RSS MiB |",
+        "| path | p50 us | p99 us | p99.9 us | added p50 us | added p99 us | paired added p50 us | {c} in flight x {ms} ms: calls/s | pipelined echo: calls/s | gatekit CPU us/call | gatekit RSS MiB |",
         c = args.concurrency,
         ms = args.slow_ms
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    let d = &measured[0];
     println!(
-        "| direct | {:.1} | {:.1} | {:.1} | | | {:.0} | {:.0} | | |",
+        "| direct | {:.1} | {:.1} | {:.1} | | | | {:.0} | {:.0} | | |",
         d.p50, d.p99, d.p999, d.slow_throughput, d.throughput
     );
-    for v in &variants {
+    for (label, v) in labels.iter().zip(&measured).skip(1) {
         println!(
-            "| {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.0} ({:.1} % of direct) | {:.0} ({:.1} % of direct) | {:.1} | {:.1} |",
-            v.label,
-            v.m.p50,
-            v.m.p99,
-            v.m.p999,
-            v.m.p50 - d.p50,
-            v.m.p99 - d.p99,
-            v.m.slow_throughput,
-            v.m.slow_throughput / d.slow_throughput * 100.0,
-            v.m.throughput,
-            v.m.throughput / d.throughput * 100.0,
+            "| {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {} | {:.0} ({:.1} % of direct) | {:.0} ({:.1} % of direct) | {:.1} | {:.1} |",
+            label,
+            v.p50,
+            v.p99,
+            v.p999,
+            v.p50 - d.p50,
+            v.p99 - d.p99,
+            v.paired_p50.map_or_else(|| "-".to_string(), |p| format!("{p:.1}")),
+            v.slow_throughput,
+            v.slow_throughput / d.slow_throughput * 100.0,
+            v.throughput,
+            v.throughput / d.throughput * 100.0,
             v.cpu_per_call_us,
             v.rss
         );

@@ -22,6 +22,11 @@ use tracing::{info, warn};
 
 /// How often the file is looked at.
 const POLL: Duration = Duration::from_secs(1);
+/// How long a changed file must stay unchanged before it is loaded, and how many such waits
+/// at most: a file caught between an editor's truncation and its write would otherwise be
+/// rejected as empty (seen in the hot-reload test on a busy machine).
+const SETTLE: Duration = Duration::from_millis(100);
+const SETTLE_WAITS: usize = 20;
 
 /// Starts the watcher for `path`, whose loaded form is `current`. `siem` is the running SIEM
 /// sink, kept across reloads. The thread ends when the gateway drops the receiver.
@@ -46,7 +51,10 @@ pub fn watch(
                 // A missing file is usually an editor between writing and renaming.
                 continue;
             }
-            seen = now;
+            seen = settled(&path, now);
+            if seen.is_none() {
+                continue;
+            }
             info!(config = %path.display(), "Configuration file changed; reloading.");
             let event = load(&path, &siem_section, siem.clone(), &factory);
             if tx.blocking_send(event).is_err() {
@@ -57,6 +65,20 @@ pub fn watch(
         warn!(error = %e, "Cannot start the configuration watcher; hot reload is off.");
     }
     rx
+}
+
+/// Waits until the file's identity stops changing (at most `SETTLE_WAITS` waits); the last
+/// identity seen.
+fn settled(path: &Path, mut now: Option<(u64, u64, i64, i64)>) -> Option<(u64, u64, i64, i64)> {
+    for _ in 0..SETTLE_WAITS {
+        std::thread::sleep(SETTLE);
+        let again = identity(path);
+        if again == now {
+            break;
+        }
+        now = again;
+    }
+    now
 }
 
 /// What identifies one version of the file.

@@ -249,6 +249,9 @@ pub fn run_gateway(path: &Path, verbose: bool) -> ExitCode {
     let siem_sink = siem
         .as_ref()
         .map(|(_, sink)| Arc::clone(sink) as Arc<dyn gatekit_mcp::audit::AuditSink>);
+    // This thread drives the current-thread runtime: it hands SIEM events over with deferred
+    // wake-ups like any worker (see `build_runtime`).
+    gatekit_siem::defer_wakes_on_this_thread();
     let (reason, writer_thread) = runtime.block_on(async {
         let reloads = reload_mode.map(|mode| {
             (
@@ -312,17 +315,24 @@ fn build_runtime() -> std::io::Result<tokio::runtime::Runtime> {
         .ok()
         .and_then(|v| v.parse::<usize>().ok())
         .unwrap_or(0);
-    if threads == 0 {
+    let mut builder = if threads == 0 {
         tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
     } else {
-        tokio::runtime::Builder::new_multi_thread()
+        let mut builder = tokio::runtime::Builder::new_multi_thread();
+        builder
             .worker_threads(threads)
-            .thread_name("gatekit-worker")
-            .enable_all()
-            .build()
-    }
+            .thread_name("gatekit-worker");
+        builder
+    };
+    // A runtime thread hands SIEM events over without waking the render thread for each one
+    // and wakes it when it runs out of work: after the request is forwarded or the answer
+    // written (gatekit-siem's `intake/defer.rs`; decision 0662). `on_thread_start` does not
+    // run for a current-thread runtime's `block_on` thread, so `run` opts that thread in.
+    builder
+        .on_thread_start(gatekit_siem::defer_wakes_on_this_thread)
+        .on_thread_park(gatekit_siem::wake_deferred)
+        .enable_all()
+        .build()
 }
 
 /// Answers the client's first request with a start-up error, when a client is attached.

@@ -68,6 +68,30 @@ impl<T> Handoff<T> {
 
     /// Queues `item`; when the queue is full, waits for room if `wait`, else refuses.
     pub(crate) fn push(&self, item: T, wait: bool) -> Result<(), PushError<T>> {
+        self.push_waking_at(item, wait, 1)
+    }
+
+    /// Like [`Handoff::push`], but a sleeping consumer is woken only once `wake_at` items are
+    /// queued; the producer owes a [`Handoff::kick`] for fewer.
+    pub(crate) fn push_deferred(
+        &self,
+        item: T,
+        wait: bool,
+        wake_at: usize,
+    ) -> Result<(), PushError<T>> {
+        self.push_waking_at(item, wait, wake_at)
+    }
+
+    /// Wakes a sleeping consumer if anything is queued.
+    pub(crate) fn kick(&self) {
+        let mut state = self.lock();
+        if state.consumer_asleep && !state.items.is_empty() {
+            state.consumer_asleep = false;
+            self.items_ready.notify_one();
+        }
+    }
+
+    fn push_waking_at(&self, item: T, wait: bool, wake_at: usize) -> Result<(), PushError<T>> {
         let mut state = self.lock();
         while !state.closed && state.items.len() >= self.capacity {
             if !wait {
@@ -84,7 +108,7 @@ impl<T> Handoff<T> {
             return Err(PushError::Closed(item));
         }
         state.items.push_back(item);
-        if state.consumer_asleep {
+        if state.consumer_asleep && state.items.len() >= wake_at {
             state.consumer_asleep = false;
             self.items_ready.notify_one();
         }
@@ -126,6 +150,12 @@ impl<T> Handoff<T> {
     /// Items queued and not yet taken.
     pub(crate) fn len(&self) -> usize {
         self.lock().items.len()
+    }
+}
+
+impl<T: Send> super::defer::Kick for Handoff<T> {
+    fn kick(&self) {
+        Handoff::kick(self);
     }
 }
 

@@ -20,6 +20,7 @@
 //!   runtime tasks) never wait, they are dropped and counted instead, because a runtime task
 //!   that waits here could stall the very pipeline the render thread waits for.
 
+pub(crate) mod defer;
 mod handoff;
 
 use std::collections::VecDeque;
@@ -254,13 +255,25 @@ impl Intake {
         let work = Work::Event { event, spooled };
         // Pushed under the state lock: hand-off order is spool order. It waits (even for
         // `Wait::No`, which checked for room above) because the spool already has the event.
-        let pushed = self.handoff.push(work, true).is_ok();
+        // The gateway's thread wakes the render thread when it runs out of work (`defer.rs`).
+        let pushed = if defer::owe(&self.handoff) {
+            self.handoff
+                .push_deferred(work, true, defer::DEFER_LIMIT)
+                .is_ok()
+        } else {
+            self.handoff.push(work, true).is_ok()
+        };
         drop(state);
         if pushed {
             Ok(())
         } else {
             Err("SIEM delivery is stopping".to_string())
         }
+    }
+
+    /// Wakes the render thread if events wait for it (the safety net for deferred wake-ups).
+    pub(crate) fn kick(&self) {
+        self.handoff.kick();
     }
 
     /// Waits until every event accepted so far is submitted to its destinations.
