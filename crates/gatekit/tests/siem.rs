@@ -667,3 +667,33 @@ fn configuration_warnings_reach_the_siem_at_start_up() {
         "no warning in the SIEM stream:\n{out}"
     );
 }
+
+/// The gateway's thread hands events over without waking the render thread and wakes it when
+/// it runs out of work (decision 0662). With the monitor's safety-net tick an hour away, a
+/// call's events reach the destination only if that wake-up happens while the gateway idles.
+#[test]
+fn a_quiet_gateway_delivers_each_call_without_waiting_for_the_monitor() {
+    let dir = tempfile::tempdir().unwrap();
+    let siem = "  monitor_interval: 3600\n  splunk: {transport: file, format: json, file: {path: splunk.jsonl}}\n";
+    let mut gw = start(dir.path(), siem);
+    let reply = gw.call(
+        1,
+        "tools/call",
+        json!({"name": "ex__echo", "arguments": {"text": "quiet"}}),
+    );
+    assert_eq!(result_text(&reply), "quiet");
+    // The session stays open (closing it would flush everything anyway): the start event,
+    // then the call's request and response.
+    let lines = wait_lines(&dir.path().join("splunk.jsonl"), 3);
+    let types: Vec<String> = lines
+        .iter()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap()["event_type"].to_string())
+        .collect();
+    assert_eq!(
+        types,
+        ["\"system_event\"", "\"mcp_request\"", "\"mcp_response\""],
+        "{lines:?}"
+    );
+    gw.close_stdin();
+    assert_eq!(gw.wait_exit(Duration::from_secs(20)), Some(0));
+}
