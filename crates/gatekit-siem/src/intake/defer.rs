@@ -44,12 +44,17 @@ pub fn defer_wakes_on_this_thread() {
 
 /// Pays every wake-up this thread owes. Cheap when it owes none.
 pub fn wake_deferred() {
-    let owed = OWED.with(|owed| owed.borrow_mut().as_mut().map(std::mem::take));
-    for queue in owed.into_iter().flatten() {
-        if let Some(queue) = queue.upgrade() {
-            queue.kick();
+    OWED.with(|owed| {
+        // `kick` takes the queue's own lock and never this thread-local, so holding the
+        // borrow is safe; draining keeps the list's allocation for the next call.
+        if let Some(list) = owed.borrow_mut().as_mut() {
+            for queue in list.drain(..) {
+                if let Some(queue) = queue.upgrade() {
+                    queue.kick();
+                }
+            }
         }
-    }
+    });
 }
 
 /// Whether this thread defers wake-ups; if so, notes that it owes `queue` one.
@@ -59,11 +64,12 @@ pub(crate) fn owe(queue: &Arc<impl Kick + 'static>) -> bool {
         let Some(list) = owed.as_mut() else {
             return false;
         };
-        let queue: Arc<dyn Kick> = Arc::clone(queue) as Arc<dyn Kick>;
+        // Usually one queue (the sink's intake): compared by address, no reference taken.
         if !list
             .iter()
-            .any(|q| std::ptr::addr_eq(q.as_ptr(), Arc::as_ptr(&queue)))
+            .any(|q| std::ptr::addr_eq(q.as_ptr(), Arc::as_ptr(queue)))
         {
+            let queue: Arc<dyn Kick> = Arc::clone(queue) as Arc<dyn Kick>;
             list.push(Arc::downgrade(&queue));
         }
         true
