@@ -1,13 +1,19 @@
 //! Chaos: several gateway processes on one configuration (disk buffer, so the spool is on),
-//! raw JSON-RPC MCP sessions over their pipes, random SIGKILLs, and a TCP syslog receiver that
-//! goes down (closes its connections and serves no new one) and comes back. Afterwards one
-//! more gateway adopts what the dead ones left, and every call that was answered must have its
-//! event at the receiver (duplicates are allowed and counted: delivery is at-least-once, event
-//! ids kept). Each gateway's log is kept next to the configuration; on a failure the whole
-//! directory is kept and its path printed, with the missing ids per session.
+//! MCP sessions of two kinds, random SIGKILLs, and a TCP syslog receiver that goes down
+//! (closes its connections and serves no new one) and comes back. Two slots are real MCP
+//! client sessions: the official Python MCP SDK (`tests/python/chaos_client.py`: `stdio_client`
+//! and `ClientSession`) starts each gateway, calls through it and, at the end, shuts it down
+//! the SDK's way; the other two are raw JSON-RPC written by this test over the gateway's pipes
+//! (fast, and killable mid-initialize). Afterwards one more gateway adopts what the dead ones
+//! left, and every call that was answered, by either kind of client, must have its event at
+//! the receiver (duplicates are allowed and counted: delivery is at-least-once, event ids
+//! kept). Each gateway's log, and each SDK client's stderr (`client-*.log`: how its session
+//! ended), is kept next to the configuration; on a failure the whole directory is kept and its
+//! path printed, with the missing ids per session.
 //!
 //! The short run here takes about 15 s of chaos; `GATEKIT_CHAOS_SECS=600 cargo test -p gatekit
-//! --test siem_chaos -- --nocapture` is the long one (docs/delivery.md).
+//! --test siem_chaos -- --nocapture` is the long one (docs/delivery.md). The SDK comes from
+//! `scripts/setup-test-peers` (`support::python()` fails with instructions without it).
 #![allow(
     clippy::unwrap_used,
     reason = "a test fails loudly on an unexpected error"
@@ -18,6 +24,7 @@ mod support;
 use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
 use std::sync::{mpsc, Arc, Mutex};
@@ -106,7 +113,7 @@ struct Session {
 
 impl Session {
     /// Starts a gateway whose log goes to `log`.
-    fn start(config: &std::path::Path, log: &std::path::Path) -> Session {
+    fn start(config: &Path, log: &Path) -> Session {
         let log = std::fs::File::create(log).unwrap();
         let mut child = Command::new(gatekit())
             .args(["run", "--config", config.to_str().unwrap()])
@@ -159,57 +166,286 @@ impl Drop for Session {
     }
 }
 
-/// The pids of the live sessions, by slot, for the killer.
+/// The pids of the live gateways, by slot, for the killer.
 type Pids = Arc<Mutex<HashMap<usize, u32>>>;
 
-/// Runs sessions in one slot until `stop`, restarting after every kill; every answered call's
-/// text goes to `answered`.
-fn slot(
+/// How a slot drives its gateways. Both kinds run in every run: the raw sessions are fast and
+/// can be killed mid-initialize, the SDK's are what a real client does (its framing, its
+/// shutdown: stdin closed, 2 s grace, then SIGTERM to the gateway's process group).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Kind {
+    /// JSON-RPC lines written by this test over the gateway's pipes ([`Session`]).
+    Raw,
+    /// The official Python MCP SDK's `stdio_client` and `ClientSession` ([`SdkClient`]).
+    Sdk,
+}
+
+/// The slots, by number: each runs one gateway at a time, restarted after every kill.
+const SLOTS: [Kind; 4] = [Kind::Sdk, Kind::Raw, Kind::Sdk, Kind::Raw];
+
+/// Sends SIGKILL through kill(1): the workspace forbids `unsafe`, so no libc::kill. A pid that
+/// already exited only makes it fail.
+fn sigkill(pid: u32) -> bool {
+    Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Runs sessions in slot `n` until `stop`, restarting after every kill; every answered call's
+/// text (`chaos-{n}-{generation}-{id}`) goes to `answered`.
+fn slot(n: usize, config: &Path, pids: &Pids, answered: &Mutex<Vec<String>>, stop: &AtomicBool) {
+    let mut generation = 0;
+    while !stop.load(SeqCst) {
+        generation += 1;
+        let prefix = format!("chaos-{n}-{generation}");
+        let log = config.with_file_name(format!("gateway-{n}-{generation}.log"));
+        match SLOTS[n] {
+            Kind::Raw => raw_session(n, &prefix, config, &log, pids, answered, stop),
+            Kind::Sdk => sdk_session(n, &prefix, config, &log, pids, answered, stop),
+        }
+    }
+}
+
+/// One raw generation: until the gateway dies, or until `stop` and its clean end.
+fn raw_session(
     n: usize,
-    config: &std::path::Path,
+    prefix: &str,
+    config: &Path,
+    log: &Path,
     pids: &Pids,
     answered: &Mutex<Vec<String>>,
     stop: &AtomicBool,
 ) {
-    let mut generation = 0;
-    while !stop.load(SeqCst) {
-        generation += 1;
-        let log = config.with_file_name(format!("gateway-{n}-{generation}.log"));
-        let mut s = Session::start(config, &log);
-        pids.lock().unwrap().insert(n, s.child.id());
-        let init = s.call(
-            0,
-            "initialize",
-            json!({"protocolVersion": "2025-06-18", "capabilities": {},
-                   "clientInfo": {"name": "chaos", "version": "1"}}),
-        );
-        if init.is_some() {
-            if let Some(stdin) = s.stdin.as_mut() {
-                let _ = stdin
-                    .write_all(b"{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}\n");
-            }
-            let mut id = 1;
-            while !stop.load(SeqCst) {
-                let text = format!("chaos-{n}-{generation}-{id}");
-                let params = json!({"name": "ex__echo", "arguments": {"text": text}});
-                let Some(reply) = s.call(id, "tools/call", params) else {
-                    break;
-                };
-                if reply.pointer("/result/content/0/text") == Some(&json!(text)) {
-                    answered.lock().unwrap().push(text);
-                }
-                id += 1;
-            }
+    let mut s = Session::start(config, log);
+    pids.lock().unwrap().insert(n, s.child.id());
+    let init = s.call(
+        0,
+        "initialize",
+        json!({"protocolVersion": "2025-06-18", "capabilities": {},
+               "clientInfo": {"name": "chaos", "version": "1"}}),
+    );
+    if init.is_some() {
+        if let Some(stdin) = s.stdin.as_mut() {
+            let _ = stdin
+                .write_all(b"{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}\n");
         }
-        pids.lock().unwrap().remove(&n);
-        if stop.load(SeqCst) {
-            // A clean end: stdin closed, the gateway flushes and exits.
-            s.stdin.take();
-            let deadline = Instant::now() + Duration::from_secs(30);
-            while s.child.try_wait().unwrap().is_none() && Instant::now() < deadline {
+        let mut id = 1;
+        while !stop.load(SeqCst) {
+            let text = format!("{prefix}-{id}");
+            let params = json!({"name": "ex__echo", "arguments": {"text": text}});
+            let Some(reply) = s.call(id, "tools/call", params) else {
+                break;
+            };
+            if reply.pointer("/result/content/0/text") == Some(&json!(text)) {
+                answered.lock().unwrap().push(text);
+            }
+            id += 1;
+        }
+    }
+    pids.lock().unwrap().remove(&n);
+    if stop.load(SeqCst) {
+        // A clean end: stdin closed, the gateway flushes and exits.
+        s.stdin.take();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while s.child.try_wait().unwrap().is_none() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// One SDK generation: `tests/python/chaos_client.py` starts the gateway through the SDK and
+/// calls until the gateway dies; on `stop` its stdin is closed and it ends the session the
+/// SDK's way. Its stdout says `pid N`, `answered TEXT` and `down`, one line each.
+fn sdk_session(
+    n: usize,
+    prefix: &str,
+    config: &Path,
+    log: &Path,
+    pids: &Pids,
+    answered: &Mutex<Vec<String>>,
+    stop: &AtomicBool,
+) {
+    let mut c = SdkClient::start(config, prefix, log);
+    // Set once `stop` is seen: how long the client may take to end cleanly.
+    let mut ending: Option<Instant> = None;
+    loop {
+        if ending.is_none() && stop.load(SeqCst) {
+            c.stdin.take();
+            ending = Some(Instant::now() + Duration::from_secs(30));
+        }
+        match c.lines.recv_timeout(Duration::from_millis(50)) {
+            Ok(line) => {
+                if let Some(text) = line.strip_prefix("answered ") {
+                    answered.lock().unwrap().push(text.to_string());
+                } else if let Some(pid) = line.strip_prefix("pid ") {
+                    // Said once initialized: the killer leaves SDK gateways alone while they
+                    // start (the raw slots cover kills mid-initialize).
+                    pids.lock().unwrap().insert(n, pid.parse().unwrap());
+                } else if line == "down" {
+                    pids.lock().unwrap().remove(&n);
+                }
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                if ending.is_some_and(|e| Instant::now() > e) {
+                    eprintln!("chaos: the SDK client of {prefix} did not end within 30 s");
+                    break;
+                }
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    pids.lock().unwrap().remove(&n);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while c.python.try_wait().unwrap().is_none() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Dropping `c` kills whatever is still running, the gateway included.
+}
+
+/// The slot of an answered call's text, `chaos-{n}-{generation}-{id}`.
+fn slot_of(text: &str) -> Option<usize> {
+    text.strip_prefix("chaos-")?.split('-').next()?.parse().ok()
+}
+
+/// How the SDK clients' sessions ended (the last line each wrote to its stderr, the session's
+/// name left out), counted: the record of what the SDK does when its server is SIGKILLed.
+fn sdk_endings(dir: &Path) -> std::collections::BTreeMap<String, usize> {
+    let mut endings = std::collections::BTreeMap::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        if !e.file_name().to_string_lossy().starts_with("client-") {
+            continue;
+        }
+        let log = std::fs::read_to_string(e.path()).unwrap_or_default();
+        let last = log.lines().last().unwrap_or("(nothing)");
+        let ending = last.split_once(": ").map_or(last, |(_, rest)| rest);
+        *endings.entry(ending.to_string()).or_default() += 1;
+    }
+    endings
+}
+
+/// A running `chaos_client.py` and the gateway it started (its pid in `pidfile`, written by
+/// the shell that execs it).
+struct SdkClient {
+    python: Child,
+    stdin: Option<std::process::ChildStdin>,
+    lines: mpsc::Receiver<String>,
+    pidfile: PathBuf,
+    config: PathBuf,
+}
+
+impl SdkClient {
+    /// Starts the client; the gateway's log goes to `log`, the client's stderr next to it.
+    fn start(config: &Path, prefix: &str, log: &Path) -> SdkClient {
+        let pidfile = log.with_extension("pid");
+        let client_log = std::fs::File::create(
+            log.with_file_name(
+                log.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .replace("gateway-", "client-"),
+            ),
+        )
+        .unwrap();
+        let mut python = Command::new(python())
+            .arg(python_dir().join("chaos_client.py"))
+            .arg(gatekit())
+            .arg(config)
+            .arg(prefix)
+            .arg(&pidfile)
+            .arg(log)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(client_log)
+            .spawn()
+            .unwrap();
+        let stdout = python.stdout.take().unwrap();
+        let stdin = python.stdin.take();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        SdkClient {
+            python,
+            stdin,
+            lines,
+            pidfile,
+            config: config.to_path_buf(),
+        }
+    }
+
+    /// The gateway's pid, once the shell has written it.
+    fn gateway_pid(&self) -> Option<u32> {
+        std::fs::read_to_string(&self.pidfile)
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    }
+
+    /// Whether `pid` is still this client's gateway (not a process that reused the pid).
+    fn is_our_gateway(&self, pid: u32) -> bool {
+        process_alive(pid)
+            && std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| {
+                String::from_utf8_lossy(&c).contains(&*self.config.to_string_lossy())
+            })
+    }
+}
+
+impl Drop for SdkClient {
+    fn drop(&mut self) {
+        if self.python.try_wait().ok().flatten().is_none() {
+            // Not ended by its session (a test failing, or a client stuck): the gateway first,
+            // while Python, its parent, still holds its pid; then Python.
+            if let Some(pid) = self.gateway_pid().filter(|&p| self.is_our_gateway(p)) {
+                sigkill(pid);
+            }
+            let _ = self.python.kill();
+            let _ = self.python.wait();
+        }
+        // Python reaps the gateway it started; one it left behind (Python killed first) is an
+        // orphan of init's, which only goes away when killed.
+        if let Some(pid) = self.gateway_pid() {
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while self.is_our_gateway(pid) && Instant::now() < deadline {
+                sigkill(pid);
                 std::thread::sleep(Duration::from_millis(20));
             }
-            return;
+        }
+    }
+}
+
+/// The killer and the slots: on drop (a failing test too) told to stop and joined, so that
+/// every process they started is reaped before the test ends.
+struct Threads {
+    stop: Arc<AtomicBool>,
+    handles: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Threads {
+    /// Stops and joins every thread; fails when one panicked.
+    fn finish(&mut self) {
+        self.stop.store(true, SeqCst);
+        let panicked = self
+            .handles
+            .drain(..)
+            .map(std::thread::JoinHandle::join)
+            .filter(Result::is_err)
+            .count();
+        assert_eq!(panicked, 0, "{panicked} chaos threads panicked");
+    }
+}
+
+impl Drop for Threads {
+    fn drop(&mut self) {
+        self.stop.store(true, SeqCst);
+        for h in self.handles.drain(..) {
+            let _ = h.join();
         }
     }
 }
@@ -236,18 +472,11 @@ fn killed_gateways_and_a_flapping_receiver_lose_no_answered_call() {
     let pids: Pids = Arc::default();
     let stop = Arc::new(AtomicBool::new(false));
     let kills = Arc::new(AtomicU64::new(0));
-    let slots: Vec<_> = (0..3)
-        .map(|n| {
-            let (config, pids, answered, stop) = (
-                config.clone(),
-                Arc::clone(&pids),
-                Arc::clone(&answered),
-                Arc::clone(&stop),
-            );
-            std::thread::spawn(move || slot(n, &config, &pids, &answered, &stop))
-        })
-        .collect();
-    let killer = {
+    let mut threads = Threads {
+        stop: Arc::clone(&stop),
+        handles: Vec::new(),
+    };
+    threads.handles.push({
         let (pids, stop, kills, up) = (
             Arc::clone(&pids),
             Arc::clone(&stop),
@@ -263,17 +492,8 @@ fn killed_gateways_and_a_flapping_receiver_lose_no_answered_call() {
                     let live: Vec<u32> = pids.values().copied().collect();
                     (!live.is_empty()).then(|| live[fastrand::usize(..live.len())])
                 };
-                if let Some(pid) = victim {
-                    // kill(1): the workspace forbids `unsafe`, so no libc::kill. A pid that
-                    // already exited only makes it fail.
-                    let killed = Command::new("kill")
-                        .args(["-KILL", &pid.to_string()])
-                        .stderr(Stdio::null())
-                        .status()
-                        .is_ok_and(|s| s.success());
-                    if killed {
-                        kills.fetch_add(1, SeqCst);
-                    }
+                if victim.is_some_and(sigkill) {
+                    kills.fetch_add(1, SeqCst);
                 }
                 if Instant::now() >= next_flap {
                     // Down for one to two seconds, up for about three.
@@ -289,13 +509,21 @@ fn killed_gateways_and_a_flapping_receiver_lose_no_answered_call() {
             }
             up.store(true, SeqCst);
         })
-    };
-    std::thread::sleep(Duration::from_secs(secs));
-    stop.store(true, SeqCst);
-    killer.join().unwrap();
-    for s in slots {
-        s.join().unwrap();
+    });
+    for n in 0..SLOTS.len() {
+        let (config, pids, answered, stop) = (
+            config.clone(),
+            Arc::clone(&pids),
+            Arc::clone(&answered),
+            Arc::clone(&stop),
+        );
+        threads.handles.push(std::thread::spawn(move || {
+            slot(n, &config, &pids, &answered, &stop)
+        }));
     }
+    std::thread::sleep(Duration::from_secs(secs));
+    // The killer first (it brings the receiver back up), then the slots end their sessions.
+    threads.finish();
     let answered = answered.lock().unwrap().clone();
     let kills = kills.load(SeqCst);
     assert!(kills >= 3, "the chaos killed too few gateways ({kills})");
@@ -304,6 +532,30 @@ fn killed_gateways_and_a_flapping_receiver_lose_no_answered_call() {
         "too few answered calls ({})",
         answered.len()
     );
+    // Both kinds of client took part: an SDK client that cannot start (no venv, a script error)
+    // must fail the test, not leave the raw slots to pass it alone.
+    for kind in [Kind::Sdk, Kind::Raw] {
+        let texts: Vec<&String> = answered
+            .iter()
+            .filter(|t| slot_of(t).is_some_and(|n| SLOTS[n] == kind))
+            .collect();
+        let sessions: HashSet<&str> = texts
+            .iter()
+            .filter_map(|t| t.rsplit_once('-').map(|(session, _)| session))
+            .collect();
+        eprintln!(
+            "chaos: {kind:?} slots: {} answered calls in {} sessions",
+            texts.len(),
+            sessions.len()
+        );
+        assert!(
+            texts.len() >= 100 && sessions.len() >= 2,
+            "the {kind:?} slots answered too few calls ({} in {} sessions)",
+            texts.len(),
+            sessions.len()
+        );
+    }
+    eprintln!("chaos: SDK sessions ended: {:?}", sdk_endings(dir.path()));
     // One more gateway adopts every spool and buffer the dead ones left.
     let mut sweeper = Session::start(&config, &config.with_file_name("sweeper.log"));
     let own_spool = format!("proc-{}-", sweeper.child.id());
@@ -417,8 +669,9 @@ fn killed_gateways_and_a_flapping_receiver_lose_no_answered_call() {
             .iter()
             .filter(|a| a.starts_with(&format!("chaos-{session}-")))
             .count();
+        let kind = slot_of(&format!("chaos-{session}")).map(|n| SLOTS[n]);
         eprintln!(
-            "chaos: session {session}: {n} missing of {answered_in} answered, ids {first}..={last}"
+            "chaos: session {session} ({kind:?}): {n} missing of {answered_in} answered, ids {first}..={last}"
         );
     }
     assert!(
