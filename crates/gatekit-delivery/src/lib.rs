@@ -61,7 +61,7 @@ pub use metrics::{BreakerState, DropReason, Metrics, MetricsSnapshot};
 pub use pipeline::{default_dead_letter_path, Pipeline, PipelineError};
 pub use producer::{Producer, SubmitError, Submitted, Ticket};
 pub use record::{Record, RecordId};
-pub use transport::{BatchOutcome, SendFuture, Transport};
+pub use transport::{BatchOutcome, PrepareFuture, SendFuture, Transport};
 pub use worker::ShutdownReport;
 
 /// `now + d`, saturating at a far-future instant: `Instant + Duration` panics on overflow,

@@ -60,6 +60,8 @@ pub struct Pipeline {
     task: JoinHandle<ShutdownReport>,
     recovery: Option<RecoveryReport>,
     timeout: std::time::Duration,
+    /// The primary endpoint's [`Transport::prepare`], stopped at shutdown if still running.
+    preparing: JoinHandle<()>,
 }
 
 impl Pipeline {
@@ -175,6 +177,10 @@ impl Pipeline {
         });
         let dead_letter = DeadLetter::new(settings.dead_letter_path.clone(), destination);
         dead_letter.check_private(settings.disk.as_ref().map(|d| d.path.as_path()));
+        // The primary endpoint opens its connection now rather than on the first event
+        // (decision 0663): a TLS handshake and its rejection probe would otherwise be paid by
+        // the first event of a quiet gateway.
+        let primary = Arc::clone(&transports[0]);
         let deliverer = Deliverer::new(
             transports,
             Policies {
@@ -201,7 +207,9 @@ impl Pipeline {
             jobs: Default::default(),
         };
         let task = tokio::spawn(worker.run());
+        let preparing = tokio::spawn(async move { primary.prepare().await });
         Ok(Self {
+            preparing,
             producer: Producer::new(Arc::clone(&shared), destination),
             metrics,
             shared,
@@ -220,6 +228,13 @@ impl Pipeline {
     /// Live metrics (read with [`Metrics::snapshot`]).
     pub fn metrics(&self) -> Arc<Metrics> {
         Arc::clone(&self.metrics)
+    }
+
+    /// Whether the primary endpoint's [`Transport::prepare`] has finished (it opened its
+    /// connection, or failed and left that to the first batch). A load test waits for this
+    /// so that it measures delivery, not the start.
+    pub fn prepared(&self) -> bool {
+        self.preparing.is_finished()
     }
 
     /// A snapshot of the metrics now.
@@ -244,6 +259,7 @@ impl Pipeline {
 
     /// Like [`Pipeline::shutdown`] with an explicit flush deadline.
     pub async fn shutdown_within(self, timeout: std::time::Duration) -> ShutdownReport {
+        self.preparing.abort();
         self.shared.closed.store(true, Relaxed);
         self.shared.space.notify_waiters();
         let _ = self

@@ -21,6 +21,9 @@ use crate::record::Record;
 /// The future returned by [`Transport::send`].
 pub type SendFuture<'a> = Pin<Box<dyn Future<Output = BatchOutcome> + Send + 'a>>;
 
+/// The future returned by [`Transport::prepare`].
+pub type PrepareFuture<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
+
 /// What happened to one batch. The transport classifies; the pipeline acts.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum BatchOutcome {
@@ -63,4 +66,14 @@ pub trait Transport: Send + Sync + 'static {
 
     /// Sends one batch and classifies the result. See the module doc for the contract.
     fn send<'a>(&'a self, batch: &'a [Record]) -> SendFuture<'a>;
+
+    /// Opens what [`Transport::send`] would otherwise open on the first batch (a TLS
+    /// connection, for example), so the first event after start does not wait for it.
+    ///
+    /// Best effort and silent: a failure leaves nothing behind, and the first `send` meets
+    /// the same failure and reports it. The pipeline calls this once, on the primary
+    /// endpoint, as it starts; a transport with nothing slow to open keeps the default.
+    fn prepare(&self) -> PrepareFuture<'_> {
+        Box::pin(std::future::ready(()))
+    }
 }

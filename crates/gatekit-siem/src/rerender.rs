@@ -26,7 +26,7 @@
 use std::sync::Arc;
 
 use gatekit_core::AuditEvent;
-use gatekit_delivery::{BatchOutcome, Record, SendFuture, Transport};
+use gatekit_delivery::{BatchOutcome, PrepareFuture, Record, SendFuture, Transport};
 use gatekit_format::{FormatError, Formatter, Framing};
 
 /// How one endpoint renders an event: its formatter behind its own size limit (the data
@@ -119,6 +119,10 @@ pub(crate) struct Rerendered {
 impl Transport for Rerendered {
     fn name(&self) -> &str {
         self.inner.name()
+    }
+
+    fn prepare(&self) -> PrepareFuture<'_> {
+        self.inner.prepare()
     }
 
     fn send<'a>(&'a self, batch: &'a [Record]) -> SendFuture<'a> {

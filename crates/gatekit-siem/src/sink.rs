@@ -359,6 +359,15 @@ impl SiemSink {
         self.auth.failures()
     }
 
+    /// Whether every destination's primary endpoint has finished opening its connection
+    /// ([`gatekit_delivery::Pipeline::prepared`]).
+    pub fn prepared(&self) -> bool {
+        self.destinations.iter().all(|d| {
+            let pipeline = d.pipeline.lock().unwrap_or_else(|e| e.into_inner());
+            pipeline.as_ref().is_none_or(|p| p.prepared())
+        })
+    }
+
     /// Delivery metrics per platform.
     pub fn snapshots(&self) -> Vec<(&'static str, gatekit_delivery::MetricsSnapshot)> {
         self.destinations

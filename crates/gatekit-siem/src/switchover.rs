@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, OnceLock};
 
 use gatekit_core::Severity;
-use gatekit_delivery::{BatchOutcome, Record, SendFuture, Transport};
+use gatekit_delivery::{BatchOutcome, PrepareFuture, Record, SendFuture, Transport};
 
 use crate::auth::AuthMonitor;
 use crate::connector::ConnectorPlan;
@@ -191,6 +191,10 @@ impl Transport for Watched {
         self.inner.name()
     }
 
+    fn prepare(&self) -> PrepareFuture<'_> {
+        self.inner.prepare()
+    }
+
     fn send<'a>(&'a self, batch: &'a [Record]) -> SendFuture<'a> {
         Box::pin(async move {
             let outcome = self.inner.send(batch).await;
@@ -208,6 +212,10 @@ struct Lines(Arc<dyn Transport>);
 impl Transport for Lines {
     fn name(&self) -> &str {
         self.0.name()
+    }
+
+    fn prepare(&self) -> PrepareFuture<'_> {
+        self.0.prepare()
     }
 
     fn send<'a>(&'a self, batch: &'a [Record]) -> SendFuture<'a> {

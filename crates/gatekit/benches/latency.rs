@@ -14,7 +14,8 @@
 //! calls, as a gateway in front of one MCP client usually does, so every call pays its wake-ups.
 //! `--back-to-back` measures one path after the other instead, each with its calls in a tight
 //! loop (warm processes; the method of the numbers before 2026-12-05).
-//! Run: `cargo bench -p gatekit --bench latency -- --calls 20000`.
+//! Run: `cargo bench -p gatekit --bench latency -- --calls 20000`; with `GATEKIT_BIN=<path>` it
+//! measures that gatekit binary instead of the one built with it (A/B comparisons).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -349,7 +350,11 @@ fn measure(paths: &mut [Route], args: &Args) -> Vec<Measured> {
 
 fn main() {
     let args = parse_args();
-    let gatekit = env!("CARGO_BIN_EXE_gatekit");
+    // GATEKIT_BIN measures another build (an A/B comparison) with this harness.
+    let other_build = std::env::var("GATEKIT_BIN").ok();
+    let gatekit = other_build
+        .as_deref()
+        .unwrap_or(env!("CARGO_BIN_EXE_gatekit"));
     let dir = std::env::temp_dir().join(format!("gatekit-latency-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let base = format!(

@@ -7,12 +7,15 @@
 //!   the connection silently (docs/reference/real-peers.md), and writes into such a
 //!   connection would appear to succeed under TLS 1.3. Such a hang-up is a
 //!   [`SiemError::TlsRejected`], an authentication failure.
+//! * That probe makes a connection cost at least [`CLOSE_PROBE`], so the pipeline opens the
+//!   first connection as it starts ([`Transport::prepare`]) instead of on the first event.
 
 use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use gatekit_delivery::{BatchOutcome, Record, SendFuture, Transport};
+use gatekit_delivery::{BatchOutcome, PrepareFuture, Record, SendFuture, Transport};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::Mutex;
@@ -34,6 +37,10 @@ pub struct TlsTransport {
     port: u16,
     tls: ReloadingConfig,
     conn: Mutex<Option<TlsStream<TcpStream>>>,
+    /// The connection in `conn` was opened by [`Transport::prepare`] and its successful
+    /// authentication is not reported yet: that waits for the first batch, when the sink that
+    /// turns the report into a system_event surely exists.
+    success_unreported: AtomicBool,
     auth: AuthReporter,
 }
 
@@ -56,6 +63,7 @@ impl TlsTransport {
             host: host.to_string(),
             port,
             conn: Mutex::new(None),
+            success_unreported: AtomicBool::new(false),
         })
     }
 
@@ -119,6 +127,26 @@ impl Transport for TlsTransport {
         &self.name
     }
 
+    fn prepare(&self) -> PrepareFuture<'_> {
+        Box::pin(async move {
+            let mut conn = self.conn.lock().await;
+            if conn.is_some() {
+                return;
+            }
+            match self.connect().await {
+                Ok(stream) => {
+                    *conn = Some(stream);
+                    self.success_unreported.store(true, Ordering::Relaxed);
+                }
+                // Not reported here: the first batch connects again and reports what it meets
+                // (an authentication failure becomes a system_event there, once).
+                Err(error) => {
+                    tracing::debug!(transport = %self.name, error = %crate::secret::log_safe(&error.to_string()), "TLS connection ahead of the first batch failed.")
+                }
+            }
+        })
+    }
+
     fn send<'a>(&'a self, batch: &'a [Record]) -> SendFuture<'a> {
         Box::pin(async move {
             let mut conn = self.conn.lock().await;
@@ -130,10 +158,14 @@ impl Transport for TlsTransport {
             if dead {
                 *conn = None;
             }
+            if conn.is_some() && self.success_unreported.swap(false, Ordering::Relaxed) {
+                self.auth.succeeded();
+            }
             let stream = match conn.as_mut() {
                 Some(stream) => stream,
                 None => match self.connect().await {
                     Ok(stream) => {
+                        self.success_unreported.store(false, Ordering::Relaxed);
                         self.auth.succeeded();
                         conn.insert(stream)
                     }
