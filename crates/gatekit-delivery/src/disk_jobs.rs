@@ -57,6 +57,11 @@ fn spawn<T: Send + 'static>(job: impl FnOnce() -> T + Send + 'static) -> Receive
 }
 
 impl DiskJobs {
+    /// Whether no job is running (nothing to collect on a later pass).
+    pub(crate) fn is_idle(&self) -> bool {
+        self.sync.is_none() && self.ack.is_none()
+    }
+
     /// Collects finished jobs, starts due ones, and runs the inline maintenance when idle.
     /// Never waits.
     pub(crate) fn poll(&mut self, disk: &mut DiskBuffer, metrics: &Metrics) {

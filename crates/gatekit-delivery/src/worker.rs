@@ -106,10 +106,11 @@ impl Worker {
                     break;
                 }
                 pending_since = None;
+                let ticking = self.disk_has_chores();
                 tokio::select! {
                     _ = self.shared.work.notified() => {}
                     _ = self.shutdown.changed() => {}
-                    _ = tokio::time::sleep(tick), if self.disk.is_some() => {}
+                    _ = tokio::time::sleep(tick), if ticking => {}
                 }
                 continue;
             }
@@ -295,6 +296,16 @@ impl Worker {
         {
             self.shared.pressure.clear();
         }
+    }
+
+    /// Whether the disk buffer needs the worker's timer while nothing is queued: data or an
+    /// acknowledgement to persist, a job to collect, or a retry to make. Otherwise an idle
+    /// worker sleeps until records arrive instead of waking every fsync interval.
+    fn disk_has_chores(&self) -> bool {
+        self.disk.as_ref().is_some_and(|d| !d.is_quiescent())
+            || !self.jobs.is_idle()
+            || self.read_retry_at.is_some()
+            || self.disk_retry_at.is_some()
     }
 
     fn spill(&mut self) {

@@ -8,6 +8,11 @@
 //!   server's;
 //! * Gatekit's CPU time per call (from /proc, during the sequential phase) and resident memory.
 //!
+//! Besides the direct server and the Gatekit configurations it measures a bare relay: this
+//! harness run as two threads copying bytes each way between its stdio and the server, with no
+//! parsing at all. No stdio proxy can add less than that on the same machine, so Gatekit's
+//! latency is best read against it as well as against the direct server.
+//!
 //! Every path runs at once, and the sequential calls are interleaved round by round, so drift in
 //! the machine's wake-up cost (large on a shared VM) reaches all paths alike and their
 //! differences are meaningful even on a noisy machine. Each process then sits idle between its
@@ -348,7 +353,38 @@ fn measure(paths: &mut [Route], args: &Args) -> Vec<Measured> {
         .collect()
 }
 
+/// The floor for any stdio proxy: two threads that copy bytes each way between this process's
+/// stdio and a child, blocking on every read, with no parsing. The harness runs itself as
+/// this relay when `LATENCY_RELAY` is set; its arguments are the child's command.
+fn relay() {
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let (program, rest) = argv.split_first().expect("relay: no command");
+    let mut child = Command::new(program)
+        .args(rest)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("relay: cannot start the child");
+    let mut to_child = child.stdin.take().expect("child stdin");
+    let mut from_child = child.stdout.take().expect("child stdout");
+    fn copy(from: &mut impl std::io::Read, to: &mut impl Write) {
+        let mut buf = vec![0u8; 64 * 1024];
+        while let Ok(n) = from.read(&mut buf) {
+            if n == 0 || to.write_all(&buf[..n]).and_then(|()| to.flush()).is_err() {
+                return;
+            }
+        }
+    }
+    let up = std::thread::spawn(move || copy(&mut std::io::stdin().lock(), &mut to_child));
+    copy(&mut from_child, &mut std::io::stdout().lock());
+    let _ = up.join();
+    let _ = child.wait();
+}
+
 fn main() {
+    if std::env::var_os("LATENCY_RELAY").is_some() {
+        return relay();
+    }
     let args = parse_args();
     // GATEKIT_BIN measures another build (an A/B comparison) with this harness.
     let other_build = std::env::var("GATEKIT_BIN").ok();
@@ -416,8 +452,25 @@ fn main() {
         prefix: "",
         pid: None,
     };
+    let relay = {
+        let me = std::env::current_exe().unwrap();
+        let peer = Peer::spawn(
+            Command::new(me)
+                .env("LATENCY_RELAY", "1")
+                .arg(gatekit)
+                .arg("example-server"),
+        );
+        let pid = Some(peer.child.id());
+        Route {
+            label: "via a bare relay (floor for any stdio proxy)",
+            peer,
+            prefix: "",
+            pid,
+        }
+    };
     let mut paths = vec![
         direct,
+        relay,
         via_gatekit(gatekit, &plain, "via gatekit"),
         via_gatekit(
             gatekit,

@@ -224,6 +224,22 @@ fn sample_leef_is_what_format_leef_sends() {
         .starts_with("LEEF:1.0|"));
 }
 
+/// The header of `sample --config` names the scheme the HEC endpoint really uses.
+#[test]
+fn sample_names_the_hec_endpoint_scheme_as_configured() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        &format!("{PROXY}siem:\n  splunk:\n    transport: hec\n    hec: {{endpoint: \"http://127.0.0.1:8088\", token: \"{TOKEN}\"}}\n"),
+    );
+    let (out, _, stderr) = siem(&["sample", "--platform", "splunk"], &config);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("==> splunk: Splunk HEC http://127.0.0.1:8088,"),
+        "{stderr}"
+    );
+}
+
 /// `sample --config` renders with the destination's own header, format and framing: the same
 /// shape as the bytes `siem test` puts on the wire to a TCP receiver.
 #[test]

@@ -256,6 +256,16 @@ impl DiskBuffer {
         self.stats.unread_events > 0 || self.stash.is_some()
     }
 
+    /// Whether the periodic jobs ([`DiskBuffer::begin_sync`], [`DiskBuffer::begin_ack`],
+    /// [`DiskBuffer::maintain`]) have nothing left to do now or later: no appended data waits
+    /// for an interval fsync and the acknowledged position is persisted. A caller that runs
+    /// those jobs on a timer may then sleep until something is appended.
+    pub fn is_quiescent(&self) -> bool {
+        let sync_pending = matches!(self.settings.fsync, FsyncPolicy::Every(_))
+            && self.writer.as_ref().is_some_and(|w| w.dirty);
+        !sync_pending && self.persisted_ack == Some(self.ack)
+    }
+
     fn seg_path(&self, seq: u64) -> PathBuf {
         self.dir.join(segment_name(seq))
     }

@@ -35,6 +35,7 @@ use gatekit_format::Formatter;
 use tracing::warn;
 
 use crate::destination::Destination;
+use crate::spool::bell::KeeperBell;
 use handoff::Handoff;
 
 /// Events the render thread may fall behind before the gateway's path waits for it. Tens of
@@ -161,6 +162,8 @@ pub(crate) struct Intake {
     spooling: bool,
     /// Length of the last spool record, to size the next one's buffer.
     spool_size_hint: AtomicUsize,
+    /// Wakes the spool keeper when it dozes (`spool/bell.rs`).
+    pub(crate) keeper_bell: KeeperBell,
 }
 
 impl Intake {
@@ -197,6 +200,7 @@ impl Intake {
             spool_refused: AtomicU64::new(0),
             spooling,
             spool_size_hint: AtomicUsize::new(0),
+            keeper_bell: KeeperBell::default(),
         })
     }
 
@@ -252,6 +256,7 @@ impl Intake {
                 }
             }
         }
+        let in_spool = spooled.is_some();
         let work = Work::Event { event, spooled };
         // Pushed under the state lock: hand-off order is spool order. It waits (even for
         // `Wait::No`, which checked for room above) because the spool already has the event.
@@ -264,6 +269,10 @@ impl Intake {
             self.handoff.push(work, true).is_ok()
         };
         drop(state);
+        if in_spool {
+            // After the lock, as `spool/bell.rs` requires.
+            self.keeper_bell.ring();
+        }
         if pushed {
             Ok(())
         } else {

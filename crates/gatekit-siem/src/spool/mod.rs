@@ -21,6 +21,7 @@
 //!   records (a memory-only destination could not deliver in time) is left for adoption.
 
 pub(crate) mod adopt;
+pub(crate) mod bell;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
@@ -35,6 +36,10 @@ use crate::intake::Intake;
 
 /// How often settled records are acknowledged and fsyncs run.
 const KEEPER_TICK: Duration = Duration::from_millis(20);
+/// Ticks with nothing to do (half a second) after which the keeper dozes (`bell.rs`).
+const QUIET_TICKS_BEFORE_DOZE: u32 = 25;
+/// The longest doze; adoption scans also end one when they are due.
+const KEEPER_DOZE: Duration = Duration::from_secs(1);
 /// Name of the file that lists the destinations a spool was written for.
 const DESTINATIONS_FILE: &str = "destinations";
 
@@ -117,10 +122,12 @@ impl Spool {
             stop: Arc::clone(&stop),
             adopter: adopt.then(|| adopt::Adopter::new(settings, dir.clone(), report)),
         };
+        let bell_owner = Arc::clone(&keeper.intake);
         let thread = std::thread::Builder::new()
             .name("gatekit-siem-spool".into())
             .spawn(move || keeper.run())
             .map_err(|e| format!("cannot start the SIEM spool thread: {e}"))?;
+        bell_owner.keeper_bell.attach(thread.thread().clone());
         Ok(Spool {
             dir,
             stop,
@@ -133,6 +140,8 @@ impl Spool {
     pub(crate) fn finish(&self, intake: &Intake, destinations: &[Destination]) {
         self.stop.store(true, SeqCst);
         let keeper = self.keeper.lock().unwrap_or_else(|e| e.into_inner()).take();
+        // A dozing keeper would finish its doze before it sees the stop.
+        intake.keeper_bell.wake();
         if let Some(keeper) = keeper {
             let _ = keeper.join();
         }
@@ -181,10 +190,19 @@ struct Keeper {
 impl Keeper {
     fn run(self) {
         let mut next_scan = Instant::now() + Duration::from_millis(500);
+        let mut quiet_ticks = 0u32;
         while !self.stop.load(SeqCst) {
-            std::thread::sleep(KEEPER_TICK);
+            if quiet_ticks >= QUIET_TICKS_BEFORE_DOZE {
+                let until_scan = next_scan.saturating_duration_since(Instant::now());
+                self.intake
+                    .keeper_bell
+                    .doze(KEEPER_DOZE.min(until_scan), || self.idle());
+            } else {
+                std::thread::sleep(KEEPER_TICK);
+            }
             acknowledge_settled(&self.intake, &self.destinations);
             self.disk_jobs();
+            quiet_ticks = if self.idle() { quiet_ticks + 1 } else { 0 };
             if Instant::now() >= next_scan {
                 if let Some(adopter) = &self.adopter {
                     adopter.scan(&self.intake, &self.destinations, &self.stop);
@@ -192,6 +210,16 @@ impl Keeper {
                 next_scan = Instant::now() + crate::adopt::SCAN_INTERVAL;
             }
         }
+    }
+
+    /// Whether the keeper has nothing to do until an event is spooled: every spooled record
+    /// acknowledged, and no fsync or acknowledgement write pending.
+    fn idle(&self) -> bool {
+        self.intake
+            .lock()
+            .spool
+            .as_ref()
+            .is_none_or(|d| !d.has_unread() && d.is_quiescent())
     }
 
     /// Interval fsyncs and acknowledgement writes, run outside the lock.

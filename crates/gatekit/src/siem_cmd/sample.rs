@@ -54,7 +54,8 @@ fn wire(connector: &ConnectorPlan) -> String {
         ConnectorPlan::SyslogTls(p) => format!("TLS syslog to {}:{}", p.host, p.port),
         ConnectorPlan::Relp(p) => format!("RELP to {}:{}", p.host, p.port),
         ConnectorPlan::Hec(p) => format!(
-            "Splunk HEC https://{}:{}, batches of envelopes back to back{}",
+            "Splunk HEC {}://{}:{}, batches of envelopes back to back{}",
+            if p.endpoint.tls { "https" } else { "http" },
             p.endpoint.host,
             p.endpoint.port,
             if p.settings.gzip { ", gzipped" } else { "" }
