@@ -36,14 +36,19 @@ pub enum DropReason {
     /// The record is larger than the whole disk buffer, or than the disk format allows
     /// (`disk::MAX_PAYLOAD_LEN`, 64 MiB).
     TooLargeForBuffer,
+    /// The event never became a record for this destination: its formatter refused it (for
+    /// example, still over the destination's size limit with every field cut). Counted by
+    /// the producer's owner with [`Metrics::record_unrenderable`].
+    Unrenderable,
 }
 
-const DROP_REASONS: [DropReason; 5] = [
+const DROP_REASONS: [DropReason; 6] = [
     DropReason::QueueFullOldest,
     DropReason::QueueFullNewest,
     DropReason::DiskFullOldest,
     DropReason::DiskFullNewest,
     DropReason::TooLargeForBuffer,
+    DropReason::Unrenderable,
 ];
 
 /// Breaker state as a gauge.
@@ -211,6 +216,13 @@ impl Metrics {
     }
 
     /// Counts `n` dropped records under `reason`; the single place drops are recorded.
+    /// Counts an event that could not be rendered for this destination
+    /// ([`DropReason::Unrenderable`]): nothing reached the pipeline, but the loss is counted
+    /// and reported like any other drop.
+    pub fn record_unrenderable(&self) {
+        self.record_dropped(DropReason::Unrenderable, 1);
+    }
+
     pub(crate) fn record_dropped(&self, reason: DropReason, n: u64) {
         if n == 0 {
             return;

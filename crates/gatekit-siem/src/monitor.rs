@@ -65,14 +65,16 @@ struct State {
 type Finding = (Severity, String, Option<(&'static str, &'static str)>);
 
 /// Runs until the sink is gone or stopping.
+/// `baseline`: the metrics before the sink's first event, which the first look compares with.
 pub(crate) async fn run(
     sink: Weak<SiemSink>,
+    baseline: Vec<(&'static str, MetricsSnapshot)>,
     interval: Duration,
     alerts: AlertSettings,
     status_dir: Option<PathBuf>,
 ) {
     let mut state = State {
-        previous: None,
+        previous: Some(baseline),
         active: HashSet::new(),
         auth_failures: 0,
         next_heartbeat: alerts.heartbeat.map(|h| Instant::now() + h),

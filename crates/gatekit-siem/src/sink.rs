@@ -256,6 +256,9 @@ impl SiemSink {
                 }
             }));
         }
+        // The monitor's first look compares with this, taken before any event is submitted,
+        // so a drop in its first interval is reported too.
+        let baseline = sink.snapshots();
         let names: Vec<&str> = sink.destinations.iter().map(|d| d.platform).collect();
         let started = sink.system_event(
             gatekit_core::Severity::Notice,
@@ -272,6 +275,7 @@ impl SiemSink {
         }
         runtime.spawn(crate::monitor::run(
             Arc::downgrade(&sink),
+            baseline,
             monitor_interval,
             options.alerts.clone(),
             sink.spool_dir.clone(),

@@ -1,6 +1,7 @@
 //! `max_event_bytes`: every planned destination keeps each event within its receiver's limit
 //! (the default of its transport, or the configured value), marks a shortened event
-//! `truncated`, and a bad value is an error naming its key.
+//! `truncated`, an event that cannot fit is counted and reported, and a bad value is an error
+//! naming its key.
 #![allow(
     clippy::unwrap_used,
     reason = "a test fails loudly on an unexpected error"
@@ -140,4 +141,65 @@ fn bad_values_are_errors_at_their_key() {
         over_udp.contains("siem.qradar.max_event_bytes") && over_udp.contains("at most"),
         "{over_udp}"
     );
+}
+
+/// An event that cannot fit one destination's limit even with every field cut (here the host
+/// name, an identity field that is never cut, is longer than the limit) is not silently lost:
+/// it is counted as dropped (`unrenderable`) and the monitor reports that to the destinations
+/// that could take the event.
+#[test]
+fn an_event_that_cannot_fit_is_counted_and_reported_to_the_other_destinations() {
+    use gatekit_delivery::DropReason;
+    use std::time::Duration;
+
+    let dir = tempfile::tempdir().unwrap();
+    let (small, large) = (
+        dir.path().join("small.jsonl"),
+        dir.path().join("large.jsonl"),
+    );
+    let siem = format!(
+        "  splunk: {{transport: file, format: json, max_event_bytes: 1024, file: {{path: {small:?}}}}}\n  azure_sentinel: {{transport: log_analytics_agent, format: json, log_analytics_agent: {{path: {large:?}}}}}\n"
+    );
+    let checked = gatekit_siem::validate(&load(&siem)).unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let options = gatekit_siem::sink::SinkOptions {
+        monitor_interval: Duration::from_millis(100),
+        ..Default::default()
+    };
+    let host = "h".repeat(3000);
+    let sink =
+        gatekit_siem::SiemSink::start_with_options(checked.plans, runtime.handle(), host, options)
+            .unwrap();
+    sink.submit(sink.system_event(Severity::Info, "an event from a long host name".into()))
+        .unwrap();
+    let read = |p: &std::path::Path| std::fs::read_to_string(p).unwrap_or_default();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !read(&large).contains("SIEM destination splunk dropped") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no drop reported to Sentinel; it has: {}; splunk: {:?}",
+            read(&large),
+            sink.snapshots()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let report = read(&large);
+    assert!(report.contains("Unrenderable"), "{report}");
+    assert!(
+        report.contains("an event from a long host name"),
+        "the other destination took the event itself: {report}"
+    );
+    let splunk = sink
+        .snapshots()
+        .into_iter()
+        .find(|(p, _)| *p == "splunk")
+        .unwrap()
+        .1;
+    assert!(
+        splunk.dropped_for(DropReason::Unrenderable) >= 2,
+        "{splunk:?}"
+    );
+    assert_eq!(splunk.delivered, 0, "{splunk:?}");
+    runtime.block_on(sink.shutdown());
+    assert_eq!(read(&small), "", "nothing over the limit reached the file");
 }

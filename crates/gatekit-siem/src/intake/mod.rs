@@ -384,7 +384,11 @@ impl Render {
             let payload = match d.render(event) {
                 Ok(p) => p,
                 Err(e) => {
-                    warn!(platform = d.platform, error = %crate::secret::log_safe(&e.to_string()), "Event could not be formatted; not sent.");
+                    // Counted as a drop, so the monitor reports it to the destinations that
+                    // work (a system_event) and /metrics shows it; no ticket, so the spool
+                    // does not wait for it.
+                    d.producer.metrics().record_unrenderable();
+                    warn!(platform = d.platform, error = %crate::secret::log_safe(&e.to_string()), "Event could not be formatted; not sent (counted as dropped, reason unrenderable).");
                     continue;
                 }
             };
