@@ -178,7 +178,7 @@ impl Pipeline {
         let dead_letter = DeadLetter::new(settings.dead_letter_path.clone(), destination);
         dead_letter.check_private(settings.disk.as_ref().map(|d| d.path.as_path()));
         // The primary endpoint opens its connection now rather than on the first event
-        // (decision 0663): a TLS handshake and its rejection probe would otherwise be paid by
+        // (decision 0211): a TLS handshake and its rejection probe would otherwise be paid by
         // the first event of a quiet gateway.
         let primary = Arc::clone(&transports[0]);
         let deliverer = Deliverer::new(

@@ -1,4 +1,4 @@
-//! A TLS syslog pipeline opens its connection as it starts (decision 0663): the receiver
+//! A TLS syslog pipeline opens its connection as it starts (decision 0211): the receiver
 //! completes the handshake before any record exists, and the first record travels on that
 //! connection. When the receiver is not there yet, the start says nothing and the first
 //! record connects for itself.

@@ -326,7 +326,7 @@ fn build_runtime() -> std::io::Result<tokio::runtime::Runtime> {
     };
     // A runtime thread hands SIEM events over without waking the render thread for each one
     // and wakes it when it runs out of work: after the request is forwarded or the answer
-    // written (gatekit-siem's `intake/defer.rs`; decision 0662). `on_thread_start` does not
+    // written (gatekit-siem's `intake/defer.rs`; decision 0210). `on_thread_start` does not
     // run for a current-thread runtime's `block_on` thread, so `run` opts that thread in.
     builder
         .on_thread_start(gatekit_siem::defer_wakes_on_this_thread)

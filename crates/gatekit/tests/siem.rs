@@ -669,7 +669,7 @@ fn configuration_warnings_reach_the_siem_at_start_up() {
 }
 
 /// The gateway's thread hands events over without waking the render thread and wakes it when
-/// it runs out of work (decision 0662). With the monitor's safety-net tick an hour away, a
+/// it runs out of work (decision 0210). With the monitor's safety-net tick an hour away, a
 /// call's events reach the destination only if that wake-up happens while the gateway idles.
 #[test]
 fn a_quiet_gateway_delivers_each_call_without_waiting_for_the_monitor() {
