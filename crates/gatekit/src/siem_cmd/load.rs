@@ -20,19 +20,23 @@ use serde_json::json;
 
 /// Time between two progress lines.
 const PROGRESS_EVERY: Duration = Duration::from_secs(1);
-/// How long the load waits for the destinations' connections before it starts anyway
-/// (longer than any transport's connect timeout).
+/// How long the load waits for the destinations' connections before it starts anyway and
+/// says so (longer than a refused or plain connect; a TLS peer that stalls its handshake
+/// can take up to about 20 s).
 const PREPARE_WITHIN: Duration = Duration::from_secs(12);
 /// Delivery that makes no progress for this long is reported as stalled.
 const STALL_AFTER: Duration = Duration::from_secs(30);
 
 /// Delivered, dropped and dead-lettered records over every destination.
 fn settled(sink: &SiemSink) -> (u64, u64, u64) {
-    sink.snapshots()
-        .iter()
-        .fold((0, 0, 0), |(d, x, l), (_, s)| {
-            (d + s.delivered, x + s.dropped_total, l + s.dead_lettered)
-        })
+    totals(&sink.snapshots())
+}
+
+/// [`settled`] over snapshots already taken.
+fn totals(snapshots: &[(&'static str, MetricsSnapshot)]) -> (u64, u64, u64) {
+    snapshots.iter().fold((0, 0, 0), |(d, x, l), (_, s)| {
+        (d + s.delivered, x + s.dropped_total, l + s.dead_lettered)
+    })
 }
 
 /// Whether every destination has its connection open and its start event delivered (or the
@@ -164,16 +168,18 @@ pub fn load(config: &Path, events: u64, rate: u64, yes: bool) -> ExitCode {
         while !ready(&sink) && opening.elapsed() < PREPARE_WITHIN {
             std::thread::sleep(Duration::from_millis(1));
         }
-        let before: Vec<MetricsSnapshot> = sink.snapshots().into_iter().map(|(_, s)| s).collect();
-        for (platform, s) in sink.snapshots() {
+        // One snapshot is the baseline of the start line, the settle loop and the report.
+        let start = sink.snapshots();
+        for (platform, s) in &start {
             eprintln!(
                 "siem load: {platform}: {} start event(s) delivered within {} ms of the start (connection included), latency under {}",
                 s.delivered,
                 opening.elapsed().as_millis(),
-                percentile(&s, 1.0)
+                percentile(s, 1.0)
             );
         }
-        let base = settled(&sink);
+        let base = totals(&start);
+        let before: Vec<MetricsSnapshot> = start.into_iter().map(|(_, s)| s).collect();
         let cpu0 = cpu_seconds();
         let started = Instant::now();
         let mut last_progress = Instant::now();
