@@ -53,7 +53,7 @@ impl Alerts {
 
 /// What the monitor remembers between looks.
 struct State {
-    previous: Option<Vec<(&'static str, MetricsSnapshot)>>,
+    previous: Vec<(&'static str, MetricsSnapshot)>,
     /// State alerts in force: (destination, kind).
     active: HashSet<(&'static str, &'static str)>,
     auth_failures: u64,
@@ -74,7 +74,7 @@ pub(crate) async fn run(
     status_dir: Option<PathBuf>,
 ) {
     let mut state = State {
-        previous: Some(baseline),
+        previous: baseline,
         active: HashSet::new(),
         auth_failures: 0,
         next_heartbeat: alerts.heartbeat.map(|h| Instant::now() + h),
@@ -119,7 +119,7 @@ pub(crate) async fn run(
                 tracing::debug!(error = %e, dir = %dir.display(), "Status file not written.");
             }
         }
-        state.previous = Some(now);
+        state.previous = now;
     }
 }
 
@@ -132,7 +132,7 @@ fn look(
     let mut out: Vec<Finding> = Vec::new();
     for (i, (platform, s)) in now.iter().enumerate() {
         let platform: &'static str = platform;
-        if let Some((_, b)) = state.previous.as_ref().and_then(|p| p.get(i)) {
+        if let Some((_, b)) = state.previous.get(i) {
             for (reason, n) in s.drops_since(b) {
                 out.push((
                     Severity::Warning,
